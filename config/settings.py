@@ -1,0 +1,154 @@
+"""Settings: one frozen object built once from the environment.
+
+This module is the only reader of ``os.environ`` in the project. A bad value fails at start
+with a :class:`SettingsError` that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+BROKER_SCHEMES = ("redis", "rediss")
+STORE_SCHEMES = ("file", "s3")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./var/scriptcache.db"
+    broker_url: str = "redis://localhost:6379/0"
+    store_url: str = "file://./var/blobs"
+    quiet_s: float = 2.0
+    max_wait_s: float = 30.0
+    # Timing ladder: hard time limit < lease < broker visibility timeout (CELERY-NOTES.md).
+    task_soft_time_limit_s: float = 100.0
+    task_time_limit_s: float = 120.0
+    lease_s: float = 300.0
+    visibility_timeout_s: float = 3600.0
+    sweep_interval_s: float = 5.0
+    # A run whose run_started has not arrived after this long is dead-lettered.
+    run_start_wait_s: float = 600.0
+    max_retries: int = 8
+    retry_backoff_max_s: float = 120.0
+    max_event_bytes: int = 8 * 1024 * 1024
+    s3_endpoint_url: str | None = None
+    log_format: str = "console"
+    log_level: str = "INFO"
+    flower_basic_auth: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.task_time_limit_s < self.lease_s < self.visibility_timeout_s:
+            raise SettingsError(
+                "SCRIPTCACHE_TASK_TIME_LIMIT_S < SCRIPTCACHE_LEASE_S < "
+                "SCRIPTCACHE_VISIBILITY_TIMEOUT_S must hold, got "
+                f"{self.task_time_limit_s} / {self.lease_s} / {self.visibility_timeout_s}"
+            )
+
+    @property
+    def database_is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            database_url=_url(env, "SCRIPTCACHE_DATABASE_URL", defaults.database_url,
+                              DATABASE_SCHEMES),
+            broker_url=_url(env, "SCRIPTCACHE_BROKER_URL", defaults.broker_url, BROKER_SCHEMES),
+            store_url=_url(env, "SCRIPTCACHE_STORE_URL", defaults.store_url, STORE_SCHEMES),
+            quiet_s=_seconds(env, "SCRIPTCACHE_QUIET_S", defaults.quiet_s),
+            max_wait_s=_seconds(env, "SCRIPTCACHE_MAX_WAIT_S", defaults.max_wait_s),
+            task_soft_time_limit_s=_seconds(env, "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S",
+                                            defaults.task_soft_time_limit_s),
+            task_time_limit_s=_seconds(env, "SCRIPTCACHE_TASK_TIME_LIMIT_S",
+                                       defaults.task_time_limit_s),
+            lease_s=_seconds(env, "SCRIPTCACHE_LEASE_S", defaults.lease_s),
+            visibility_timeout_s=_seconds(env, "SCRIPTCACHE_VISIBILITY_TIMEOUT_S",
+                                          defaults.visibility_timeout_s),
+            sweep_interval_s=_seconds(env, "SCRIPTCACHE_SWEEP_INTERVAL_S",
+                                      defaults.sweep_interval_s),
+            run_start_wait_s=_seconds(env, "SCRIPTCACHE_RUN_START_WAIT_S",
+                                      defaults.run_start_wait_s),
+            max_retries=_integer(env, "SCRIPTCACHE_MAX_RETRIES", defaults.max_retries),
+            retry_backoff_max_s=_seconds(env, "SCRIPTCACHE_RETRY_BACKOFF_MAX_S",
+                                         defaults.retry_backoff_max_s),
+            max_event_bytes=_integer(env, "SCRIPTCACHE_MAX_EVENT_BYTES",
+                                     defaults.max_event_bytes),
+            s3_endpoint_url=env.get("SCRIPTCACHE_S3_ENDPOINT_URL") or None,
+            log_format=_choice(env, "SCRIPTCACHE_LOG_FORMAT", defaults.log_format,
+                               ("console", "json")),
+            log_level=_choice(env, "SCRIPTCACHE_LOG_LEVEL", defaults.log_level,
+                              ("DEBUG", "INFO", "WARNING", "ERROR")),
+            flower_basic_auth=env.get("FLOWER_BASIC_AUTH") or None,
+        )
+
+
+def _raw(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return None if value is None or value.strip() == "" else value.strip()
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number of seconds, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name}: expected a positive finite number of seconds, got {raw!r}")
+    return value
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name}: expected a non-negative integer, got {raw!r}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise SettingsError(f"{name}: expected one of {', '.join(choices)}, got {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    scheme = urlsplit(raw).scheme
+    if scheme not in schemes:
+        raise SettingsError(
+            f"{name}: unknown URL scheme {scheme!r} in {_without_password(raw)!r}; "
+            f"expected one of {', '.join(s + '://' for s in schemes)}"
+        )
+    if scheme == "postgresql":
+        raw = "postgresql+psycopg" + raw[len("postgresql"):]
+    return raw
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)

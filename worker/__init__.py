@@ -1,0 +1,1 @@
+"""scriptcache: the engine, importable and testable without a broker."""

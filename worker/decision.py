@@ -1,0 +1,140 @@
+"""The regeneration decision and the run plan (DESIGN.md section 3): pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from worker.definition import CACHEABLE, CONTAINERS, Definition
+from worker.run import BlockRun, RunRecord
+
+START_BLOCK = "__start_block__"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One `script_blocks` row of a revision, as the decision sees it."""
+
+    label: str
+    block_type: str
+    run_signature: str | None
+    code_sha256: str | None
+    definition_sha256: str | None
+    source_workflow_run_id: str | None = None
+    source_workflow_run_block_id: str | None = None
+    input_fields: tuple[str, ...] = ()
+
+
+def is_executable(entry: Entry, block_hashes: Mapping[str, str]) -> bool:
+    """The one predicate: a run signature, and the definition it was made from is current."""
+    return (
+        entry.run_signature is not None
+        and entry.definition_sha256 is not None
+        and block_hashes.get(entry.label) == entry.definition_sha256
+    )
+
+
+def executable_labels(definition: Definition, live: Mapping[str, Entry] | None) -> frozenset[str]:
+    if not live:
+        return frozenset()
+    hashes = definition.block_hashes()
+    return frozenset(label for label, e in live.items() if is_executable(e, hashes))
+
+
+def missing_labels(definition: Definition, live: Mapping[str, Entry] | None) -> frozenset[str]:
+    return definition.required_labels() - executable_labels(definition, live)
+
+
+def executed_labels(run: RunRecord) -> frozenset[str]:
+    """Required labels whose block completed and taught something (ran with the agent)."""
+    required = run.definition.required_labels()
+    return frozenset(
+        block.label for block in run.blocks
+        if block.label in required and block.status == "completed" and _ran_with_agent(block)
+    )
+
+
+def _ran_with_agent(block: BlockRun) -> bool:
+    if block.executed_with == "agent":
+        return True
+    if block.block_type in CONTAINERS:
+        return any(
+            d.block_type in CACHEABLE and d.executed_with == "agent" for d in block.descendants()
+        )
+    return False
+
+
+@dataclass(frozen=True)
+class Decision:
+    regenerate: bool
+    reason: str
+    executed: frozenset[str]
+    missing: frozenset[str]
+    generate: frozenset[str]  # labels that get fresh entries from this run
+    carry_forward: frozenset[str]  # executable live entries kept unchanged
+
+
+def decide(run: RunRecord, live: Mapping[str, Entry] | None) -> Decision:
+    """Whether this run's recording should produce a new revision, and of what."""
+    executable = executable_labels(run.definition, live)
+    missing = run.definition.required_labels() - executable
+    executed = executed_labels(run)
+    new = executed & missing
+
+    def no(reason: str) -> Decision:
+        return Decision(False, reason, executed, missing, frozenset(), executable)
+
+    if run.failed:
+        return no(f"run {run.status}: nothing is generated from it")
+    if run.code_gen:
+        generate = executed
+        reason = "the run asked for regeneration (code_gen)"
+    elif live is None:
+        if not executed:
+            return no("no cacheable block executed with the agent")
+        generate, reason = executed, "no live revision yet"
+    elif new:
+        generate, reason = new, f"executed blocks missing from the cache: {_names(new)}"
+    elif missing:
+        return no(f"missing labels did not execute in this run: {_names(missing)}")
+    else:
+        return no("every executed block is already cached")
+    return Decision(True, reason, executed, missing, generate, executable - generate)
+
+
+Mode = Literal["code", "agent"]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    mode: Mode
+    blocks: dict[str, Mode]
+    missing: tuple[str, ...]
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"mode": self.mode, "blocks": self.blocks, "missing": list(self.missing),
+                "reason": self.reason}
+
+
+def plan(definition: Definition, live: Mapping[str, Entry] | None) -> RunPlan:
+    """What the platform should run: cached code where executable, the agent elsewhere."""
+    executable = executable_labels(definition, live)
+    blocks: dict[str, Mode] = {
+        b.label: ("code" if b.label in executable and b.block_type in CACHEABLE else "agent")
+        for b in definition.planned_blocks()
+    }
+    missing = tuple(
+        b.label for b in definition.planned_blocks()
+        if b.block_type in CACHEABLE and b.label not in executable
+    )
+    if live is None:
+        return RunPlan("agent", blocks, missing, "no live revision for this cache key")
+    if missing:
+        return RunPlan("agent", blocks, missing, f"not cached yet: {_names(missing)}")
+    return RunPlan("code", blocks, missing, "every required block is cached")
+
+
+def _names(labels: frozenset[str] | tuple[str, ...]) -> str:
+    return ", ".join(sorted(labels))

@@ -1,0 +1,210 @@
+"""Block types, the workflow definition tree, required labels and cache key rendering (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from enum import Enum
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from worker.errors import PermanentError
+
+
+class BlockKind(Enum):
+    """How scriptcache treats a block type."""
+
+    TASK_LIKE = "task_like"  # a recorded task and actions: one cached function
+    TASK_V2 = "task_v2"  # calls its recorded children
+    LOOP = "loop"  # an `async for` over the runtime's loop helper
+    CONDITIONAL = "conditional"  # live, but its branches are walked
+    LIVE = "live"  # never cached, always run live
+
+
+# The one registry of block types. Making a type cacheable is one entry here plus, for a new
+# kind, its generator in worker/codegen/blocks.py.
+BLOCK_TYPES: dict[str, BlockKind] = {
+    "task": BlockKind.TASK_LIKE,
+    "file_download": BlockKind.TASK_LIKE,
+    "navigation": BlockKind.TASK_LIKE,
+    "action": BlockKind.TASK_LIKE,
+    "extraction": BlockKind.TASK_LIKE,
+    "login": BlockKind.TASK_LIKE,
+    "task_v2": BlockKind.TASK_V2,
+    "for_loop": BlockKind.LOOP,
+    "while_loop": BlockKind.LOOP,
+    "conditional": BlockKind.CONDITIONAL,
+    **{
+        name: BlockKind.LIVE
+        for name in (
+            "code", "text_prompt", "download_to_s3", "upload_to_s3", "file_upload",
+            "send_email", "file_url_parser", "validation", "wait", "goto_url", "pdf_parser",
+            "http_request", "human_interaction", "print_page", "workflow_trigger",
+            "google_sheets_read", "google_sheets_write", "pdf_fill", "split_pdf",
+            "email_inbox",
+        )
+    },
+}
+TASK_LIKE = frozenset(t for t, k in BLOCK_TYPES.items() if k is BlockKind.TASK_LIKE)
+CACHEABLE = frozenset(
+    t for t, k in BLOCK_TYPES.items()
+    if k in (BlockKind.TASK_LIKE, BlockKind.TASK_V2, BlockKind.LOOP)
+)
+LIVE = frozenset(BLOCK_TYPES) - CACHEABLE
+CONTAINERS = frozenset(t for t, k in BLOCK_TYPES.items() if k in (BlockKind.TASK_V2, BlockKind.LOOP))
+MAX_DEPTH = 32
+
+ParameterType = Literal["workflow", "credential", "output", "context"]
+
+
+def kind_of(block_type: str) -> BlockKind:
+    return BLOCK_TYPES.get(block_type, BlockKind.LIVE)
+
+
+class Parameter(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    key: str = Field(min_length=1)
+    parameter_type: ParameterType
+    default: Any = None
+
+
+class Branch(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    condition: str | None = None
+    blocks: list[Block] = Field(default_factory=list)
+
+
+class Block(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    label: str = Field(min_length=1)
+    block_type: str
+    url: str | None = None
+    loop_blocks: list[Block] = Field(default_factory=list)
+    branches: list[Branch] = Field(default_factory=list)
+
+    @field_validator("block_type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in BLOCK_TYPES:
+            raise ValueError(f"unknown block type {value!r}")
+        return value
+
+    @property
+    def kind(self) -> BlockKind:
+        return kind_of(self.block_type)
+
+    def children(self) -> Iterator[Block]:
+        yield from self.loop_blocks
+        for branch in self.branches:
+            yield from branch.blocks
+
+    def sha256(self) -> str:
+        """Hash of this block's definition, children included, independent of key order."""
+        data = self.model_dump(mode="json", exclude_unset=True)
+        return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+class Definition(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    title: str = ""
+    cache_key: str | None = None
+    parameters: list[Parameter] = Field(default_factory=list)
+    blocks: list[Block] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _labels_unique_and_shallow(self) -> Definition:
+        seen: set[str] = set()
+        for block, depth in _walk_with_depth(self.blocks, 1):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"blocks nested deeper than {MAX_DEPTH} levels")
+            if block.label in seen:
+                raise ValueError(f"duplicate block label {block.label!r}")
+            seen.add(block.label)
+        return self
+
+    def all_blocks(self) -> Iterator[Block]:
+        for block, _ in _walk_with_depth(self.blocks, 1):
+            yield block
+
+    def block(self, label: str) -> Block | None:
+        return next((b for b in self.all_blocks() if b.label == label), None)
+
+    def block_hashes(self) -> dict[str, str]:
+        return {b.label: b.sha256() for b in self.all_blocks()}
+
+    def credential_keys(self) -> frozenset[str]:
+        return frozenset(p.key for p in self.parameters if p.parameter_type == "credential")
+
+    def planned_blocks(self) -> list[Block]:
+        """Blocks the run plan speaks of: top level and conditional branches, in order."""
+        return list(_top_level_walk(self.blocks))
+
+    def required_labels(self) -> frozenset[str]:
+        """Cacheable blocks reachable without entering a loop or task_v2."""
+        return frozenset(b.label for b in self.planned_blocks() if b.block_type in CACHEABLE)
+
+    def first_url(self) -> str | None:
+        return next((b.url for b in self.all_blocks() if b.url), None)
+
+
+def _walk_with_depth(blocks: list[Block], depth: int) -> Iterator[tuple[Block, int]]:
+    stack = [(b, depth) for b in reversed(blocks)]
+    while stack:
+        block, level = stack.pop()
+        yield block, level
+        stack.extend((c, level + 1) for c in reversed(list(block.children())))
+
+
+def _top_level_walk(blocks: list[Block]) -> Iterator[Block]:
+    for block in blocks:
+        yield block
+        for branch in block.branches:
+            yield from _top_level_walk(branch.blocks)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_JINJA = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+MAX_CACHE_KEY_CHARS = 512
+
+
+def render_cache_key(definition: Definition, parameters: Mapping[str, Any]) -> str:
+    """Render the definition's cache key template with the run's parameters.
+
+    A template that fails to render, or renders to nothing, is a PermanentError: never an
+    empty key that would mix unrelated runs.
+    """
+    template = (definition.cache_key or "").strip()
+    if template in ("", "default"):
+        url = definition.first_url()
+        domain = (urlsplit(url).hostname or "") if url else ""
+        return f"default:{domain}"
+    try:
+        value = _JINJA.from_string(template).render(**dict(parameters)).strip()
+    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        raise PermanentError(
+            f"cache_key: template {template!r} cannot be rendered: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not value:
+        raise PermanentError(f"cache_key: template {template!r} rendered to an empty key")
+    if len(value) > MAX_CACHE_KEY_CHARS:
+        raise PermanentError(
+            f"cache_key: rendered key is {len(value)} characters, over {MAX_CACHE_KEY_CHARS}"
+        )
+    return value
+
+
+Branch.model_rebuild()
+Block.model_rebuild()
+Definition.model_rebuild()

@@ -1,0 +1,235 @@
+"""The three events of the producer contract: models, validation and redaction (pure)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+)
+
+from worker.definition import Definition
+from worker.errors import PermanentError
+
+BlockStatus = Literal["completed", "failed", "terminated", "canceled", "timed_out", "skipped"]
+RunStatus = Literal["completed", "failed", "terminated", "canceled", "timed_out"]
+ExecutedWith = Literal["agent", "code"]
+KNOWN_ACTION_TYPES = frozenset({
+    "click", "input_text", "select_option", "upload_file", "goto_url", "hover", "keypress",
+    "scroll", "wait", "extract", "download_file", "solve_captcha", "complete", "terminate",
+    "null_action",
+})
+EVENT_TYPES = ("run_started", "block_completed", "run_finished")
+TASK_NAMES = {t: f"scriptcache.{t}" for t in EVENT_TYPES}
+REDACTED = "<redacted>"
+MAX_NESTING = 64
+Id = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class _Model(BaseModel):
+    # Unknown extra fields are kept, not rejected.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Action(_Model):
+    action_id: Id
+    action_type: str = Field(min_length=1)
+    xpath: str | None = None
+    intention: str | None = None
+    reasoning: str | None = None
+    text: str | None = None
+    option: str | None = None
+    parameter_key: str | None = None
+    status: str | None = None
+
+
+class TaskInfo(_Model):
+    task_id: Id
+    url: str | None = None
+    navigation_goal: str | None = None
+    data_extraction_goal: str | None = None
+    extracted_information_schema: Any = None
+
+
+class _Event(_Model):
+    event_id: Id
+    occurred_at: datetime
+    workflow_run_id: Id
+
+
+class RunStarted(_Event):
+    type: Literal["run_started"]
+    workflow_permanent_id: Id
+    workflow_version: StrictInt = Field(ge=0)
+    definition: Definition
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    run_with: ExecutedWith = "agent"
+    code_gen: StrictBool = False
+
+
+class BlockCompleted(_Event):
+    type: Literal["block_completed"]
+    workflow_run_block_id: Id
+    parent_workflow_run_block_id: Id | None = None
+    label: str = Field(min_length=1)
+    block_type: str = Field(min_length=1)
+    status: BlockStatus
+    executed_with: ExecutedWith = "agent"
+    loop_index: StrictInt | None = None
+    loop_value: Any = None
+    task: TaskInfo | None = None
+    actions: list[Action] = Field(default_factory=list)
+
+
+class RunFinished(_Event):
+    type: Literal["run_finished"]
+    status: RunStatus
+
+
+Event = Annotated[RunStarted | BlockCompleted | RunFinished, Field(discriminator="type")]
+_EVENT = TypeAdapter(Event)
+
+
+def parse_event(raw: Any) -> RunStarted | BlockCompleted | RunFinished:
+    """Validate one event object; a PermanentError names the field and the problem."""
+    if not isinstance(raw, dict):
+        raise PermanentError(f"event: expected a JSON object, got {type(raw).__name__}")
+    _check_values(raw)
+    try:
+        return _EVENT.validate_python(raw)
+    except ValidationError as exc:
+        raise PermanentError(f"invalid {_describe(raw)}: {_summary(exc)}") from None
+    except RecursionError:
+        raise PermanentError(f"invalid {_describe(raw)}: nested too deeply") from None
+
+
+def parse_line(line: str | bytes) -> RunStarted | BlockCompleted | RunFinished:
+    """Parse one JSON Lines record into an event."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PermanentError(f"event: invalid UTF-8 at byte {exc.start}") from None
+    try:
+        raw = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise PermanentError(f"event: not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise PermanentError("event: JSON nested too deeply") from None
+    return parse_event(raw)
+
+
+def read_lines(data: str) -> list[str]:
+    """Split JSON Lines on \\n only: U+2028 and friends may occur inside strings."""
+    return [line for line in data.split("\n") if line.strip()]
+
+
+def _describe(raw: dict[str, Any]) -> str:
+    kind = raw.get("type")
+    name = kind if isinstance(kind, str) and kind in EVENT_TYPES else "event"
+    event_id = raw.get("event_id")
+    return f"{name} {event_id!r}" if isinstance(event_id, str) else name
+
+
+def _summary(exc: ValidationError, limit: int = 5) -> str:
+    parts = []
+    for error in exc.errors(include_url=False)[:limit]:
+        loc = list(error["loc"])
+        if loc and loc[0] in EVENT_TYPES:  # the discriminator's tag, not a field
+            loc = loc[1:]
+        where = ".".join(str(p) for p in loc) or "event"
+        parts.append(f"{where}: {error['msg']}")
+    more = exc.error_count() - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def _check_values(raw: Any) -> None:
+    """Reject what the database cannot store: NUL characters, lone surrogates, deep nesting."""
+    stack: list[tuple[Any, str, int]] = [(raw, "event", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise PermanentError(f"{where}: nested deeper than {MAX_NESTING} levels")
+        if isinstance(value, str):
+            _check_text(value, where)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(str(key), where)
+                stack.append((item, f"{where}.{key}"[:200], depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}.{i}"[:200], depth + 1) for i, item in enumerate(value))
+
+
+def _check_text(value: str, where: str) -> None:
+    if "\x00" in value:
+        raise PermanentError(f"{where}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PermanentError(f"{where}: contains an unpaired surrogate (invalid UTF-8)") from None
+
+
+def redact_event(event: RunStarted | BlockCompleted | RunFinished) -> Any:
+    """Drop credential values: run parameters of type credential, and typed parameter values.
+
+    Generated code refers to parameters by key, so the recorded value of an action whose
+    `parameter_key` is set is never needed; it is not kept for any parameter.
+    """
+    if isinstance(event, RunStarted):
+        secret = event.definition.credential_keys()
+        params = {k: v for k, v in event.parameters.items() if k not in secret}
+        return event.model_copy(update={"parameters": params})
+    if isinstance(event, BlockCompleted):
+        actions = [
+            a.model_copy(update={"text": None}) if a.parameter_key and a.text is not None else a
+            for a in event.actions
+        ]
+        return event.model_copy(update={"actions": actions})
+    return event
+
+
+def redact_raw(raw: Any) -> Any:
+    """Best-effort redaction of a payload that may not validate (for the dead-letter queue).
+
+    Action texts typed from a parameter are replaced; run parameters are replaced when they
+    are credentials, or all of them when the definition cannot tell which are.
+    """
+    if not isinstance(raw, dict):
+        return raw
+    out = dict(raw)
+    if isinstance(out.get("parameters"), dict):
+        secret = _credential_keys(out.get("definition"))
+        out["parameters"] = {
+            k: (REDACTED if secret is None or k in secret else v)
+            for k, v in out["parameters"].items()
+        }
+    if isinstance(out.get("actions"), list):
+        out["actions"] = [
+            {**a, "text": REDACTED}
+            if isinstance(a, dict) and a.get("parameter_key") and a.get("text") is not None
+            else a
+            for a in out["actions"]
+        ]
+    return out
+
+
+def _credential_keys(definition: Any) -> frozenset[str] | None:
+    if not isinstance(definition, dict) or not isinstance(definition.get("parameters"), list):
+        return None
+    keys: set[str] = set()
+    for param in definition["parameters"]:
+        if not isinstance(param, dict) or not isinstance(param.get("key"), str):
+            return None
+        if param.get("parameter_type") != "workflow":
+            keys.add(param["key"])
+    return frozenset(keys)

@@ -1,0 +1,210 @@
+"""Tables (DESIGN.md section 5) as SQLAlchemy 2 typed models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONValue = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY columns.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Id = String(256)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _tz() -> DateTime:
+    return DateTime(timezone=True)
+
+
+# --- recording -------------------------------------------------------------------------------
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+
+    workflow_permanent_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[Any] = mapped_column(JSONValue)
+    cache_key: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkflowRun(Base):
+    __tablename__ = "workflow_runs"
+
+    workflow_run_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    # Null until run_started arrives (events may come out of order).
+    workflow_permanent_id: Mapped[str | None] = mapped_column(Id, index=True)
+    workflow_version: Mapped[int | None] = mapped_column(Integer)
+    parameters: Mapped[Any] = mapped_column(JSONValue, nullable=True)
+    run_with: Mapped[str | None] = mapped_column(String(16))
+    code_gen: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime | None] = mapped_column(_tz())
+    finished_at: Mapped[datetime | None] = mapped_column(_tz())
+
+
+class WorkflowRunBlock(Base):
+    __tablename__ = "workflow_run_blocks"
+
+    workflow_run_block_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workflow_run_id: Mapped[str] = mapped_column(Id, index=True)
+    parent_workflow_run_block_id: Mapped[str | None] = mapped_column(Id)
+    label: Mapped[str] = mapped_column(Text)
+    block_type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    executed_with: Mapped[str] = mapped_column(String(16))
+    loop_index: Mapped[int | None] = mapped_column(Integer)
+    loop_value: Mapped[Any] = mapped_column(JSONValue, nullable=True)
+    task_id: Mapped[str | None] = mapped_column(Id)
+    occurred_at: Mapped[datetime] = mapped_column(_tz())
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    task_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workflow_run_id: Mapped[str] = mapped_column(Id, index=True)
+    workflow_run_block_id: Mapped[str] = mapped_column(Id)
+    url: Mapped[str | None] = mapped_column(Text)
+    navigation_goal: Mapped[str | None] = mapped_column(Text)
+    data_extraction_goal: Mapped[str | None] = mapped_column(Text)
+    extracted_information_schema: Mapped[Any] = mapped_column(JSONValue, nullable=True)
+
+
+class Action(Base):
+    __tablename__ = "actions"
+
+    action_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    task_id: Mapped[str | None] = mapped_column(Id)
+    workflow_run_id: Mapped[str] = mapped_column(Id, index=True)
+    workflow_run_block_id: Mapped[str] = mapped_column(Id)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    action_type: Mapped[str] = mapped_column(String(64))
+    xpath: Mapped[str | None] = mapped_column(Text)
+    intention: Mapped[str | None] = mapped_column(Text)
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    option: Mapped[str | None] = mapped_column(Text)
+    parameter_key: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str | None] = mapped_column(String(32))
+
+
+# --- debounce --------------------------------------------------------------------------------
+
+
+class RunDebounce(Base):
+    __tablename__ = "run_debounce"
+
+    workflow_run_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_pending_at: Mapped[datetime | None] = mapped_column(_tz())
+    last_event_at: Mapped[datetime | None] = mapped_column(_tz())
+    due_at: Mapped[datetime | None] = mapped_column(_tz())
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(_tz())
+    processed_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    generations: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_run_debounce_due_at", "due_at"),)
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+
+class Script(Base):
+    __tablename__ = "scripts"
+
+    script_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workflow_permanent_id: Mapped[str] = mapped_column(Id)
+    cache_key_value: Mapped[str] = mapped_column(Text)
+    current_revision_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(_tz())
+
+    __table_args__ = (UniqueConstraint("workflow_permanent_id", "cache_key_value"),)
+
+
+class ScriptRevision(Base):
+    __tablename__ = "script_revisions"
+
+    script_revision_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    script_id: Mapped[int] = mapped_column(ForeignKey("scripts.script_id"))
+    version: Mapped[int] = mapped_column(Integer)
+    workflow_version: Mapped[int] = mapped_column(Integer)
+    source_workflow_run_id: Mapped[str] = mapped_column(Id)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(_tz())
+
+    __table_args__ = (UniqueConstraint("script_id", "version"),)
+
+
+class ScriptFile(Base):
+    __tablename__ = "script_files"
+
+    script_revision_id: Mapped[int] = mapped_column(
+        ForeignKey("script_revisions.script_revision_id"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class ScriptBlock(Base):
+    __tablename__ = "script_blocks"
+
+    script_revision_id: Mapped[int] = mapped_column(
+        ForeignKey("script_revisions.script_revision_id"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(Text, primary_key=True)
+    block_type: Mapped[str] = mapped_column(String(64))
+    run_signature: Mapped[str | None] = mapped_column(Text)
+    code_sha256: Mapped[str | None] = mapped_column(String(64))
+    definition_sha256: Mapped[str | None] = mapped_column(String(64))
+    source_workflow_run_id: Mapped[str | None] = mapped_column(Id)
+    source_workflow_run_block_id: Mapped[str | None] = mapped_column(Id)
+    input_fields: Mapped[Any] = mapped_column(JSONValue, nullable=True)
+
+
+# --- operations ------------------------------------------------------------------------------
+
+
+class DeadLetter(Base):
+    """The dead-letter queue: kept in the database so an emptied Redis loses nothing."""
+
+    __tablename__ = "dead_letters"
+
+    dead_letter_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    task_name: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[Any] = mapped_column(JSONValue)  # redacted
+    workflow_run_id: Mapped[str | None] = mapped_column(Id, index=True)
+    event_id: Mapped[str | None] = mapped_column(Id)
+    error: Mapped[str] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    failed_at: Mapped[datetime] = mapped_column(_tz())

@@ -1,0 +1,78 @@
+"""A recorded workflow run as the decision and the generator see it (plain frozen values)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.definition import Definition
+
+FAILED_RUN_STATUSES = frozenset({"failed", "terminated", "canceled", "timed_out"})
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    action_id: str
+    action_type: str
+    xpath: str | None = None
+    intention: str | None = None
+    reasoning: str | None = None
+    text: str | None = None
+    option: str | None = None
+    parameter_key: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    task_id: str
+    url: str | None = None
+    navigation_goal: str | None = None
+    data_extraction_goal: str | None = None
+    extracted_information_schema: Any = None
+
+
+@dataclass(frozen=True)
+class BlockRun:
+    """One executed block: a top-level block, a branch block, or a loop/task_v2 child."""
+
+    workflow_run_block_id: str
+    label: str
+    block_type: str
+    status: str
+    executed_with: str
+    parent_workflow_run_block_id: str | None = None
+    loop_index: int | None = None
+    loop_value: Any = None
+    task: TaskRecord | None = None
+    actions: tuple[ActionRecord, ...] = ()
+    children: tuple[BlockRun, ...] = ()
+
+    def descendants(self) -> Iterator[BlockRun]:
+        stack = list(reversed(self.children))
+        while stack:
+            block = stack.pop()
+            yield block
+            stack.extend(reversed(block.children))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    workflow_run_id: str
+    workflow_permanent_id: str
+    workflow_version: int
+    definition: Definition
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    run_with: str = "agent"
+    code_gen: bool = False
+    status: str = "running"
+    # Blocks without a parent (top level and conditional branches), in the order they ran.
+    blocks: tuple[BlockRun, ...] = ()
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_RUN_STATUSES
+
+    def runs_of(self, label: str) -> list[BlockRun]:
+        return [b for b in self.blocks if b.label == label]
