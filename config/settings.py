@@ -136,7 +136,10 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
     raw = _raw(env, name)
     if raw is None:
         return default
-    scheme = urlsplit(raw).scheme
+    try:
+        scheme = urlsplit(raw).scheme
+    except ValueError as exc:  # e.g. an unbalanced "[" in the host
+        raise SettingsError(f"{name}: not a valid URL ({exc})") from None
     if scheme not in schemes:
         raise SettingsError(
             f"{name}: unknown URL scheme {scheme!r} in {_without_password(raw)!r}; "
@@ -148,7 +151,9 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
 
 
 def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
+    """Mask the user info's password, even when it holds raw '#', '/', '?' or '@'."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
         return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -32,6 +33,11 @@ TASK_NAMES = {t: f"scriptcache.{t}" for t in EVENT_TYPES}
 REDACTED = "<redacted>"
 MAX_NESTING = 64
 Id = Annotated[str, Field(min_length=1, max_length=256)]
+# Bounds of the columns these values are stored in (worker/models.py): a value outside them
+# is a bad payload, not a database error at insert time.
+INT32_MAX = 2**31 - 1
+Int32 = Annotated[StrictInt, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+TypeName = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class _Model(BaseModel):
@@ -41,14 +47,14 @@ class _Model(BaseModel):
 
 class Action(_Model):
     action_id: Id
-    action_type: str = Field(min_length=1)
+    action_type: TypeName
     xpath: str | None = None
     intention: str | None = None
     reasoning: str | None = None
     text: str | None = None
     option: str | None = None
     parameter_key: str | None = None
-    status: str | None = None
+    status: str | None = Field(default=None, max_length=32)
 
 
 class TaskInfo(_Model):
@@ -68,7 +74,7 @@ class _Event(_Model):
 class RunStarted(_Event):
     type: Literal["run_started"]
     workflow_permanent_id: Id
-    workflow_version: StrictInt = Field(ge=0)
+    workflow_version: StrictInt = Field(ge=0, le=INT32_MAX)
     definition: Definition
     parameters: dict[str, Any] = Field(default_factory=dict)
     run_with: ExecutedWith = "agent"
@@ -80,10 +86,10 @@ class BlockCompleted(_Event):
     workflow_run_block_id: Id
     parent_workflow_run_block_id: Id | None = None
     label: str = Field(min_length=1)
-    block_type: str = Field(min_length=1)
+    block_type: TypeName
     status: BlockStatus
     executed_with: ExecutedWith = "agent"
-    loop_index: StrictInt | None = None
+    loop_index: Int32 | None = None
     loop_value: Any = None
     task: TaskInfo | None = None
     actions: list[Action] = Field(default_factory=list)
@@ -154,7 +160,8 @@ def _summary(exc: ValidationError, limit: int = 5) -> str:
 
 
 def _check_values(raw: Any) -> None:
-    """Reject what the database cannot store: NUL characters, lone surrogates, deep nesting."""
+    """Reject what the database cannot store: NUL characters, lone surrogates, NaN and
+    infinities (not JSON, refused by JSONB), deep nesting."""
     stack: list[tuple[Any, str, int]] = [(raw, "event", 0)]
     while stack:
         value, where, depth = stack.pop()
@@ -162,6 +169,8 @@ def _check_values(raw: Any) -> None:
             raise PermanentError(f"{where}: nested deeper than {MAX_NESTING} levels")
         if isinstance(value, str):
             _check_text(value, where)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise PermanentError(f"{where}: {value} is not a JSON number")
         elif isinstance(value, dict):
             for key, item in value.items():
                 _check_text(str(key), where)

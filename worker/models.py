@@ -189,6 +189,8 @@ class ScriptBlock(Base):
     source_workflow_run_id: Mapped[str | None] = mapped_column(Id)
     source_workflow_run_block_id: Mapped[str | None] = mapped_column(Id)
     input_fields: Mapped[Any] = mapped_column(JSONValue, nullable=True)
+    # Where this entry's code lives in the revision (blocks/<name>.py); null for the orchestrator.
+    path: Mapped[str | None] = mapped_column(Text)
 
 
 # --- operations ------------------------------------------------------------------------------

@@ -139,6 +139,7 @@ def upgrade() -> None:
     sa.Column('source_workflow_run_id', sa.String(length=256), nullable=True),
     sa.Column('source_workflow_run_block_id', sa.String(length=256), nullable=True),
     sa.Column('input_fields', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('path', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['script_revision_id'], ['script_revisions.script_revision_id'], name=op.f('fk_script_blocks_script_revision_id_script_revisions')),
     sa.PrimaryKeyConstraint('script_revision_id', 'label', name=op.f('pk_script_blocks'))
     )

@@ -1,0 +1,39 @@
+# One Makefile that people and CI both call. Python 3.11+ on PATH as python3.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export SCRIPTCACHE_DATABASE_URL ?= sqlite:///./var/scriptcache.db
+export SCRIPTCACHE_STORE_URL ?= file://./var/blobs
+
+.PHONY: install run test lint bench demo clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## run: migrate, then start worker + beat (sweeper) + Flower on the embedded defaults
+run: install
+	$(BIN)/scriptcache migrate
+	@bash deploy/run-local.sh
+
+## test: the whole suite (needs PostgreSQL on localhost:5432 and redis-server on PATH)
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: install
+	$(PY) bench/run_all.py
+
+demo: install
+	$(BIN)/scriptcache demo
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

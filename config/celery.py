@@ -1,0 +1,58 @@
+"""Celery options from Settings (CELERY-NOTES.md explains each choice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.settings import Settings
+
+EVENTS_QUEUE = "scriptcache.events"
+GENERATE_QUEUE = "scriptcache.generate"
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "broker_url": settings.broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            # Timing ladder: task_time_limit < lease_s < visibility_timeout (settings.py).
+            "visibility_timeout": settings.visibility_timeout_s,
+            "socket_timeout": 10,
+            "socket_connect_timeout": 5,
+            "socket_keepalive": True,
+            "health_check_interval": 25,
+            "retry_on_timeout": True,
+        },
+        "broker_pool_limit": 10,
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_acks_late": True,
+        "task_acks_on_failure_or_timeout": True,
+        "task_retry_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.task_soft_time_limit_s,
+        "task_time_limit": settings.task_time_limit_s,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_soft_shutdown_timeout": 30.0,
+        "worker_enable_soft_shutdown_on_idle": True,
+        "worker_hijack_root_logger": False,
+        "task_default_queue": EVENTS_QUEUE,
+        "task_routes": {
+            "scriptcache.run_started": {"queue": EVENTS_QUEUE},
+            "scriptcache.block_completed": {"queue": EVENTS_QUEUE},
+            "scriptcache.run_finished": {"queue": EVENTS_QUEUE},
+            "scriptcache.generate": {"queue": GENERATE_QUEUE},
+            "scriptcache.sweep": {"queue": GENERATE_QUEUE},
+        },
+        "beat_schedule": {
+            "sweep-due-runs": {"task": "scriptcache.sweep",
+                               "schedule": settings.sweep_interval_s,
+                               "options": {"expires": settings.sweep_interval_s * 2}},
+        },
+        "beat_max_loop_interval": min(5.0, settings.sweep_interval_s),
+    }

@@ -1,0 +1,26 @@
+"""The generate task: claim a due run, generate, compare-and-clear, re-arm if needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+
+from tasks.app import app, services, settings
+from tasks.common import RETRY_OPTIONS, outcome_line, wake_up
+from worker.errors import PermanentError
+from worker.pipeline import process_due
+
+
+@app.task(name="scriptcache.generate", **RETRY_OPTIONS)
+def generate(self: Task, request: Any) -> None:
+    run_id = request.get("workflow_run_id") if isinstance(request, dict) else None
+    if not isinstance(run_id, str) or not run_id:
+        raise PermanentError("generation request: workflow_run_id must be a non-empty string")
+    with outcome_line(self.name, workflow_run_id=run_id) as line:
+        outcome = process_due(services().sessions, services().store, run_id, settings)
+        line["result"] = outcome.result
+        if outcome.generation is not None:
+            line.update(version=outcome.generation.version, labels=outcome.generation.labels)
+    if outcome.rearm_at is not None:
+        wake_up(run_id, outcome.rearm_at)

@@ -1,0 +1,143 @@
+"""Real worker processes: `celery worker` and `celery beat` subprocesses against a private
+Redis and a fresh PostgreSQL database, stopped by process id."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import ROOT, stop
+from worker import models as m
+from worker.publisher import producer_app, publish_events
+
+# Short timings so a test sees debounce, leases and sweeps in seconds. The ladder holds:
+# time limit 8 s < lease 10 s < visibility timeout 60 s.
+TEST_ENV = {
+    "SCRIPTCACHE_QUIET_S": "1",
+    "SCRIPTCACHE_MAX_WAIT_S": "4",
+    "SCRIPTCACHE_SWEEP_INTERVAL_S": "1",
+    "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": "6",
+    "SCRIPTCACHE_TASK_TIME_LIMIT_S": "8",
+    "SCRIPTCACHE_LEASE_S": "10",
+    "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "60",
+    "SCRIPTCACHE_RUN_START_WAIT_S": "5",
+    "SCRIPTCACHE_MAX_RETRIES": "3",
+    "SCRIPTCACHE_RETRY_BACKOFF_MAX_S": "2",
+    "SCRIPTCACHE_LOG_FORMAT": "json",
+}
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    sessions: sessionmaker[Session]
+    logs: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None
+               ) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}-{len(self.procs)}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks.app", *args], cwd=ROOT,
+            env={**os.environ, **self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def start_worker(self, concurrency: int = 2, env: dict[str, str] | None = None
+                     ) -> subprocess.Popen[bytes]:
+        n = len(self.procs)
+        return self._spawn("worker", [
+            "worker", "-Q", "scriptcache.events,scriptcache.generate", "-c", str(concurrency),
+            "-n", f"w{n}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+        ], env)
+
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        return self._spawn("beat", ["beat", "--loglevel", "INFO",
+                                    "--schedule", str(self.logs / "beat-schedule")])
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the process and its children (the prefork pool)."""
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        publish_events(producer_app(self.env["SCRIPTCACHE_BROKER_URL"]), events)
+
+    def scalar(self, stmt: Any) -> Any:
+        with self.sessions() as session:
+            return session.scalar(stmt)
+
+    def revisions(self, wpid: str | None = None) -> int:
+        stmt = select(func.count()).select_from(m.ScriptRevision)
+        if wpid is not None:
+            stmt = stmt.join(m.Script).where(m.Script.workflow_permanent_id == wpid)
+        return int(self.scalar(stmt))
+
+    def debounce(self, run_id: str) -> m.RunDebounce | None:
+        with self.sessions() as session:
+            return session.get(m.RunDebounce, run_id)
+
+    def settled(self, run_id: str) -> bool:
+        row = self.debounce(run_id)
+        return row is not None and row.due_at is None and row.generations > 0
+
+    def worker_log(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.logs.glob("*.log")))
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str,
+               stack: Stack | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    detail = f"\n--- logs ---\n{stack.worker_log()}" if stack is not None else ""
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{detail}")
+
+
+@pytest.fixture
+def stack(pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str, tmp_path: Path
+          ) -> Iterator[Stack]:
+    redis.Redis.from_url(redis_server).flushall()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    env = {**TEST_ENV, "SCRIPTCACHE_DATABASE_URL": pg_url,
+           "SCRIPTCACHE_BROKER_URL": redis_server,
+           "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}"}
+    s = Stack(env=env, sessions=pg_sessions, logs=logs)
+    yield s
+    s.stop_all()
+    for proc in s.procs:
+        stop(proc)

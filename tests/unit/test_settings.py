@@ -1,0 +1,186 @@
+"""Settings.from_env: defaults, every variable, and failures that name the variable."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from config.settings import Settings, SettingsError
+
+SECRET = "hunter2-not-real"
+
+
+def test_an_empty_environment_gives_the_documented_defaults() -> None:
+    settings = Settings.from_env({})
+
+    assert settings.database_url == "sqlite:///./var/scriptcache.db"
+    assert settings.database_is_sqlite
+    assert settings.broker_url == "redis://localhost:6379/0"
+    assert settings.store_url == "file://./var/blobs"
+    assert settings.quiet_s == 2.0
+    assert settings.max_wait_s == 30.0
+    assert settings.task_time_limit_s < settings.lease_s < settings.visibility_timeout_s
+    assert settings == Settings()
+
+
+def test_blank_values_count_as_unset() -> None:
+    settings = Settings.from_env({"SCRIPTCACHE_QUIET_S": "  ", "SCRIPTCACHE_BROKER_URL": ""})
+
+    assert settings.quiet_s == 2.0
+    assert settings.broker_url == "redis://localhost:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field", "expected"),
+    [
+        ("SCRIPTCACHE_DATABASE_URL", "postgresql+psycopg://u@db/sc", "database_url",
+         "postgresql+psycopg://u@db/sc"),
+        ("SCRIPTCACHE_DATABASE_URL", "sqlite:////tmp/x.db", "database_url", "sqlite:////tmp/x.db"),
+        ("SCRIPTCACHE_BROKER_URL", "rediss://cache:6380/2", "broker_url", "rediss://cache:6380/2"),
+        ("SCRIPTCACHE_STORE_URL", "s3://bucket/prefix", "store_url", "s3://bucket/prefix"),
+        ("SCRIPTCACHE_STORE_URL", "file:///srv/blobs", "store_url", "file:///srv/blobs"),
+        ("SCRIPTCACHE_QUIET_S", "0.5", "quiet_s", 0.5),
+        ("SCRIPTCACHE_MAX_WAIT_S", "45", "max_wait_s", 45.0),
+        ("SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S", "90", "task_soft_time_limit_s", 90.0),
+        ("SCRIPTCACHE_TASK_TIME_LIMIT_S", "150", "task_time_limit_s", 150.0),
+        ("SCRIPTCACHE_LEASE_S", "400", "lease_s", 400.0),
+        ("SCRIPTCACHE_VISIBILITY_TIMEOUT_S", "7200", "visibility_timeout_s", 7200.0),
+        ("SCRIPTCACHE_SWEEP_INTERVAL_S", "1.5", "sweep_interval_s", 1.5),
+        ("SCRIPTCACHE_RUN_START_WAIT_S", "60", "run_start_wait_s", 60.0),
+        ("SCRIPTCACHE_MAX_RETRIES", "3", "max_retries", 3),
+        ("SCRIPTCACHE_RETRY_BACKOFF_MAX_S", "30", "retry_backoff_max_s", 30.0),
+        ("SCRIPTCACHE_MAX_EVENT_BYTES", "1024", "max_event_bytes", 1024),
+        ("SCRIPTCACHE_S3_ENDPOINT_URL", "http://127.0.0.1:9000", "s3_endpoint_url",
+         "http://127.0.0.1:9000"),
+        ("SCRIPTCACHE_LOG_FORMAT", "JSON", "log_format", "json"),
+        ("SCRIPTCACHE_LOG_LEVEL", "debug", "log_level", "DEBUG"),
+        ("FLOWER_BASIC_AUTH", "admin:pw", "flower_basic_auth", "admin:pw"),
+    ],
+)
+def test_each_variable_is_read_into_its_field(
+    variable: str, value: str, field: str, expected: object
+) -> None:
+    settings = Settings.from_env({variable: value})
+
+    assert getattr(settings, field) == expected
+    assert getattr(Settings(), field) != expected
+
+
+def test_a_plain_postgresql_url_gets_the_psycopg_driver() -> None:
+    settings = Settings.from_env({"SCRIPTCACHE_DATABASE_URL": "postgresql://u@db:5432/sc"})
+
+    assert settings.database_url == "postgresql+psycopg://u@db:5432/sc"
+    assert not settings.database_is_sqlite
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SCRIPTCACHE_QUIET_S", "two"),
+        ("SCRIPTCACHE_QUIET_S", "0"),
+        ("SCRIPTCACHE_QUIET_S", "-1"),
+        ("SCRIPTCACHE_QUIET_S", "nan"),
+        ("SCRIPTCACHE_QUIET_S", "inf"),
+        ("SCRIPTCACHE_MAX_WAIT_S", "30s"),
+        ("SCRIPTCACHE_LEASE_S", "five minutes"),
+        ("SCRIPTCACHE_MAX_RETRIES", "2.5"),
+        ("SCRIPTCACHE_MAX_RETRIES", "-1"),
+        ("SCRIPTCACHE_MAX_EVENT_BYTES", "8MB"),
+        ("SCRIPTCACHE_LOG_FORMAT", "xml"),
+        ("SCRIPTCACHE_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_a_malformed_value_fails_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_a_non_numeric_quiet_period_names_scriptcache_quiet_s_and_the_value() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"SCRIPTCACHE_QUIET_S": "soon"})
+
+    assert "SCRIPTCACHE_QUIET_S" in str(caught.value)
+    assert "soon" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SCRIPTCACHE_DATABASE_URL", "mysql://u@db/sc"),
+        ("SCRIPTCACHE_DATABASE_URL", "postgres://u@db/sc"),
+        ("SCRIPTCACHE_DATABASE_URL", "just-a-path.db"),
+        ("SCRIPTCACHE_BROKER_URL", "amqp://guest@rabbit//"),
+        ("SCRIPTCACHE_BROKER_URL", "localhost:6379"),
+        ("SCRIPTCACHE_STORE_URL", "gs://bucket/prefix"),
+        ("SCRIPTCACHE_STORE_URL", "/var/blobs"),
+    ],
+)
+def test_an_unknown_url_scheme_fails_naming_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: value})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SCRIPTCACHE_DATABASE_URL", f"mysql://app:{SECRET}@db:3306/sc"),
+        ("SCRIPTCACHE_BROKER_URL", f"amqp://guest:{SECRET}@rabbit:5672//"),
+        ("SCRIPTCACHE_STORE_URL", f"ftp://user:{SECRET}@files/blobs"),
+        ("SCRIPTCACHE_BROKER_URL", f"http://:{SECRET}@cache:6379/0"),
+        # Raw (not percent-encoded) passwords holding URL delimiters.
+        ("SCRIPTCACHE_DATABASE_URL", f"mysql://app:{SECRET}#x@db/sc"),
+        ("SCRIPTCACHE_DATABASE_URL", f"mysql://app:{SECRET}/x@db/sc"),
+        ("SCRIPTCACHE_DATABASE_URL", f"mysql://app:{SECRET}@x@db/sc"),
+        ("SCRIPTCACHE_DATABASE_URL", f"postgresql://app:{SECRET}@[::1/sc"),
+    ],
+)
+def test_a_password_in_a_rejected_url_is_not_echoed(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value})
+
+    message = str(caught.value)
+    assert variable in message
+    assert SECRET not in message
+
+
+def test_the_settings_object_cannot_be_mutated() -> None:
+    settings = Settings.from_env({})
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.quiet_s = 5.0  # type: ignore[misc]
+    assert settings.quiet_s == 2.0
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"SCRIPTCACHE_TASK_TIME_LIMIT_S": "300"},  # equal to the lease
+        {"SCRIPTCACHE_TASK_TIME_LIMIT_S": "500"},  # above the lease
+        {"SCRIPTCACHE_LEASE_S": "100"},  # below the time limit
+        {"SCRIPTCACHE_LEASE_S": "3600"},  # equal to the visibility timeout
+        {"SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "200"},  # below the lease
+    ],
+    ids=["limit-equals-lease", "limit-above-lease", "lease-below-limit",
+         "lease-equals-visibility", "visibility-below-lease"],
+)
+def test_the_time_limit_lease_visibility_ladder_is_enforced(environ: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match="SCRIPTCACHE_LEASE_S"):
+        Settings.from_env(environ)
+
+
+def test_a_consistent_ladder_of_custom_timings_is_accepted() -> None:
+    settings = Settings.from_env({
+        "SCRIPTCACHE_TASK_TIME_LIMIT_S": "10",
+        "SCRIPTCACHE_LEASE_S": "20",
+        "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "30",
+    })
+
+    assert (settings.task_time_limit_s, settings.lease_s, settings.visibility_timeout_s) == (
+        10.0, 20.0, 30.0,
+    )
+
+
+def test_the_ladder_is_enforced_on_direct_construction_too() -> None:
+    with pytest.raises(SettingsError):
+        Settings(task_time_limit_s=400.0)

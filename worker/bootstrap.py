@@ -1,0 +1,31 @@
+"""The composition root: build the engine, sessions and blob store once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from worker.db import make_engine, make_sessionmaker
+from worker.store import BlobStore, open_store
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: BlobStore
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build(settings: Settings) -> Services:
+    engine = make_engine(settings.database_url)
+    return Services(
+        settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+        store=open_store(settings.store_url, s3_endpoint_url=settings.s3_endpoint_url),
+    )

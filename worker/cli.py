@@ -1,0 +1,122 @@
+"""The `scriptcache` command."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from typing import Any
+
+import click
+
+from worker import scripts as read
+from worker.cli_base import Context, echo_json, pass_ctx, read_events
+from worker.db import make_engine, make_sessionmaker
+from worker.errors import ScriptcacheError
+from worker.migrate import upgrade
+from worker.service import generate, ingest
+from worker.store import open_store
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ScriptcacheError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=Group)
+def main() -> None:
+    """scriptcache: turn agent workflow runs into cached, executable scripts."""
+
+
+@main.command()
+@pass_ctx
+def migrate(obj: Context) -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    upgrade(obj.services.engine)
+    click.echo(f"schema up to date on {obj.services.engine.url.render_as_string()}")
+
+
+@main.command("ingest")
+@click.argument("source")
+@click.option("--generate", "and_generate", is_flag=True,
+              help="Then decide and generate for every run touched, in-process.")
+@pass_ctx
+def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
+    """Record a JSON Lines file of events (or - for stdin) without a broker."""
+    events = read_events(source)
+    services = obj.services
+    runs = ingest(services.sessions, events)
+    if not and_generate:
+        echo_json({"events": len(events), "runs": runs})
+        return
+    for run_id in runs:
+        echo_json(generate(services.sessions, services.store, run_id).as_json())
+
+
+@main.command()
+@click.argument("source")
+def render(source: str) -> None:
+    """Print the main.py the events in SOURCE would produce with no prior cache."""
+    events = read_events(source)
+    with tempfile.TemporaryDirectory(prefix="scriptcache-render-") as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/render.db")
+        try:
+            upgrade(engine)
+            sessions, store = make_sessionmaker(engine), open_store("memory://")
+            runs = ingest(sessions, events)
+            results = [generate(sessions, store, run_id) for run_id in runs]
+            with sessions() as session:
+                shown: set[int] = set()
+                for result in results:
+                    if result.script_id is None or result.script_id in shown:
+                        continue
+                    shown.add(result.script_id)
+                    script = read.resolve_script(session, _wpid(session, result), result.cache_key)
+                    files = read.read_files(store, read.select_revision(session, script, None))
+                    click.echo(files["main.py"].decode("utf-8"), nl=False)
+            if not shown:
+                raise click.ClickException("these events produce no script (nothing cacheable ran)")
+        finally:
+            engine.dispose()
+
+
+def _wpid(session: Any, result: Any) -> str:
+    from worker import models as m
+    script = session.get(m.Script, result.script_id)
+    return str(script.workflow_permanent_id)
+
+
+@main.command("plan")
+@click.argument("wpid")
+@click.option("--params", default="{}", help="The run's parameters as a JSON object.")
+@click.option("--version", type=int, default=None, help="Workflow version (default: latest).")
+@pass_ctx
+def plan_command(obj: Context, wpid: str, params: str, version: int | None) -> None:
+    """The run plan for a workflow and parameters, as JSON."""
+    parameters = _json_object(params, "--params")
+    with obj.services.sessions() as session:
+        echo_json(read.run_plan(session, wpid, parameters, version))
+
+
+def _json_object(raw: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc.msg}", param_hint=option) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("expected a JSON object", param_hint=option)
+    return value
+
+
+from worker.cli_script import script  # noqa: E402  (registers the `script` group)
+
+main.add_command(script)
+
+from worker.cli_ops import dlq, publish  # noqa: E402
+from worker.demo import demo  # noqa: E402
+
+main.add_command(publish)
+main.add_command(dlq)
+main.add_command(demo)

@@ -1,0 +1,102 @@
+"""`scriptcache script history|show|diff|export`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from worker import scripts as read
+from worker.cli_base import Context, pass_ctx
+
+cache_key_option = click.option("--cache-key", default=None,
+                                help="The script's cache key (needed when there are several).")
+
+
+@click.group()
+def script() -> None:
+    """Inspect cached scripts: history, files, diffs, exports."""
+
+
+@script.command()
+@click.argument("wpid")
+@cache_key_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> None:
+    """The revisions of a workflow's script, oldest first."""
+    services = obj.services
+    with services.sessions() as session:
+        target = read.resolve_script(session, wpid, cache_key)
+        rows = read.history_rows(session, target)
+    if as_json:
+        click.echo(json.dumps(rows, sort_keys=True))
+        return
+    table = Table(title=f"{wpid} [{target.cache_key_value}] script {target.script_id}")
+    for column in ("version", "live", "cached blocks", "workflow version", "source run",
+                   "content sha256", "created"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r["version"]), "*" if r["live"] else "", str(r["cached_blocks"]),
+                      str(r["workflow_version"]), r["source_workflow_run_id"],
+                      r["content_sha256"][:12], r["created_at"])
+    Console().print(table)
+
+
+@script.command()
+@click.argument("wpid")
+@cache_key_option
+@click.option("--version", type=int, default=None, help="Revision version (default: live).")
+@click.option("--file", "path", default="main.py", show_default=True)
+@pass_ctx
+def show(obj: Context, wpid: str, cache_key: str | None, version: int | None, path: str) -> None:
+    """Print one file of a revision (hash-checked)."""
+    services = obj.services
+    with services.sessions() as session:
+        revision = read.select_revision(session, read.resolve_script(session, wpid, cache_key),
+                                        version)
+    if path not in revision.files:
+        raise click.ClickException(
+            f"version {revision.version} has no file {path!r}; files: {', '.join(sorted(revision.files))}")
+    click.echo(services.store.get(revision.files[path]).decode("utf-8"), nl=False)
+
+
+@script.command()
+@click.argument("wpid")
+@click.argument("v1", type=int)
+@click.argument("v2", type=int)
+@cache_key_option
+@pass_ctx
+def diff(obj: Context, wpid: str, v1: int, v2: int, cache_key: str | None) -> None:
+    """Unified diff of two revisions."""
+    services = obj.services
+    with services.sessions() as session:
+        target = read.resolve_script(session, wpid, cache_key)
+        old = read.select_revision(session, target, v1)
+        new = read.select_revision(session, target, v2)
+    click.echo(read.diff(read.read_files(services.store, old), read.read_files(services.store, new),
+                         f"v{v1}", f"v{v2}"), nl=False)
+
+
+@script.command()
+@click.argument("wpid")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@cache_key_option
+@click.option("--version", type=int, default=None, help="Revision version (default: live).")
+@pass_ctx
+def export(obj: Context, wpid: str, directory: Path, cache_key: str | None, version: int | None) -> None:
+    """Write a revision's files into DIRECTORY."""
+    services = obj.services
+    with services.sessions() as session:
+        revision = read.select_revision(session, read.resolve_script(session, wpid, cache_key),
+                                        version)
+    for path, data in read.read_files(services.store, revision).items():
+        target = (directory / path).resolve()
+        if directory.resolve() not in target.parents:
+            raise click.ClickException(f"refusing to write outside {directory}: {path!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    click.echo(f"wrote {len(revision.files)} files of version {revision.version} to {directory}")

@@ -1,0 +1,162 @@
+"""One code generator per cacheable BlockKind, keyed by kind.
+
+Making a block type cacheable is one entry in worker.definition.BLOCK_TYPES; a new *kind*
+also needs its generator in GENERATORS below.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.codegen.actions import NO_LOOP, ActionScope, statements
+from worker.codegen.flow import orchestrate
+from worker.codegen.nodes import (
+    awaited, block_function, call, call_block, ctx_call, identifier, literal, name,
+)
+from worker.definition import Block, BlockKind, kind_of
+from worker.run import BlockRun
+
+START_PAGE_INTENTION = "Open the block's start page"
+
+
+@dataclass
+class Generation:
+    """What one generation shares: credential keys, parentless runs, counts of skips."""
+
+    credential_keys: frozenset[str]
+    loose: Mapping[str, Sequence[BlockRun]] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class BlockCode:
+    functions: tuple[ast.AsyncFunctionDef, ...]  # module-level functions of the block file
+    statement: ast.stmt  # the run signature: the one statement that runs the block from cache
+    source: BlockRun  # the recorded run the code was made from
+
+
+Generator = Callable[[Block, Sequence[BlockRun], Generation], BlockCode]
+
+
+def generate_block(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
+    if not runs:
+        raise ValueError(f"block {block.label!r}: no recorded run to generate from")
+    return GENERATORS[block.kind](block, runs, gen)
+
+
+def richest(runs: Sequence[BlockRun]) -> BlockRun:
+    """Completed beats other statuses, a task beats no task, more actions beat fewer;
+    the first recorded wins a tie."""
+    return max(runs, key=lambda r: (
+        r.status == "completed", r.task is not None, len(r.actions),
+        sum(len(d.actions) for d in r.descendants()),
+    ))
+
+
+def _loop_value(run: BlockRun, inherited: Any) -> Any:
+    return run.loop_value if run.loop_index is not None else inherited
+
+
+def start_page(url: str) -> ast.stmt:
+    """Open the block's url; a Jinja template is rendered by the runtime."""
+    target: ast.expr = literal(url)
+    if "{{" in url or "{%" in url:
+        target = ctx_call("render", target)
+    goto = call(ast.Attribute(name("page"), "goto", ast.Load()), target,
+                intention=literal(START_PAGE_INTENTION))
+    return awaited(goto)
+
+
+def task_body(
+    run: BlockRun, start_url: str | None, gen: Generation, loop_value: Any
+) -> list[ast.stmt]:
+    body = [start_page(start_url)] if start_url else []
+    scope = ActionScope(gen.credential_keys, run.task, loop_value)
+    return body + statements(run.actions, scope, gen.skipped)
+
+
+def task_like(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
+    """`@block(label) async def <name>(page, ctx)` replaying the richest run's actions."""
+    run = richest(runs)
+    function = identifier(block.label)
+    body = task_body(run, block.url, gen, _loop_value(run, NO_LOOP))
+    return BlockCode((block_function(function, body, block.label),), call_block(function), run)
+
+
+def task_v2(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
+    """A function calling one helper per recorded child, in order; helpers in the same file."""
+    run = richest(runs)
+    helpers: list[ast.AsyncFunctionDef] = []
+    body = [start_page(block.url)] if block.url else []
+    body += _children(block.label, run, gen, _loop_value(run, NO_LOOP), helpers)
+    function = identifier(block.label)
+    main = block_function(function, body, block.label)
+    return BlockCode((main, *helpers), call_block(function), run)
+
+
+def _children(
+    key: str, run: BlockRun, gen: Generation, loop_value: Any,
+    helpers: list[ast.AsyncFunctionDef],
+) -> list[ast.stmt]:
+    """Calls of helpers generated for a task_v2 run's children (which the definition lacks)."""
+    calls: list[ast.stmt] = []
+    for index, child in enumerate(run.children):
+        # The child's name includes its parent's label and position: always hashed, never
+        # equal to a definition label's name.
+        function = identifier(f"{key}/{index}/{child.label}")
+        value = _loop_value(child, loop_value)
+        kind = kind_of(child.block_type)
+        if kind is BlockKind.TASK_LIKE:
+            url = child.task.url if child.task else None
+            body = task_body(child, url, gen, value)
+        elif kind is BlockKind.TASK_V2:
+            body = _children(f"{key}/{index}/{child.label}", child, gen, value, helpers)
+        else:
+            gen.skipped[f"task_v2_child:{child.block_type}"] += 1
+            continue
+        helpers.append(block_function(function, body, None))
+        calls.append(call_block(function))
+    return calls
+
+
+def loop(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
+    """`async for value in ctx.loop(label, values):` over the loop's children.
+
+    Each child is generated from its richest run over all recorded iterations; a child that
+    never ran is left to the agent. The statement lives only in run_workflow; the block file
+    holds the children's functions.
+    """
+    pool: dict[str, list[BlockRun]] = {}
+    for run in runs:
+        for child in run.children:
+            pool.setdefault(child.label, []).append(child)
+    functions: list[ast.AsyncFunctionDef] = []
+
+    def resolve(child: Block) -> ast.stmt | None:
+        child_runs = pool.get(child.label) or gen.loose.get(child.label)
+        if not child_runs:
+            return None
+        code = generate_block(child, child_runs, gen)
+        functions.extend(code.functions)
+        return code.statement
+
+    body = orchestrate(block.loop_blocks, resolve) or [ast.Pass()]
+    over = (block.model_extra or {}).get("loop_over")
+    values: ast.expr = literal(None)  # while_loop: the runtime evaluates the condition
+    if block.block_type == "for_loop" and isinstance(over, str) and over:
+        values = ctx_call("param", literal(over))
+    statement = ast.AsyncFor(
+        ast.Name("value", ast.Store()), ctx_call("loop", literal(block.label), values), body, []
+    )
+    return BlockCode(tuple(functions), statement, richest(runs))
+
+
+GENERATORS: dict[BlockKind, Generator] = {
+    BlockKind.TASK_LIKE: task_like,
+    BlockKind.TASK_V2: task_v2,
+    BlockKind.LOOP: loop,
+}

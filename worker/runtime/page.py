@@ -1,0 +1,89 @@
+"""The page a generated script drives, and an in-memory twin that records every call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple, Protocol
+
+
+class Page(Protocol):
+    """Browser actions a cached script performs.
+
+    Every action takes the selector the agent used (an xpath, or None when it recorded none)
+    and the action's intention, so a runtime can fall back to an agent for that one action.
+    """
+
+    async def goto(self, url: str, *, intention: str | None) -> None: ...
+    async def click(self, selector: str | None, *, intention: str | None) -> None: ...
+    async def fill(self, selector: str | None, value: Any, *, intention: str | None) -> None: ...
+    async def select_option(
+        self, selector: str | None, value: Any, *, intention: str | None
+    ) -> None: ...
+    async def upload_file(
+        self, selector: str | None, path: Any, *, intention: str | None
+    ) -> None: ...
+    async def hover(self, selector: str | None, *, intention: str | None) -> None: ...
+    async def press(self, selector: str | None, key: Any, *, intention: str | None) -> None: ...
+    async def scroll(self, selector: str | None, *, intention: str | None) -> None: ...
+    async def wait(self, seconds: float | None, *, intention: str | None) -> None: ...
+    async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any: ...
+    async def download(self, selector: str | None, *, intention: str | None) -> None: ...
+    async def solve_captcha(self, selector: str | None, *, intention: str | None) -> None: ...
+
+
+class Call(NamedTuple):
+    """One recorded page call: the method, its positional arguments, and the intention."""
+
+    method: str
+    args: tuple[Any, ...]
+    intention: str | None = None
+
+
+class RecordingPage:
+    """A Page that does nothing but remember what it was asked, in order."""
+
+    def __init__(self, extracted: Mapping[str, Any] | None = None) -> None:
+        self.calls: list[Call] = []
+        self._extracted = dict(extracted or {})
+
+    def _record(self, method: str, *args: Any, intention: str | None) -> None:
+        self.calls.append(Call(method, args, intention))
+
+    async def goto(self, url: str, *, intention: str | None) -> None:
+        self._record("goto", url, intention=intention)
+
+    async def click(self, selector: str | None, *, intention: str | None) -> None:
+        self._record("click", selector, intention=intention)
+
+    async def fill(self, selector: str | None, value: Any, *, intention: str | None) -> None:
+        self._record("fill", selector, value, intention=intention)
+
+    async def select_option(
+        self, selector: str | None, value: Any, *, intention: str | None
+    ) -> None:
+        self._record("select_option", selector, value, intention=intention)
+
+    async def upload_file(self, selector: str | None, path: Any, *, intention: str | None) -> None:
+        self._record("upload_file", selector, path, intention=intention)
+
+    async def hover(self, selector: str | None, *, intention: str | None) -> None:
+        self._record("hover", selector, intention=intention)
+
+    async def press(self, selector: str | None, key: Any, *, intention: str | None) -> None:
+        self._record("press", selector, key, intention=intention)
+
+    async def scroll(self, selector: str | None, *, intention: str | None) -> None:
+        self._record("scroll", selector, intention=intention)
+
+    async def wait(self, seconds: float | None, *, intention: str | None) -> None:
+        self._record("wait", seconds, intention=intention)
+
+    async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any:
+        self._record("extract", goal, schema, intention=intention)
+        return self._extracted.get(goal or "")
+
+    async def download(self, selector: str | None, *, intention: str | None) -> None:
+        self._record("download", selector, intention=intention)
+
+    async def solve_captcha(self, selector: str | None, *, intention: str | None) -> None:
+        self._record("solve_captcha", selector, intention=intention)

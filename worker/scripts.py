@@ -1,0 +1,101 @@
+"""The read side: the run plan, revision history, a revision's files and the diff of two."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from worker import cache
+from worker import models as m
+from worker.decision import plan
+from worker.definition import Definition, render_cache_key
+from worker.errors import PermanentError
+from worker.store import BlobStore
+
+
+def workflow_definition(session: Session, wpid: str, version: int | None) -> tuple[int, Definition]:
+    if version is None:
+        version = session.scalar(select(func.max(m.Workflow.version)).where(
+            m.Workflow.workflow_permanent_id == wpid))
+        if version is None:
+            raise PermanentError(f"workflow {wpid!r} has no recorded version")
+    row = session.get(m.Workflow, (wpid, version))
+    if row is None:
+        raise PermanentError(f"workflow {wpid!r} has no recorded version {version}")
+    return version, Definition.model_validate(row.definition)
+
+
+def run_plan(
+    session: Session, wpid: str, parameters: Mapping[str, Any], version: int | None = None
+) -> dict[str, Any]:
+    """What the platform asks before a run: code or agent, per block, and why."""
+    workflow_version, definition = workflow_definition(session, wpid, version)
+    key = render_cache_key(definition, parameters)
+    live = cache.live_revision(session, wpid, key)
+    result = plan(definition, None if live is None else live.entries)
+    return {
+        "workflow_permanent_id": wpid, "workflow_version": workflow_version, "cache_key": key,
+        "script_id": None if live is None else live.script_id,
+        "version": None if live is None else live.version, **result.as_json(),
+    }
+
+
+def resolve_script(session: Session, wpid: str, cache_key: str | None) -> m.Script:
+    """The workflow's script for a cache key; without one, its only script."""
+    if cache_key is not None:
+        script = cache.find_script(session, wpid, cache_key)
+        if script is None:
+            raise PermanentError(f"workflow {wpid!r} has no script for cache key {cache_key!r}")
+        return script
+    scripts = cache.scripts_of(session, wpid)
+    if not scripts:
+        raise PermanentError(f"workflow {wpid!r} has no script yet")
+    if len(scripts) > 1:
+        keys = ", ".join(repr(s.cache_key_value) for s in scripts)
+        raise PermanentError(f"workflow {wpid!r} has several scripts; pass --cache-key, one of: {keys}")
+    return scripts[0]
+
+
+def select_revision(session: Session, script: m.Script, version: int | None) -> cache.LiveRevision:
+    if version is not None:
+        return cache.revision_by_version(session, script, version)
+    live = cache.read_revision(session, script, script.current_revision_id)
+    if live is None:
+        raise PermanentError(f"script {script.script_id} has no live revision")
+    return live
+
+
+def history_rows(session: Session, script: m.Script) -> list[dict[str, Any]]:
+    counts = dict(session.execute(
+        select(m.ScriptBlock.script_revision_id, func.count())
+        .join(m.ScriptRevision,
+              m.ScriptRevision.script_revision_id == m.ScriptBlock.script_revision_id)
+        .where(m.ScriptRevision.script_id == script.script_id,
+               m.ScriptBlock.run_signature.is_not(None))
+        .group_by(m.ScriptBlock.script_revision_id)
+    ).tuples().all())
+    return [
+        {"version": r.version, "live": r.script_revision_id == script.current_revision_id,
+         "workflow_version": r.workflow_version, "source_workflow_run_id": r.source_workflow_run_id,
+         "content_sha256": r.content_sha256, "created_at": r.created_at.isoformat(),
+         "cached_blocks": counts.get(r.script_revision_id, 0)}
+        for r in cache.history(session, script)
+    ]
+
+
+def read_files(store: BlobStore, revision: cache.LiveRevision) -> dict[str, bytes]:
+    """A revision's files, read from the store and checked against their hashes."""
+    return {path: store.get(sha) for path, sha in sorted(revision.files.items())}
+
+
+def diff(old: Mapping[str, bytes], new: Mapping[str, bytes], old_name: str, new_name: str) -> str:
+    out: list[str] = []
+    for path in sorted(set(old) | set(new)):
+        a = old.get(path, b"").decode("utf-8").splitlines(keepends=True)
+        b = new.get(path, b"").decode("utf-8").splitlines(keepends=True)
+        out.extend(difflib.unified_diff(a, b, f"{old_name}/{path}", f"{new_name}/{path}"))
+    return "".join(out)
