@@ -2,6 +2,7 @@
 # `make run`: worker + beat (the sweeper) + Flower on the embedded defaults, under honcho.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
 mkdir -p var
 if [ -z "${FLOWER_BASIC_AUTH:-}" ]; then
   if [ ! -s var/flower-auth ]; then

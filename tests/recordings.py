@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from worker.events import (
-    BlockCompleted, RunFinished, RunStarted, parse_event, parse_line, read_lines, redact_event,
+    BlockCompleted,
+    RunFinished,
+    RunStarted,
+    parse_event,
+    parse_line,
+    read_lines,
+    redact_event,
 )
 from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
 
 Event = RunStarted | BlockCompleted | RunFinished
+T0 = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 
 
 def run_from_events(events: list[Event]) -> RunRecord:
@@ -79,3 +89,73 @@ def runs_from_jsonl(path: Path) -> list[RunRecord]:
         event = parse_line(line)
         by_run[event.workflow_run_id].append(event)
     return [run_from_events(events) for events in by_run.values()]
+
+
+# --- building events ----------------------------------------------------------------------
+
+
+def act(action_type: str, xpath: str | None = None, intention: str | None = None,
+        **fields: Any) -> dict[str, Any]:
+    return {"action_type": action_type, "xpath": xpath, "intention": intention, **fields}
+
+
+class Recorder:
+    """The events of one run, with deterministic ids and times."""
+
+    def __init__(self, run_id: str, definition: dict[str, Any],
+                 parameters: dict[str, Any] | None = None) -> None:
+        self.run_id, self.n = run_id, 0
+        self.events = [self._event("run_started", {
+            "workflow_permanent_id": f"wpid_{run_id}", "workflow_version": 1,
+            "definition": definition, "parameters": parameters or {}, "run_with": "agent",
+            "code_gen": False,
+        })]
+
+    def _event(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+        self.n += 1
+        return {"type": kind, "event_id": f"evt_{self.run_id}_{self.n:03d}",
+                "occurred_at": (T0 + timedelta(seconds=self.n)).isoformat(),
+                "workflow_run_id": self.run_id, **fields}
+
+    def block(self, label: str, block_type: str, actions: Sequence[dict[str, Any]] = (),
+              *, task: dict[str, Any] | None = None, parent: str | None = None,
+              block_id: str | None = None, loop_index: int | None = None,
+              loop_value: Any = None, status: str = "completed") -> str:
+        block_id = block_id or f"wrb_{self.run_id}_{self.n + 1:03d}"
+        if task is not None:
+            task = {"task_id": f"tsk_{block_id}", "url": None, "navigation_goal": None,
+                    "data_extraction_goal": None, "extracted_information_schema": None, **task}
+        acts = [{"action_id": f"act_{block_id}_{i}", "reasoning": None, "text": None,
+                 "option": None, "parameter_key": None, "status": "completed", **a}
+                for i, a in enumerate(actions)]
+        self.events.append(self._event("block_completed", {
+            "workflow_run_block_id": block_id, "parent_workflow_run_block_id": parent,
+            "label": label, "block_type": block_type, "status": status,
+            "executed_with": "agent", "loop_index": loop_index, "loop_value": loop_value,
+            "task": task, "actions": acts,
+        }))
+        return block_id
+
+    def finish(self, status: str = "completed") -> Recorder:
+        self.events.append(self._event("run_finished", {"status": status}))
+        return self
+
+    def run(self) -> RunRecord:
+        """The recorded run, redacted as intake would."""
+        return runs_from_raw(self.events)[0]
+
+    def write(self, directory: Path, name: str, status: str = "completed") -> None:
+        self.finish(status)
+        lines = [json.dumps(e, ensure_ascii=False) for e in self.events]
+        (directory / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def defn(
+    blocks: list[dict[str, Any]], parameters: Sequence[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    return {"title": "golden", "cache_key": "default", "parameters": list(parameters),
+            "blocks": blocks}
+
+
+def param(key: str, kind: str = "workflow") -> dict[str, Any]:
+    return {"key": key, "parameter_type": kind}

@@ -13,7 +13,7 @@ from typing import Any
 from celery import Celery
 
 from config.celery import EVENTS_QUEUE, GENERATE_QUEUE
-from worker.events import TASK_NAMES
+from worker.events import TASK_NAMES, redact_raw
 
 
 def producer_app(broker_url: str) -> Celery:
@@ -40,8 +40,10 @@ def publish_events(app: Celery, events: Iterable[dict[str, Any]]) -> int:
     sent = 0
     with app.producer_or_acquire() as producer:
         for event in events:
+            # argsrepr is what Flower and Celery's logs show: never the credential values.
             app.send_task(task_name_for(event), args=[event], queue=EVENTS_QUEUE,
-                          producer=producer, retry=True)
+                          producer=producer, retry=True, argsrepr=repr([redact_raw(event)]),
+                          kwargsrepr="{}")
             sent += 1
     return sent
 

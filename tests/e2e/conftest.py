@@ -45,10 +45,12 @@ class Stack:
     sessions: sessionmaker[Session]
     logs: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    files: list[Any] = field(default_factory=list)
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None
                ) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}-{len(self.procs)}.log").open("ab")
+        self.files.append(log)
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tasks.app", *args], cwd=ROOT,
             env={**os.environ, **self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
@@ -90,6 +92,8 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        for log in self.files:
+            log.close()
 
     def publish(self, events: list[dict[str, Any]]) -> None:
         publish_events(producer_app(self.env["SCRIPTCACHE_BROKER_URL"]), events)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, event, select
+from sqlalchemy import Engine, delete, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker import models as m
@@ -190,6 +190,25 @@ def test_load_run_builds_the_loop_children_under_the_loop_block(
         "type": "object",
         "properties": {"status": {"type": "string"}, "total": {"type": "number"}},
     }
+
+
+def test_load_run_returns_actions_in_execution_order_whatever_the_storage_order(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    record(pg_sessions, sample_events())
+    first = m.Action.__table__.c.action_id == "act_wr_portal_1_002_0"
+    with pg_sessions.begin() as session:  # delete and re-insert: stored after its successors
+        row = dict(session.execute(select(m.Action.__table__).where(first)).mappings().one())
+        session.execute(delete(m.Action.__table__).where(first))
+        session.execute(insert(m.Action.__table__).values(row))
+
+    with pg_sessions() as session:
+        run = load_run(session, "wr_portal_1")
+
+    assert run is not None
+    sign_in = run.runs_of("sign_in")[0]
+    assert [a.action_id for a in sign_in.actions] == [
+        f"act_wr_portal_1_002_{i}" for i in range(4)]
 
 
 def test_load_run_of_an_unknown_run_is_none(pg_sessions: sessionmaker[Session]) -> None:

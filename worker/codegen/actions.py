@@ -49,9 +49,9 @@ def value_of(raw: str | None, action: ActionRecord, scope: ActionScope) -> ast.e
     if key:
         return ctx_call("credential" if key in scope.credential_keys else "param", literal(key))
     loop_value = scope.loop_value
-    if raw is not None and loop_value is not NO_LOOP and loop_value is not None:
-        if raw == str(loop_value):
-            return attr("ctx", "current_value")
+    in_loop = loop_value is not NO_LOOP and loop_value is not None
+    if in_loop and raw is not None and raw == str(loop_value):
+        return attr("ctx", "current_value")
     return literal(raw)
 
 

@@ -15,7 +15,14 @@ from typing import Any
 from worker.codegen.actions import NO_LOOP, ActionScope, statements
 from worker.codegen.flow import orchestrate
 from worker.codegen.nodes import (
-    awaited, block_function, call, call_block, ctx_call, identifier, literal, name,
+    awaited,
+    block_function,
+    call,
+    call_block,
+    ctx_call,
+    identifier,
+    literal,
+    name,
 )
 from worker.definition import Block, BlockKind, kind_of
 from worker.run import BlockRun

@@ -11,7 +11,12 @@ from worker.codegen.blocks import Generation, generate_block
 from worker.codegen.flow import orchestrate
 from worker.codegen.nodes import block_function, call, identifier, literal, name, source
 from worker.codegen.script import (
-    CarriedBlock, CodegenError, GeneratedBlock, GeneratedScript, content_sha256, sha256_hex,
+    CarriedBlock,
+    CodegenError,
+    GeneratedBlock,
+    GeneratedScript,
+    content_sha256,
+    sha256_hex,
 )
 from worker.decision import START_BLOCK, is_executable
 from worker.definition import CACHEABLE, Block, Definition

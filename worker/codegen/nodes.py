@@ -11,7 +11,9 @@ import builtins
 import hashlib
 import keyword
 import re
-from functools import lru_cache
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import Any
 
 # Names a generated module binds itself; a block function must never shadow them.
@@ -53,7 +55,8 @@ def identifier(label: str) -> str:
     mapping cannot send two labels to one name short of a hash collision. Names are
     lowercase ASCII, so `blocks/<name>.py` files differ on case-insensitive filesystems too.
     """
-    stem = re.sub("_+", "_", _NOT_NAME.sub("_", label.lower())).strip("_") or "block"
+    ascii_label = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+    stem = re.sub("_+", "_", _NOT_NAME.sub("_", ascii_label.lower())).strip("_") or "block"
     if stem[0].isdigit():
         stem = f"block_{stem}"
     stem = stem[:MAX_STEM_CHARS].rstrip("_")
@@ -103,6 +106,55 @@ def block_function(
     )
 
 
+MAX_LINE_CHARS = 99
+
+
+class _Formatter(ast._Unparser):  # type: ignore[name-defined,misc]
+    """`ast.unparse`, except that a call, dict or list too long for one line gets one item
+    per line. Subclasses the stdlib's (private) unparser: the golden files catch any change.
+    """
+
+    def _too_long(self, node: ast.AST, items: int) -> bool:
+        return items > 0 and len(ast.unparse(node)) + 4 * self._indent + 8 > MAX_LINE_CHARS
+
+    def _items(self, opening: str, closing: str, write_items: list[Callable[[], None]]) -> None:
+        self.write(opening)
+        self._indent += 1
+        for write_item in write_items:
+            self.fill()
+            write_item()
+            self.write(",")
+        self._indent -= 1
+        self.fill(closing)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        arguments: list[ast.AST] = [*node.args, *node.keywords]
+        if not self._too_long(node, len(arguments)):
+            super().visit_Call(node)
+            return
+        self.set_precedence(ast._Precedence.ATOM, node.func)  # type: ignore[attr-defined]
+        self.traverse(node.func)
+        self._items("(", ")", [partial(self.traverse, a) for a in arguments])
+
+    def visit_Dict(self, node: ast.Dict) -> None:
+        if None in node.keys or not self._too_long(node, len(node.keys)):
+            super().visit_Dict(node)
+            return
+        self._items("{", "}", [partial(self._pair, k, v) for k, v in zip(
+            node.keys, node.values, strict=True)])
+
+    def _pair(self, key: ast.expr | None, value: ast.expr) -> None:
+        self.traverse(key)
+        self.write(": ")
+        self.traverse(value)
+
+    def visit_List(self, node: ast.List) -> None:
+        if not self._too_long(node, len(node.elts)):
+            super().visit_List(node)
+            return
+        self._items("[", "]", [partial(self.traverse, e) for e in node.elts])
+
+
 def source(node: ast.AST) -> str:
     """The formatted source of a generated node."""
-    return ast.unparse(ast.fix_missing_locations(node))
+    return str(_Formatter().visit(ast.fix_missing_locations(node)))

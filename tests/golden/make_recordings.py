@@ -1,0 +1,209 @@
+"""Write the golden recordings (*.jsonl) of tests/golden/. Run from the repository root:
+
+    .venv/bin/python -m tests.golden.make_recordings
+
+then refresh the expected main.py files with
+    SCRIPTCACHE_UPDATE_GOLDENS=1 .venv/bin/python -m pytest tests/unit/test_golden.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.recordings import Recorder as Run
+from tests.recordings import act, defn, param
+
+HERE = Path(__file__).resolve().parent
+
+
+def login_credentials() -> None:
+    run = Run("login", defn([
+        {"label": "log_in", "block_type": "login", "url": "https://app.example.test/login"},
+        {"label": "open_dashboard", "block_type": "navigation"},
+    ], [param("email"), param("password", "credential"), param("otp_secret", "credential")]),
+        {"email": "ops@example.test", "password": "hunter2", "otp_secret": "JBSWY3DP"})
+    run.block("log_in", "login", [
+        act("input_text", "//input[@type='email']", "Type the email", text="ops@example.test",
+            parameter_key="email"),
+        act("input_text", "//input[@type='password']", "Type the password", text="hunter2",
+            parameter_key="password"),
+        act("click", "//button[@type='submit']", "Sign in"),
+        act("solve_captcha", "//iframe[@title='captcha']", "Solve the captcha"),
+        act("input_text", "//input[@name='otp']", "Type the one-time code", text="JBSWY3DP",
+            parameter_key="otp_secret"),
+        act("complete", None, "Logged in"),
+    ], task={"url": "https://app.example.test/login"})
+    run.block("open_dashboard", "navigation", [
+        act("hover", "//nav//span[text()='Reports']", "Open the reports menu"),
+        act("click", "//a[@href='/dashboard']", "Go to the dashboard"),
+    ], task={"url": "https://app.example.test/home"})
+    run.write(HERE, "login_credentials")
+
+
+def form_parameters() -> None:
+    run = Run("form", defn([
+        {"label": "fill_application", "block_type": "task",
+         "url": "https://jobs.example.test/apply/{{ job_id }}"},
+        {"label": "confirm-submission", "block_type": "action"},
+    ], [param("job_id"), param("first_name"), param("country"), param("resume")]),
+        {"job_id": "J-7", "first_name": "Ada", "country": "FR", "resume": "/tmp/cv.pdf"})
+    run.block("fill_application", "task", [
+        act("input_text", "//input[@id='first']", "Type the first name", text="Ada",
+            parameter_key="first_name"),
+        act("select_option", "//select[@id='country']", "Pick the country", option="FR",
+            parameter_key="country"),
+        act("upload_file", "//input[@type='file']", "Attach the résumé", text="/tmp/cv.pdf",
+            parameter_key="resume"),
+        act("input_text", "//textarea", 'Say why', text='I\'m "keen"\n\t— very\u2028keen'),
+        act("click", "//input[@type='checkbox']", "Accept the terms"),
+        act("scroll", None, "Scroll to the bottom"),
+        act("keypress", "//textarea", "Leave the field", text="Tab"),
+        act("wait", None, "Let the form validate", text="2"),
+        act("click", "//button[text()='Apply']", "Submit the application"),
+    ], task={"url": "https://jobs.example.test/apply/J-7"})
+    run.block("confirm-submission", "action", [
+        act("click", "//button[contains(., 'Confirm')]", "Confirm"),
+    ], task={"url": "https://jobs.example.test/apply/J-7/review"})
+    run.write(HERE, "form_parameters")
+
+
+def extraction_schema() -> None:
+    schema = {"type": "object", "required": ["invoices"], "properties": {
+        "invoices": {"type": "array", "items": {"type": "object", "properties": {
+            "total": {"type": "number"}, "number": {"type": "string"},
+            "paid": {"type": "boolean"}}}}}}
+    run = Run("extract", defn([
+        {"label": "read_invoices", "block_type": "extraction",
+         "url": "https://billing.example.test/invoices", "data_schema": schema},
+        {"label": "download_latest", "block_type": "file_download"},
+    ]))
+    run.block("read_invoices", "extraction", [
+        act("scroll", "//table", "Load every row"),
+        act("extract", None, "Read the invoices table"),
+    ], task={"url": "https://billing.example.test/invoices",
+             "data_extraction_goal": "List every invoice with its number, total and status",
+             "extracted_information_schema": schema})
+    run.block("download_latest", "file_download", [
+        act("drag_and_drop", "//div[@id='a']", "An action type the generator does not know"),
+        act("download_file", "(//a[contains(@href, '.pdf')])[1]", "Download the newest PDF"),
+    ], task={"url": "https://billing.example.test/invoices"})
+    run.write(HERE, "extraction_schema")
+
+
+def nested_loop() -> None:
+    run = Run("nested", defn([{
+        "label": "each_region", "block_type": "for_loop", "loop_over": "regions",
+        "loop_blocks": [
+            {"label": "open_region", "block_type": "navigation",
+             "url": "https://stores.example.test/"},
+            {"label": "each_store", "block_type": "for_loop", "loop_over": "stores",
+             "loop_blocks": [{"label": "read_store", "block_type": "extraction"}]},
+        ]}], [param("regions"), param("stores")]),
+        {"regions": ["north", "south"], "stores": ["S1", "S2"]})
+    for i, region in enumerate(["north", "south"]):
+        run.block("open_region", "navigation", [
+            act("input_text", "//input[@name='region']", "Type the region", text=region),
+            act("click", "//button[text()='Go']", "Search"),
+        ], task={"url": "https://stores.example.test/"}, parent="wrb_outer", loop_index=i,
+            loop_value=region)
+        inner = f"wrb_inner_{i}"
+        for j, store in enumerate(["S1", "S2"]):
+            run.block("read_store", "extraction", [
+                act("click", f"//a[text()='{store}']", "Open the store", ),
+                act("extract", None, "Read the opening hours"),
+            ], task={"data_extraction_goal": "Opening hours",
+                     "extracted_information_schema": {"type": "string"}},
+                parent=inner, loop_index=j, loop_value=store)
+        run.block("each_store", "for_loop", parent="wrb_outer", block_id=inner, loop_index=i,
+                  loop_value=region)
+    run.block("each_region", "for_loop", block_id="wrb_outer")
+    run.write(HERE, "nested_loop")
+
+
+def while_loop() -> None:
+    run = Run("while", defn([{
+        "label": "until_last_page", "block_type": "while_loop",
+        "condition": "{{ has_next_page }}", "loop_blocks": [
+            {"label": "read_page", "block_type": "extraction"},
+            {"label": "next_page", "block_type": "navigation"},
+            {"label": "archive_page", "block_type": "task"},
+        ]}]))
+    for i in range(3):
+        run.block("read_page", "extraction", [act("extract", None, "Read the rows")],
+                  task={"data_extraction_goal": "Rows"}, parent="wrb_while", loop_index=i)
+        run.block("next_page", "navigation", [
+            act("click", "//a[@rel='next']", "Next page"),
+        ], task={}, parent="wrb_while", loop_index=i,
+            status="completed" if i < 2 else "failed")
+    run.block("until_last_page", "while_loop", block_id="wrb_while")
+    run.write(HERE, "while_loop")
+
+
+def conditional_one_branch() -> None:
+    run = Run("cond", defn([
+        {"label": "open_cart", "block_type": "navigation", "url": "https://shop.example.test"},
+        {"label": "pick_plan", "block_type": "conditional", "branches": [
+            {"condition": "{{ plan == 'basic' }}", "blocks": [
+                {"label": "buy_basic", "block_type": "task"}]},
+            {"condition": None, "blocks": [{"label": "buy_premium", "block_type": "task"}]},
+        ]},
+    ], [param("plan")]), {"plan": "basic"})
+    run.block("open_cart", "navigation", [act("click", "//a[@id='cart']", "Open the cart")],
+              task={"url": "https://shop.example.test"})
+    run.block("pick_plan", "conditional")
+    run.block("buy_basic", "task", [
+        act("click", "//button[@data-plan='basic']", "Choose basic"),
+    ], task={})
+    run.write(HERE, "conditional_one_branch")
+
+
+def task_v2_children() -> None:
+    run = Run("v2", defn([{"label": "research", "block_type": "task_v2",
+                           "prompt": "Find the cheapest flight", "url": "https://fly.test"}]))
+    run.block("open search", "navigation", [
+        act("input_text", "//input[@name='to']", "Type the destination", text="Lisbon"),
+        act("click", "//button[@type='submit']", "Search"),
+    ], task={"url": "https://fly.test"}, parent="wrb_v2")
+    run.block("compare", "task_v2", parent="wrb_v2", block_id="wrb_v2_inner")
+    run.block("sort", "action", [act("click", "//th[text()='Price']", "Sort by price")],
+              task={}, parent="wrb_v2_inner")
+    run.block("crunch", "code", parent="wrb_v2")
+    run.block("read cheapest", "extraction", [act("extract", None, "Read the first row")],
+              task={"data_extraction_goal": "Cheapest flight",
+                    "extracted_information_schema": {"price": "number", "airline": "string"}},
+              parent="wrb_v2")
+    run.block("research", "task_v2", block_id="wrb_v2")
+    run.write(HERE, "task_v2_children")
+
+
+def mixed_live() -> None:
+    run = Run("mixed", defn([
+        {"label": "summarize", "block_type": "text_prompt", "prompt": "Summarize"},
+        {"label": "class", "block_type": "task", "url": "https://school.test/classes"},
+        {"label": "transform", "block_type": "code", "code": "x = 1"},
+        {"label": "ünïcode", "block_type": "navigation"},
+        {"label": "notify", "block_type": "send_email"},
+        {"label": "pause", "block_type": "wait", "seconds": 5},
+        {"label": "upload_report", "block_type": "task"},
+        {"label": "ping", "block_type": "http_request"},
+    ]))
+    run.block("summarize", "text_prompt")
+    run.block("class", "task", [
+        act("null_action", None, "Think"),
+        act("click", "//a[text()='Enroll']", "Enroll"),
+        act("terminate", None, "Done"),
+    ], task={"url": "https://school.test/classes"})
+    run.block("transform", "code")
+    run.block("ünïcode", "navigation", [act("click", "//a[@lang='fr']", "Français")],
+              task={})
+    run.block("notify", "send_email")
+    run.block("pause", "wait")
+    run.block("upload_report", "task", [act("click", "//input", "Upload")], task={},
+              status="failed")
+    run.write(HERE, "mixed_live")
+
+
+if __name__ == "__main__":
+    for make in (login_credentials, form_parameters, extraction_schema, nested_loop, while_loop,
+                 conditional_one_branch, task_v2_children, mixed_live):
+        make()
