@@ -28,7 +28,7 @@ class Settings:
     quiet_s: float = 2.0
     max_wait_s: float = 30.0
     # Timing ladder: hard time limit < lease < broker visibility timeout (CELERY-NOTES.md).
-    task_soft_time_limit_s: float = 100.0
+    task_soft_time_limit_s: float = 96.0
     task_time_limit_s: float = 120.0
     lease_s: float = 300.0
     visibility_timeout_s: float = 3600.0
@@ -44,6 +44,14 @@ class Settings:
     flower_basic_auth: str | None = None
 
     def __post_init__(self) -> None:
+        if self.task_soft_time_limit_s >= self.task_time_limit_s:
+            raise SettingsError(
+                "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S must be below SCRIPTCACHE_TASK_TIME_LIMIT_S, "
+                f"got {self.task_soft_time_limit_s} / {self.task_time_limit_s}")
+        if self.quiet_s > self.max_wait_s:
+            raise SettingsError(
+                "SCRIPTCACHE_QUIET_S must not exceed SCRIPTCACHE_MAX_WAIT_S, "
+                f"got {self.quiet_s} / {self.max_wait_s}")
         if not self.task_time_limit_s < self.lease_s < self.visibility_timeout_s:
             raise SettingsError(
                 "SCRIPTCACHE_TASK_TIME_LIMIT_S < SCRIPTCACHE_LEASE_S < "
@@ -59,6 +67,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         defaults = cls()
+        hard_limit_s = _seconds(env, "SCRIPTCACHE_TASK_TIME_LIMIT_S", defaults.task_time_limit_s)
         return cls(
             database_url=_url(env, "SCRIPTCACHE_DATABASE_URL", defaults.database_url,
                               DATABASE_SCHEMES),
@@ -66,10 +75,11 @@ class Settings:
             store_url=_url(env, "SCRIPTCACHE_STORE_URL", defaults.store_url, STORE_SCHEMES),
             quiet_s=_seconds(env, "SCRIPTCACHE_QUIET_S", defaults.quiet_s),
             max_wait_s=_seconds(env, "SCRIPTCACHE_MAX_WAIT_S", defaults.max_wait_s),
+            task_time_limit_s=hard_limit_s,
+            # Unless set, the soft limit leaves a fifth of the hard limit for cleaning up.
             task_soft_time_limit_s=_seconds(env, "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S",
-                                            defaults.task_soft_time_limit_s),
-            task_time_limit_s=_seconds(env, "SCRIPTCACHE_TASK_TIME_LIMIT_S",
-                                       defaults.task_time_limit_s),
+                                            min(defaults.task_soft_time_limit_s,
+                                                0.8 * hard_limit_s)),
             lease_s=_seconds(env, "SCRIPTCACHE_LEASE_S", defaults.lease_s),
             visibility_timeout_s=_seconds(env, "SCRIPTCACHE_VISIBILITY_TIMEOUT_S",
                                           defaults.visibility_timeout_s),

@@ -159,3 +159,11 @@ def defn(
 
 def param(key: str, kind: str = "workflow") -> dict[str, Any]:
     return {"key": key, "parameter_type": kind}
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "worker" / "samples" / "order-portal.jsonl"
+
+
+def sample_runs() -> list[RunRecord]:
+    """The bundled order-portal recording: run 1 takes the refund branch, run 2 support."""
+    return runs_from_jsonl(SAMPLE)

@@ -65,6 +65,19 @@ def _ran_with_agent(block: BlockRun) -> bool:
     return False
 
 
+def uncovered_containers(run: RunRecord) -> frozenset[str]:
+    """Loops and task_v2 blocks that ran from cached code while a cacheable child fell back to
+    the agent: the cached code did not cover that child (a loop child seen for the first
+    time, or one whose page changed), so the container is regenerated like a missing label."""
+    return frozenset(
+        block.label for block in run.blocks
+        if block.block_type in CONTAINERS and block.status == "completed"
+        and block.executed_with == "code"
+        and any(d.block_type in CACHEABLE and d.executed_with == "agent"
+                for d in block.descendants())
+    )
+
+
 @dataclass(frozen=True)
 class Decision:
     regenerate: bool
@@ -80,7 +93,7 @@ def decide(run: RunRecord, live: Mapping[str, Entry] | None) -> Decision:
     executable = executable_labels(run.definition, live)
     missing = run.definition.required_labels() - executable
     executed = executed_labels(run)
-    new = executed & missing
+    new = (executed & missing) | (uncovered_containers(run) & executable)
 
     def no(reason: str) -> Decision:
         return Decision(False, reason, executed, missing, frozenset(), executable)
@@ -95,7 +108,7 @@ def decide(run: RunRecord, live: Mapping[str, Entry] | None) -> Decision:
             return no("no cacheable block executed with the agent")
         generate, reason = executed, "no live revision yet"
     elif new:
-        generate, reason = new, f"executed blocks missing from the cache: {_names(new)}"
+        generate, reason = new, f"executed blocks not covered by the cache: {_names(new)}"
     elif missing:
         return no(f"missing labels did not execute in this run: {_names(missing)}")
     else:
@@ -130,7 +143,8 @@ def plan(definition: Definition, live: Mapping[str, Entry] | None) -> RunPlan:
         if b.block_type in CACHEABLE and b.label not in executable
     )
     if live is None:
-        return RunPlan("agent", blocks, missing, "no live revision for this cache key")
+        return RunPlan("agent", blocks, missing,
+                       f"no live revision for this cache key; not cached: {_names(missing)}")
     if missing:
         return RunPlan("agent", blocks, missing, f"not cached yet: {_names(missing)}")
     return RunPlan("code", blocks, missing, "every required block is cached")

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -107,8 +108,9 @@ class Block(BaseModel):
             yield from branch.blocks
 
     def sha256(self) -> str:
-        """Hash of this block's definition, children included, independent of key order."""
-        data = self.model_dump(mode="json", exclude_unset=True)
+        """Hash of this block's definition, children included, independent of key order and
+        of whether a producer sends absent fields as null."""
+        data = self.model_dump(mode="json", exclude_none=True)
         return hashlib.sha256(canonical_json(data).encode()).hexdigest()
 
 
@@ -175,7 +177,22 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-_JINJA = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+class _CacheKeyEnvironment(SandboxedEnvironment):
+    """The sandbox, plus no `**` and no huge repetitions: a cache key cannot hang a worker."""
+
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("the power operator is not allowed in cache keys")
+        if operator == "*" and any(isinstance(v, str | list | tuple) for v in (left, right)):
+            count = right if isinstance(left, str | list | tuple) else left
+            if isinstance(count, int) and count > MAX_CACHE_KEY_CHARS:
+                raise SecurityError("repetition too large for a cache key")
+        return super().call_binop(context, operator, left, right)
+
+
+_JINJA = _CacheKeyEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 MAX_CACHE_KEY_CHARS = 512
 
 

@@ -197,7 +197,11 @@ def redact_event(event: RunStarted | BlockCompleted | RunFinished) -> Any:
     if isinstance(event, RunStarted):
         secret = event.definition.credential_keys()
         params = {k: v for k, v in event.parameters.items() if k not in secret}
-        return event.model_copy(update={"parameters": params})
+        definition = event.definition.model_copy(update={"parameters": [
+            p.model_copy(update={"default": None}) if p.key in secret else p
+            for p in event.definition.parameters
+        ]})
+        return event.model_copy(update={"parameters": params, "definition": definition})
     if isinstance(event, BlockCompleted):
         actions = [
             a.model_copy(update={"text": None}) if a.parameter_key and a.text is not None else a

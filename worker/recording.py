@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import case, select
@@ -22,7 +23,8 @@ Event = RunStarted | BlockCompleted | RunFinished
 
 def record_event(session: Session, event: Event) -> str:
     """Record one event; the same event twice, or events out of order, give the same rows."""
-    event = redact_event(event)
+    # Times are kept in UTC: SQLite drops offsets, and blocks are ordered by occurred_at.
+    event = redact_event(event).model_copy(update={"occurred_at": event.occurred_at.astimezone(UTC)})
     if isinstance(event, RunStarted):
         _record_run_started(session, event)
     elif isinstance(event, BlockCompleted):

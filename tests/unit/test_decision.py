@@ -223,6 +223,15 @@ SCENARIOS = [
         loop("code", "code", extra=(child("print_receipt", "task", 0, "agent"),)),
     ), status="running"), live(V1, *ALL_V1), yes("each_order"),
                  id="a loop child run with the agent for the first time regenerates the loop"),
+    pytest.param(run(V1, (
+        block("sign_in", "login", "code"), loop("code", "code", extra=(
+            child("open_order", "navigation", 2, "agent"),)),
+    ), status="running"), live(V1, *ALL_V1), yes("each_order", carry=(
+        "sign_in", "request_refund", "contact_support")),
+                 id="a cached loop whose child fell back to the agent regenerates the loop"),
+    pytest.param(run(V1, (block("sign_in", "login", "code"), loop("agent", "agent"))),
+                 live(V1, *ALL_V1), no(),
+                 id="a cached loop run entirely with the agent (run_with agent) is no reason"),
     pytest.param(run(V2_LOOP_WAIT, (
         loop("code", "code", extra=(child("breathe", "wait", 0, "agent"),)),
     )), live(V1, *ALL_V1), no(),

@@ -291,3 +291,21 @@ def test_a_template_that_renders_to_nothing_is_a_permanent_error(template: str) 
 def test_a_template_that_fails_to_render_is_a_permanent_error(template: str) -> None:
     with pytest.raises(PermanentError, match="cache_key"):
         render_cache_key(with_key(template), {"region": "eu", "items": [1]})
+
+
+@pytest.mark.parametrize("template", [
+    "{{ 9 ** 9 ** 9 }}",
+    "{{ 'x' * 100000000 }}",
+    "{{ [1] * 100000000 }}",
+])
+def test_a_cache_key_template_cannot_hang_or_flood_the_worker(template: str) -> None:
+    definition = Definition.model_validate({"cache_key": template, "blocks": []})
+    with pytest.raises(PermanentError, match="cache_key"):
+        render_cache_key(definition, {})
+
+
+def test_a_null_field_and_an_absent_field_hash_the_same() -> None:
+    with_null = Definition.model_validate(
+        {"blocks": [{"label": "a", "block_type": "task", "url": None}]})
+    without = Definition.model_validate({"blocks": [{"label": "a", "block_type": "task"}]})
+    assert with_null.block_hashes() == without.block_hashes()

@@ -485,3 +485,15 @@ def test_redact_raw_ignores_parameters_and_actions_of_the_wrong_shape() -> None:
     raw = {"type": "block_completed", "parameters": ["a"], "actions": "none"}
 
     assert redact_raw(raw) == raw
+
+
+def test_a_credential_parameters_default_is_redacted_from_the_definition(
+    run_started: dict[str, Any],
+) -> None:
+    raw = run_started
+    raw["definition"]["parameters"][2]["default"] = "canary-default-secret"
+    assert raw["definition"]["parameters"][2]["parameter_type"] == "credential"
+    redacted = redact_event(parse_event(raw))
+    dumped = json.dumps(redacted.model_dump(mode="json"))
+    assert "canary-default-secret" not in dumped
+    assert "not-a-real-secret" not in dumped

@@ -117,6 +117,7 @@ def _carry(label: str, carried: CarriedBlock, hashes: Mapping[str, str]) -> _Cac
         raise ValueError(f"carried entry {label!r} is not executable in this definition")
     if sha256_hex(carried.code.encode("utf-8")) != entry.code_sha256:
         raise CodegenError(f"carried block {label!r}: its code does not match its code_sha256")
+    validate({block_path(label): carried.code.encode("utf-8")})
     try:
         statements = ast.parse(entry.run_signature or "").body
     except SyntaxError as exc:
@@ -169,14 +170,14 @@ def input_fields(nodes: Iterable[ast.AST]) -> tuple[str, ...]:
 
 
 def validate(files: Mapping[str, bytes]) -> None:
-    """The gate: every file compiles, and main.py defines each name once."""
+    """The gate: every file compiles, and main.py (when given) defines each name once."""
     for path, data in files.items():
         try:
             compile(data, path, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             raise CodegenError(f"{path} does not compile: {exc}") from None
     seen: set[str] = set()
-    for node in ast.parse(files["main.py"]).body:
+    for node in ast.parse(files.get("main.py", b"")).body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             if node.name in seen:
                 raise CodegenError(f"main.py defines {node.name!r} twice")
