@@ -28,7 +28,7 @@ from worker.decision import executable_labels
 from worker.definition import Definition
 from worker.errors import LeaseLost, TransientError
 from worker.events import parse_event
-from worker.service import GenerateResult, generate, ingest
+from worker.service import MAX_PUBLISH_ATTEMPTS, GenerateResult, generate, ingest
 from worker.store import BlobStore, open_store
 
 Events = list[dict[str, Any]]
@@ -283,48 +283,83 @@ WRITERS = 8
 
 
 def generate_together(
-    sessions: sessionmaker[Session], store: BlobStore, run_ids: list[str],
-) -> list[GenerateResult | BaseException]:
-    """Start one generate per run at the same instant, each in its own thread."""
+    sessions: sessionmaker[Session], store: BlobStore, run_ids: list[str], *, tries: int,
+) -> tuple[list[GenerateResult | BaseException], list[TransientError]]:
+    """Start one generate per run at the same instant, each in its own thread. A thread that
+    gets a TransientError tries again, at most `tries` calls in all, as the task would."""
     barrier = threading.Barrier(len(run_ids))
+    gave_up: list[TransientError] = []
 
     def one(run_id: str) -> GenerateResult | BaseException:
         barrier.wait(timeout=30)
+        for _ in range(tries - 1):
+            try:
+                return generate(sessions, store, run_id)
+            except TransientError as exc:
+                gave_up.append(exc)
         try:
             return generate(sessions, store, run_id)
-        except Exception as exc:  # reported below, with the others' outcomes
+        except Exception as exc:  # reported by the caller, with the others' outcomes
             return exc
 
     with ThreadPoolExecutor(max_workers=len(run_ids)) as pool:
-        return list(pool.map(one, run_ids))
+        return list(pool.map(one, run_ids)), gave_up
+
+
+def record_one_label_each(sessions: sessionmaker[Session], prefix: str, writers: int
+                          ) -> tuple[list[str], list[str]]:
+    """Runs of one workflow (same cache key), each having executed a different label."""
+    labels = [f"step_{i}" for i in range(writers)]
+    run_ids = [f"wr_{prefix}_{i}" for i in range(writers)]
+    for run_id, label in zip(run_ids, labels, strict=True):
+        record(sessions, linear_run(run_id, "wf", labels, executed=[label]))
+    return labels, run_ids
+
+
+def assert_one_revision_per_writer(sessions: sessionmaker[Session], store: BlobStore,
+                                   outcomes: list[GenerateResult | BaseException],
+                                   labels: list[str]) -> None:
+    writers = len(labels)
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    results = [o for o in outcomes if isinstance(o, GenerateResult)]
+    assert all(r.regenerated for r in results)
+    assert sorted(r.version or 0 for r in results) == list(range(1, writers + 1))
+    assert versions(sessions, "wf") == list(range(1, writers + 1))
+    assert executable(sessions, "wf") == set(labels)
+    with sessions() as session:
+        script = scripts.resolve_script(session, "wf", None)
+        for version in range(1, writers + 1):
+            revision = cache.revision_by_version(session, script, version)
+            cached = {e.label for e in revision.entries.values() if e.run_signature}
+            assert len(cached) == version  # each writer added its label to the one before
+            assert set(scripts.read_files(store, revision)) == (
+                {"main.py"} | {f"blocks/{label}.py" for label in cached})
 
 
 @pytest.mark.parametrize("round_", range(3))
 def test_concurrent_writers_publish_gapless_versions_holding_every_label(
     pg_sessions: sessionmaker[Session], store: BlobStore, round_: int,
 ) -> None:
-    labels = [f"step_{i}" for i in range(WRITERS)]
-    run_ids = [f"wr_{round_}_{i}" for i in range(WRITERS)]
-    for run_id, label in zip(run_ids, labels, strict=True):
-        record(pg_sessions, linear_run(run_id, "wf", labels, executed=[label]))
+    labels, run_ids = record_one_label_each(pg_sessions, str(round_), WRITERS)
 
-    outcomes = generate_together(pg_sessions, store, run_ids)
+    outcomes, gave_up = generate_together(pg_sessions, store, run_ids, tries=WRITERS)
 
-    errors = [o for o in outcomes if isinstance(o, BaseException)]
-    assert errors == []
-    results = [o for o in outcomes if isinstance(o, GenerateResult)]
-    assert all(r.regenerated for r in results)
-    assert sorted(r.version or 0 for r in results) == list(range(1, WRITERS + 1))
-    assert versions(pg_sessions, "wf") == list(range(1, WRITERS + 1))
-    assert executable(pg_sessions, "wf") == set(labels)
-    with pg_sessions() as session:
-        script = scripts.resolve_script(session, "wf", None)
-        for version in range(1, WRITERS + 1):
-            revision = cache.revision_by_version(session, script, version)
-            cached = {e.label for e in revision.entries.values() if e.run_signature}
-            assert len(cached) == version  # each writer added its label to the one before
-            assert set(scripts.read_files(store, revision)) == (
-                {"main.py"} | {f"blocks/{label}.py" for label in cached})
+    print(f"\n{WRITERS} writers, round {round_}: {len(gave_up)} calls ran out of attempts")
+    assert all("kept moving" in str(exc) for exc in gave_up)
+    assert_one_revision_per_writer(pg_sessions, store, outcomes, labels)
+
+
+def test_no_writer_gives_up_when_writers_do_not_outnumber_its_attempts(
+    pg_sessions: sessionmaker[Session], local_store: BlobStore,
+) -> None:
+    # A writer loses a race only to another writer's commit, and each writer commits once.
+    writers = MAX_PUBLISH_ATTEMPTS
+    labels, run_ids = record_one_label_each(pg_sessions, "few", writers)
+
+    outcomes, gave_up = generate_together(pg_sessions, local_store, run_ids, tries=1)
+
+    assert gave_up == []
+    assert_one_revision_per_writer(pg_sessions, local_store, outcomes, labels)
 
 
 # --- immutability ----------------------------------------------------------------------------
