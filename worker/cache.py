@@ -128,7 +128,8 @@ def publish(
     if expected_revision_id is not None:
         live_hash = session.scalar(select(m.ScriptRevision.content_sha256).where(
             m.ScriptRevision.script_revision_id == expected_revision_id))
-        if live_hash == script.content_sha256:
+        if live_hash == script.content_sha256 and _same_entries(
+                session, expected_revision_id, script):
             return Published(row.script_id, None, None)
     version = 1 + (session.scalar(select(func.max(m.ScriptRevision.version)).where(
         m.ScriptRevision.script_id == row.script_id)) or 0)
@@ -156,6 +157,20 @@ def publish(
     row.current_revision_id = rid
     session.flush()
     return Published(row.script_id, rid, version)
+
+
+def _same_entries(session: Session, revision_id: int, script: GeneratedScript) -> bool:
+    """Equal files are not enough: an entry whose block definition changed while its code did
+    not must be written with the new definition hash, or it never becomes executable again."""
+    b = m.ScriptBlock
+    live = {tuple(row) for row in session.execute(
+        select(b.label, b.block_type, b.run_signature, b.code_sha256, b.definition_sha256)
+        .where(b.script_revision_id == revision_id)
+    )}
+    return live == {
+        (e.label, e.block_type, e.run_signature, e.code_sha256, e.definition_sha256)
+        for e in script.blocks.values()
+    }
 
 
 def _lock_script(session: Session, wpid: str, cache_key_value: str, now: datetime) -> m.Script:

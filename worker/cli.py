@@ -120,3 +120,7 @@ from worker.demo import demo  # noqa: E402
 main.add_command(publish)
 main.add_command(dlq)
 main.add_command(demo)
+
+
+if __name__ == "__main__":
+    main()

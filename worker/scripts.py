@@ -77,7 +77,7 @@ def history_rows(session: Session, script: m.Script) -> list[dict[str, Any]]:
         .where(m.ScriptRevision.script_id == script.script_id,
                m.ScriptBlock.run_signature.is_not(None))
         .group_by(m.ScriptBlock.script_revision_id)
-    ).tuples().all())
+    ).all())
     return [
         {"version": r.version, "live": r.script_revision_id == script.current_revision_id,
          "workflow_version": r.workflow_version, "source_workflow_run_id": r.source_workflow_run_id,

@@ -38,10 +38,7 @@ async def sign_in(page: Page, ctx: RunContext) -> None:
         ctx.credential('password'),
         intention='Type the password',
     )
-    await page.click(
-        "//button[normalize-space()='Sign in']",
-        intention='Submit the sign-in form',
-    )
+    await page.click("//button[normalize-space()='Sign in']", intention='Submit the sign-in form')
 
 
 @block('open_order')
@@ -57,10 +54,7 @@ async def open_order(page: Page, ctx: RunContext) -> None:
         intention='Type the order number',
     )
     await page.press(None, key='Enter', intention='Press Enter to search')
-    await page.click(
-        "//a[contains(@href, '/orders/A-1002')]",
-        intention='Open the matching order',
-    )
+    await page.click("//a[contains(@href, '/orders/A-1002')]", intention='Open the matching order')
 
 
 @block('read_order')

@@ -392,6 +392,10 @@ def test_every_old_revision_reads_back_its_own_files(
             if path != "main.py":  # carried-forward blocks keep their code byte for byte
                 assert newest[path] == data
     assert len({files["main.py"] for files in contents}) == len(LABELS)
+    with pg_sessions() as session:
+        rows = scripts.history_rows(session, scripts.resolve_script(session, "wf", None))
+    assert [(r["version"], r["cached_blocks"], r["live"]) for r in rows] == [
+        (v, v, v == len(LABELS)) for v in range(1, len(LABELS) + 1)]
 
 
 # --- the run plan ----------------------------------------------------------------------------
@@ -491,7 +495,7 @@ def test_a_regeneration_sends_the_same_number_of_statements_for_10_or_300_blocks
     assert counts[10] == counts[300]
 
 
-def test_a_definition_change_makes_a_new_revision_that_reads_the_runs_version(
+def test_an_edited_block_whose_code_is_unchanged_still_gets_its_new_definition_hash(
     pg_sessions: sessionmaker[Session], local_store: BlobStore,
 ) -> None:
     v1 = definition([task_block("sign_in", "login"), task_block("search")])
@@ -508,7 +512,7 @@ def test_a_definition_change_makes_a_new_revision_that_reads_the_runs_version(
     assert generate(pg_sessions, local_store, "wr_1").version == 1
     result = generate(pg_sessions, local_store, "wr_2")
 
-    assert (result.version, result.labels) == (2, ("search",))
+    assert (result.version, result.labels) == (2, ("search",)), result.reason
     with pg_sessions() as session:
         workflow = session.get(m.Workflow, ("wf", 2))
         assert workflow is not None
@@ -516,3 +520,10 @@ def test_a_definition_change_makes_a_new_revision_that_reads_the_runs_version(
         history = cache.history(session, scripts.resolve_script(session, "wf", None))
     assert [r.workflow_version for r in history] == [1, 2]
     assert executable_labels(defn, live_of(pg_sessions, "wf").entries) == {"sign_in", "search"}
+    third = RunBuilder("wr_3", "wf", edited, version=2)
+    third.block("sign_in", "login", executed_with="code")
+    third.block("search", executed_with="code")
+    record(pg_sessions, third.finish())
+    assert generate(pg_sessions, local_store, "wr_3").regenerated is False
+    with pg_sessions() as session:
+        assert scripts.run_plan(session, "wf", {})["mode"] == "code"

@@ -46,10 +46,16 @@ class ReplayResult:
     extracted: tuple[tuple[str | None, int | None, Any], ...]  # (label, loop index, value)
     duration_s: float
     error: str | None = None
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def raise_for_error(self) -> None:
+        """Re-raise what ended the replay, if anything did."""
+        if self.exception is not None:
+            raise self.exception
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for b in self.blocks if b.outcome == outcome)
@@ -88,15 +94,20 @@ class Journal:
     blocks: list[BlockFinished] = field(default_factory=list)
     fallbacks: list[FallbackRecord] = field(default_factory=list)
     extracted: list[tuple[str | None, int | None, Any]] = field(default_factory=list)
-    _running: list[str] = field(default_factory=list)
+    _running: list[tuple[str, int | None]] = field(default_factory=list)
 
     @property
     def current_label(self) -> str | None:
         """The innermost cached block running now, or None between blocks."""
-        return self._running[-1] if self._running else None
+        return self._running[-1][0] if self._running else None
+
+    @property
+    def loop_index(self) -> int | None:
+        """The loop iteration the innermost running block belongs to."""
+        return self._running[-1][1] if self._running else None
 
     def started(self, label: str, loop_index: int | None) -> float:
-        self._running.append(label)
+        self._running.append((label, loop_index))
         self._emit(BlockStarted(label, loop_index))
         return self.clock()
 
@@ -104,7 +115,7 @@ class Journal:
         self, label: str, loop_index: int | None, outcome: Outcome, started_at: float,
         detail: str | None = None,
     ) -> None:
-        if self._running and self._running[-1] == label:
+        if self._running and self._running[-1][0] == label:
             self._running.pop()
         done = BlockFinished(label, loop_index, outcome, self.clock() - started_at, detail)
         self.blocks.append(done)
@@ -120,7 +131,7 @@ class Journal:
     def result(self, duration_s: float, error: BaseException | None = None) -> ReplayResult:
         return ReplayResult(
             tuple(self.blocks), tuple(self.fallbacks), tuple(self.extracted), duration_s,
-            None if error is None else first_line(error),
+            None if error is None else first_line(error), error,
         )
 
     def _emit(self, event: BlockStarted | BlockFinished) -> None:

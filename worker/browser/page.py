@@ -9,11 +9,10 @@ it fell back; with no hook, SelectorNotFound names the block, the action and the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 from playwright.async_api import Page as PlaywrightPage
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -22,6 +21,7 @@ from worker.browser.journal import FallbackRecord, Journal, first_line
 from worker.errors import PermanentError
 
 DEFAULT_SELECTOR_TIMEOUT_S = 5.0
+PAGE_TEXT_CHARS = 2000
 _KEYS = {"enter": "Enter", "return": "Enter", "tab": "Tab", "escape": "Escape",
          "esc": "Escape", "backspace": "Backspace", "space": "Space"}
 
@@ -57,6 +57,14 @@ class ExtractorHook(Protocol):
     async def __call__(
         self, page: PlaywrightPage, goal: str | None, schema: Any, intention: str | None
     ) -> Any: ...
+
+
+async def page_text(
+    page: PlaywrightPage, goal: str | None, schema: Any, intention: str | None
+) -> Any:
+    """An extractor without a model: the page's url and visible text, for the operator."""
+    text = await page.locator("body").inner_text()
+    return {"url": page.url, "text": text[:PAGE_TEXT_CHARS]}
 
 
 def playwright_selector(selector: str) -> str:
@@ -175,10 +183,6 @@ class BrowserPage:
             await perform(locator, self._timeout_ms)
         except PlaywrightTimeoutError as exc:
             await self._fall_back(action, selector, intention, exc)
-        except PlaywrightError as exc:
-            if "strict mode" not in str(exc) and "not an <select>" not in str(exc):
-                raise
-            await self._fall_back(action, selector, intention, exc)
 
     async def _fall_back(
         self, action: str, selector: str | None, intention: str | None, error: Exception
@@ -197,7 +201,3 @@ class BrowserPage:
     async def _settle(self) -> None:
         """Let a navigation the action started finish before the next action looks."""
         await self.page.wait_for_load_state("load")
-
-
-def labels_of(records: Sequence[FallbackRecord]) -> list[tuple[str | None, str]]:
-    return [(r.label, r.action) for r in records]

@@ -15,6 +15,7 @@ from typing import Any
 from worker.codegen.actions import NO_LOOP, ActionScope, statements
 from worker.codegen.flow import orchestrate
 from worker.codegen.nodes import (
+    LINENO,
     awaited,
     block_function,
     call,
@@ -157,7 +158,8 @@ def loop(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
     if block.block_type == "for_loop" and isinstance(over, str) and over:
         values = ctx_call("param", literal(over))
     statement = ast.AsyncFor(
-        ast.Name("value", ast.Store()), ctx_call("loop", literal(block.label), values), body, []
+        ast.Name("value", ast.Store()), ctx_call("loop", literal(block.label), values), body, [],
+        lineno=LINENO,
     )
     return BlockCode(tuple(functions), statement, richest(runs))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Sequence
 
-from worker.codegen.nodes import awaited, ctx_call, literal, name
+from worker.codegen.nodes import LINENO, awaited, ctx_call, literal, name
 from worker.definition import CACHEABLE, Block, BlockKind
 
 # The statement running a cacheable block from cache, or None when it is not cached.
@@ -40,7 +40,8 @@ def _conditional(block: Block, resolve: Resolve) -> list[ast.stmt]:
     runs nothing rather than the last branch.
     """
     ask = ast.Assign(
-        [ast.Name("branch", ast.Store())], ast.Await(ctx_call("branch", literal(block.label)))
+        [ast.Name("branch", ast.Store())], ast.Await(ctx_call("branch", literal(block.label))),
+        lineno=LINENO,
     )
     chain: list[ast.stmt] = []
     for index in reversed(range(len(block.branches))):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from worker.codegen.blocks import Generation, generate_block
 from worker.codegen.flow import orchestrate
-from worker.codegen.nodes import block_function, call, identifier, literal, name, source
+from worker.codegen.nodes import LINENO, block_function, call, identifier, literal, name, source
 from worker.codegen.script import (
     CarriedBlock,
     CodegenError,
@@ -35,6 +35,7 @@ START_BLOCK_TYPE = "workflow"
 class _Cached:
     statement: ast.stmt  # parsed run signature, placed into run_workflow
     code: str  # the block file's text
+    body: str  # the same without its import header, as main.py repeats it
     row: GeneratedBlock
 
 
@@ -61,7 +62,7 @@ def generate_script(
 
     workflow = block_function("run_workflow", orchestrate(definition.blocks, resolve), None)
     workflow_text = source(workflow) + "\n"
-    bodies = [body for c in cached.values() if (body := block_body(c.code))]
+    bodies = [c.body for c in cached.values() if c.body]
     main = "\n\n".join([MAIN_HEADER, parameters_model(definition), workflow_text, *bodies])
     files = {"main.py": main.encode("utf-8")}
     files.update((c.row.path, c.code.encode("utf-8")) for c in cached.values() if c.row.path)
@@ -80,8 +81,10 @@ def block_path(label: str) -> str:
     return f"blocks/{identifier(label)}.py"
 
 
-def block_file(functions: Iterable[ast.AsyncFunctionDef]) -> str:
-    return "\n\n".join([BLOCK_HEADER, *(source(f) + "\n" for f in functions)])
+def block_file(functions: Iterable[ast.AsyncFunctionDef]) -> tuple[str, str]:
+    """The text of a block file, and its body (the file without the import header)."""
+    body = "\n\n".join(source(f) + "\n" for f in functions)
+    return (BLOCK_HEADER + "\n\n" + body if body else BLOCK_HEADER), body
 
 
 def block_body(code: str) -> str:
@@ -99,7 +102,7 @@ def block_body(code: str) -> str:
 
 def _fresh(block: Block, run: RunRecord, gen: Generation) -> _Cached:
     code = generate_block(block, run.runs_of(block.label), gen)
-    text = block_file(code.functions)
+    text, body = block_file(code.functions)
     row = GeneratedBlock(
         label=block.label, block_type=block.block_type,
         run_signature=source(code.statement), code_sha256=sha256_hex(text.encode("utf-8")),
@@ -108,7 +111,7 @@ def _fresh(block: Block, run: RunRecord, gen: Generation) -> _Cached:
         input_fields=input_fields([*code.functions, code.statement]),
         path=block_path(block.label), carried=False,
     )
-    return _Cached(code.statement, text, row)
+    return _Cached(code.statement, text, body, row)
 
 
 def _carry(label: str, carried: CarriedBlock, hashes: Mapping[str, str]) -> _Cached:
@@ -131,7 +134,7 @@ def _carry(label: str, carried: CarriedBlock, hashes: Mapping[str, str]) -> _Cac
         source_workflow_run_block_id=entry.source_workflow_run_block_id,
         input_fields=tuple(entry.input_fields), path=block_path(label), carried=True,
     )
-    return _Cached(statements[0], carried.code, row)
+    return _Cached(statements[0], carried.code, block_body(carried.code), row)
 
 
 def parameters_model(definition: Definition) -> str:
@@ -151,7 +154,7 @@ def parameters_model(definition: Definition) -> str:
         spec = ast.Dict([literal(k) for k in keys], [name("Any") for _ in keys])
         value = call(name("TypedDict"), literal("Parameters"), spec)
         value.keywords = [total]
-        model = ast.Assign([ast.Name("Parameters", ast.Store())], value)
+        model = ast.Assign([ast.Name("Parameters", ast.Store())], value, lineno=LINENO)
     return source(model) + "\n"
 
 

@@ -31,6 +31,10 @@ _HASHED = re.compile(rf"_[0-9a-f]{{{_HASH_CHARS}}}$")
 _NOT_NAME = re.compile(r"[^a-z0-9_]+")
 
 
+# ast.unparse reads `lineno` of function, loop and assignment nodes (for type comments).
+LINENO = 1
+
+
 def literal(value: Any) -> ast.expr:
     """A recorded value as an expression tree: JSON-like values only, dict keys sorted."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -102,7 +106,7 @@ def block_function(
     decorators: list[ast.expr] = [] if label is None else [call(name("block"), literal(label))]
     return ast.AsyncFunctionDef(
         name=function_name, args=args, body=body or [ast.Pass()],
-        decorator_list=decorators, returns=ast.Constant(None),
+        decorator_list=decorators, returns=ast.Constant(None), lineno=LINENO,
     )
 
 
@@ -114,8 +118,11 @@ class _Formatter(ast._Unparser):  # type: ignore[name-defined,misc]
     per line. Subclasses the stdlib's (private) unparser: the golden files catch any change.
     """
 
-    def _too_long(self, node: ast.AST, items: int) -> bool:
-        return items > 0 and len(ast.unparse(node)) + 4 * self._indent + 8 > MAX_LINE_CHARS
+    def _flat(self, node: ast.AST, items: int) -> str | None:
+        """The one-line form of `node`, or None when it has items and is too long."""
+        flat = ast.unparse(node)
+        too_long = items > 0 and len(flat) + 4 * self._indent + len("await ") > MAX_LINE_CHARS
+        return None if too_long else flat
 
     def _items(self, opening: str, closing: str, write_items: list[Callable[[], None]]) -> None:
         self.write(opening)
@@ -127,18 +134,22 @@ class _Formatter(ast._Unparser):  # type: ignore[name-defined,misc]
         self._indent -= 1
         self.fill(closing)
 
+    # Calls, dicts and lists are delimited: their one-line form needs no parentheses.
     def visit_Call(self, node: ast.Call) -> None:
         arguments: list[ast.AST] = [*node.args, *node.keywords]
-        if not self._too_long(node, len(arguments)):
-            super().visit_Call(node)
+        if (flat := self._flat(node, len(arguments))) is not None:
+            self.write(flat)
             return
         self.set_precedence(ast._Precedence.ATOM, node.func)  # type: ignore[attr-defined]
         self.traverse(node.func)
         self._items("(", ")", [partial(self.traverse, a) for a in arguments])
 
     def visit_Dict(self, node: ast.Dict) -> None:
-        if None in node.keys or not self._too_long(node, len(node.keys)):
+        if None in node.keys:
             super().visit_Dict(node)
+            return
+        if (flat := self._flat(node, len(node.keys))) is not None:
+            self.write(flat)
             return
         self._items("{", "}", [partial(self._pair, k, v) for k, v in zip(
             node.keys, node.values, strict=True)])
@@ -149,12 +160,12 @@ class _Formatter(ast._Unparser):  # type: ignore[name-defined,misc]
         self.traverse(value)
 
     def visit_List(self, node: ast.List) -> None:
-        if not self._too_long(node, len(node.elts)):
-            super().visit_List(node)
+        if (flat := self._flat(node, len(node.elts))) is not None:
+            self.write(flat)
             return
         self._items("[", "]", [partial(self.traverse, e) for e in node.elts])
 
 
 def source(node: ast.AST) -> str:
-    """The formatted source of a generated node."""
-    return str(_Formatter().visit(ast.fix_missing_locations(node)))
+    """The formatted source of a generated node (statements carry `lineno`, see `LINENO`)."""
+    return str(_Formatter().visit(node))

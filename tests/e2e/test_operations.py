@@ -1,0 +1,95 @@
+"""Operating the worker: Flower sees it, and a dead-lettered generation replays once fixed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from base64 import b64encode
+from pathlib import Path
+from typing import Any
+
+import boto3
+from sqlalchemy import select
+
+from tests.conftest import ROOT, free_port, stop, wait_for_port
+from tests.e2e.conftest import Stack, wait_until
+from tests.factory import linear_run
+from worker import models as m
+
+AUTH = "ops:s3cret-flower"
+
+
+def flower_get(port: int, path: str) -> Any:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={
+        "Authorization": "Basic " + b64encode(AUTH.encode()).decode()})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_path: Path
+                                                              ) -> None:
+    port = free_port()
+    env = {**os.environ, **stack.env, "FLOWER_BASIC_AUTH": AUTH, "FLOWER_PORT": str(port),
+           "SCRIPTCACHE_VAR_DIR": str(tmp_path),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    flower = subprocess.Popen(["bash", "deploy/flower.sh"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout_s=30)
+        stack.start_worker()
+        stack.publish(linear_run("wr_flower", "wf_flower", ["a", "b"]))
+        wait_until(lambda: stack.settled("wr_flower"), 30, "the run to be generated", stack)
+
+        def seen() -> bool:
+            workers = flower_get(port, "/api/workers?refresh=1")
+            tasks = flower_get(port, "/api/tasks")
+            names = {t.get("name") for t in tasks.values()}
+            return bool(workers) and {"scriptcache.block_completed",
+                                      "scriptcache.generate"} <= names
+        wait_until(seen, 30, "Flower to see the worker and its tasks", stack)
+        assert any(name.startswith("w") for name in flower_get(port, "/api/workers"))
+        denied = urllib.request.Request(f"http://127.0.0.1:{port}/api/workers")
+        try:
+            urllib.request.urlopen(denied, timeout=5)
+            raise AssertionError("Flower answered without a login")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 401
+    finally:
+        stop(flower)
+
+
+def test_a_generation_dead_lettered_for_a_missing_bucket_replays_once_it_exists(
+    stack: Stack, s3_endpoint: str, aws_env: None,
+) -> None:
+    env = {"SCRIPTCACHE_STORE_URL": "s3://sc-replay/scripts", "SCRIPTCACHE_S3_ENDPOINT_URL":
+           s3_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    stack.env.update(env)
+    stack.start_worker()
+    stack.publish(linear_run("wr_replay", "wf_replay", ["a", "b"]))
+
+    def dead_lettered() -> bool:
+        with stack.sessions() as session:
+            return session.scalar(select(m.DeadLetter.task_name)) == "scriptcache.generate"
+    wait_until(dead_lettered, 30, "the generation to be dead-lettered", stack)
+    with stack.sessions() as session:
+        entry = session.scalars(select(m.DeadLetter)).one()
+        assert "NoSuchBucket" in entry.error or "bucket" in entry.error.lower()
+        assert entry.payload == {"workflow_run_id": "wr_replay"}
+    assert stack.revisions() == 0
+
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="sc-replay")
+    cli = [sys.executable, "-m", "worker.cli", "dlq", "replay", "--all"]
+    done = subprocess.run(cli, cwd=ROOT, env={**os.environ, **stack.env}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "replayed 1 of 1" in done.stdout
+    wait_until(lambda: stack.revisions("wf_replay") == 1, 30, "the replayed generation", stack)
+    with stack.sessions() as session:
+        assert session.scalars(select(m.DeadLetter)).all() == []
+    again = subprocess.run(cli, cwd=ROOT, env={**os.environ, **stack.env}, capture_output=True,
+                           text=True, timeout=60)
+    assert again.returncode == 0 and "replayed 0 of 0" in again.stdout

@@ -1,0 +1,137 @@
+"""The RunContext of a browser replay: parameters, credentials, loops and branches.
+
+Conditionals are decided here, from the workflow definition: the branch whose condition (a
+Jinja expression over the run's parameters and the loop's current value) renders true, else
+the branch without a condition. Blocks the script hands to the agent (`ctx.run_agent`) or
+runs live (`ctx.run_live`) go to the platform's block hook; with none, they are skipped and
+the journal says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+import jinja2
+
+from worker.browser.journal import Journal, Outcome
+from worker.browser.page import BrowserPage, ReplayError
+from worker.definition import Block, BlockKind, Definition
+from worker.runtime import InMemoryRunContext
+
+Mode = Literal["agent", "live"]
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no", "", "none"})
+
+
+class BlockHook(Protocol):
+    """The platform running one block the cached script cannot: by the agent, or live."""
+
+    async def __call__(self, label: str, mode: Mode) -> None: ...
+
+
+def truth(rendered: str) -> bool | None:
+    """A rendered condition as a boolean, or None when it is neither true nor false."""
+    text = rendered.strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+class BrowserRunContext(InMemoryRunContext):
+    """worker.runtime.RunContext for a replay in a real browser."""
+
+    def __init__(
+        self, page: BrowserPage, definition: Definition,
+        parameters: Mapping[str, Any] | None = None,
+        credentials: Mapping[str, Any] | None = None, *,
+        block_hook: BlockHook | None = None,
+        loop_values: Mapping[str, Sequence[Any]] | None = None,
+    ) -> None:
+        super().__init__(page, parameters, credentials, loop_values=loop_values)
+        self.page: BrowserPage = page
+        self.definition = definition
+        self.journal: Journal = page.journal
+        self._block_hook = block_hook
+        self._known_loops = frozenset(loop_values or {})
+
+    async def loop(self, label: str, values: Iterable[Any] | None) -> AsyncIterator[Any]:
+        if values is None and label not in self._known_loops:
+            raise ReplayError(
+                f"loop {label!r}: its condition is evaluated by the agent; give its values")
+        items = None if values is None else loop_items(label, values)
+        started_at = self.journal.started(label, self.current_index)
+        outer_index, fallbacks = self.current_index, len(self.journal.fallbacks)
+        outcome: Outcome = "failed"
+        try:
+            async for value in super().loop(label, items):
+                yield value
+            outcome = "fallback" if len(self.journal.fallbacks) > fallbacks else "code"
+        finally:
+            self.journal.finished(label, outer_index, outcome, started_at)
+
+    async def branch(self, label: str) -> int:
+        self.events.append(("branch", label))
+        block = self.definition.block(label)
+        if block is None or block.kind is not BlockKind.CONDITIONAL:
+            raise ReplayError(f"conditional {label!r} is not in the workflow definition")
+        return choose_branch(block, self.render)
+
+    async def run_agent(self, label: str) -> None:
+        await self._not_cached(label, "agent")
+
+    async def run_live(self, label: str) -> None:
+        await self._not_cached(label, "live")
+
+    async def _not_cached(self, label: str, mode: Mode) -> None:
+        self.events.append((f"run_{mode}", label))
+        if self._block_hook is None:
+            reason = "runs with the agent" if mode == "agent" else "runs live"
+            self.journal.not_run(label, self.current_index, "skipped",
+                                 f"{reason}: not replayable from the script")
+            return
+        started_at = self.journal.started(label, self.current_index)
+        try:
+            await self._block_hook(label, mode)
+        except BaseException as exc:
+            self.journal.finished(label, self.current_index, "failed", started_at, str(exc))
+            raise
+        self.journal.finished(label, self.current_index, mode, started_at)
+
+
+def loop_items(label: str, values: Iterable[Any]) -> list[Any]:
+    """A loop's values; a JSON array given as text (as some producers send) is decoded."""
+    if isinstance(values, str):
+        try:
+            decoded = json.loads(values)
+        except json.JSONDecodeError:
+            decoded = None
+        if not isinstance(decoded, list):
+            raise ReplayError(f"loop {label!r}: expected a list of values, got text")
+        return decoded
+    if isinstance(values, Mapping):
+        raise ReplayError(f"loop {label!r}: expected a list of values, got an object")
+    return list(values)
+
+
+def choose_branch(block: Block, render: Callable[[str], str]) -> int:
+    """The index of the first branch whose condition renders true; the unconditioned branch
+    otherwise; -1 when none applies (the script then runs no branch)."""
+    for index, branch in enumerate(block.branches):
+        if branch.condition is None or not branch.condition.strip():
+            return index
+        try:
+            rendered = render(branch.condition)
+        except jinja2.TemplateError as exc:
+            raise ReplayError(
+                f"conditional {block.label!r}: branch {index} condition "
+                f"{branch.condition!r} cannot be evaluated here: {exc}"
+            ) from None
+        value = truth(rendered)
+        if value is None:
+            raise ReplayError(
+                f"conditional {block.label!r}: branch {index} condition rendered "
+                f"{rendered.strip()[:80]!r}, neither true nor false"
+            )
+        if value:
+            return index
+    return -1

@@ -1,0 +1,133 @@
+"""Load a revision's main.py from its files and run it, block by block, into a journal.
+
+The script is written to a directory and imported from there under a private module name.
+Every function the script registered with `@block(label)` is wrapped in the module's
+namespace, so `run_workflow` calls the wrapper: the journal learns when each cached block
+starts and ends, and whether any of its actions fell back.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import inspect
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from types import ModuleType
+from typing import Any
+
+from worker.browser.chromium import open_page
+from worker.browser.context import BlockHook, BrowserRunContext
+from worker.browser.journal import Journal, Observer, Outcome, ReplayResult
+from worker.browser.page import (
+    DEFAULT_SELECTOR_TIMEOUT_S,
+    BrowserPage,
+    ExtractorHook,
+    FallbackHook,
+    ReplayError,
+)
+from worker.definition import Definition
+from worker.runtime import BlockFunction
+
+_OBSERVED = "__scriptcache_observed__"
+
+
+def load_script(files: Mapping[str, bytes], directory: Path) -> ModuleType:
+    """Write a revision's files under `directory` and import its main.py."""
+    if "main.py" not in files:
+        raise ReplayError("the revision has no main.py")
+    for path, data in files.items():
+        relative = PurePosixPath(path)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise ReplayError(f"the revision holds a file outside its directory: {path!r}")
+        target = directory.joinpath(*relative.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    digest = hashlib.sha256(files["main.py"]).hexdigest()[:16]
+    spec = importlib.util.spec_from_file_location(
+        f"scriptcache_replay_{digest}", directory / "main.py")
+    if spec is None or spec.loader is None:
+        raise ReplayError(f"cannot import {directory / 'main.py'}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not inspect.iscoroutinefunction(getattr(module, "run_workflow", None)):
+        raise ReplayError("main.py defines no async run_workflow(page, ctx)")
+    return module
+
+
+def instrument(module: ModuleType, journal: Journal) -> list[str]:
+    """Wrap the module's block functions so the journal sees them; returns their labels."""
+    namespace = vars(module)
+    labels = []
+    for name, fn in list(namespace.items()):
+        label = getattr(fn, "__block_label__", None)
+        if (isinstance(label, str) and inspect.iscoroutinefunction(fn)
+                and not getattr(fn, _OBSERVED, False)):
+            namespace[name] = _observed(label, fn, journal)
+            labels.append(label)
+    return labels
+
+
+def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
+    @functools.wraps(fn)
+    async def run(page: Any, ctx: Any, *args: Any, **kwargs: Any) -> None:
+        loop_index = getattr(ctx, "current_index", None)
+        started_at = journal.started(label, loop_index)
+        fallbacks = len(journal.fallbacks)
+        outcome: Outcome = "failed"
+        detail = None
+        try:
+            await fn(page, ctx, *args, **kwargs)
+            outcome = "fallback" if len(journal.fallbacks) > fallbacks else "code"
+        except Exception as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise
+        finally:
+            journal.finished(label, loop_index, outcome, started_at, detail)
+
+    setattr(run, _OBSERVED, True)
+    return run
+
+
+async def run_script(module: ModuleType, ctx: BrowserRunContext) -> ReplayResult:
+    """Await the script's run_workflow; a failure ends the replay and is in the result."""
+    journal = ctx.journal
+    instrument(module, journal)
+    started_at = journal.clock()
+    try:
+        await module.run_workflow(ctx.page, ctx)
+    except Exception as exc:
+        return journal.result(journal.clock() - started_at, exc)
+    return journal.result(journal.clock() - started_at)
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the platform plugs in; each is optional (see BrowserPage, BrowserRunContext)."""
+
+    fallback: FallbackHook | None = None
+    extractor: ExtractorHook | None = None
+    block_hook: BlockHook | None = None
+    observer: Observer | None = None
+
+
+async def replay_revision(
+    files: Mapping[str, bytes], definition: Definition, parameters: Mapping[str, Any],
+    credentials: Mapping[str, Any], *, chromium_path: str, hooks: Hooks = Hooks(),
+    selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S, headless: bool = True,
+) -> ReplayResult:
+    """Run a revision's main.py in a fresh headless Chromium; the script's files live in a
+    temporary directory for the duration."""
+    with tempfile.TemporaryDirectory(prefix="scriptcache-replay-") as tmp:
+        module = load_script(files, Path(tmp))
+        async with open_page(chromium_path, headless=headless) as browser_page:
+            page = BrowserPage(
+                browser_page, Journal(hooks.observer), fallback=hooks.fallback,
+                extractor=hooks.extractor, selector_timeout_s=selector_timeout_s,
+            )
+            ctx = BrowserRunContext(page, definition, parameters, credentials,
+                                    block_hook=hooks.block_hook)
+            return await run_script(module, ctx)

@@ -1,0 +1,146 @@
+"""`scriptcache replay`: run a cached script in headless Chromium, block by block.
+
+Needs the `browser` extra (Playwright) and a Chromium executable (SCRIPTCACHE_CHROMIUM_PATH,
+default /usr/bin/chromium). Blocks the script hands to the agent or runs live cannot run
+here: they are reported as skipped, and the replay goes on with the next block. With no
+agent to fall back to, a recorded selector that is not found ends the replay with an error
+naming the block, the action and the selector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from worker import models as m
+from worker import scripts as read
+from worker.browser.journal import BlockFinished, BlockStarted, ReplayResult
+from worker.cli_base import Context, echo_json, pass_ctx
+from worker.definition import Definition, render_cache_key
+
+
+@click.command("replay")
+@click.argument("wpid")
+@click.option("--params", default="{}", help="The run's parameters as a JSON object.")
+@click.option("--cache-key", default=None,
+              help="The script's cache key (default: rendered from --params).")
+@click.option("--version", type=int, default=None,
+              help="Script revision to run (default: the live one).")
+@click.option("--credentials", default="{}",
+              help="Credential values as a JSON object, or @FILE holding one.")
+@click.option("--selector-timeout-s", type=click.FloatRange(min=0.1), default=5.0,
+              show_default=True, help="How long each recorded selector is waited for.")
+@click.option("--chromium", "executable", default=None,
+              help="Chromium executable (default: $SCRIPTCACHE_CHROMIUM_PATH, else "
+                   "/usr/bin/chromium).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event and summary.")
+@pass_ctx
+def replay_command(
+    obj: Context, wpid: str, params: str, cache_key: str | None, version: int | None,
+    credentials: str, selector_timeout_s: float, executable: str | None, as_json: bool,
+) -> None:
+    """Replay the live (or given) revision of a workflow's script in headless Chromium."""
+    try:
+        from worker.browser import chromium, page, replay
+    except ImportError as exc:  # the optional extra is missing
+        raise click.ClickException(
+            f"replay needs Playwright: pip install 'scriptcache[browser]' ({exc})") from None
+    parameters = json_object(params, "--params")
+    secrets = json_object(_read_at_file(credentials), "--credentials")
+    services = obj.services
+    with services.sessions() as session:
+        _, latest = read.workflow_definition(session, wpid, None)
+        key = cache_key if cache_key is not None else render_cache_key(latest, parameters)
+        script = read.resolve_script(session, wpid, key)
+        revision = read.select_revision(session, script, version)
+        row = session.get(m.ScriptRevision, revision.revision_id)
+        assert row is not None  # select_revision just read it
+        _, definition = read.workflow_definition(session, wpid, row.workflow_version)
+    _check_inputs(definition, revision.entries.values(), parameters, secrets)
+    files = read.read_files(services.store, revision)
+    header = {"workflow_permanent_id": wpid, "cache_key": key,
+              "script_id": revision.script_id, "version": revision.version}
+    if not as_json:
+        click.echo(f"replaying {wpid} script {revision.script_id} v{revision.version} "
+                   f"(cache key {key!r})")
+    hooks = replay.Hooks(extractor=page.page_text,
+                         observer=_print_json if as_json else _print_event)
+    result = asyncio.run(replay.replay_revision(
+        files, definition, parameters, secrets,
+        chromium_path=executable or chromium.chromium_path(os.environ), hooks=hooks,
+        selector_timeout_s=selector_timeout_s,
+    ))
+    if as_json:
+        echo_json({"summary": {**header, **result.as_json()}})
+    else:
+        click.echo(summary(result))
+    if not result.ok:
+        raise click.ClickException(f"replay failed: {result.error}")
+
+
+def _check_inputs(
+    definition: Definition, entries: Any, parameters: dict[str, Any], secrets: dict[str, Any]
+) -> None:
+    """Fail before starting a browser when the script reads a value nobody gave."""
+    credential_keys = definition.credential_keys()
+    needed = {key for entry in entries for key in entry.input_fields}
+    missing_secrets = sorted(k for k in needed & credential_keys if k not in secrets)
+    missing_params = sorted(k for k in needed - credential_keys if k not in parameters)
+    if missing_secrets:
+        raise click.BadParameter(f"missing credentials: {', '.join(missing_secrets)}",
+                                 param_hint="--credentials")
+    if missing_params:
+        raise click.BadParameter(f"missing parameters: {', '.join(missing_params)}",
+                                 param_hint="--params")
+
+
+def summary(result: ReplayResult) -> str:
+    lines = [
+        f"{'done' if result.ok else 'FAILED'} in {result.duration_s:.2f} s: "
+        f"{result.count('code')} from code, {result.count('fallback')} with fallback, "
+        f"{result.count('skipped')} skipped, {result.count('failed')} failed; "
+        f"{len(result.extracted)} extracted"
+    ]
+    lines += [f"  fallback: {f.label} {f.action} {f.selector!r} ({f.intention!r}): {f.error}"
+              for f in result.fallbacks]
+    return "\n".join(lines)
+
+
+def _print_event(event: BlockStarted | BlockFinished) -> None:
+    where = event.label if event.loop_index is None else f"{event.label} #{event.loop_index}"
+    if isinstance(event, BlockStarted):
+        click.echo(f"start  {where}")
+        return
+    detail = f"  ({event.detail})" if event.detail else ""
+    click.echo(f"end    {where}: {event.outcome} in {event.duration_s:.2f} s{detail}")
+
+
+def _print_json(event: BlockStarted | BlockFinished) -> None:
+    kind = "block_started" if isinstance(event, BlockStarted) else "block_finished"
+    echo_json({"event": kind, **dataclasses.asdict(event)})
+
+
+def _read_at_file(raw: str) -> str:
+    if not raw.startswith("@"):
+        return raw
+    try:
+        return Path(raw[1:]).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {raw[1:]}: {exc.strerror}",
+                                 param_hint="--credentials") from None
+
+
+def json_object(raw: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc.msg}", param_hint=option) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("expected a JSON object", param_hint=option)
+    return value
