@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
@@ -120,6 +121,16 @@ from worker.demo import demo  # noqa: E402
 main.add_command(publish)
 main.add_command(dlq)
 main.add_command(demo)
+
+
+@main.command("schemas")
+@click.argument("directory", default="docs/schemas")
+def schemas_command(directory: str) -> None:
+    """Write the JSON Schemas of the events and the definition into DIRECTORY."""
+    from worker.schemas import write
+
+    for path in write(Path(directory)):
+        click.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":
