@@ -47,8 +47,14 @@ def _before_exit(**_: Any) -> None:
 
 
 @signals.task_failure.connect
-def _dead_letter(sender: Any = None, task_id: str | None = None, exception: BaseException | None = None,
-                 args: Any = None, einfo: Any = None, **_: Any) -> None:
+def _dead_letter(
+    sender: Any = None,
+    task_id: str | None = None,
+    exception: BaseException | None = None,
+    args: Any = None,
+    einfo: Any = None,
+    **_: Any,
+) -> None:
     """A task failed for good (permanent error, retries exhausted, worker lost too often):
     keep its message, the reason and the traceback in the dead-letter queue."""
     name = getattr(sender, "name", "unknown")
@@ -58,10 +64,23 @@ def _dead_letter(sender: Any = None, task_id: str | None = None, exception: Base
     error = f"{type(exception).__name__}: {exception}" if exception else "unknown error"
     try:
         with services().sessions.begin() as session:
-            entry_id = deadletter.add(session, task_name=name, payload=payload, error=error,
-                                      traceback=trace, attempts=attempts, now=utcnow())
+            entry_id = deadletter.add(
+                session,
+                task_name=name,
+                payload=payload,
+                error=error,
+                traceback=trace,
+                attempts=attempts,
+                now=utcnow(),
+            )
     except Exception as exc:  # the database is down too: say so loudly, keep the reason
         log.error("dead_letter_failed", task=name, task_id=task_id, error=repr(exc))
         return
-    log.warning("dead_lettered", task=name, task_id=task_id, dead_letter_id=entry_id,
-                attempts=attempts, reason=deadletter.redact_text(error, payload))
+    log.warning(
+        "dead_lettered",
+        task=name,
+        task_id=task_id,
+        dead_letter_id=entry_id,
+        attempts=attempts,
+        reason=deadletter.redact_text(error, payload),
+    )

@@ -12,8 +12,9 @@ from rich.table import Table
 from worker import scripts as read
 from worker.cli_base import Context, pass_ctx
 
-cache_key_option = click.option("--cache-key", default=None,
-                                help="The script's cache key (needed when there are several).")
+cache_key_option = click.option(
+    "--cache-key", default=None, help="The script's cache key (needed when there are several)."
+)
 
 
 @click.group()
@@ -36,13 +37,26 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
         click.echo(json.dumps(rows, sort_keys=True))
         return
     table = Table(title=f"{wpid} [{target.cache_key_value}] script {target.script_id}")
-    for column in ("version", "live", "cached blocks", "workflow version", "source run",
-                   "content sha256", "created"):
+    for column in (
+        "version",
+        "live",
+        "cached blocks",
+        "workflow version",
+        "source run",
+        "content sha256",
+        "created",
+    ):
         table.add_column(column)
     for r in rows:
-        table.add_row(str(r["version"]), "*" if r["live"] else "", str(r["cached_blocks"]),
-                      str(r["workflow_version"]), r["source_workflow_run_id"],
-                      r["content_sha256"][:12], r["created_at"])
+        table.add_row(
+            str(r["version"]),
+            "*" if r["live"] else "",
+            str(r["cached_blocks"]),
+            str(r["workflow_version"]),
+            r["source_workflow_run_id"],
+            r["content_sha256"][:12],
+            r["created_at"],
+        )
     Console().print(table)
 
 
@@ -56,11 +70,12 @@ def show(obj: Context, wpid: str, cache_key: str | None, version: int | None, pa
     """Print one file of a revision (hash-checked)."""
     services = obj.services
     with services.sessions() as session:
-        revision = read.select_revision(session, read.resolve_script(session, wpid, cache_key),
-                                        version)
+        revision = read.select_revision(
+            session, read.resolve_script(session, wpid, cache_key), version
+        )
     if path not in revision.files:
-        raise click.ClickException(
-            f"version {revision.version} has no file {path!r}; files: {', '.join(sorted(revision.files))}")
+        listing = ", ".join(sorted(revision.files))
+        raise click.ClickException(f"version {revision.version} has no {path!r}; files: {listing}")
     click.echo(services.store.get(revision.files[path]).decode("utf-8"), nl=False)
 
 
@@ -77,8 +92,15 @@ def diff(obj: Context, wpid: str, v1: int, v2: int, cache_key: str | None) -> No
         target = read.resolve_script(session, wpid, cache_key)
         old = read.select_revision(session, target, v1)
         new = read.select_revision(session, target, v2)
-    click.echo(read.diff(read.read_files(services.store, old), read.read_files(services.store, new),
-                         f"v{v1}", f"v{v2}"), nl=False)
+    click.echo(
+        read.diff(
+            read.read_files(services.store, old),
+            read.read_files(services.store, new),
+            f"v{v1}",
+            f"v{v2}",
+        ),
+        nl=False,
+    )
 
 
 @script.command()
@@ -87,12 +109,15 @@ def diff(obj: Context, wpid: str, v1: int, v2: int, cache_key: str | None) -> No
 @cache_key_option
 @click.option("--version", type=int, default=None, help="Revision version (default: live).")
 @pass_ctx
-def export(obj: Context, wpid: str, directory: Path, cache_key: str | None, version: int | None) -> None:
+def export(
+    obj: Context, wpid: str, directory: Path, cache_key: str | None, version: int | None
+) -> None:
     """Write a revision's files into DIRECTORY."""
     services = obj.services
     with services.sessions() as session:
-        revision = read.select_revision(session, read.resolve_script(session, wpid, cache_key),
-                                        version)
+        revision = read.select_revision(
+            session, read.resolve_script(session, wpid, cache_key), version
+        )
     for path, data in read.read_files(services.store, revision).items():
         target = (directory / path).resolve()
         if directory.resolve() not in target.parents:

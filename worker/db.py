@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.dml import Insert
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -53,7 +52,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def insert_for(session: Session, table: Any) -> Insert:
+def insert_for(session: Session, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that supports ON CONFLICT on both PostgreSQL and SQLite."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)

@@ -43,21 +43,39 @@ BLOCK_TYPES: dict[str, BlockKind] = {
     **{
         name: BlockKind.LIVE
         for name in (
-            "code", "text_prompt", "download_to_s3", "upload_to_s3", "file_upload",
-            "send_email", "file_url_parser", "validation", "wait", "goto_url", "pdf_parser",
-            "http_request", "human_interaction", "print_page", "workflow_trigger",
-            "google_sheets_read", "google_sheets_write", "pdf_fill", "split_pdf",
+            "code",
+            "text_prompt",
+            "download_to_s3",
+            "upload_to_s3",
+            "file_upload",
+            "send_email",
+            "file_url_parser",
+            "validation",
+            "wait",
+            "goto_url",
+            "pdf_parser",
+            "http_request",
+            "human_interaction",
+            "print_page",
+            "workflow_trigger",
+            "google_sheets_read",
+            "google_sheets_write",
+            "pdf_fill",
+            "split_pdf",
             "email_inbox",
         )
     },
 }
 TASK_LIKE = frozenset(t for t, k in BLOCK_TYPES.items() if k is BlockKind.TASK_LIKE)
 CACHEABLE = frozenset(
-    t for t, k in BLOCK_TYPES.items()
+    t
+    for t, k in BLOCK_TYPES.items()
     if k in (BlockKind.TASK_LIKE, BlockKind.TASK_V2, BlockKind.LOOP)
 )
 LIVE = frozenset(BLOCK_TYPES) - CACHEABLE
-CONTAINERS = frozenset(t for t, k in BLOCK_TYPES.items() if k in (BlockKind.TASK_V2, BlockKind.LOOP))
+CONTAINERS = frozenset(
+    t for t, k in BLOCK_TYPES.items() if k in (BlockKind.TASK_V2, BlockKind.LOOP)
+)
 MAX_DEPTH = 32
 
 ParameterType = Literal["workflow", "credential", "output", "context"]

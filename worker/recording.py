@@ -24,7 +24,9 @@ Event = RunStarted | BlockCompleted | RunFinished
 def record_event(session: Session, event: Event) -> str:
     """Record one event; the same event twice, or events out of order, give the same rows."""
     # Times are kept in UTC: SQLite drops offsets, and blocks are ordered by occurred_at.
-    event = redact_event(event).model_copy(update={"occurred_at": event.occurred_at.astimezone(UTC)})
+    event = redact_event(event).model_copy(
+        update={"occurred_at": event.occurred_at.astimezone(UTC)}
+    )
     if isinstance(event, RunStarted):
         _record_run_started(session, event)
     elif isinstance(event, BlockCompleted):
@@ -37,25 +39,33 @@ def record_event(session: Session, event: Event) -> str:
 def _record_run_started(session: Session, event: RunStarted) -> None:
     definition = event.definition.model_dump(mode="json", exclude_unset=True)
     workflow = insert_for(session, m.Workflow).values(
-        workflow_permanent_id=event.workflow_permanent_id, version=event.workflow_version,
-        definition=definition, cache_key=event.definition.cache_key,
+        workflow_permanent_id=event.workflow_permanent_id,
+        version=event.workflow_version,
+        definition=definition,
+        cache_key=event.definition.cache_key,
     )
     session.execute(workflow.on_conflict_do_nothing())
     values = dict(
         workflow_permanent_id=event.workflow_permanent_id,
-        workflow_version=event.workflow_version, parameters=dict(event.parameters),
-        run_with=event.run_with, code_gen=event.code_gen, started_at=event.occurred_at,
+        workflow_version=event.workflow_version,
+        parameters=dict(event.parameters),
+        run_with=event.run_with,
+        code_gen=event.code_gen,
+        started_at=event.occurred_at,
     )
     run = insert_for(session, m.WorkflowRun).values(
         workflow_run_id=event.workflow_run_id, status=RUNNING, **values
     )
     table = m.WorkflowRun.__table__.c
-    session.execute(run.on_conflict_do_update(
-        index_elements=["workflow_run_id"],
-        set_={**values, "status": case(
-            (table.status.in_([PENDING, RUNNING]), RUNNING), else_=table.status
-        )},
-    ))
+    session.execute(
+        run.on_conflict_do_update(
+            index_elements=["workflow_run_id"],
+            set_={
+                **values,
+                "status": case((table.status.in_([PENDING, RUNNING]), RUNNING), else_=table.status),
+            },
+        )
+    )
 
 
 def _record_run_finished(session: Session, event: RunFinished) -> None:
@@ -74,27 +84,56 @@ def _record_block(session: Session, event: BlockCompleted) -> None:
     block_id = event.workflow_run_block_id
     block = dict(
         workflow_run_id=event.workflow_run_id,
-        parent_workflow_run_block_id=event.parent_workflow_run_block_id, label=event.label,
-        block_type=event.block_type, status=event.status, executed_with=event.executed_with,
-        loop_index=event.loop_index, loop_value=event.loop_value,
-        task_id=event.task.task_id if event.task else None, occurred_at=event.occurred_at,
+        parent_workflow_run_block_id=event.parent_workflow_run_block_id,
+        label=event.label,
+        block_type=event.block_type,
+        status=event.status,
+        executed_with=event.executed_with,
+        loop_index=event.loop_index,
+        loop_value=event.loop_value,
+        task_id=event.task.task_id if event.task else None,
+        occurred_at=event.occurred_at,
     )
-    _upsert(session, m.WorkflowRunBlock, [{"workflow_run_block_id": block_id, **block}],
-            "workflow_run_block_id")
+    _upsert(
+        session,
+        m.WorkflowRunBlock,
+        [{"workflow_run_block_id": block_id, **block}],
+        "workflow_run_block_id",
+    )
     if event.task is not None:
         task = event.task
-        _upsert(session, m.Task, [dict(
-            task_id=task.task_id, workflow_run_id=event.workflow_run_id,
-            workflow_run_block_id=block_id, url=task.url, navigation_goal=task.navigation_goal,
-            data_extraction_goal=task.data_extraction_goal,
-            extracted_information_schema=task.extracted_information_schema,
-        )], "task_id")
+        _upsert(
+            session,
+            m.Task,
+            [
+                dict(
+                    task_id=task.task_id,
+                    workflow_run_id=event.workflow_run_id,
+                    workflow_run_block_id=block_id,
+                    url=task.url,
+                    navigation_goal=task.navigation_goal,
+                    data_extraction_goal=task.data_extraction_goal,
+                    extracted_information_schema=task.extracted_information_schema,
+                )
+            ],
+            "task_id",
+        )
     rows = [
-        dict(action_id=a.action_id, task_id=event.task.task_id if event.task else None,
-             workflow_run_id=event.workflow_run_id, workflow_run_block_id=block_id, ordinal=i,
-             action_type=a.action_type, xpath=a.xpath, intention=a.intention,
-             reasoning=a.reasoning, text=a.text, option=a.option,
-             parameter_key=a.parameter_key, status=a.status)
+        dict(
+            action_id=a.action_id,
+            task_id=event.task.task_id if event.task else None,
+            workflow_run_id=event.workflow_run_id,
+            workflow_run_block_id=block_id,
+            ordinal=i,
+            action_type=a.action_type,
+            xpath=a.xpath,
+            intention=a.intention,
+            reasoning=a.reasoning,
+            text=a.text,
+            option=a.option,
+            parameter_key=a.parameter_key,
+            status=a.status,
+        )
         for i, a in enumerate(event.actions)
     ]
     if rows:
@@ -121,27 +160,42 @@ def load_run(session: Session, workflow_run_id: str) -> RunRecord | None:
     if workflow is None:  # written in the same transaction as the run; cannot happen
         raise RunNotStarted(f"run {workflow_run_id}: its workflow version is not recorded")
     blocks = session.scalars(
-        select(m.WorkflowRunBlock).where(m.WorkflowRunBlock.workflow_run_id == workflow_run_id)
+        select(m.WorkflowRunBlock)
+        .where(m.WorkflowRunBlock.workflow_run_id == workflow_run_id)
         .order_by(m.WorkflowRunBlock.occurred_at, m.WorkflowRunBlock.workflow_run_block_id)
     ).all()
-    tasks = {t.task_id: t for t in session.scalars(
-        select(m.Task).where(m.Task.workflow_run_id == workflow_run_id))}
+    tasks = {
+        t.task_id: t
+        for t in session.scalars(select(m.Task).where(m.Task.workflow_run_id == workflow_run_id))
+    }
     actions: dict[str, list[ActionRecord]] = defaultdict(list)
     for a in session.scalars(
-        select(m.Action).where(m.Action.workflow_run_id == workflow_run_id)
+        select(m.Action)
+        .where(m.Action.workflow_run_id == workflow_run_id)
         .order_by(m.Action.workflow_run_block_id, m.Action.ordinal)
     ):
-        actions[a.workflow_run_block_id].append(ActionRecord(
-            action_id=a.action_id, action_type=a.action_type, xpath=a.xpath,
-            intention=a.intention, reasoning=a.reasoning, text=a.text, option=a.option,
-            parameter_key=a.parameter_key, status=a.status,
-        ))
+        actions[a.workflow_run_block_id].append(
+            ActionRecord(
+                action_id=a.action_id,
+                action_type=a.action_type,
+                xpath=a.xpath,
+                intention=a.intention,
+                reasoning=a.reasoning,
+                text=a.text,
+                option=a.option,
+                parameter_key=a.parameter_key,
+                status=a.status,
+            )
+        )
     return RunRecord(
-        workflow_run_id=run.workflow_run_id, workflow_permanent_id=run.workflow_permanent_id,
+        workflow_run_id=run.workflow_run_id,
+        workflow_permanent_id=run.workflow_permanent_id,
         workflow_version=run.workflow_version,
         definition=Definition.model_validate(workflow.definition),
-        parameters=dict(run.parameters or {}), run_with=run.run_with or "agent",
-        code_gen=bool(run.code_gen), status=run.status,
+        parameters=dict(run.parameters or {}),
+        run_with=run.run_with or "agent",
+        code_gen=bool(run.code_gen),
+        status=run.status,
         blocks=_tree(blocks, tasks, actions),
     )
 
@@ -160,12 +214,20 @@ def _tree(
         kids = children.get(row.workflow_run_block_id, []) if depth < 64 else []
         kids = sorted(kids, key=lambda k: -1 if k.loop_index is None else k.loop_index)
         return BlockRun(
-            workflow_run_block_id=row.workflow_run_block_id, label=row.label,
-            block_type=row.block_type, status=row.status, executed_with=row.executed_with,
+            workflow_run_block_id=row.workflow_run_block_id,
+            label=row.label,
+            block_type=row.block_type,
+            status=row.status,
+            executed_with=row.executed_with,
             parent_workflow_run_block_id=row.parent_workflow_run_block_id,
-            loop_index=row.loop_index, loop_value=row.loop_value,
-            task=None if task is None else TaskRecord(
-                task_id=task.task_id, url=task.url, navigation_goal=task.navigation_goal,
+            loop_index=row.loop_index,
+            loop_value=row.loop_value,
+            task=None
+            if task is None
+            else TaskRecord(
+                task_id=task.task_id,
+                url=task.url,
+                navigation_goal=task.navigation_goal,
                 data_extraction_goal=task.data_extraction_goal,
                 extracted_information_schema=task.extracted_information_schema,
             ),

@@ -19,8 +19,9 @@ from worker.store import BlobStore
 
 def workflow_definition(session: Session, wpid: str, version: int | None) -> tuple[int, Definition]:
     if version is None:
-        version = session.scalar(select(func.max(m.Workflow.version)).where(
-            m.Workflow.workflow_permanent_id == wpid))
+        version = session.scalar(
+            select(func.max(m.Workflow.version)).where(m.Workflow.workflow_permanent_id == wpid)
+        )
         if version is None:
             raise PermanentError(f"workflow {wpid!r} has no recorded version")
     row = session.get(m.Workflow, (wpid, version))
@@ -38,9 +39,12 @@ def run_plan(
     live = cache.live_revision(session, wpid, key)
     result = plan(definition, None if live is None else live.entries)
     return {
-        "workflow_permanent_id": wpid, "workflow_version": workflow_version, "cache_key": key,
+        "workflow_permanent_id": wpid,
+        "workflow_version": workflow_version,
+        "cache_key": key,
         "script_id": None if live is None else live.script_id,
-        "version": None if live is None else live.version, **result.as_json(),
+        "version": None if live is None else live.version,
+        **result.as_json(),
     }
 
 
@@ -56,7 +60,9 @@ def resolve_script(session: Session, wpid: str, cache_key: str | None) -> m.Scri
         raise PermanentError(f"workflow {wpid!r} has no script yet")
     if len(scripts) > 1:
         keys = ", ".join(repr(s.cache_key_value) for s in scripts)
-        raise PermanentError(f"workflow {wpid!r} has several scripts; pass --cache-key, one of: {keys}")
+        raise PermanentError(
+            f"workflow {wpid!r} has several scripts; pass --cache-key, one of: {keys}"
+        )
     return scripts[0]
 
 
@@ -70,19 +76,30 @@ def select_revision(session: Session, script: m.Script, version: int | None) -> 
 
 
 def history_rows(session: Session, script: m.Script) -> list[dict[str, Any]]:
-    counts = dict(session.execute(
-        select(m.ScriptBlock.script_revision_id, func.count())
-        .join(m.ScriptRevision,
-              m.ScriptRevision.script_revision_id == m.ScriptBlock.script_revision_id)
-        .where(m.ScriptRevision.script_id == script.script_id,
-               m.ScriptBlock.run_signature.is_not(None))
-        .group_by(m.ScriptBlock.script_revision_id)
-    ).all())
+    counts = dict(
+        session.execute(
+            select(m.ScriptBlock.script_revision_id, func.count())
+            .join(
+                m.ScriptRevision,
+                m.ScriptRevision.script_revision_id == m.ScriptBlock.script_revision_id,
+            )
+            .where(
+                m.ScriptRevision.script_id == script.script_id,
+                m.ScriptBlock.run_signature.is_not(None),
+            )
+            .group_by(m.ScriptBlock.script_revision_id)
+        ).all()
+    )
     return [
-        {"version": r.version, "live": r.script_revision_id == script.current_revision_id,
-         "workflow_version": r.workflow_version, "source_workflow_run_id": r.source_workflow_run_id,
-         "content_sha256": r.content_sha256, "created_at": r.created_at.isoformat(),
-         "cached_blocks": counts.get(r.script_revision_id, 0)}
+        {
+            "version": r.version,
+            "live": r.script_revision_id == script.current_revision_id,
+            "workflow_version": r.workflow_version,
+            "source_workflow_run_id": r.source_workflow_run_id,
+            "content_sha256": r.content_sha256,
+            "created_at": r.created_at.isoformat(),
+            "cached_blocks": counts.get(r.script_revision_id, 0),
+        }
         for r in cache.history(session, script)
     ]
 

@@ -3,6 +3,7 @@ Redis and a fresh PostgreSQL database, stopped by process id."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,36 +48,53 @@ class Stack:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     files: list[Any] = field(default_factory=list)
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None
-               ) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}-{len(self.procs)}.log").open("ab")
         self.files.append(log)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tasks.app", *args], cwd=ROOT,
-            env={**os.environ, **self.env, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "celery", "-A", "tasks.app", *args],
+            cwd=ROOT,
+            env={**os.environ, **self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.procs.append(proc)
         return proc
 
-    def start_worker(self, concurrency: int = 2, env: dict[str, str] | None = None
-                     ) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, concurrency: int = 2, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         n = len(self.procs)
-        return self._spawn("worker", [
-            "worker", "-Q", "scriptcache.events,scriptcache.generate", "-c", str(concurrency),
-            "-n", f"w{n}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-        ], env)
+        return self._spawn(
+            "worker",
+            [
+                "worker",
+                "-Q",
+                "scriptcache.events,scriptcache.generate",
+                "-c",
+                str(concurrency),
+                "-n",
+                f"w{n}@%h",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env,
+        )
 
     def start_beat(self) -> subprocess.Popen[bytes]:
-        return self._spawn("beat", ["beat", "--loglevel", "INFO",
-                                    "--schedule", str(self.logs / "beat-schedule")])
+        return self._spawn(
+            "beat", ["beat", "--loglevel", "INFO", "--schedule", str(self.logs / "beat-schedule")]
+        )
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL the process and its children (the prefork pool)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=10)
 
     def stop_all(self) -> None:
@@ -117,11 +135,14 @@ class Stack:
         return row is not None and row.due_at is None and row.generations > 0
 
     def worker_log(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-4000:] for p in sorted(self.logs.glob("*.log")))
+        return "\n".join(
+            p.read_text(errors="replace")[-4000:] for p in sorted(self.logs.glob("*.log"))
+        )
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str,
-               stack: Stack | None = None) -> None:
+def wait_until(
+    predicate: Callable[[], bool], timeout_s: float, what: str, stack: Stack | None = None
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
@@ -132,14 +153,18 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str,
 
 
 @pytest.fixture
-def stack(pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str, tmp_path: Path
-          ) -> Iterator[Stack]:
+def stack(
+    pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str, tmp_path: Path
+) -> Iterator[Stack]:
     redis.Redis.from_url(redis_server).flushall()
     logs = tmp_path / "logs"
     logs.mkdir()
-    env = {**TEST_ENV, "SCRIPTCACHE_DATABASE_URL": pg_url,
-           "SCRIPTCACHE_BROKER_URL": redis_server,
-           "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}"}
+    env = {
+        **TEST_ENV,
+        "SCRIPTCACHE_DATABASE_URL": pg_url,
+        "SCRIPTCACHE_BROKER_URL": redis_server,
+        "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}",
+    }
     s = Stack(env=env, sessions=pg_sessions, logs=logs)
     yield s
     s.stop_all()

@@ -1,0 +1,239 @@
+"""A small order portal on loopback for browser tests: a stdlib WSGI app in a thread.
+
+Pages: login (password), an order list with a search box, order details, a refund form
+with a select, a support form. A cookie banner covers the login and support pages until it
+is dismissed (a `consent` cookie); the other pages never show it. Every form POST is kept in
+`posts` (path + fields), every order page view in `views`. `rename_sign_in` is the test
+switch: it renames the login button (text and id), so its recorded selector stops matching.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import parse_qs, quote
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+StartResponse = Callable[..., Any]
+BANNER_PAGES = frozenset({"/login", "/support"})
+REFUND_REASONS = {"damaged": "Arrived damaged", "late": "Arrived late",
+                  "wrong_item": "Wrong item"}
+
+
+@dataclass(frozen=True)
+class Order:
+    number: str
+    status: str
+    total: str  # as shown, e.g. "129.90"
+
+
+@dataclass(frozen=True)
+class Account:
+    password: str
+    orders: tuple[Order, ...]
+
+    def order(self, number: str) -> Order | None:
+        return next((o for o in self.orders if o.number == number), None)
+
+
+@dataclass(frozen=True)
+class Post:
+    path: str
+    fields: dict[str, str]
+
+
+ACCOUNTS = {
+    "alice@shop.test": Account("alice-pw-7Qx!", (
+        Order("A-1001", "shipped", "129.90"), Order("A-1002", "delivered", "18.50"),
+        Order("A-1003", "processing", "342.00"),
+    )),
+    "bob@shop.test": Account("bob-pw-Zk2#", (
+        Order("B-2001", "delivered", "75.25"), Order("B-2002", "cancelled", "9.99"),
+    )),
+}
+
+
+@dataclass
+class Site:
+    accounts: Mapping[str, Account] = field(default_factory=lambda: dict(ACCOUNTS))
+    rename_sign_in: bool = False
+    posts: list[Post] = field(default_factory=list)
+    views: list[tuple[str, str]] = field(default_factory=list)  # (username, order number)
+    _sessions: dict[str, dict[str, str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.posts.clear()
+            self.views.clear()
+            self._sessions.clear()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        with self._lock:
+            status, headers, body = self._handle(Request(environ))
+        start_response(status, [("Content-Type", "text/html; charset=utf-8"), *headers])
+        return [body.encode("utf-8")]
+
+    def _handle(self, req: Request) -> tuple[str, list[tuple[str, str]], str]:
+        if req.method == "POST":
+            self.posts.append(Post(req.path, req.form))
+        if req.path == "/":
+            return redirect("/login")
+        if req.path == "/login":
+            return self._login(req)
+        session = self._sessions.get(req.cookies.get("sid", ""))
+        if session is None:
+            return redirect("/login")
+        account = self.accounts[session["user"]]
+        if req.path == "/orders":
+            return ok(page(req, "Your orders", orders_page(account)))
+        if req.path == "/orders/search":
+            number = req.query.get("q", "").strip()
+            if account.order(number) is None:
+                return ok(page(req, "Not found", f"<p>No order {html.escape(number)}.</p>"))
+            return redirect(f"/orders/{quote(number)}")
+        if req.path.startswith("/orders/"):
+            order = account.order(req.path.removeprefix("/orders/"))
+            if order is None:
+                return "404 Not Found", [], page(req, "Not found", "<p>No such order.</p>")
+            session["last_order"] = order.number
+            self.views.append((session["user"], order.number))
+            return ok(page(req, f"Order {order.number}", order_page(order)))
+        last = session.get("last_order", "")
+        if req.path == "/refunds/new":
+            return ok(page(req, "Request a refund", refund_form(last)))
+        if req.path == "/support":
+            return ok(page(req, "Contact support", support_form(last)))
+        if req.path in ("/refunds", "/support/tickets") and req.method == "POST":
+            done = "Refund requested" if req.path == "/refunds" else "Ticket sent"
+            order = html.escape(req.form.get("order", ""))
+            return ok(page(req, done, f"<p id='confirmation'>{done} for {order}.</p>"))
+        return "404 Not Found", [], page(req, "Not found", "<p>Nothing here.</p>")
+
+    def _login(self, req: Request) -> tuple[str, list[tuple[str, str]], str]:
+        if req.method == "POST":
+            user = req.form.get("username", "")
+            account = self.accounts.get(user)
+            if account is not None and req.form.get("password") == account.password:
+                sid = secrets.token_hex(8)
+                self._sessions[sid] = {"user": user}
+                return redirect("/orders", cookie=f"sid={sid}; Path=/; HttpOnly")
+            body = "<p id='error'>Wrong username or password.</p>" + login_form(self)
+            return "401 Unauthorized", [], page(req, "Sign in", body)
+        return ok(page(req, "Sign in", login_form(self)))
+
+
+class Request:
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.method = environ["REQUEST_METHOD"]
+        self.path = environ.get("PATH_INFO", "/")
+        self.query = _flat(parse_qs(environ.get("QUERY_STRING", "")))
+        cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+        self.cookies = {k: v.value for k, v in cookie.items()}
+        self.form: dict[str, str] = {}
+        if self.method == "POST":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(size).decode("utf-8")
+            self.form = _flat(parse_qs(raw, keep_blank_values=True))
+
+
+def _flat(values: dict[str, list[str]]) -> dict[str, str]:
+    return {k: v[-1] for k, v in values.items()}
+
+
+def ok(body: str) -> tuple[str, list[tuple[str, str]], str]:
+    return "200 OK", [], body
+
+
+def redirect(location: str, cookie: str | None = None) -> tuple[str, list[tuple[str, str]], str]:
+    headers = [("Location", location)] + ([("Set-Cookie", cookie)] if cookie else [])
+    return "303 See Other", headers, ""
+
+
+BANNER = """<div id="cookie-banner" role="dialog"
+ style="position:fixed;inset:0;background:rgba(0,0,0,.5);z-index:10">
+ <div style="background:#fff;margin:30vh auto;padding:1em;width:20em">
+  <p>We use cookies.</p>
+  <button type="button" aria-label="Dismiss cookie banner"
+   onclick="document.cookie='consent=1; path=/';
+            document.getElementById('cookie-banner').remove()">Got it</button>
+ </div></div>"""
+
+
+def page(req: Request, title: str, body: str) -> str:
+    banner = BANNER if req.path in BANNER_PAGES and req.cookies.get("consent") != "1" else ""
+    return (f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>"
+            f"<h1>{html.escape(title)}</h1>{body}{banner}</body></html>")
+
+
+def login_form(site: Site) -> str:
+    button_id, text = ("login-submit", "Log in") if site.rename_sign_in else ("sign-in", "Sign in")
+    return f"""<form id="login" method="post" action="/login">
+ <label>Username <input name="username" type="text"></label>
+ <label>Password <input name="password" type="password"></label>
+ <button id="{button_id}" type="submit">{text}</button></form>"""
+
+
+def orders_page(account: Account) -> str:
+    rows = "".join(
+        f"<tr><td><a href='/orders/{quote(o.number)}'>{html.escape(o.number)}</a></td>"
+        f"<td>{html.escape(o.status)}</td></tr>" for o in account.orders)
+    return f"""<form method="get" action="/orders/search">
+ <input name="q" placeholder="Order number" autocomplete="off">
+ <button type="submit">Open</button></form>
+ <table id="orders"><tr><th>Order</th><th>Status</th></tr>{rows}</table>"""
+
+
+def order_page(order: Order) -> str:
+    return (f"<dl><dt>Status</dt><dd id='status'>{html.escape(order.status)}</dd>"
+            f"<dt>Total</dt><dd id='total'>EUR {html.escape(order.total)}</dd></dl>"
+            "<p><a href='/orders'>Back to orders</a></p>")
+
+
+def refund_form(order: str) -> str:
+    options = "".join(f"<option value='{k}'>{html.escape(v)}</option>"
+                      for k, v in REFUND_REASONS.items())
+    return f"""<form method="post" action="/refunds">
+ <p>Order <strong>{html.escape(order)}</strong></p>
+ <input type="hidden" name="order" value="{html.escape(order)}">
+ <label>Reason <select id="reason" name="reason"><option value="">Choose…</option>
+ {options}</select></label>
+ <button id="submit-refund" type="submit">Request refund</button></form>"""
+
+
+def support_form(order: str) -> str:
+    return f"""<form method="post" action="/support/tickets">
+ <input type="hidden" name="order" value="{html.escape(order)}">
+ <label>Message <textarea name="message"></textarea></label>
+ <button type="submit">Send</button></form>"""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # browsers keep idle connections open; never block on one
+
+
+@contextmanager
+def serve(site: Site) -> Iterator[str]:
+    """Serve `site` on a free loopback port; yields its base url."""
+    server = make_server("127.0.0.1", 0, site, server_class=_ThreadingServer,
+                         handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="test-site", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
