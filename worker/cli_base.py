@@ -42,9 +42,21 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str))
 
 
+def read_source(source: str) -> str:
+    """A JSON Lines file (or - for stdin) as text; invalid UTF-8 is an error naming the line,
+    not a traceback."""
+    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise click.ClickException(
+            f"{source}: line {line}: invalid UTF-8 at byte {exc.start}") from None
+
+
 def read_events(source: str) -> list[Any]:
     """Events of a JSON Lines file (or - for stdin); the error names the line."""
-    data = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    data = read_source(source)
     events = []
     for number, line in enumerate(read_lines(data), start=1):
         try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -14,7 +13,7 @@ from rich.table import Table
 
 from worker import deadletter, debounce
 from worker import models as m
-from worker.cli_base import Context, echo_json, pass_ctx
+from worker.cli_base import Context, echo_json, pass_ctx, read_source
 from worker.clock import utcnow
 from worker.events import read_lines
 from worker.publisher import producer_app, publish_events, publish_wake_up, task_name_for
@@ -25,7 +24,7 @@ from worker.publisher import producer_app, publish_events, publish_wake_up, task
 @pass_ctx
 def publish(obj: Context, source: str) -> None:
     """Send a JSON Lines file of events (or - for stdin) to the broker."""
-    data = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    data = read_source(source)
     events = []
     for number, line in enumerate(read_lines(data), start=1):
         try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from worker import scripts as read
@@ -36,7 +37,8 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
     if as_json:
         click.echo(json.dumps(rows, sort_keys=True))
         return
-    table = Table(title=f"{wpid} [{target.cache_key_value}] script {target.script_id}")
+    # Recorded values are data, not rich markup: "[eu]" would vanish, "[/x]" would crash.
+    table = Table(title=escape(f"{wpid} [{target.cache_key_value}] script {target.script_id}"))
     for column in (
         "version",
         "live",
@@ -53,7 +55,7 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
             "*" if r["live"] else "",
             str(r["cached_blocks"]),
             str(r["workflow_version"]),
-            r["source_workflow_run_id"],
+            escape(r["source_workflow_run_id"]),
             r["content_sha256"][:12],
             r["created_at"],
         )

@@ -65,8 +65,11 @@ def count(session: Session) -> int:
 
 
 def remove(session: Session, ids: Sequence[int]) -> int:
-    result = session.execute(delete(m.DeadLetter).where(m.DeadLetter.dead_letter_id.in_(ids)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    removed = session.scalars(
+        delete(m.DeadLetter).where(m.DeadLetter.dead_letter_id.in_(ids))
+        .returning(m.DeadLetter.dead_letter_id)
+    ).all()
+    return len(removed)
 
 
 Publish = Callable[[m.DeadLetter], None]
@@ -107,15 +110,13 @@ def _secret_values(payload: Any) -> list[str]:
         return []
     redacted = redact_raw(payload)
     found: list[str] = []
-    for key in ("parameters",):
-        before, after = payload.get(key), redacted.get(key)
-        if isinstance(before, dict) and isinstance(after, dict):
-            found += [str(v) for k, v in before.items() if after.get(k) == REDACTED]
-    for before_a, after_a in zip(payload.get("actions") or [], redacted.get("actions") or [],
-                                 strict=False):
-        if isinstance(before_a, dict) and isinstance(after_a, dict) \
-                and after_a.get("text") == REDACTED:
-            found.append(str(before_a.get("text")))
+    before, after = payload.get("parameters"), redacted.get("parameters")
+    if isinstance(before, dict) and isinstance(after, dict):
+        found += [str(v) for k, v in before.items() if after.get(k) == REDACTED]
+    actions = zip(payload.get("actions") or [], redacted.get("actions") or [], strict=False)
+    for raw, clean in actions:
+        if isinstance(raw, dict) and isinstance(clean, dict):
+            found += [str(raw[k]) for k in ("text", "option") if clean.get(k) == REDACTED]
     return [s for s in found if len(s) >= 4]
 
 

@@ -204,7 +204,7 @@ def redact_event(event: RunStarted | BlockCompleted | RunFinished) -> Any:
         return event.model_copy(update={"parameters": params, "definition": definition})
     if isinstance(event, BlockCompleted):
         actions = [
-            a.model_copy(update={"text": None}) if a.parameter_key and a.text is not None else a
+            a.model_copy(update={"text": None, "option": None}) if a.parameter_key else a
             for a in event.actions
         ]
         return event.model_copy(update={"actions": actions})
@@ -228,8 +228,8 @@ def redact_raw(raw: Any) -> Any:
         }
     if isinstance(out.get("actions"), list):
         out["actions"] = [
-            {**a, "text": REDACTED}
-            if isinstance(a, dict) and a.get("parameter_key") and a.get("text") is not None
+            {**a, **{k: REDACTED for k in ("text", "option") if a.get(k) is not None}}
+            if isinstance(a, dict) and a.get("parameter_key")
             else a
             for a in out["actions"]
         ]

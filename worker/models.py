@@ -135,6 +135,16 @@ class RunDebounce(Base):
     __table_args__ = (Index("ix_run_debounce_due_at", "due_at"),)
 
 
+class ReceivedEvent(Base):
+    """Event ids already taken in by the worker: a redelivered event changes nothing."""
+
+    __tablename__ = "received_events"
+
+    event_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    workflow_run_id: Mapped[str] = mapped_column(Id, index=True)
+    received_at: Mapped[datetime] = mapped_column(_tz())
+
+
 # --- cache -----------------------------------------------------------------------------------
 
 

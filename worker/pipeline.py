@@ -15,7 +15,7 @@ from worker import debounce
 from worker.clock import utcnow
 from worker.errors import LeaseLost, PermanentError, RunNotStarted
 from worker.events import RunFinished, parse_event
-from worker.recording import record_event
+from worker.recording import first_delivery, record_event
 from worker.service import GenerateResult, generate
 from worker.store import BlobStore
 
@@ -26,6 +26,7 @@ class Intake:
     event_type: str
     due_at: datetime
     wake_up: bool  # send a wake-up for due_at (the record just became pending, or is due now)
+    duplicate: bool = False  # this event_id was taken in before: nothing changed
 
 
 def intake(sessions: sessionmaker[Session], raw: Any, expected_type: str, settings: Settings,
@@ -42,6 +43,8 @@ def intake(sessions: sessionmaker[Session], raw: Any, expected_type: str, settin
         raise PermanentError(f"event: type {event.type!r} sent to the {expected_type} task")
     now = now or utcnow()
     with sessions.begin() as session:
+        if not first_delivery(session, event.event_id, event.workflow_run_id, now):
+            return Intake(event.workflow_run_id, event.type, now, False, duplicate=True)
         run_id = record_event(session, event)
         bumped = debounce.bump(session, run_id, now, quiet_s=settings.quiet_s,
                                max_wait_s=settings.max_wait_s,

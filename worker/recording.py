@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, select
@@ -34,6 +34,17 @@ def record_event(session: Session, event: Event) -> str:
     else:
         _record_run_finished(session, event)
     return event.workflow_run_id
+
+
+def first_delivery(session: Session, event_id: str, workflow_run_id: str, now: datetime) -> bool:
+    """Remember an event id; False when it was taken in before (a redelivery)."""
+    inserted = session.scalar(
+        insert_for(session, m.ReceivedEvent)
+        .values(event_id=event_id, workflow_run_id=workflow_run_id, received_at=now)
+        .on_conflict_do_nothing()
+        .returning(m.ReceivedEvent.event_id)
+    )
+    return inserted is not None
 
 
 def _record_run_started(session: Session, event: RunStarted) -> None:

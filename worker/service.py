@@ -75,7 +75,10 @@ def generate(
                 if fence is not None:
                     fence(session)
             return _unchanged(run, key, live, decision.reason)
-        script = generate_script(run, decision.generate, _carried(store, live, decision))
+        carried = _carried(store, live, decision)
+        # An entry whose code cannot be read is not carried: regenerate it if this run can.
+        fresh = decision.generate | (decision.executed & (decision.carry_forward - carried.keys()))
+        script = generate_script(run, fresh, carried)
         hashes = {path: store.put(data) for path, data in script.files.items()}
         try:
             with sessions.begin() as session:
@@ -104,7 +107,7 @@ def _carried(
     for label in sorted(decision.carry_forward):
         path = live.paths.get(label)
         if path is None or path not in live.files:
-            continue  # an entry without code cannot be carried; it will be regenerated
+            continue
         code = store.get(live.files[path]).decode("utf-8")
         carried[label] = CarriedBlock(entry=live.entries[label], code=code)
     return carried

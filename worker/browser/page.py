@@ -128,7 +128,12 @@ class BrowserPage:
     async def press(self, selector: str | None, key: Any, *, intention: str | None) -> None:
         name = key_name(key)
         if selector is None:  # the agent pressed the key on whatever had focus
-            await self.page.keyboard.press(name)
+            focused = self.page.locator(":focus")
+            # A locator's press waits for a navigation it starts; the keyboard's does not.
+            if await focused.count():
+                await focused.first.press(name)
+            else:
+                await self.page.keyboard.press(name)
         else:
             await self._act("press", selector, intention,
                             lambda loc, ms: loc.press(name, timeout=ms))

@@ -1,0 +1,89 @@
+"""Browser tests: real Debian Chromium under Playwright, the test portal on loopback.
+
+A missing Chromium or Playwright fails these tests; it never skips them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from playwright.async_api import Page as PlaywrightPage
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.browser.site import Site, serve
+from worker import scripts as read
+from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
+from worker.db import make_sessionmaker
+from worker.definition import Definition
+from worker.events import parse_event
+from worker.service import GenerateResult, generate, ingest
+from worker.store import MemoryStore
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = chromium_path(os.environ)
+    try:
+        check_chromium(path)
+    except ChromiumMissing as exc:
+        pytest.fail(f"browser tests need Chromium: {exc}")
+    return path
+
+
+@dataclass
+class Portal:
+    site: Site
+    base_url: str
+
+
+@pytest.fixture
+def portal() -> Iterator[Portal]:
+    site = Site()
+    with serve(site) as base_url:
+        yield Portal(site, base_url)
+
+
+@dataclass
+class Cache:
+    """A scriptcache on a temporary SQLite database and an in-memory blob store."""
+
+    sessions: sessionmaker[Session]
+    store: MemoryStore
+
+    def record(self, events: Sequence[dict[str, Any]]) -> list[GenerateResult]:
+        runs = ingest(self.sessions, [parse_event(e) for e in events])
+        return [generate(self.sessions, self.store, run_id) for run_id in runs]
+
+    def live(self, wpid: str) -> tuple[dict[str, bytes], Definition]:
+        """The live revision's files and the workflow definition it was generated for."""
+        with self.sessions() as session:
+            script = read.resolve_script(session, wpid, None)
+            revision = read.select_revision(session, script, None)
+            _, definition = read.workflow_definition(session, wpid, None)
+        return read.read_files(self.store, revision), definition
+
+
+@pytest.fixture
+def cache(sqlite_engine: Engine) -> Cache:
+    return Cache(make_sessionmaker(sqlite_engine), MemoryStore())
+
+
+_STATUS = re.compile(r"Status\s+(\S+)")
+_TOTAL = re.compile(r"Total\s+EUR\s+([0-9.]+)")
+
+
+async def read_status_total(
+    page: PlaywrightPage, goal: str | None, schema: Any, intention: str | None
+) -> dict[str, Any]:
+    """The test extractor: status and total from the order page's text."""
+    text = await page.locator("body").inner_text()
+    status, total = _STATUS.search(text), _TOTAL.search(text)
+    if status is None or total is None:
+        raise AssertionError(f"no status/total on {page.url}: {text[:200]!r}")
+    return {"status": status.group(1), "total": float(total.group(1))}
