@@ -11,7 +11,7 @@ export SCRIPTCACHE_STORE_URL ?= file://./var/blobs
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,browser]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    CountingStore, Databases, Result, Row, StatementCounter, actions_for, blob_bytes, fmt, ms,
+    CountingStore,
+    Databases,
+    Result,
+    Row,
+    StatementCounter,
+    actions_for,
+    blob_bytes,
+    fmt,
+    ms,
     retime,
 )
 from sqlalchemy import select
@@ -63,7 +71,7 @@ def workflow(blocks: int) -> dict[str, Any]:
 
 
 def event_stream(runs: int, blocks: int, workflows: int, seed: int = 6) -> list[dict[str, Any]]:
-    """Runs start 2 s apart and overlap; blocks complete 50–500 ms apart; 20 % take branch B."""
+    """Runs start 2 s apart and overlap; blocks complete 50-500 ms apart; 20 % take branch B."""
     rng = random.Random(seed)
     defn = workflow(blocks)
     labels = [b["label"] for b in defn["blocks"]]
@@ -215,19 +223,20 @@ def run(dbs: Databases, runs: int, blocks: int) -> Result:
     b = "1 scheduling"
 
     def row(metric: str, key: str, unit: str, goal: str = "") -> Row:
-        return Row(b, metric, ours[key], ref[key], unit, name, goal=goal)
+        return Row(b, metric, ours[key], ref[key], unit, name, goal=goal,
+                   goal_min=20 if goal else None)
 
     result = Result(rows=[
-        row("generations (generate_script calls)", "generations", "", "≥20× fewer"),
+        row("generations (generate_script calls)", "generations", "", "≥20x fewer"),
         row("revisions written", "revisions", ""),
-        row("SQL statements, scheduling + generation", "gen_statements", "", "≥20× fewer"),
+        row("SQL statements, scheduling + generation", "gen_statements", "", "≥20x fewer"),
         row("SQL statements, total (recording included)", "statements", ""),
         row("bytes handed to the blob store", "bytes_put", "B"),
         row("CPU, benchmark process", "cpu_s", "s"),
         row("CPU, PostgreSQL backends", "db_cpu_s", "s"),
     ])
     result.notes.append(
-        f"{runs} runs × {blocks} block events ({ACTIONS_PER_BLOCK} actions each) of "
+        f"{runs} runs x {blocks} block events ({ACTIONS_PER_BLOCK} actions each) of "
         f"{workflows} workflow(s), {len(events)} events; {ours['generate_tasks']} generate tasks "
         f"ran in the pipeline. Final live revisions identical (content_sha256 per script, "
         f"{len(ours['live'])} scripts): {'YES' if same else 'NO'}. "
@@ -249,7 +258,7 @@ def main() -> None:
     finally:
         dbs.drop_all()
     for r in result.rows:
-        print(f"{r.metric}: {fmt(r.value)} vs {fmt(r.baseline)} (×{fmt(r.ratio())})")
+        print(f"{r.metric}: {fmt(r.value)} vs {fmt(r.baseline)} (x{fmt(r.ratio())})")
     print(*result.notes, sep="\n")
 
 

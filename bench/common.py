@@ -50,6 +50,13 @@ class Row:
     baseline_name: str
     better: str = "lower"  # "lower" or "higher": how the ratio is oriented
     goal: str = ""
+    goal_min: float | None = None  # the ratio the goal asks for, when it is a ratio
+
+    def met(self) -> str:
+        ratio = self.ratio()
+        if self.goal_min is None or ratio is None:
+            return ""
+        return "yes" if ratio >= self.goal_min else "NO"
 
     def ratio(self) -> float | None:
         if self.baseline is None or self.value == 0 or self.baseline == 0:

@@ -42,6 +42,7 @@ class Settings:
     log_format: str = "console"
     log_level: str = "INFO"
     flower_basic_auth: str | None = None
+    chromium_path: str = "/usr/bin/chromium"  # for `scriptcache replay` (the browser extra)
 
     def __post_init__(self) -> None:
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
@@ -98,6 +99,7 @@ class Settings:
             log_level=_choice(env, "SCRIPTCACHE_LOG_LEVEL", defaults.log_level,
                               ("DEBUG", "INFO", "WARNING", "ERROR")),
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH") or None,
+            chromium_path=_raw(env, "SCRIPTCACHE_CHROMIUM_PATH") or defaults.chromium_path,
         )
 
 

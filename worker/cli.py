@@ -116,11 +116,13 @@ from worker.cli_script import script  # noqa: E402  (registers the `script` grou
 main.add_command(script)
 
 from worker.cli_ops import dlq, publish  # noqa: E402
+from worker.cli_replay import replay_command  # noqa: E402
 from worker.demo import demo  # noqa: E402
 
 main.add_command(publish)
 main.add_command(dlq)
 main.add_command(demo)
+main.add_command(replay_command)
 
 
 @main.command("schemas")

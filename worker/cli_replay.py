@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +46,7 @@ def replay_command(
 ) -> None:
     """Replay the live (or given) revision of a workflow's script in headless Chromium."""
     try:
-        from worker.browser import chromium, page, replay
+        from worker.browser import page, replay
     except ImportError as exc:  # the optional extra is missing
         raise click.ClickException(
             f"replay needs Playwright: pip install 'scriptcache[browser]' ({exc})") from None
@@ -73,7 +72,7 @@ def replay_command(
                          observer=_print_json if as_json else _print_event)
     result = asyncio.run(replay.replay_revision(
         files, definition, parameters, secrets,
-        chromium_path=executable or chromium.chromium_path(os.environ), hooks=hooks,
+        chromium_path=executable or obj.settings.chromium_path, hooks=hooks,
         selector_timeout_s=selector_timeout_s,
     ))
     if as_json:

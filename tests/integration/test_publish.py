@@ -495,6 +495,9 @@ def test_a_regeneration_sends_the_same_number_of_statements_for_10_or_300_blocks
     assert counts[10] == counts[300]
 
 
+# --- definition changes ----------------------------------------------------------------------
+
+
 def test_an_edited_block_whose_code_is_unchanged_still_gets_its_new_definition_hash(
     pg_sessions: sessionmaker[Session], local_store: BlobStore,
 ) -> None:
@@ -519,6 +522,9 @@ def test_an_edited_block_whose_code_is_unchanged_still_gets_its_new_definition_h
         defn = Definition.model_validate(workflow.definition)
         history = cache.history(session, scripts.resolve_script(session, "wf", None))
     assert [r.workflow_version for r in history] == [1, 2]
+    # The goal does not enter the code: same files, but the entry must carry the new hash,
+    # or `search` would stay uncached under version 2 forever (the reference's defect 3).
+    assert history[0].content_sha256 == history[1].content_sha256
     assert executable_labels(defn, live_of(pg_sessions, "wf").entries) == {"sign_in", "search"}
     third = RunBuilder("wr_3", "wf", edited, version=2)
     third.block("sign_in", "login", executed_with="code")

@@ -195,9 +195,10 @@ class BrowserPage:
         label = self.journal.current_label
         if self._fallback is None:
             waited = self._timeout_ms / 1000
+            what = (f"{action} on {selector!r} failed after {waited:g} s" if selector
+                    else f"{action} has no recorded selector")
             raise SelectorNotFound(
-                f"block {label!r}: {action} on {selector!r} failed after {waited:g} s "
-                f"(intention: {intention!r}): {first_line(error)}"
+                f"block {label!r}: {what} (intention: {intention!r}): {first_line(error)}"
             ) from error
         self.journal.fallbacks.append(
             FallbackRecord(label, action, selector, intention, first_line(error)))

@@ -1,0 +1,92 @@
+"""docs/benchmarks.png: one panel per benchmark that ran (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from common import Result
+
+OURS, BASE = "tab:blue", "tab:gray"
+
+
+def _scheduling(ax: Any, data: dict[str, tuple[float, float]]) -> None:
+    names = list(data)
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [max(data[n][0], 1e-3) for n in names], 0.4, color=OURS,
+           label="scriptcache")
+    ax.bar([x + 0.2 for x in xs], [max(data[n][1], 1e-3) for n in names], 0.4, color=BASE,
+           label="regenerate on every block")
+    ax.set_yscale("log")
+    ax.set_xticks(list(xs), [n.split(",")[0].split(" (")[0] for n in names], rotation=30,
+                  ha="right", fontsize=7)
+    ax.set_title("1 scheduling (log scale)")
+    ax.legend(fontsize=7)
+
+
+def _intake(ax: Any, data: dict[str, float]) -> None:
+    ax.bar(list(data), list(data.values()), color=[OURS, BASE])
+    ax.set_ylabel("events/s")
+    ax.set_title("2 intake, one worker process")
+
+
+def _statements(ax: Any, data: dict[int, int]) -> None:
+    ax.plot(list(data), list(data.values()), "o-", color=OURS)
+    ax.set_xscale("log")
+    ax.set_ylim(0, max(data.values()) * 1.5)
+    ax.set_xlabel("blocks in the run")
+    ax.set_ylabel("SQL statements")
+    ax.set_title("3 statements per generation")
+
+
+def _generator(ax: Any, data: dict[int, dict[str, float]]) -> None:
+    sizes = list(data)
+    ax.plot(sizes, [data[n]["time_s"] / n * 1000 for n in sizes], "o-", color=OURS)
+    ax.set_xscale("log")
+    ax.set_xlabel("blocks (20 actions each)")
+    ax.set_ylabel("ms per block", color=OURS)
+    twin = ax.twinx()
+    twin.plot(sizes, [data[n]["peak_bytes"] / n / 1024 for n in sizes], "s--", color="tab:red")
+    twin.set_ylabel("peak KiB per block", color="tab:red")
+    ax.set_title("4 generate_script scaling")
+
+
+def _latency(ax: Any, data: dict[str, list[float]]) -> None:
+    for key, color, label in (("revision", OURS, "committed revision"),
+                              ("intake", BASE, "run_finished recorded")):
+        values = sorted(v * 1000 for v in data[key])
+        ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], color=color,
+                label=label)
+    ax.set_xlabel("ms after run_finished was published")
+    ax.set_ylabel("fraction of runs")
+    ax.set_title("5 latency (CDF)")
+    ax.legend(fontsize=7)
+
+
+def _memory(ax: Any, data: list[tuple[int, float]]) -> None:
+    ax.plot([n for n, _ in data], [rss for _, rss in data], color=OURS)
+    ax.set_ylim(0, max(rss for _, rss in data) * 1.2)
+    ax.set_xlabel("events consumed")
+    ax.set_ylabel("worker RSS, MiB")
+    ax.set_title("6 worker memory")
+
+
+PANELS = {"scheduling": _scheduling, "intake": _intake, "statements": _statements,
+          "generator": _generator, "latency": _latency, "memory": _memory}
+
+
+def plot(results: list[Result], path: Path) -> None:
+    series = {k: v for r in results for k, v in r.series.items() if k in PANELS}
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    flat = list(axes.flat)
+    for ax, (key, data) in zip(flat, series.items(), strict=False):
+        PANELS[key](ax, data)
+    for ax in flat[len(series):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

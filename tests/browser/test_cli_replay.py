@@ -1,0 +1,88 @@
+"""`scriptcache replay` end to end: ingest a recording, replay it in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.browser import recordings as rec
+from tests.browser.conftest import Portal
+from tests.browser.site import Post
+from tests.browser.test_replay import ALICE
+from worker.cli import main
+from worker.cli_replay import replay_command
+
+
+@pytest.fixture
+def env(tmp_path: Path, chromium: str) -> dict[str, str]:
+    return {"SCRIPTCACHE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+            "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}",
+            "SCRIPTCACHE_CHROMIUM_PATH": chromium}
+
+
+def ingested(env: dict[str, str], portal: Portal, tmp_path: Path) -> None:
+    events = tmp_path / "run.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n"
+                              for e in rec.agent_run("run_cli", portal.base_url, ALICE)))
+    for args in (["migrate"], ["ingest", "--generate", str(events)]):
+        result = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+
+def replay(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(replay_command, [rec.WPID, *args], env=env)
+
+
+def test_replay_prints_each_block_as_it_starts_and_ends_and_a_summary(
+    env: dict[str, str], portal: Portal, tmp_path: Path
+) -> None:
+    ingested(env, portal, tmp_path)
+
+    result = replay(env, "--params", json.dumps(ALICE.parameters()),
+                    "--credentials", json.dumps(ALICE.credentials()))
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"replaying {rec.WPID} script 1 v1 (cache key 'default:127.0.0.1')"
+    assert lines[1] == "start  sign_in"
+    assert lines[2].startswith("end    sign_in: code in ")
+    assert "start  open_order #2" in lines
+    assert "end    settle: skipped in 0.00 s  (runs live: not replayable from the script)" in lines
+    assert lines[-1].startswith("done in ")
+    assert lines[-1].endswith("9 from code, 0 with fallback, 1 skipped, 0 failed; 3 extracted")
+    assert ALICE.password not in result.output
+    assert portal.site.posts[-1] == Post("/refunds", {"order": "A-1003", "reason": "damaged"})
+
+
+def test_replay_json_reports_a_missing_selector_and_fails(
+    env: dict[str, str], portal: Portal, tmp_path: Path
+) -> None:
+    ingested(env, portal, tmp_path)
+    portal.site.rename_sign_in = True
+    secrets = tmp_path / "secrets.json"
+    secrets.write_text(json.dumps(ALICE.credentials()))
+
+    result = replay(env, "--params", json.dumps(ALICE.parameters()), "--credentials",
+                    f"@{secrets}", "--selector-timeout-s", "0.5", "--json")
+
+    assert result.exit_code == 1
+    events = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert events[0] == {"event": "block_started", "label": "sign_in", "loop_index": None}
+    summary = events[-1]["summary"]
+    assert summary["ok"] is False
+    assert "block 'sign_in': click on \"//button[normalize-space()='Sign in']\"" in summary["error"]
+    assert "Error: replay failed: block 'sign_in'" in result.output
+
+
+def test_replay_refuses_to_start_without_the_credentials_the_script_reads(
+    env: dict[str, str], portal: Portal, tmp_path: Path
+) -> None:
+    ingested(env, portal, tmp_path)
+
+    result = replay(env, "--params", json.dumps(ALICE.parameters()))
+
+    assert result.exit_code == 2
+    assert "missing credentials: password" in result.output
