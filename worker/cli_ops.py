@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -76,8 +77,9 @@ def dlq_ls(obj: Context, task_name: str | None, run_id: str | None,
     for column in ("id", "task", "run", "attempts", "failed at", "error"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(str(r["id"]), r["task_name"], r["workflow_run_id"] or "",
-                      str(r["attempts"]), r["failed_at"], r["error"][:120])
+        cells = (str(r["id"]), r["task_name"], r["workflow_run_id"] or "", str(r["attempts"]),
+                 r["failed_at"], r["error"][:120])
+        table.add_row(*(escape(c) for c in cells))  # payload text is not rich markup
     Console().print(table)
 
 

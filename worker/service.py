@@ -21,7 +21,7 @@ from worker.store import BlobStore
 
 Event = RunStarted | BlockCompleted | RunFinished
 Fence = Callable[[Session], None]
-MAX_PUBLISH_ATTEMPTS = 5
+MAX_PUBLISH_ATTEMPTS = 10  # re-decisions when other writers publish first
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ Verdict per trial:
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import subprocess
@@ -42,6 +43,7 @@ from tests.factory import RunBuilder, definition, task_block
 from worker import models as m
 from worker.codegen.script import content_sha256
 from worker.db import make_engine, make_sessionmaker
+from worker.deadletter import REPLAYABLE
 from worker.decision import START_BLOCK
 from worker.events import parse_event
 from worker.migrate import upgrade
@@ -165,10 +167,13 @@ class Verdict:
     duplicate: list[str] = field(default_factory=list)
     mismatch: list[str] = field(default_factory=list)  # final content differs from the oracle
     pending: list[str] = field(default_factory=list)  # debounce records still due or leased
+    # Dead letters an operator could not replay (`dlq replay --all` would fail on them).
+    unreplayable: list[str] = field(default_factory=list)
 
     @property
     def recovered(self) -> bool:
-        return not (self.lost or self.partial or self.duplicate or self.mismatch or self.pending)
+        return not (self.lost or self.partial or self.duplicate or self.mismatch or self.pending
+                    or self.unreplayable)
 
     def describe(self) -> str:
         parts = [f"{k}={v}" for k, v in vars(self).items() if v]
@@ -183,6 +188,8 @@ def verdict(sessions: sessionmaker[Session], store: BlobStore, workload: Workloa
             _check_script(session, store, wpid, expected[wpid], out, read_blobs)
         live = _live_labels(session, workload.wpids)
         dead = set(session.scalars(select(m.DeadLetter.workflow_run_id)))
+        out.unreplayable += [f"{e.task_name}: {e.error[:200]}" for e in session.scalars(
+            select(m.DeadLetter).where(m.DeadLetter.task_name.not_in(REPLAYABLE)))]
         for run_id, (wpid, label) in workload.label_of.items():
             if label not in live.get(wpid, set()) or run_id in dead:
                 out.lost.append(f"{run_id} ({_state(session, run_id)})")
@@ -235,7 +242,7 @@ def _check_script(session: Session, store: BlobStore, wpid: str, ref: Reference,
         out.duplicate.append(f"{wpid}: versions {versions}")
     if len(revisions) > ref.revisions:
         out.duplicate.append(f"{wpid}: {len(revisions)} revisions, the oracle made {ref.revisions}")
-    for before, after in zip(revisions, revisions[1:], strict=False):
+    for before, after in itertools.pairwise(revisions):
         if before.content_sha256 == after.content_sha256:
             out.duplicate.append(f"{wpid}: versions {before.version} and {after.version} equal")
     for revision in revisions:

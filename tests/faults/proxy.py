@@ -13,6 +13,7 @@ It runs its own event loop in a daemon thread, so a test drives it from ordinary
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import struct
@@ -90,10 +91,8 @@ class Proxy:
         """Close with SO_LINGER 0: the peer sees a connection reset, not a clean close."""
         sock = writer.get_extra_info("socket")
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
         if writer in self._writers:
             self._writers.discard(writer)
             self.resets += 1

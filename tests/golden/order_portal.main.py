@@ -54,7 +54,10 @@ async def open_order(page: Page, ctx: RunContext) -> None:
         intention='Type the order number',
     )
     await page.press(None, key='Enter', intention='Press Enter to search')
-    await page.click("//a[contains(@href, '/orders/A-1002')]", intention='Open the matching order')
+    await page.click(
+        f"//a[contains(@href, '/orders/{ctx.current_value}')]",
+        intention='Open the matching order',
+    )
 
 
 @block('read_order')

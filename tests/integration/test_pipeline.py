@@ -68,7 +68,7 @@ def test_an_event_of_the_wrong_type_for_its_task_is_permanent(
     pg_sessions: sessionmaker[Session],
 ) -> None:
     event = linear_run("wr_t", "wf_t", ["a"])[0]
-    with pytest.raises(PermanentError, match="run_started.*block_completed"):
+    with pytest.raises(PermanentError, match=r"run_started.*block_completed"):
         intake(pg_sessions, event, "block_completed", SETTINGS)
 
 

@@ -56,7 +56,7 @@ def order_calls(order: str) -> list[Call]:
              "Close the cookie banner"),
         Call("fill", ("//input[@placeholder='Order number']", order), "Type the order number"),
         Call("press", (None, "Enter"), "Press Enter to search"),
-        Call("click", ("//a[contains(@href, '/orders/A-1002')]",), "Open the matching order"),
+        Call("click", (f"//a[contains(@href, '/orders/{order}')]",), "Open the matching order"),
         Call("extract", ("Extract the order status and total", SCHEMA), "Read status and total"),
     ]
 

@@ -97,3 +97,36 @@ def test_a_completed_iteration_beats_a_richer_failed_one() -> None:
     script = generate_script(rec.finish().run(), frozenset({"each"}), {})
     text = script.files["blocks/each.py"].decode()
     assert "//b[@id='ok']" in text and "//b[0]" not in text
+
+
+def test_the_iteration_value_inside_a_recorded_selector_follows_the_loop() -> None:
+    main = sample_script().files["main.py"].decode()
+    assert "f\"//a[contains(@href, '/orders/{ctx.current_value}')]\"" in main
+    assert "A-1002" not in main
+
+
+from types import SimpleNamespace  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from worker.codegen.actions import ActionScope, _selector  # noqa: E402
+from worker.run import ActionRecord  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=st.text(max_size=30), after=st.text(max_size=30),
+       value=st.text(min_size=3, max_size=12))
+def test_a_selector_with_the_loop_value_evaluates_back_to_the_recording(
+    before: str, after: str, value: str,
+) -> None:
+    xpath = before + value + after
+    node = _selector(ActionRecord("a1", "click", xpath=xpath),
+                     ActionScope(frozenset(), loop_value=value))
+    source = ast.unparse(ast.fix_missing_locations(ast.Expression(node)))
+    ctx = SimpleNamespace(current_value=value)
+    assert eval(compile(source, "<selector>", "eval"), {"ctx": ctx}) == xpath  # noqa: S307
+    other = SimpleNamespace(current_value="#OTHER#")
+    if value not in before + after:
+        rendered = eval(compile(source, "<selector>", "eval"), {"ctx": other})  # noqa: S307
+        assert "#OTHER#" in rendered

@@ -60,20 +60,36 @@ def page_action(method: str, action: ActionRecord, *args: ast.expr) -> ast.stmt:
     return awaited(call(func, *args, intention=literal(action.intention)))
 
 
-def _selector(action: ActionRecord) -> ast.expr:
-    return literal(action.xpath)
+MIN_LOOP_VALUE_CHARS = 3  # shorter values match selectors by accident
+
+
+def _selector(action: ActionRecord, scope: ActionScope) -> ast.expr:
+    """The recorded selector; inside a loop, the iteration's value in it becomes a reference
+    to the current value (an f-string), so `//a[contains(@href, 'A-1002')]` follows the loop."""
+    xpath = action.xpath
+    value = scope.loop_value
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if xpath is None or len(text) < MIN_LOOP_VALUE_CHARS or text not in xpath:
+        return literal(xpath)
+    parts: list[ast.expr] = []
+    for i, piece in enumerate(xpath.split(text)):
+        if i:
+            parts.append(ast.FormattedValue(attr("ctx", "current_value"), -1, None))
+        if piece:
+            parts.append(ast.Constant(piece))
+    return ast.JoinedStr(parts)
 
 
 def _fill(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("fill", a, _selector(a), value_of(a.text, a, s))
+    return page_action("fill", a, _selector(a, s), value_of(a.text, a, s))
 
 
 def _select(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("select_option", a, _selector(a), value_of(a.option, a, s))
+    return page_action("select_option", a, _selector(a, s), value_of(a.option, a, s))
 
 
 def _upload(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("upload_file", a, _selector(a), value_of(a.text, a, s))
+    return page_action("upload_file", a, _selector(a, s), value_of(a.text, a, s))
 
 
 def _goto(a: ActionRecord, s: ActionScope) -> ast.stmt:
@@ -83,7 +99,7 @@ def _goto(a: ActionRecord, s: ActionScope) -> ast.stmt:
 def _press(a: ActionRecord, s: ActionScope) -> ast.stmt:
     func = attr("page", "press")
     key = value_of(a.text, a, s)
-    return awaited(call(func, _selector(a), key=key, intention=literal(a.intention)))
+    return awaited(call(func, _selector(a, s), key=key, intention=literal(a.intention)))
 
 
 def _wait(a: ActionRecord, s: ActionScope) -> ast.stmt:
@@ -97,7 +113,7 @@ def _extract(a: ActionRecord, s: ActionScope) -> ast.stmt:
 
 
 def _selector_only(method: str) -> Callable[[ActionRecord, ActionScope], ast.stmt]:
-    return lambda a, s: page_action(method, a, _selector(a))
+    return lambda a, s: page_action(method, a, _selector(a, s))
 
 
 def seconds(text: str | None) -> int | float | None:
