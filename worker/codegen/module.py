@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -39,11 +40,23 @@ class _Cached:
     row: GeneratedBlock
 
 
+# CPython 3.11's AST constructors keep a recursion counter that is not thread-safe
+# ("SystemError: AST constructor recursion depth mismatch" when threads parse at once).
+_AST_LOCK = threading.Lock()
+
+
 def generate_script(
     run: RunRecord, generate: frozenset[str], carried: Mapping[str, CarriedBlock]
 ) -> GeneratedScript:
     """The files and script_blocks rows of a new revision; raises rather than return a
     script that does not compile."""
+    with _AST_LOCK:
+        return _generate_script(run, generate, carried)
+
+
+def _generate_script(
+    run: RunRecord, generate: frozenset[str], carried: Mapping[str, CarriedBlock]
+) -> GeneratedScript:
     definition = run.definition
     cacheable = {b.label: b for b in definition.planned_blocks() if b.block_type in CACHEABLE}
     if unknown := sorted(generate - cacheable.keys()):
