@@ -93,3 +93,33 @@ def test_a_generation_dead_lettered_for_a_missing_bucket_replays_once_it_exists(
     again = subprocess.run(cli, cwd=ROOT, env={**os.environ, **stack.env}, capture_output=True,
                            text=True, timeout=60)
     assert again.returncode == 0 and "replayed 0 of 0" in again.stdout
+
+
+def run_cli(stack: Stack, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=ROOT,
+                          env={**os.environ, **stack.env}, capture_output=True, text=True,
+                          input=stdin, timeout=120)
+
+
+def test_scriptcache_publish_sends_a_file_of_events_the_worker_caches(stack: Stack,
+                                                                      tmp_path: Path) -> None:
+    events = linear_run("wr_cli_pub", "wf_cli_pub", ["a", "b"])
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    stack.start_worker()
+    done = run_cli(stack, "publish", str(path))
+    assert done.returncode == 0, done.stderr
+    assert f"published {len(events)} events" in done.stdout
+    wait_until(lambda: stack.settled("wr_cli_pub"), 30, "the published run", stack)
+    assert stack.revisions("wf_cli_pub") == 1
+    bad = run_cli(stack, "publish", "-", stdin='{"type": "nope"}\n')
+    assert bad.returncode != 0 and "line 1" in bad.stderr and "type" in bad.stderr
+
+
+def test_scriptcache_demo_shows_both_branches_cached_and_the_plan(stack: Stack) -> None:
+    stack.start_worker()
+    done = run_cli(stack, "demo", "--timeout", "60")
+    assert done.returncode == 0, done.stderr + stack.worker_log()
+    assert "version 2 (live): 4 cached blocks" in done.stdout
+    assert "run plan for action='support': mode=code" in done.stdout
+    assert "not-a-real-secret" not in done.stdout + stack.worker_log()
