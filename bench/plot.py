@@ -12,6 +12,11 @@ import matplotlib.pyplot as plt
 from common import Result
 
 OURS, BASE = "tab:blue", "tab:gray"
+SHORT = {"generations (generate_script calls)": "generations",
+         "SQL statements, scheduling + generation": "SQL, generation path",
+         "SQL statements, total (recording included)": "SQL, total",
+         "bytes handed to the blob store": "bytes uploaded",
+         "CPU, benchmark process": "CPU s, Python", "CPU, PostgreSQL backends": "CPU s, PostgreSQL"}
 
 
 def _scheduling(ax: Any, data: dict[str, tuple[float, float]]) -> None:
@@ -22,8 +27,8 @@ def _scheduling(ax: Any, data: dict[str, tuple[float, float]]) -> None:
     ax.bar([x + 0.2 for x in xs], [max(data[n][1], 1e-3) for n in names], 0.4, color=BASE,
            label="regenerate on every block")
     ax.set_yscale("log")
-    ax.set_xticks(list(xs), [n.split(",")[0].split(" (")[0] for n in names], rotation=30,
-                  ha="right", fontsize=7)
+    ax.set_xticks(list(xs), [SHORT.get(n, n) for n in names], rotation=30, ha="right",
+                  fontsize=7)
     ax.set_title("1 scheduling (log scale)")
     ax.legend(fontsize=7)
 
@@ -51,7 +56,9 @@ def _generator(ax: Any, data: dict[int, dict[str, float]]) -> None:
     ax.set_ylabel("ms per block", color=OURS)
     twin = ax.twinx()
     twin.plot(sizes, [data[n]["peak_bytes"] / n / 1024 for n in sizes], "s--", color="tab:red")
-    twin.set_ylabel("peak KiB per block", color="tab:red")
+    twin.set_ylabel("peak KiB per block (tracemalloc)", color="tab:red")
+    ax.set_ylim(bottom=0)
+    twin.set_ylim(bottom=0)
     ax.set_title("4 generate_script scaling")
 
 

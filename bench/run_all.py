@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -25,7 +26,6 @@ import bench_memory
 import bench_scheduling
 import bench_statements
 from common import ROOT, Databases, Result, fmt, machine, redis_server
-from plot import plot
 
 FULL = {"runs": 100, "blocks": 50, "intake_events": 10_000, "statement_sizes": "10,100,1000",
         "generator_sizes": "100,1000,10000", "latency_runs": 200, "memory_events": 100_000}
@@ -143,6 +143,10 @@ def main() -> None:
     for key, value in FULL.items():
         parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)
     args = parser.parse_args()
+    # Stop cleanly (databases dropped, Redis and workers stopped) on Ctrl-C or kill PID,
+    # also when started in the background, where SIGINT is ignored by default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     chosen = sizes(args)
     host = machine()
     started = time.monotonic()
@@ -152,9 +156,16 @@ def main() -> None:
     print(table(results))
     for result in results:
         print(*result.notes, sep="\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(document(results, chosen, command.strip(), elapsed_s, host))
+    print(f"wrote {args.out}")
+    try:
+        from plot import plot
+    except ImportError as exc:  # make install sets up '.[test]' only
+        print(f"no plot ({exc}): .venv/bin/pip install -e '.[bench]'", file=sys.stderr)
+        return
     plot(results, args.out.parent / "benchmarks.png")
-    print(f"wrote {args.out} and {args.out.parent / 'benchmarks.png'}")
+    print(f"wrote {args.out.parent / 'benchmarks.png'}")
 
 
 if __name__ == "__main__":

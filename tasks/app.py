@@ -58,6 +58,12 @@ def _dead_letter(
     """A task failed for good (permanent error, retries exhausted, worker lost too often):
     keep its message, the reason and the traceback in the dead-letter queue."""
     name = getattr(sender, "name", "unknown")
+    if name not in deadletter.REPLAYABLE:
+        # The periodic sweep carries no work: the next sweep redoes it. An entry for it could
+        # never be replayed and would make every `dlq replay --all` fail.
+        log.warning("task_failed", task=name, task_id=task_id,
+                    error=f"{type(exception).__name__}: {exception}" if exception else None)
+        return
     payload = args[0] if args else None
     attempts = 1 + int(getattr(getattr(sender, "request", None), "retries", 0) or 0)
     trace = str(einfo) if einfo is not None else "".join(tb.format_exception(exception))

@@ -233,6 +233,15 @@ def redact_raw(raw: Any) -> Any:
             else a
             for a in out["actions"]
         ]
+    definition = out.get("definition")
+    if isinstance(definition, dict) and isinstance(definition.get("parameters"), list):
+        # A credential's default is as secret as its value (redact_event drops it too).
+        out["definition"] = {**definition, "parameters": [
+            {**p, "default": REDACTED}
+            if isinstance(p, dict) and p.get("parameter_type") != "workflow"
+            and p.get("default") is not None else p
+            for p in definition["parameters"]
+        ]}
     return out
 
 

@@ -152,9 +152,11 @@ def _record_block(session: Session, event: BlockCompleted) -> None:
 
 
 def _upsert(session: Session, model: type[m.Base], rows: list[dict[str, Any]], key: str) -> None:
-    stmt = insert_for(session, model).values(rows)
+    """One INSERT ... ON CONFLICT DO UPDATE for all rows: a statement compiled once and cached,
+    sent as a batched executemany (rows as parameters, not as a fresh VALUES list each time)."""
+    stmt = insert_for(session, model.__table__)
     updates = {name: stmt.excluded[name] for name in rows[0] if name != key}
-    session.execute(stmt.on_conflict_do_update(index_elements=[key], set_=updates))
+    session.execute(stmt.on_conflict_do_update(index_elements=[key], set_=updates), rows)
 
 
 def load_run(session: Session, workflow_run_id: str) -> RunRecord | None:
