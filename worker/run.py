@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from worker.definition import Definition
@@ -75,4 +76,11 @@ class RunRecord:
         return self.status in FAILED_RUN_STATUSES
 
     def runs_of(self, label: str) -> list[BlockRun]:
-        return [b for b in self.blocks if b.label == label]
+        return list(self._by_label.get(label, ()))
+
+    @cached_property
+    def _by_label(self) -> dict[str, list[BlockRun]]:
+        index: dict[str, list[BlockRun]] = {}
+        for block in self.blocks:
+            index.setdefault(block.label, []).append(block)
+        return index
