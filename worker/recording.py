@@ -151,12 +151,21 @@ def _record_block(session: Session, event: BlockCompleted) -> None:
         _upsert(session, m.Action, rows, "action_id")
 
 
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
 def _upsert(session: Session, model: type[m.Base], rows: list[dict[str, Any]], key: str) -> None:
-    """One INSERT ... ON CONFLICT DO UPDATE for all rows: a statement compiled once and cached,
-    sent as a batched executemany (rows as parameters, not as a fresh VALUES list each time)."""
-    stmt = insert_for(session, model.__table__)
-    updates = {name: stmt.excluded[name] for name in rows[0] if name != key}
-    session.execute(stmt.on_conflict_do_update(index_elements=[key], set_=updates), rows)
+    """One INSERT ... ON CONFLICT DO UPDATE of every column for all rows, sent as a batched
+    executemany; the statement is built once per dialect and table (it is immutable)."""
+    dialect = session.get_bind().dialect.name
+    stmt = _UPSERTS.get((dialect, model.__tablename__))
+    if stmt is None:
+        insert = insert_for(session, model.__table__)
+        updates = {c.name: insert.excluded[c.name] for c in model.__table__.columns
+                   if c.name != key}
+        stmt = insert.on_conflict_do_update(index_elements=[key], set_=updates)
+        _UPSERTS[(dialect, model.__tablename__)] = stmt
+    session.execute(stmt, rows)
 
 
 def load_run(session: Session, workflow_run_id: str) -> RunRecord | None:
