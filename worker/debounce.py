@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from worker import models as m
@@ -67,21 +67,33 @@ def _locked(session: Session, run_id: str) -> m.RunDebounce | None:
 
 def bump(session: Session, run_id: str, now: datetime, *, quiet_s: float, max_wait_s: float,
          immediate: bool = False) -> Bumped:
-    """Record that an event of this run arrived; returns when the run is due."""
-    session.execute(insert_for(session, m.RunDebounce).values(
-        workflow_run_id=run_id, seq=0, processed_seq=0, attempts=0, generations=0,
-    ).on_conflict_do_nothing())
-    row = _locked(session, run_id)
-    assert row is not None
-    started = row.due_at is None
-    row.seq += 1
-    row.first_pending_at = (now if started or row.first_pending_at is None
-                        else _aware(row.first_pending_at, now))
-    row.last_event_at = now
-    row.due_at = now if immediate else due_time(row.first_pending_at, now, quiet_s=quiet_s,
-                                                  max_wait_s=max_wait_s)
-    session.flush()
-    return Bumped(due_at=row.due_at, started_pending=started or immediate)
+    """Record that an event of this run arrived; returns when the run is due. One statement:
+    INSERT ... ON CONFLICT DO UPDATE ... RETURNING (every SET sees the row as it was)."""
+    t = m.RunDebounce.__table__.c
+    quiet_due = now + timedelta(seconds=quiet_s)
+    deadline = now + timedelta(seconds=max_wait_s)
+    idle = t.due_at.is_(None)
+    insert = insert_for(session, m.RunDebounce).values(
+        workflow_run_id=run_id, seq=1, first_pending_at=now, last_event_at=now,
+        deadline_at=deadline, due_at=now if immediate else min(quiet_due, deadline),
+        first_pending_seq=1,
+        processed_seq=0, attempts=0, generations=0,
+    )
+    due = now if immediate else case(
+        (idle, min(quiet_due, deadline)),
+        (t.deadline_at < quiet_due, t.deadline_at),
+        else_=quiet_due,
+    )
+    stmt = insert.on_conflict_do_update(index_elements=["workflow_run_id"], set_={
+        "seq": t.seq + 1,
+        "last_event_at": now,
+        "first_pending_at": case((idle, now), else_=t.first_pending_at),
+        "deadline_at": case((idle, deadline), else_=t.deadline_at),
+        "first_pending_seq": case((idle, t.seq + 1), else_=t.first_pending_seq),
+        "due_at": due,
+    }).returning(t.due_at, t.seq, t.first_pending_seq)
+    due_at, seq, first_pending_seq = session.execute(stmt).one()
+    return Bumped(due_at=_aware(due_at, now), started_pending=seq == first_pending_seq or immediate)
 
 
 def claim(session: Session, run_id: str, now: datetime, *, lease_s: float) -> Claim | NotDue | Idle:
@@ -118,10 +130,14 @@ def complete(session: Session, run_id: str, held: Claim, now: datetime) -> bool:
 
 
 def retry_later(session: Session, run_id: str, held: Claim, now: datetime, *,
-                max_s: float) -> datetime:
-    """Give the lease back after a transient failure; due again after a backoff."""
+                max_s: float, count_attempt: bool = True) -> datetime:
+    """Give the lease back after a transient failure; due again after a backoff. Waiting for
+    a late run_started is not a failed attempt (`count_attempt=False`): it has its own limit,
+    SCRIPTCACHE_RUN_START_WAIT_S."""
     row = _fenced(session, run_id, held, now)
     row.lease_token = row.lease_until = None
+    if not count_attempt:
+        row.attempts = max(0, held.attempts - 1)
     row.due_at = now + timedelta(seconds=backoff_s(held.attempts, max_s=max_s))
     return row.due_at
 
@@ -144,6 +160,7 @@ def mark_due(session: Session, run_id: str, now: datetime) -> None:
     row.seq += 1
     row.due_at = now
     row.first_pending_at = row.first_pending_at or now
+    row.deadline_at = row.deadline_at or now
     row.lease_token = row.lease_until = None
     row.attempts = 0
 

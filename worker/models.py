@@ -126,6 +126,10 @@ class RunDebounce(Base):
     first_pending_at: Mapped[datetime | None] = mapped_column(_tz())
     last_event_at: Mapped[datetime | None] = mapped_column(_tz())
     due_at: Mapped[datetime | None] = mapped_column(_tz())
+    # first_pending_at + max wait: lets intake bump the record in one statement.
+    deadline_at: Mapped[datetime | None] = mapped_column(_tz())
+    # The seq of the event that made the record pending: equal to seq means "just started".
+    first_pending_seq: Mapped[int | None] = mapped_column(BigInteger)
     lease_token: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(_tz())
     processed_seq: Mapped[int] = mapped_column(BigInteger, default=0)
