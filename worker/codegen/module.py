@@ -76,11 +76,11 @@ def _generate_script(
     workflow = block_function("run_workflow", orchestrate(definition.blocks, resolve), None)
     workflow_text = source(workflow) + "\n"
     bodies = [c.body for c in cached.values() if c.body]
-    main = "\n\n".join([MAIN_HEADER, parameters_model(definition), workflow_text, *bodies])
-    files = {"main.py": main.encode("utf-8")}
+    pieces = [MAIN_HEADER, parameters_model(definition), workflow_text, *bodies]
+    files = {"main.py": "\n\n".join(pieces).encode("utf-8")}
     files.update((c.row.path, c.code.encode("utf-8")) for c in cached.values() if c.row.path)
     files = dict(sorted(files.items()))
-    validate(files)
+    validate_pieces(pieces, {c.row.path: c for c in cached.values() if c.row.path})
     start = GeneratedBlock(
         START_BLOCK, START_BLOCK_TYPE, None, sha256_hex(workflow_text.encode("utf-8")), None,
         run.workflow_run_id, None, input_fields([workflow]), None, False,
@@ -198,6 +198,31 @@ def validate(files: Mapping[str, bytes]) -> None:
             if node.name in seen:
                 raise CodegenError(f"main.py defines {node.name!r} twice")
             seen.add(node.name)
+
+
+def validate_pieces(main_pieces: list[str], block_files: Mapping[str, _Cached]) -> None:
+    """The gate, compiling each piece once: main.py is its pieces joined by blank lines and a
+    block file is the block header, a blank line and its body (a piece of main.py), and pieces
+    of whole statements compile joined exactly when they compile alone. main.py must define
+    each name once. A block file of another shape (carried from an older revision) is compiled
+    whole. Memory stays that of the largest piece, not of main.py."""
+    seen: set[str] = set()
+    for index, piece in enumerate([*main_pieces, BLOCK_HEADER]):
+        try:
+            tree = ast.parse(piece, f"main.py piece {index}")
+            compile(tree, f"main.py piece {index}", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            raise CodegenError(f"main.py does not compile: {exc}") from None
+        if index == len(main_pieces):
+            break  # the block header is not part of main.py
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if node.name in seen:
+                    raise CodegenError(f"main.py defines {node.name!r} twice")
+                seen.add(node.name)
+    checked = set(main_pieces)
+    validate({path: c.code.encode("utf-8") for path, c in block_files.items()
+              if c.code != BLOCK_HEADER + "\n\n" + c.body or c.body not in checked})
 
 
 def _by_label(runs: Iterable[BlockRun]) -> dict[str, list[BlockRun]]:
