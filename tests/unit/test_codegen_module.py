@@ -120,3 +120,17 @@ def test_wait_seconds_come_from_the_recorded_text_when_it_is_a_number(
     text: str | None, expected: float | None
 ) -> None:
     assert seconds(text) == expected
+
+
+def test_the_piecewise_gate_refuses_a_broken_piece_and_a_name_defined_twice() -> None:
+    import pytest as _pytest
+
+    from worker.codegen import CodegenError
+    from worker.codegen.module import MAIN_HEADER, validate_pieces
+
+    fn = "async def step(page, ctx) -> None:\n    await page.click('x', intention=None)\n"
+    validate_pieces([MAIN_HEADER, fn], {})
+    with _pytest.raises(CodegenError, match="does not compile"):
+        validate_pieces([MAIN_HEADER, "async def step(page, ctx) -> None:\n"], {})
+    with _pytest.raises(CodegenError, match="defines 'step' twice"):
+        validate_pieces([MAIN_HEADER, fn, fn], {})
