@@ -29,7 +29,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+## bench: the benchmark suite (not part of make test); writes docs/BENCHMARKS.md and the plot
 bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/run_all.py
 
 demo: install

@@ -58,7 +58,7 @@ def _generator(ax: Any, data: dict[int, dict[str, float]]) -> None:
     twin.plot(sizes, [data[n]["peak_bytes"] / n / 1024 for n in sizes], "s--", color="tab:red")
     twin.set_ylabel("peak KiB per block (tracemalloc)", color="tab:red")
     ax.set_ylim(bottom=0)
-    twin.set_ylim(bottom=0)
+    twin.set_ylim(0, max(data[n]["peak_bytes"] / n / 1024 for n in sizes) * 1.3)
     ax.set_title("4 generate_script scaling")
 
 
@@ -77,6 +77,7 @@ def _latency(ax: Any, data: dict[str, list[float]]) -> None:
 def _memory(ax: Any, data: list[tuple[int, float]]) -> None:
     ax.plot([n for n, _ in data], [rss for _, rss in data], color=OURS)
     ax.set_ylim(0, max(rss for _, rss in data) * 1.2)
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k")
     ax.set_xlabel("events consumed")
     ax.set_ylabel("worker RSS, MiB")
     ax.set_title("6 worker memory")

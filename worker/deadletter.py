@@ -7,6 +7,7 @@ publish succeeded; replaying twice is harmless because intake and generation are
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,11 +37,12 @@ def add(session: Session, *, task_name: str, payload: Any, error: str, traceback
     the payload carried is scrubbed from the error text and the traceback."""
     secrets = _secret_values(payload)
     row = m.DeadLetter(
-        task_name=task_name[:128], payload=redact_raw(payload),
-        workflow_run_id=_text_field(payload, "workflow_run_id"),
-        event_id=_text_field(payload, "event_id"),
-        error=_scrub(error, secrets)[:MAX_TEXT_CHARS],
-        traceback=None if traceback is None else _scrub(traceback, secrets)[-MAX_TEXT_CHARS:],
+        task_name=_storable(task_name[:128]), payload=_storable_payload(redact_raw(payload)),
+        workflow_run_id=_storable(_text_field(payload, "workflow_run_id")),
+        event_id=_storable(_text_field(payload, "event_id")),
+        error=_storable(_scrub(error, secrets)[:MAX_TEXT_CHARS]),
+        traceback=_storable(None if traceback is None
+                            else _scrub(traceback, secrets)[-MAX_TEXT_CHARS:]),
         attempts=attempts, failed_at=now,
     )
     session.add(row)
@@ -97,6 +99,27 @@ def replay(sessions: sessionmaker[Session], ids: Sequence[int], publish: Publish
         with sessions.begin() as session:
             remove(session, [entry_id])
         yield entry_id, None
+
+
+def _storable(value: Any) -> Any:
+    """What the database can store of a rejected payload: the very values the validator
+    refuses (NUL characters, lone surrogates, NaN and infinities) are escaped, not lost."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_storable(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
+def _storable_payload(payload: Any) -> Any:
+    try:
+        return _storable(payload)
+    except RecursionError:
+        return {"unstorable": "the payload is nested too deeply to keep"}
 
 
 def _text_field(payload: Any, name: str) -> str | None:

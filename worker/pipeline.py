@@ -33,7 +33,8 @@ def intake(sessions: sessionmaker[Session], raw: Any, expected_type: str, settin
            now: datetime | None = None) -> Intake:
     """Validate an event, record it and bump its run's debounce record in one transaction."""
     if isinstance(raw, dict) and settings.max_event_bytes:
-        size = len(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode())
+        size = len(json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+                   .encode("utf-8", "surrogatepass"))  # lone surrogates: parse_event says so
         if size > settings.max_event_bytes:
             raise PermanentError(
                 f"event: {size} bytes, over the limit of {settings.max_event_bytes} "
@@ -89,7 +90,7 @@ def process_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
                 f"run {run_id}: run_started never arrived ({waited_s:.0f} s, over "
                 f"SCRIPTCACHE_RUN_START_WAIT_S={settings.run_start_wait_s:g})") from None
         return Outcome("waiting for run_started",
-                       rearm_at=_retry_later(sessions, run_id, held, settings))
+                       rearm_at=_retry_later(sessions, run_id, held, settings, waiting=True))
     except LeaseLost as exc:  # another worker owns the run now; our work was rolled back
         return Outcome(f"rolled back: {exc}")
     except PermanentError:
@@ -114,13 +115,15 @@ def _give_up(sessions: sessionmaker[Session], run_id: str, held: debounce.Claim)
 
 
 def _retry_later(sessions: sessionmaker[Session], run_id: str, held: debounce.Claim,
-                 settings: Settings, quiet: bool = False) -> datetime | None:
+                 settings: Settings, quiet: bool = False, waiting: bool = False
+                 ) -> datetime | None:
     """Give the lease back, due after a backoff. Best effort when the database is the problem:
     the lease then simply expires and the sweeper retries."""
     try:
         with sessions.begin() as session:
             return debounce.retry_later(session, run_id, held, utcnow(),
-                                        max_s=settings.retry_backoff_max_s)
+                                        max_s=settings.retry_backoff_max_s,
+                                        count_attempt=not waiting)
     except Exception:
         if not quiet:
             raise

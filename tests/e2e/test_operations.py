@@ -38,7 +38,7 @@ def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_
     flower = subprocess.Popen(["bash", "deploy/flower.sh"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_port(port, timeout_s=30)
+        wait_for_port(port, timeout_s=60)
         stack.start_worker()
         stack.publish(linear_run("wr_flower", "wf_flower", ["a", "b"]))
         wait_until(lambda: stack.settled("wr_flower"), 30, "the run to be generated", stack)
@@ -49,7 +49,7 @@ def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_
             names = {t.get("name") for t in tasks.values()}
             return bool(workers) and {"scriptcache.block_completed",
                                       "scriptcache.generate"} <= names
-        wait_until(seen, 30, "Flower to see the worker and its tasks", stack)
+        wait_until(seen, 90, "Flower to see the worker and its tasks", stack)
         assert any(name.startswith("w") for name in flower_get(port, "/api/workers"))
         denied = urllib.request.Request(f"http://127.0.0.1:{port}/api/workers")
         try:

@@ -47,6 +47,7 @@ from worker.deadletter import REPLAYABLE
 from worker.decision import START_BLOCK
 from worker.events import parse_event
 from worker.migrate import upgrade
+from worker.publisher import producer_app, publish_events
 from worker.service import generate, ingest
 from worker.store import BlobStore, open_store
 
@@ -333,17 +334,34 @@ def await_recovery(stack: Stack, store: BlobStore, workload: Workload,
     return verdict(stack.sessions, store, workload, expected)
 
 
+class ClosingStack(Stack):
+    """A Stack whose publish closes its producer connections (pytest turns the
+    ResourceWarning of an unclosed socket into an error)."""
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        app = producer_app(self.env["SCRIPTCACHE_BROKER_URL"])
+        try:
+            publish_events(app, events)
+        finally:
+            app.close()
+
+
+def flush(url: str) -> None:
+    with redis.Redis.from_url(url) as client:
+        client.flushall()
+
+
 @pytest.fixture
 def fault_stack(pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str,
                 tmp_path: Path) -> Iterator[Stack]:
     """A Stack (tests/e2e/conftest.py) with FAULT_ENV and the local blob store."""
-    redis.Redis.from_url(redis_server).flushall()
+    flush(redis_server)
     logs = tmp_path / "logs"
     logs.mkdir()
     env = {**FAULT_ENV, "SCRIPTCACHE_DATABASE_URL": pg_url,
            "SCRIPTCACHE_BROKER_URL": redis_server,
            "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}"}
-    stack = Stack(env=env, sessions=pg_sessions, logs=logs)
+    stack = ClosingStack(env=env, sessions=pg_sessions, logs=logs)
     yield stack
     stack.stop_all()
 

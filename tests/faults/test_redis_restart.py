@@ -26,6 +26,7 @@ from tests.faults.conftest import (
     Workload,
     await_recovery,
     disjoint_workload,
+    flush,
     local_store,
     oracle,
     seeded,
@@ -95,7 +96,8 @@ def test_an_emptied_redis_with_pending_generations_is_recovered_by_the_sweeper(
         wait_until(lambda w=workload: recorded(stack, w), 60, "intake of every event", stack)
         os.killpg(intake.pid, signal.SIGTERM)  # warm shutdown: its last acks are sent
         intake.wait(30)
-        queued = redis.Redis.from_url(private_redis.url).llen("scriptcache.generate")
+        with redis.Redis.from_url(private_redis.url) as client:
+            queued = client.llen("scriptcache.generate")
         assert queued > 0, "no generation request was pending in Redis"
         worker = stack.start_worker()
         wait_ready(stack, worker)
@@ -104,7 +106,7 @@ def test_an_emptied_redis_with_pending_generations_is_recovered_by_the_sweeper(
             private_redis.kill()
             private_redis.start()
         else:
-            redis.Redis.from_url(private_redis.url).flushall()
+            flush(private_redis.url)
         tally.add(trial, await_recovery(stack, store, workload, expected))
         assert worker.poll() is None, "the worker died with Redis"
         stack.kill(worker)

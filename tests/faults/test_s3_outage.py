@@ -57,7 +57,10 @@ class MotoServer:
         client = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing",
             region_name="us-east-1").client("s3", endpoint_url=self.url)
-        client.create_bucket(Bucket=BUCKET)  # in-memory: recreated on every start
+        try:
+            client.create_bucket(Bucket=BUCKET)  # in-memory: recreated on every start
+        finally:
+            client.close()
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -111,4 +114,5 @@ def test_s3_down_past_the_retry_budget_dead_letters_then_replay_generates(
         assert "replayed" in replay.stdout
         assert not dead_lettered_runs(stack), "replay left dead-letter entries behind"
         tally.add(trial, await_recovery(stack, store, workload, expected))
+    store.client.close()  # type: ignore[attr-defined]
     tally.report(capsys)

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.e2e.conftest import TEST_ENV, Stack
+from tests.faults.conftest import ClosingStack, flush
 from worker import models as m
 from worker.store import open_store
 
@@ -23,12 +23,12 @@ def sec_stack(pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str
               tmp_path: Path) -> Iterator[Stack]:
     """A Stack (tests/e2e/conftest.py) on a fresh database and the local blob store; tests
     adjust `stack.env` before starting processes."""
-    redis.Redis.from_url(redis_server).flushall()
+    flush(redis_server)
     logs = tmp_path / "logs"
     logs.mkdir()
     env = {**TEST_ENV, "SCRIPTCACHE_DATABASE_URL": pg_url, "SCRIPTCACHE_BROKER_URL": redis_server,
            "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}"}
-    stack = Stack(env=env, sessions=pg_sessions, logs=logs)
+    stack = ClosingStack(env=env, sessions=pg_sessions, logs=logs)
     yield stack
     stack.stop_all()
 

@@ -150,13 +150,16 @@ def test_fuzzed_events_are_dead_lettered_and_never_crash_the_worker(
     worker = sec_stack.start_worker()
     app = producer_app(sec_stack.env["SCRIPTCACHE_BROKER_URL"])
     started = time.monotonic()
-    with app.producer_or_acquire() as producer:
-        for task, payload in stream:
-            if task is None:
-                publish_events(app, [payload])
-            else:  # a payload the publisher would refuse to send: as a raw Celery message
-                app.send_task(task, args=[payload], queue="scriptcache.events",
-                              producer=producer, argsrepr="fuzzed", kwargsrepr="{}")
+    try:
+        with app.producer_or_acquire() as producer:
+            for task, payload in stream:
+                if task is None:
+                    publish_events(app, [payload])
+                else:  # a payload the publisher would refuse to send: a raw Celery message
+                    app.send_task(task, args=[payload], queue="scriptcache.events",
+                                  producer=producer, argsrepr="fuzzed", kwargsrepr="{}")
+    finally:
+        app.close()
 
     def dead_letters() -> int:
         return int(sec_stack.scalar(select(func.count()).select_from(m.DeadLetter)))

@@ -74,9 +74,9 @@ def test_dlq_replay_refuses_a_task_that_is_not_ours_and_keeps_the_entry(
     with sec_stack.sessions() as session:
         kept = session.scalars(select(m.DeadLetter.dead_letter_id)).all()
     assert sorted(kept) == sorted([foreign, not_an_event])
-    broker = redis.Redis.from_url(sec_stack.env["SCRIPTCACHE_BROKER_URL"])
-    assert [k for k in broker.keys("*") if not k.startswith(b"_kombu")] == [], \
-        "something was published"
+    with redis.Redis.from_url(sec_stack.env["SCRIPTCACHE_BROKER_URL"]) as broker:
+        assert [k for k in broker.keys("*") if not k.startswith(b"_kombu")] == [], \
+            "something was published"
 
 
 def test_invalid_utf8_is_refused_with_the_line_by_parse_line_and_the_publish_cli(
@@ -100,7 +100,7 @@ def test_invalid_utf8_is_refused_with_the_line_by_parse_line_and_the_publish_cli
     assert result.returncode == 1
     assert "line 2: invalid UTF-8" in result.stderr
     assert "Traceback" not in result.stderr
-    broker = redis.Redis.from_url(sec_stack.env["SCRIPTCACHE_BROKER_URL"])
-    assert broker.llen("scriptcache.events") == 0, "a partial file was published"
+    with redis.Redis.from_url(sec_stack.env["SCRIPTCACHE_BROKER_URL"]) as broker:
+        assert broker.llen("scriptcache.events") == 0, "a partial file was published"
     with sec_stack.sessions() as session:
         assert session.scalar(select(func.count()).select_from(m.DeadLetter)) == 0

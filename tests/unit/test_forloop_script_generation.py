@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from types import SimpleNamespace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.recordings import Recorder, act, defn, param, runs_from_jsonl, sample_runs
 from worker.codegen import GeneratedScript, generate_script
+from worker.codegen.actions import ActionScope, _selector
 from worker.decision import executed_labels
+from worker.run import ActionRecord
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -105,14 +111,6 @@ def test_the_iteration_value_inside_a_recorded_selector_follows_the_loop() -> No
     assert "A-1002" not in main
 
 
-from types import SimpleNamespace  # noqa: E402
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from worker.codegen.actions import ActionScope, _selector  # noqa: E402
-from worker.run import ActionRecord  # noqa: E402
-
 
 @settings(max_examples=300, deadline=None)
 @given(before=st.text(max_size=30), after=st.text(max_size=30),
@@ -125,8 +123,8 @@ def test_a_selector_with_the_loop_value_evaluates_back_to_the_recording(
                      ActionScope(frozenset(), loop_value=value))
     source = ast.unparse(ast.fix_missing_locations(ast.Expression(node)))
     ctx = SimpleNamespace(current_value=value)
-    assert eval(compile(source, "<selector>", "eval"), {"ctx": ctx}) == xpath  # noqa: S307
+    assert eval(compile(source, "<selector>", "eval"), {"ctx": ctx}) == xpath
     other = SimpleNamespace(current_value="#OTHER#")
     if value not in before + after:
-        rendered = eval(compile(source, "<selector>", "eval"), {"ctx": other})  # noqa: S307
+        rendered = eval(compile(source, "<selector>", "eval"), {"ctx": other})
         assert "#OTHER#" in rendered
