@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -16,6 +17,7 @@ from sqlalchemy import select
 
 from tests.conftest import ROOT, free_port, stop, wait_for_port
 from tests.e2e.conftest import Stack, wait_until
+from tests.e2e.test_worker import live_labels
 from tests.factory import linear_run
 from worker import models as m
 
@@ -110,8 +112,11 @@ def test_scriptcache_publish_sends_a_file_of_events_the_worker_caches(stack: Sta
     done = run_cli(stack, "publish", str(path))
     assert done.returncode == 0, done.stderr
     assert f"published {len(events)} events" in done.stdout
-    wait_until(lambda: stack.settled("wr_cli_pub"), 30, "the published run", stack)
-    assert stack.revisions("wf_cli_pub") == 1
+    # run_finished makes the run due at once; with two pool processes a block may still be
+    # in intake then, so one or two revisions are both right: the live one holds both blocks.
+    wait_until(lambda: live_labels(stack, "wf_cli_pub") == {"a", "b"}, 30,
+               "the published run", stack)
+    assert 1 <= stack.revisions("wf_cli_pub") <= 2
     bad = run_cli(stack, "publish", "-", stdin='{"type": "nope"}\n')
     assert bad.returncode != 0 and "line 1" in bad.stderr and "type" in bad.stderr
 
@@ -120,6 +125,6 @@ def test_scriptcache_demo_shows_both_branches_cached_and_the_plan(stack: Stack) 
     stack.start_worker()
     done = run_cli(stack, "demo", "--timeout", "60")
     assert done.returncode == 0, done.stderr + stack.worker_log()
-    assert "version 2 (live): 4 cached blocks" in done.stdout
+    assert re.search(r"version \d+ \(live\): 4 cached blocks", done.stdout), done.stdout
     assert "run plan for action='support': mode=code" in done.stdout
     assert "not-a-real-secret" not in done.stdout + stack.worker_log()
