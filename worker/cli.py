@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import click
 
 from worker import scripts as read
-from worker.cli_base import Context, echo_json, pass_ctx, read_events
+from worker.cli_base import Context, echo_json, json_object, pass_ctx, read_events
 from worker.db import make_engine, make_sessionmaker
 from worker.errors import ScriptcacheError
 from worker.migrate import upgrade
@@ -96,19 +95,10 @@ def _wpid(session: Any, result: Any) -> str:
 @pass_ctx
 def plan_command(obj: Context, wpid: str, params: str, version: int | None) -> None:
     """The run plan for a workflow and parameters, as JSON."""
-    parameters = _json_object(params, "--params")
+    parameters = json_object(params, "--params")
     with obj.services.sessions() as session:
         echo_json(read.run_plan(session, wpid, parameters, version))
 
-
-def _json_object(raw: str, option: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not valid JSON: {exc.msg}", param_hint=option) from None
-    if not isinstance(value, dict):
-        raise click.BadParameter("expected a JSON object", param_hint=option)
-    return value
 
 
 from worker.cli_script import script  # noqa: E402  (registers the `script` group)

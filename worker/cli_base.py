@@ -64,3 +64,14 @@ def read_events(source: str) -> list[Any]:
         except ScriptcacheError as exc:
             raise click.ClickException(f"{source}: line {number}: {exc}") from None
     return events
+
+
+def json_object(raw: str, option: str) -> dict[str, Any]:
+    """A command-line option holding a JSON object; a clear usage error otherwise."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc.msg}", param_hint=option) from None
+    if not isinstance(value, dict):
+        raise click.BadParameter("expected a JSON object", param_hint=option)
+    return value

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import click
 from worker import models as m
 from worker import scripts as read
 from worker.browser.journal import BlockFinished, BlockStarted, ReplayResult
-from worker.cli_base import Context, echo_json, pass_ctx
+from worker.cli_base import Context, echo_json, json_object, pass_ctx
 from worker.definition import Definition, render_cache_key
 
 
@@ -134,12 +133,3 @@ def _read_at_file(raw: str) -> str:
         raise click.BadParameter(f"cannot read {raw[1:]}: {exc.strerror}",
                                  param_hint="--credentials") from None
 
-
-def json_object(raw: str, option: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not valid JSON: {exc.msg}", param_hint=option) from None
-    if not isinstance(value, dict):
-        raise click.BadParameter("expected a JSON object", param_hint=option)
-    return value
