@@ -11,7 +11,6 @@ bodies, started the same way on the same Redis with the same messages.
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -27,6 +26,7 @@ from common import (
     fmt,
     linear_events,
     rss_kb,
+    run_standalone,
     stop_process,
     wait_until,
     worker_args,
@@ -101,20 +101,7 @@ def run(dbs: Databases, broker_url: str, count: int) -> Result:
 
 
 def main() -> None:
-    from common import redis_server
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=10_000)
-    args = parser.parse_args()
-    dbs = Databases()
-    try:
-        with redis_server() as broker_url:
-            result = run(dbs, broker_url, args.events)
-    finally:
-        dbs.drop_all()
-    for r in result.rows:
-        print(f"{r.metric}: {fmt(r.value)} vs {fmt(r.baseline)} {r.unit} (x{fmt(r.ratio())})")
-    print(*result.notes, sep="\n")
+    run_standalone(run, __doc__, "events", 10_000)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ recorded (intake only), the floor under any generation.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -22,9 +21,9 @@ from common import (
     Result,
     Row,
     celery,
-    fmt,
     linear_events,
     percentile,
+    run_standalone,
     stop_process,
     wait_until,
     worker_args,
@@ -99,20 +98,7 @@ def run(dbs: Databases, broker_url: str, runs: int) -> Result:
 
 
 def main() -> None:
-    from common import redis_server
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=200)
-    args = parser.parse_args()
-    dbs = Databases()
-    try:
-        with redis_server() as broker_url:
-            result = run(dbs, broker_url, args.runs)
-    finally:
-        dbs.drop_all()
-    for r in result.rows:
-        print(f"{r.metric}: {fmt(r.value)} {r.unit} (baseline {fmt(r.baseline)})")
-    print(*result.notes, sep="\n")
+    run_standalone(run, __doc__, "runs", 200)
 
 
 if __name__ == "__main__":

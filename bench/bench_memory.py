@@ -11,7 +11,6 @@ events, so the ratio shows growth after warm-up.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -22,9 +21,9 @@ from common import (
     Result,
     Row,
     celery,
-    fmt,
     linear_events,
     rss_kb,
+    run_standalone,
     stop_process,
     wait_until,
     worker_args,
@@ -92,20 +91,7 @@ def run(dbs: Databases, broker_url: str, count: int) -> Result:
 
 
 def main() -> None:
-    from common import redis_server
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=100_000)
-    args = parser.parse_args()
-    dbs = Databases()
-    try:
-        with redis_server() as broker_url:
-            result = run(dbs, broker_url, args.events)
-    finally:
-        dbs.drop_all()
-    for r in result.rows:
-        print(f"{r.metric}: {fmt(r.value)} {r.unit} (baseline {fmt(r.baseline)})")
-    print(*result.notes, sep="\n")
+    run_standalone(run, __doc__, "events", 100_000)
 
 
 if __name__ == "__main__":

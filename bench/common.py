@@ -6,6 +6,7 @@ Benchmarks print figures; they assert nothing about timing.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import platform
@@ -330,3 +331,21 @@ def retime(events: list[dict[str, Any]], times: list[datetime]) -> list[dict[str
 
 def ms(value: float) -> timedelta:
     return timedelta(milliseconds=value)
+
+
+def run_standalone(run: Callable[[Databases, str, int], Result], doc: str | None, option: str,
+                   default: int) -> None:
+    """`python bench/bench_X.py [--OPTION N]`: a private Redis and fresh databases around one
+    benchmark, its rows printed against their baselines."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument(f"--{option}", type=int, default=default)
+    size = getattr(parser.parse_args(), option)
+    dbs = Databases()
+    try:
+        with redis_server() as broker_url:
+            result = run(dbs, broker_url, size)
+    finally:
+        dbs.drop_all()
+    for r in result.rows:
+        print(f"{r.metric}: {fmt(r.value)} vs {fmt(r.baseline)} {r.unit} (x{fmt(r.ratio())})")
+    print(*result.notes, sep="\n")
