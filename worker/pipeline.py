@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from worker import debounce
+from worker.block_intake import take_in_block
 from worker.clock import utcnow
 from worker.errors import LeaseLost, PermanentError, RunNotStarted
-from worker.events import RunFinished, parse_event
-from worker.recording import first_delivery, record_event
+from worker.events import BlockCompleted, RunFinished, parse_event
+from worker.recording import Event, first_delivery, record_event
 from worker.service import GenerateResult, generate
 from worker.store import BlobStore
 
@@ -44,13 +45,28 @@ def intake(sessions: sessionmaker[Session], raw: Any, expected_type: str, settin
         raise PermanentError(f"event: type {event.type!r} sent to the {expected_type} task")
     now = now or utcnow()
     with sessions.begin() as session:
-        if not first_delivery(session, event.event_id, event.workflow_run_id, now):
-            return Intake(event.workflow_run_id, event.type, now, False, duplicate=True)
-        run_id = record_event(session, event)
-        bumped = debounce.bump(session, run_id, now, quiet_s=settings.quiet_s,
-                               max_wait_s=settings.max_wait_s,
-                               immediate=isinstance(event, RunFinished))
-    return Intake(run_id, event.type, bumped.due_at, bumped.started_pending)
+        bumped = take_in(session, event, now, settings)
+    if bumped is None:
+        return Intake(event.workflow_run_id, event.type, now, False, duplicate=True)
+    return Intake(event.workflow_run_id, event.type, bumped.due_at, bumped.started_pending)
+
+
+def take_in(session: Session, event: Event, now: datetime, settings: Settings, *,
+            one_statement: bool = True) -> debounce.Bumped | None:
+    """Record the event and bump its run's debounce record; None for a redelivery.
+
+    A block event on PostgreSQL takes one statement (worker/block_intake.py); the others, and
+    every event on SQLite or with `one_statement=False`, take the generic statements."""
+    if (one_statement and isinstance(event, BlockCompleted)
+            and session.get_bind().dialect.name == "postgresql"):
+        return take_in_block(session, event, now, quiet_s=settings.quiet_s,
+                             max_wait_s=settings.max_wait_s)
+    if not first_delivery(session, event.event_id, event.workflow_run_id, now):
+        return None
+    run_id = record_event(session, event)
+    return debounce.bump(session, run_id, now, quiet_s=settings.quiet_s,
+                         max_wait_s=settings.max_wait_s,
+                         immediate=isinstance(event, RunFinished))
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import Connection, case, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from worker import models as m
-from worker.db import insert_for
 from worker.definition import Definition
 from worker.errors import RunNotStarted
 from worker.events import BlockCompleted, RunFinished, RunStarted, redact_event
@@ -23,149 +25,167 @@ Event = RunStarted | BlockCompleted | RunFinished
 
 def record_event(session: Session, event: Event) -> str:
     """Record one event; the same event twice, or events out of order, give the same rows."""
-    # Times are kept in UTC: SQLite drops offsets, and blocks are ordered by occurred_at.
-    event = redact_event(event).model_copy(
-        update={"occurred_at": event.occurred_at.astimezone(UTC)}
-    )
+    event = stored_form(event)
+    conn = session.connection()
+    sql = _statements(conn.dialect.name)
     if isinstance(event, RunStarted):
-        _record_run_started(session, event)
+        _record_run_started(conn, sql, event)
     elif isinstance(event, BlockCompleted):
-        _record_block(session, event)
+        _record_block(conn, sql, event)
     else:
-        _record_run_finished(session, event)
+        conn.execute(sql.run_finished, {"workflow_run_id": event.workflow_run_id,
+                                        "status": event.status,
+                                        "finished_at": event.occurred_at})
     return event.workflow_run_id
+
+
+def stored_form(event: Event) -> Any:
+    """The event as it is recorded: credentials redacted, its time in UTC (SQLite drops
+    offsets, and blocks are ordered by occurred_at)."""
+    return redact_event(event).model_copy(
+        update={"occurred_at": event.occurred_at.astimezone(UTC)})
 
 
 def first_delivery(session: Session, event_id: str, workflow_run_id: str, now: datetime) -> bool:
     """Remember an event id; False when it was taken in before (a redelivery)."""
-    inserted = session.scalar(
-        insert_for(session, m.ReceivedEvent)
-        .values(event_id=event_id, workflow_run_id=workflow_run_id, received_at=now)
-        .on_conflict_do_nothing()
-        .returning(m.ReceivedEvent.event_id)
-    )
+    inserted = session.connection().execute(
+        _statements(session.get_bind().dialect.name).received,
+        {"event_id": event_id, "workflow_run_id": workflow_run_id, "received_at": now},
+    ).scalar()
     return inserted is not None
 
 
-def _record_run_started(session: Session, event: RunStarted) -> None:
-    definition = event.definition.model_dump(mode="json", exclude_unset=True)
-    workflow = insert_for(session, m.Workflow).values(
-        workflow_permanent_id=event.workflow_permanent_id,
-        version=event.workflow_version,
-        definition=definition,
-        cache_key=event.definition.cache_key,
-    )
-    session.execute(workflow.on_conflict_do_nothing())
-    values = dict(
-        workflow_permanent_id=event.workflow_permanent_id,
-        workflow_version=event.workflow_version,
-        parameters=dict(event.parameters),
-        run_with=event.run_with,
-        code_gen=event.code_gen,
-        started_at=event.occurred_at,
-    )
-    run = insert_for(session, m.WorkflowRun).values(
-        workflow_run_id=event.workflow_run_id, status=RUNNING, **values
-    )
-    table = m.WorkflowRun.__table__.c
-    session.execute(
-        run.on_conflict_do_update(
+# --- statements --------------------------------------------------------------------------------
+# Intake runs once per event, so its statements are built once per dialect, with bound
+# parameters, and executed on the session's connection (Core): building a statement and the
+# ORM's bulk machinery cost more than the database does here (bench/bench_intake.py).
+
+
+@dataclass(frozen=True)
+class _Statements:
+    received: Any  # INSERT received_events ... ON CONFLICT DO NOTHING RETURNING event_id
+    workflow: Any  # INSERT workflows ... ON CONFLICT DO NOTHING
+    run_started: Any  # upsert of the run; a status already final stays final
+    run_finished: Any  # upsert of the run's final status
+    run_pending: Any  # the run's row when only its blocks are known yet
+    block: Any
+    task: Any
+    actions: Any
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    def insert(model: type[m.Base]) -> Any:
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+    runs = m.WorkflowRun.__table__.c
+    started = insert(m.WorkflowRun)
+    started_set = {c: started.excluded[c] for c in (
+        "workflow_permanent_id", "workflow_version", "parameters", "run_with", "code_gen",
+        "started_at")}
+    started_set["status"] = case((runs.status.in_([PENDING, RUNNING]), RUNNING),
+                                 else_=runs.status)
+    finished = insert(m.WorkflowRun).values(code_gen=False)
+    return _Statements(
+        received=insert(m.ReceivedEvent).on_conflict_do_nothing()
+        .returning(m.ReceivedEvent.event_id),
+        workflow=insert(m.Workflow).on_conflict_do_nothing(),
+        run_started=started.values(status=RUNNING).on_conflict_do_update(
+            index_elements=["workflow_run_id"], set_=started_set),
+        run_finished=finished.on_conflict_do_update(
             index_elements=["workflow_run_id"],
-            set_={
-                **values,
-                "status": case((table.status.in_([PENDING, RUNNING]), RUNNING), else_=table.status),
-            },
-        )
+            set_={c: finished.excluded[c] for c in ("status", "finished_at")}),
+        run_pending=insert(m.WorkflowRun).values(status=PENDING, code_gen=False)
+        .on_conflict_do_nothing(),
+        block=_upsert(insert(m.WorkflowRunBlock), "workflow_run_block_id"),
+        task=_upsert(insert(m.Task), "task_id"),
+        actions=_upsert(insert(m.Action), "action_id"),
     )
 
 
-def _record_run_finished(session: Session, event: RunFinished) -> None:
-    values = dict(status=event.status, finished_at=event.occurred_at)
-    run = insert_for(session, m.WorkflowRun).values(
-        workflow_run_id=event.workflow_run_id, code_gen=False, **values
+def _upsert(insert: Any, key: str) -> Any:
+    """INSERT ... ON CONFLICT (key) DO UPDATE of every other column."""
+    return insert.on_conflict_do_update(
+        index_elements=[key],
+        set_={c.name: insert.excluded[c.name] for c in insert.table.columns if c.name != key},
     )
-    session.execute(run.on_conflict_do_update(index_elements=["workflow_run_id"], set_=values))
 
 
-def _record_block(session: Session, event: BlockCompleted) -> None:
-    run = insert_for(session, m.WorkflowRun).values(
-        workflow_run_id=event.workflow_run_id, status=PENDING, code_gen=False
-    )
-    session.execute(run.on_conflict_do_nothing())
-    block_id = event.workflow_run_block_id
-    block = dict(
-        workflow_run_id=event.workflow_run_id,
-        parent_workflow_run_block_id=event.parent_workflow_run_block_id,
-        label=event.label,
-        block_type=event.block_type,
-        status=event.status,
-        executed_with=event.executed_with,
-        loop_index=event.loop_index,
-        loop_value=event.loop_value,
-        task_id=event.task.task_id if event.task else None,
-        occurred_at=event.occurred_at,
-    )
-    _upsert(
-        session,
-        m.WorkflowRunBlock,
-        [{"workflow_run_block_id": block_id, **block}],
-        "workflow_run_block_id",
-    )
-    if event.task is not None:
-        task = event.task
-        _upsert(
-            session,
-            m.Task,
-            [
-                dict(
-                    task_id=task.task_id,
-                    workflow_run_id=event.workflow_run_id,
-                    workflow_run_block_id=block_id,
-                    url=task.url,
-                    navigation_goal=task.navigation_goal,
-                    data_extraction_goal=task.data_extraction_goal,
-                    extracted_information_schema=task.extracted_information_schema,
-                )
-            ],
-            "task_id",
-        )
-    rows = [
-        dict(
-            action_id=a.action_id,
-            task_id=event.task.task_id if event.task else None,
-            workflow_run_id=event.workflow_run_id,
-            workflow_run_block_id=block_id,
-            ordinal=i,
-            action_type=a.action_type,
-            xpath=a.xpath,
-            intention=a.intention,
-            reasoning=a.reasoning,
-            text=a.text,
-            option=a.option,
-            parameter_key=a.parameter_key,
-            status=a.status,
-        )
+def _record_run_started(conn: Connection, sql: _Statements, event: RunStarted) -> None:
+    conn.execute(sql.workflow, {
+        "workflow_permanent_id": event.workflow_permanent_id,
+        "version": event.workflow_version,
+        "definition": event.definition.model_dump(mode="json", exclude_unset=True),
+        "cache_key": event.definition.cache_key,
+    })
+    conn.execute(sql.run_started, {
+        "workflow_run_id": event.workflow_run_id,
+        "workflow_permanent_id": event.workflow_permanent_id,
+        "workflow_version": event.workflow_version,
+        "parameters": dict(event.parameters),
+        "run_with": event.run_with,
+        "code_gen": event.code_gen,
+        "started_at": event.occurred_at,
+    })
+
+
+def _record_block(conn: Connection, sql: _Statements, event: BlockCompleted) -> None:
+    block, task, actions = block_rows(event)
+    conn.execute(sql.run_pending, {"workflow_run_id": event.workflow_run_id})
+    conn.execute(sql.block, block)
+    if task is not None:
+        conn.execute(sql.task, task)
+    if actions:
+        conn.execute(sql.actions, actions)
+
+
+Row = dict[str, Any]
+
+
+def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
+    """The rows of a redacted block event: its block, its task (if any) and its actions."""
+    run_id, block_id, task = event.workflow_run_id, event.workflow_run_block_id, event.task
+    block = {
+        "workflow_run_block_id": block_id,
+        "workflow_run_id": run_id,
+        "parent_workflow_run_block_id": event.parent_workflow_run_block_id,
+        "label": event.label,
+        "block_type": event.block_type,
+        "status": event.status,
+        "executed_with": event.executed_with,
+        "loop_index": event.loop_index,
+        "loop_value": event.loop_value,
+        "task_id": task.task_id if task else None,
+        "occurred_at": event.occurred_at,
+    }
+    task_row = None if task is None else {
+        "task_id": task.task_id,
+        "workflow_run_id": run_id,
+        "workflow_run_block_id": block_id,
+        "url": task.url,
+        "navigation_goal": task.navigation_goal,
+        "data_extraction_goal": task.data_extraction_goal,
+        "extracted_information_schema": task.extracted_information_schema,
+    }
+    actions = [
+        {
+            "action_id": a.action_id,
+            "task_id": task.task_id if task else None,
+            "workflow_run_id": run_id,
+            "workflow_run_block_id": block_id,
+            "ordinal": i,
+            "action_type": a.action_type,
+            "xpath": a.xpath,
+            "intention": a.intention,
+            "reasoning": a.reasoning,
+            "text": a.text,
+            "option": a.option,
+            "parameter_key": a.parameter_key,
+            "status": a.status,
+        }
         for i, a in enumerate(event.actions)
     ]
-    if rows:
-        _upsert(session, m.Action, rows, "action_id")
-
-
-_UPSERTS: dict[tuple[str, str], Any] = {}
-
-
-def _upsert(session: Session, model: type[m.Base], rows: list[dict[str, Any]], key: str) -> None:
-    """One INSERT ... ON CONFLICT DO UPDATE of every column for all rows, sent as a batched
-    executemany; the statement is built once per dialect and table (it is immutable)."""
-    dialect = session.get_bind().dialect.name
-    stmt = _UPSERTS.get((dialect, model.__tablename__))
-    if stmt is None:
-        insert = insert_for(session, model.__table__)
-        updates = {c.name: insert.excluded[c.name] for c in model.__table__.columns
-                   if c.name != key}
-        stmt = insert.on_conflict_do_update(index_elements=[key], set_=updates)
-        _UPSERTS[(dialect, model.__tablename__)] = stmt
-    session.execute(stmt, rows)
+    return block, task_row, actions
 
 
 def load_run(session: Session, workflow_run_id: str) -> RunRecord | None:

@@ -1,0 +1,123 @@
+"""The one-statement intake of block events (worker/block_intake.py) against the generic path
+(first_delivery + record_event + debounce.bump): the same event streams, taken in at the same
+moments, must leave every row of every table identical and report the same debounce results.
+
+Real PostgreSQL; generations are interleaved (claim + compare-and-clear) so that the debounce
+record goes idle and pending again, which is where the bump's branches differ.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from config.settings import Settings
+from tests.factory import RunBuilder, definition, task_block
+from tests.integration.test_recording import ORDERS, sample_events
+from tests.recordings import T0
+from worker import debounce
+from worker import models as m
+from worker.events import parse_event
+from worker.pipeline import take_in
+
+SETTINGS = Settings(quiet_s=2.0, max_wait_s=9.0)
+TABLES = (m.Workflow, m.WorkflowRun, m.WorkflowRunBlock, m.Task, m.Action, m.RunDebounce,
+          m.ReceivedEvent)
+# Gaps between events, in ms: bursts, quiet periods and waits past the deadline.
+GAPS_MS = (120, 40, 2_500, 700, 9_500, 15, 1_900, 300)
+
+
+def feed(sessions: sessionmaker[Session], events: list[Any], *, one_statement: bool) -> list[Any]:
+    """Take the events in at fixed moments; every fifth event, generate whatever is due."""
+    results: list[Any] = []
+    now = T0
+    for i, event in enumerate(events):
+        now += timedelta(milliseconds=GAPS_MS[i % len(GAPS_MS)])
+        with sessions.begin() as session:
+            results.append(take_in(session, event, now, SETTINGS, one_statement=one_statement))
+        if i % 5 == 4:
+            for run_id in {e.workflow_run_id for e in events}:
+                with sessions.begin() as session:
+                    held = debounce.claim(session, run_id, now, lease_s=60)
+                    if isinstance(held, debounce.Claim):
+                        debounce.complete(session, run_id, held, now)
+    return results
+
+
+def snapshot(sessions: sessionmaker[Session]) -> dict[str, list[str]]:
+    with sessions() as session:
+        return {
+            model.__tablename__: sorted(
+                json.dumps(dict(row), sort_keys=True, default=str)
+                for row in session.execute(select(model.__table__)).mappings()
+            )
+            for model in TABLES
+        }
+
+
+def clear(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        for model in TABLES:
+            session.execute(delete(model))
+
+
+def both_paths(sessions: sessionmaker[Session], events: list[Any]) -> tuple[Any, Any]:
+    generic = feed(sessions, events, one_statement=False), snapshot(sessions)
+    clear(sessions)
+    one = feed(sessions, events, one_statement=True), snapshot(sessions)
+    return generic, one
+
+
+@pytest.mark.parametrize("order", list(ORDERS), ids=list(ORDERS))
+def test_one_statement_and_generic_intake_leave_the_same_rows(
+    pg_sessions: sessionmaker[Session], order: str
+) -> None:
+    events = ORDERS[order](sample_events(), None)
+
+    (generic_results, generic_rows), (results, rows) = both_paths(pg_sessions, events)
+
+    assert rows == generic_rows
+    assert results == generic_results
+    assert len(rows["actions"]) == 38 and len(rows["received_events"]) == 26
+    duplicates = sum(r is None for r in results)
+    assert duplicates == len(events) - 26
+    assert any(r is not None and r.started_pending for r in results[1:])  # idle → pending again
+
+
+def odd_blocks() -> list[Any]:
+    """Blocks the sample lacks: no task, repeated action ids, JSON loop values, a schema."""
+    run = RunBuilder("wr_odd", "wf_odd", definition([
+        task_block("extract", block_type="extraction"),
+        {"label": "wait_a_bit", "block_type": "wait", "wait_sec": 1},
+    ]))
+    run.block("extract", "extraction", actions=[{"action_type": "extract", "intention": "A"}],
+              loop_index=2, loop_value={"order": "A-1", "lines": [1, 2]})
+    run.block("wait_a_bit", "wait", actions=0)
+    events = run.events
+    repeated = dict(events[1], event_id="ev_repeated",
+                    workflow_run_block_id="wrb_repeated")
+    first = dict(events[1]["actions"][0], action_id="act_same", text="first")
+    repeated["actions"] = [first, dict(first, text="second", intention="again")]
+    repeated["task"] = dict(events[1]["task"], task_id="tsk_repeated",
+                            extracted_information_schema={"type": "object"})
+    return [parse_event(e) for e in [*events, repeated]]
+
+
+def test_blocks_without_task_with_repeated_action_ids_and_json_values(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    events = odd_blocks()
+
+    (generic_results, generic_rows), (results, rows) = both_paths(pg_sessions, events)
+
+    assert rows == generic_rows and results == generic_results
+    assert [json.loads(a)["text"] for a in rows["actions"]
+            if json.loads(a)["action_id"] == "act_same"] == ["second"]
+    blocks = [json.loads(b) for b in rows["workflow_run_blocks"]]
+    assert {b["block_type"]: b["task_id"] is None for b in blocks}["wait"]
+    assert {"order": "A-1", "lines": [1, 2]} in [b["loop_value"] for b in blocks]
