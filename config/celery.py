@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from config import redis_transport
 from config.settings import Settings
 
 EVENTS_QUEUE = "scriptcache.events"
@@ -11,6 +12,7 @@ GENERATE_QUEUE = "scriptcache.generate"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
+    redis_transport.install()  # a reset pub/sub connection must not freeze the worker
     return {
         "broker_url": settings.broker_url,
         "broker_connection_retry_on_startup": True,

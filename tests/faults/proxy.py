@@ -8,8 +8,6 @@ It runs its own event loop in a daemon thread, so a test drives it from ordinary
         proxy.reset_all()  # every open connection is reset (RST), now
 
 `reset_rate` resets a connection at random while data flows (per forwarded chunk).
-`spare` exempts connections whose first bytes from the client contain one of its markers
-(e.g. b"SUBSCRIBE" for Redis pub/sub connections) from resets; they are still delayed.
 """
 
 from __future__ import annotations
@@ -27,10 +25,8 @@ from tests.conftest import free_port
 
 class Proxy:
     def __init__(self, target_port: int, *, latency_s: tuple[float, float] = (0.0, 0.0),
-                 reset_rate: float = 0.0, seed: int = 0, target_host: str = "127.0.0.1",
-                 spare: tuple[bytes, ...] = ()) -> None:
-        self.spare = spare
-        self._spared: set[asyncio.StreamWriter] = set()
+                 reset_rate: float = 0.0, seed: int = 0, target_host: str = "127.0.0.1"
+                 ) -> None:
         self.target = (target_host, target_port)
         self.latency_s = latency_s
         self.reset_rate = reset_rate
@@ -84,14 +80,13 @@ class Proxy:
     async def _shutdown(self) -> None:
         if self._server is not None:
             self._server.close()
-        for writer in list(self._writers):  # spared connections included
+        for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
-        self._spared.clear()
         await asyncio.sleep(0.1)  # let the transports' connection_lost callbacks run
 
     async def _reset_all(self) -> int:
-        writers = [w for w in self._writers if w not in self._spared]
+        writers = list(self._writers)
         for writer in writers:
             self._reset(writer)
         return len(writers)
@@ -117,28 +112,23 @@ class Proxy:
         self.connections += 1
         self._writers.update((client_w, server_w))
         pair = (client_w, server_w)
-        await asyncio.gather(self._pipe(client_r, server_w, pair, sniff=True),
+        await asyncio.gather(self._pipe(client_r, server_w, pair),
                              self._pipe(server_r, client_w, pair), return_exceptions=True)
         for w in pair:
             self._writers.discard(w)
-            self._spared.discard(w)
             w.transport.abort()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
-                    sniff: bool = False) -> None:
+                    pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter]) -> None:
         try:
             while True:
                 data = await reader.read(65536)
                 if not data:
                     break
-                if sniff and any(marker in data.upper() for marker in self.spare):
-                    self._spared.update(pair)
                 low, high = self.latency_s
                 if high > 0:
                     await asyncio.sleep(self._rng.uniform(low, high))
-                if (self.reset_rate and pair[0] not in self._spared
-                        and self._rng.random() < self.reset_rate):
+                if self.reset_rate and self._rng.random() < self.reset_rate:
                     for w in pair:
                         self._reset(w)
                     return

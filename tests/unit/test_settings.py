@@ -184,3 +184,18 @@ def test_a_consistent_ladder_of_custom_timings_is_accepted() -> None:
 def test_the_ladder_is_enforced_on_direct_construction_too() -> None:
     with pytest.raises(SettingsError):
         Settings(task_time_limit_s=400.0)
+
+
+def test_redis_broker_urls_use_the_transport_that_surfaces_pubsub_resets() -> None:
+    from celery import Celery
+
+    from config.celery import celery_config
+    from config.redis_transport import Transport
+
+    for url in ("redis://127.0.0.1:6379/0", "rediss://127.0.0.1:6380/0"):
+        app = Celery(set_as_current=False)
+        app.config_from_object(celery_config(Settings(broker_url=url)))
+        with app.connection_for_read() as conn:
+            assert conn.get_transport_cls() is Transport
+            # Flower picks its broker client by the URL's scheme: it must stay redis(s)://.
+            assert conn.as_uri().startswith(url.split(":", 1)[0] + "://")
