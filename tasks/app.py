@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from celery import Celery, signals
+from celery.exceptions import TimeLimitExceeded
 
 from config.celery import celery_config
 from config.logging import configure_logging
@@ -64,6 +65,15 @@ def _dead_letter(
         log.warning("task_failed", task=name, task_id=task_id,
                     error=f"{type(exception).__name__}: {exception}" if exception else None)
         return
+    if name == deadletter.GENERATE_TASK and isinstance(exception, TimeLimitExceeded):
+        # The pool child was killed mid-generation; its claim on the run stays in
+        # run_debounce, so the sweeper retries the run once the lease expires, and the
+        # generate task itself dead-letters it after SCRIPTCACHE_MAX_RETRIES attempts.
+        # An entry now would outlive a retry that succeeds.
+        log.warning("generation_interrupted", task=name, task_id=task_id,
+                    workflow_run_id=_run_id(args), error=f"{type(exception).__name__}",
+                    retry=f"by the sweeper after the lease ({settings.lease_s:g} s)")
+        return
     payload = args[0] if args else None
     attempts = 1 + int(getattr(getattr(sender, "request", None), "retries", 0) or 0)
     trace = str(einfo) if einfo is not None else "".join(tb.format_exception(exception))
@@ -90,3 +100,9 @@ def _dead_letter(
         attempts=attempts,
         reason=deadletter.redact_text(error, payload),
     )
+
+
+def _run_id(args: Any) -> str | None:
+    request = args[0] if args else None
+    run_id = request.get("workflow_run_id") if isinstance(request, dict) else None
+    return run_id if isinstance(run_id, str) else None
