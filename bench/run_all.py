@@ -34,7 +34,9 @@ QUICK = {"runs": 20, "blocks": 20, "intake_events": 2_000, "statement_sizes": "1
 
 BASELINES = """\
 - **1 scheduling** — *regenerate on every block* (the reference's behaviour): the same events,
-  recorded the same way (one transaction each), and after **every** `block_completed` the run's
+  recorded one transaction each (with `record_event`'s statements: scriptcache's intake takes
+  a block event in one statement, which shows only in the "total" row), and after **every**
+  `block_completed` the run's
   executed labels are all regenerated with `worker.codegen.generate_script` and published with
   `worker.cache.publish` (live entries of other labels carried forward). scriptcache's side is
   `worker.pipeline.intake` + `process_due` driven **in-process on a simulated clock** (each
