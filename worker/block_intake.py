@@ -31,10 +31,12 @@ from worker.debounce import Bumped
 from worker.events import BlockCompleted
 from worker.recording import PENDING, block_rows, stored_form
 
+# The actions' columns, as jsonb_to_recordset reads them and in the order they are inserted.
 ACTION_COLUMNS = (
-    "action_id text, task_id text, workflow_run_id text, workflow_run_block_id text, "
-    "ordinal integer, action_type text, xpath text, intention text, reasoning text, "
-    "text text, option text, parameter_key text, status text"
+    ("action_id", "text"), ("task_id", "text"), ("workflow_run_id", "text"),
+    ("workflow_run_block_id", "text"), ("ordinal", "integer"), ("action_type", "text"),
+    ("xpath", "text"), ("intention", "text"), ("reasoning", "text"), ("text", "text"),
+    ("option", "text"), ("parameter_key", "text"), ("status", "text"),
 )
 
 SQL = f"""
@@ -74,12 +76,9 @@ WITH received AS (
         data_extraction_goal = excluded.data_extraction_goal,
         extracted_information_schema = excluded.extracted_information_schema
 ), actions AS (
-    INSERT INTO actions (action_id, task_id, workflow_run_id, workflow_run_block_id, ordinal,
-        action_type, xpath, intention, reasoning, text, option, parameter_key, status)
-    SELECT a.action_id, a.task_id, a.workflow_run_id, a.workflow_run_block_id, a.ordinal,
-        a.action_type, a.xpath, a.intention, a.reasoning, a.text, a.option, a.parameter_key,
-        a.status
-    FROM received, jsonb_to_recordset(:actions) AS a({ACTION_COLUMNS})
+    INSERT INTO actions ({", ".join(name for name, _ in ACTION_COLUMNS)})
+    SELECT a.* FROM received,
+        jsonb_to_recordset(:actions) AS a({", ".join(" ".join(c) for c in ACTION_COLUMNS)})
     ON CONFLICT (action_id) DO UPDATE SET
         task_id = excluded.task_id, workflow_run_id = excluded.workflow_run_id,
         workflow_run_block_id = excluded.workflow_run_block_id, ordinal = excluded.ordinal,
@@ -107,7 +106,8 @@ RETURNING d.due_at, d.seq, d.first_pending_seq
 @cache
 def _statement() -> TextClause:
     json = m.JSONValue
-    return text(SQL).bindparams(
+    # Sent as one line: psycopg caches its parse of a query only up to 4,096 bytes.
+    return text(" ".join(SQL.split())).bindparams(
         *(bindparam(name, type_=DateTime(timezone=True))
           for name in ("now", "deadline", "first_due", "quiet_due", "occurred_at")),
         bindparam("loop_value", type_=json),
