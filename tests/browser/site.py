@@ -3,8 +3,9 @@
 Pages: login (password), an order list with a search box, order details, a refund form
 with a select, a support form. A cookie banner covers the login and support pages until it
 is dismissed (a `consent` cookie); the other pages never show it. Every form POST is kept in
-`posts` (path + fields), every order page view in `views`. `rename_sign_in` is the test
-switch: it renames the login button (text and id), so its recorded selector stops matching.
+`posts` (path + fields), every order page view in `views`. Test switches: `rename_sign_in`
+renames the login button (text and id), `rename_fields` the login inputs (`user`, `pass`),
+so their recorded selectors stop matching.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ ACCOUNTS = {
 class Site:
     accounts: Mapping[str, Account] = field(default_factory=lambda: dict(ACCOUNTS))
     rename_sign_in: bool = False
+    rename_fields: bool = False
     posts: list[Post] = field(default_factory=list)
     views: list[tuple[str, str]] = field(default_factory=list)  # (username, order number)
     _sessions: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -119,9 +121,10 @@ class Site:
 
     def _login(self, req: Request) -> tuple[str, list[tuple[str, str]], str]:
         if req.method == "POST":
-            user = req.form.get("username", "")
+            user = req.form.get("username") or req.form.get("user", "")
+            password = req.form.get("password") or req.form.get("pass")
             account = self.accounts.get(user)
-            if account is not None and req.form.get("password") == account.password:
+            if account is not None and password == account.password:
                 sid = secrets.token_hex(8)
                 self._sessions[sid] = {"user": user}
                 return redirect("/orders", cookie=f"sid={sid}; Path=/; HttpOnly")
@@ -175,9 +178,10 @@ def page(req: Request, title: str, body: str) -> str:
 
 def login_form(site: Site) -> str:
     button_id, text = ("login-submit", "Log in") if site.rename_sign_in else ("sign-in", "Sign in")
+    user, password = ("user", "pass") if site.rename_fields else ("username", "password")
     return f"""<form id="login" method="post" action="/login">
- <label>Username <input name="username" type="text"></label>
- <label>Password <input name="password" type="password"></label>
+ <label>Username <input name="{user}" type="text"></label>
+ <label>Password <input name="{password}" type="password"></label>
  <button id="{button_id}" type="submit">{text}</button></form>"""
 
 

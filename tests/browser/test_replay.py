@@ -142,8 +142,8 @@ def test_a_changed_selector_falls_back_for_that_action_and_the_rest_replays_from
 
     def agent(page: PlaywrightPage) -> FallbackHook:
         async def fallback(label: str | None, action_name: str, selector: str | None,
-                           intention: str | None, error: Exception) -> None:
-            calls.append((label, action_name, selector, intention, type(error)))
+                           intention: str | None, error: Exception, *, value: Any) -> None:
+            calls.append((label, action_name, selector, intention, type(error), value))
             await page.locator("form#login button[type=submit]").click()  # what an agent sees
 
         return fallback
@@ -152,11 +152,36 @@ def test_a_changed_selector_falls_back_for_that_action_and_the_rest_replays_from
 
     result.raise_for_error()
     assert calls == [("sign_in", "click", rec.SIGN_IN, "Submit the sign-in form",
-                      PlaywrightTimeoutError)]
+                      PlaywrightTimeoutError, None)]
     assert [(f.label, f.action, f.selector, f.intention) for f in result.fallbacks] == [
         ("sign_in", "click", rec.SIGN_IN, "Submit the sign-in form")]
     assert outcomes(result) == expected_outcomes(ALICE, sign_in="fallback")
     assert portal.site.posts == posts
+
+
+def test_a_fill_that_falls_back_hands_the_hook_the_value_to_type_and_records_no_secret(
+    chromium: str, portal: Portal, cache: Cache
+) -> None:
+    cache.record(rec.agent_run("run_alice", portal.base_url, ALICE))
+    portal.site.rename_fields = True
+    handed: list[tuple[str, str | None, Any]] = []
+
+    def agent(page: PlaywrightPage) -> FallbackHook:
+        async def fallback(label: str | None, action_name: str, selector: str | None,
+                           intention: str | None, error: Exception, *, value: Any) -> None:
+            handed.append((action_name, selector, value))
+            field = {rec.USERNAME: "user", rec.PASSWORD: "pass"}[selector or ""]
+            await page.locator(f"input[name={field}]").fill(value)  # what an agent would do
+
+        return fallback
+
+    result = replay(chromium, cache, ALICE, fallback_for=agent, timeout_s=1.0)
+
+    result.raise_for_error()
+    assert handed == [("fill", rec.USERNAME, ALICE.username),
+                      ("fill", rec.PASSWORD, ALICE.password)]
+    assert outcomes(result) == expected_outcomes(ALICE, sign_in="fallback")  # signed in
+    assert ALICE.password not in repr(result.fallbacks)
 
 
 def test_without_a_fallback_hook_a_missing_selector_fails_naming_block_action_and_selector(

@@ -47,7 +47,7 @@ class FallbackHook(Protocol):
 
     async def __call__(
         self, label: str | None, action_name: str, selector: str | None,
-        intention: str | None, error: Exception,
+        intention: str | None, error: Exception, *, value: Any,
     ) -> None: ...
 
 
@@ -105,7 +105,8 @@ class BrowserPage:
 
     async def fill(self, selector: str | None, value: Any, *, intention: str | None) -> None:
         text = "" if value is None else str(value)
-        await self._act("fill", selector, intention, lambda loc, ms: loc.fill(text, timeout=ms))
+        await self._act("fill", selector, intention, lambda loc, ms: loc.fill(text, timeout=ms),
+                        value=text)
 
     async def select_option(
         self, selector: str | None, value: Any, *, intention: str | None
@@ -115,12 +116,12 @@ class BrowserPage:
         async def select(locator: Locator, ms: float) -> None:
             await locator.select_option(options, timeout=ms)
 
-        await self._act("select_option", selector, intention, select)
+        await self._act("select_option", selector, intention, select, value=options)
 
     async def upload_file(self, selector: str | None, path: Any, *, intention: str | None) -> None:
         files = [str(p) for p in path] if isinstance(path, list | tuple) else str(path)
         await self._act("upload_file", selector, intention,
-                        lambda loc, ms: loc.set_input_files(files, timeout=ms))
+                        lambda loc, ms: loc.set_input_files(files, timeout=ms), value=files)
 
     async def hover(self, selector: str | None, *, intention: str | None) -> None:
         await self._act("hover", selector, intention, lambda loc, ms: loc.hover(timeout=ms))
@@ -136,7 +137,7 @@ class BrowserPage:
                 await self.page.keyboard.press(name)
         else:
             await self._act("press", selector, intention,
-                            lambda loc, ms: loc.press(name, timeout=ms))
+                            lambda loc, ms: loc.press(name, timeout=ms), value=name)
         await self._settle()
 
     async def scroll(self, selector: str | None, *, intention: str | None) -> None:
@@ -174,24 +175,29 @@ class BrowserPage:
 
     async def solve_captcha(self, selector: str | None, *, intention: str | None) -> None:
         await self._fall_back("solve_captcha", selector, intention,
-                              NoSelector("a captcha needs the agent"))
+                              NoSelector("a captcha needs the agent"), None)
 
     async def _act(
-        self, action: str, selector: str | None, intention: str | None, perform: Perform
+        self, action: str, selector: str | None, intention: str | None, perform: Perform,
+        value: Any = None,
     ) -> None:
         if selector is None:
             await self._fall_back(action, None, intention, NoSelector(
-                f"{action} was recorded without a selector"))
+                f"{action} was recorded without a selector"), value)
             return
         locator = self.page.locator(playwright_selector(selector)).first
         try:
             await perform(locator, self._timeout_ms)
         except PlaywrightTimeoutError as exc:
-            await self._fall_back(action, selector, intention, exc)
+            await self._fall_back(action, selector, intention, exc, value)
 
     async def _fall_back(
-        self, action: str, selector: str | None, intention: str | None, error: Exception
+        self, action: str, selector: str | None, intention: str | None, error: Exception,
+        value: Any,
     ) -> None:
+        """Hand the action to the platform's hook, with the value it was to type, select,
+        upload or press (a credential included: the hook is the platform's agent). The
+        journal's record keeps no value."""
         label = self.journal.current_label
         if self._fallback is None:
             waited = self._timeout_ms / 1000
@@ -202,7 +208,7 @@ class BrowserPage:
             ) from error
         self.journal.fallbacks.append(
             FallbackRecord(label, action, selector, intention, first_line(error)))
-        await self._fallback(label, action, selector, intention, error)
+        await self._fallback(label, action, selector, intention, error, value=value)
 
     async def _settle(self) -> None:
         """Let a navigation the action started finish before the next action looks."""
