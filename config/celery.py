@@ -19,6 +19,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_transport_options": {
             # Timing ladder: task_time_limit < lease_s < visibility_timeout (settings.py).
             "visibility_timeout": settings.visibility_timeout_s,
+            # Messages lost between queue and consumer come back once this sweep finds them
+            # past the visibility timeout (config/redis_transport.py): sweep often enough.
+            "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout_s / 4)),
+            "unacked_restore_throttle": 1,
             "socket_timeout": 10,
             "socket_connect_timeout": 5,
             "socket_keepalive": True,

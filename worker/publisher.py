@@ -12,12 +12,15 @@ from typing import Any
 
 from celery import Celery
 
+from config import redis_transport
 from config.celery import EVENTS_QUEUE, GENERATE_QUEUE
 from worker.events import TASK_NAMES, redact_raw
 
 
 def producer_app(broker_url: str) -> Celery:
-    """A minimal Celery app for sending only (no task modules, no database)."""
+    """A minimal Celery app for sending only (no task modules, no database). Its messages
+    are registered as unacknowledged as they are queued (config/redis_transport.py)."""
+    redis_transport.install()
     app = Celery("scriptcache-producer", broker=broker_url, set_as_current=False)
     app.conf.update(
         task_serializer="json", accept_content=["json"], task_ignore_result=True,
