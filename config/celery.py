@@ -23,6 +23,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             # past the visibility timeout (config/redis_transport.py): sweep often enough.
             "unacked_restore_interval": max(1.0, min(10.0, settings.visibility_timeout_s / 4)),
             "unacked_restore_throttle": 1,
+            "unacked_restore_limit": 100,  # per sweep: a long backlog is not requeued at once
             "socket_timeout": 10,
             "socket_connect_timeout": 5,
             "socket_keepalive": True,
