@@ -44,7 +44,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_time_limit": settings.task_time_limit_s,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # Off, against CELERY-NOTES.md: with Celery 5.7 and kombu 5.7, cancelling the running
+        # tasks on a lost broker connection can crash the worker as it reconnects ("Unrecoverable
+        # error: ValueError('file descriptor is None')", celery#9250: kombu now raises ValueError
+        # where asynpool catches AttributeError). Left running, a task that cannot ack is
+        # redelivered after the visibility timeout, and every task here is idempotent.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_soft_shutdown_timeout": 30.0,
         "worker_enable_soft_shutdown_on_idle": True,
         "worker_hijack_root_logger": False,
