@@ -23,6 +23,7 @@ from common import (
     Result,
     Row,
     celery,
+    drained,
     fmt,
     linear_events,
     rss_kb,
@@ -62,8 +63,8 @@ def drain(app: str, events: list[dict[str, Any]], broker_url: str, env: dict[str
     try:
         first = wait_until(lambda: client.llen(EVENTS_QUEUE) < total, 120,
                            "the worker's first message", interval_s=0.005)
-        done = wait_until(lambda: client.llen(EVENTS_QUEUE) == 0 and client.hlen("unacked") == 0,
-                          3600, "the queue to drain", interval_s=0.02)
+        done = wait_until(lambda: drained(client, EVENTS_QUEUE), 3600, "the queue to drain",
+                          interval_s=0.02)
         rss = rss_kb(proc.pid)
     finally:
         stop_process(proc, group=True)

@@ -12,6 +12,12 @@ the other events and on SQLite) in a single data-modifying CTE:
   exactly as recording.py does it, from the same rows (`recording.block_rows`);
 - the debounce record is bumped with the same arithmetic as `debounce.bump`.
 
+Lock order matters: PostgreSQL runs a data-modifying CTE that the main statement does not
+read only after the main statement, so the debounce row would be locked before the run's
+row, the reverse of the generic path (run_started, run_finished), and the two deadlocked
+(PostgreSQL broke it after deadlock_timeout, 1 s; the retry cost ~2 s of latency). The
+bump's `WHERE (SELECT count(*) FROM run) >= 0` makes the run's row come first, as there.
+
 tests/integration/test_block_intake.py records the same event streams (redeliveries, out of
 order, loops, credentials) through both paths and compares every row of every table.
 """
@@ -49,6 +55,7 @@ WITH received AS (
     INSERT INTO workflow_runs (workflow_run_id, status, code_gen)
     SELECT workflow_run_id, '{PENDING}', false FROM received
     ON CONFLICT DO NOTHING
+    RETURNING 1
 ), block AS (
     INSERT INTO workflow_run_blocks AS b (
         workflow_run_block_id, workflow_run_id, parent_workflow_run_block_id, label,
@@ -90,6 +97,7 @@ WITH received AS (
 INSERT INTO run_debounce AS d (workflow_run_id, seq, first_pending_at, last_event_at,
     deadline_at, due_at, first_pending_seq, processed_seq, attempts, generations)
 SELECT workflow_run_id, 1, :now, :now, :deadline, :first_due, 1, 0, 0, 0 FROM received
+WHERE (SELECT count(*) FROM run) >= 0
 ON CONFLICT (workflow_run_id) DO UPDATE SET
     seq = d.seq + 1,
     last_event_at = :now,

@@ -133,3 +133,41 @@ def test_the_statement_is_short_enough_for_psycopgs_parse_cache() -> None:
     compiled = _statement().compile(dialect=postgresql.psycopg.dialect())
     assert len(str(compiled).encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
     assert len(compiled.params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+
+
+def test_a_block_taken_in_while_run_started_is_being_recorded_does_not_deadlock(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    """run_started (generic path) holds the new run's row; a block of the same run arrives in
+    another transaction and waits for it; run_started then bumps the debounce row. Both must
+    commit: the block's statement must not have locked the debounce row first."""
+    import threading
+
+    from worker.recording import first_delivery, record_event
+
+    run = RunBuilder("wr_lock", "wf_lock", definition([task_block("a")]))
+    run.block("a")
+    started, block = (parse_event(e) for e in run.events)
+    errors: list[BaseException] = []
+
+    def take_block() -> None:
+        try:
+            with pg_sessions.begin() as session:
+                take_in(session, block, T0, SETTINGS)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with pg_sessions.begin() as session:
+        assert first_delivery(session, started.event_id, started.workflow_run_id, T0)
+        record_event(session, started)
+        other = threading.Thread(target=take_block)
+        other.start()
+        other.join(0.5)
+        assert other.is_alive(), "the block did not wait for the run's row"
+        debounce.bump(session, started.workflow_run_id, T0, quiet_s=2, max_wait_s=9)
+    other.join(10)
+
+    assert errors == []
+    rows = snapshot(pg_sessions)
+    assert len(rows["workflow_run_blocks"]) == 1 and len(rows["received_events"]) == 2
+    assert json.loads(rows["run_debounce"][0])["seq"] == 2
