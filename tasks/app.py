@@ -70,8 +70,9 @@ def _dead_letter(
         # run_debounce, so the sweeper retries the run once the lease expires, and the
         # generate task itself dead-letters it after SCRIPTCACHE_MAX_RETRIES attempts.
         # An entry now would outlive a retry that succeeds.
+        run_id = deadletter.text_field(args[0] if args else None, "workflow_run_id")
         log.warning("generation_interrupted", task=name, task_id=task_id,
-                    workflow_run_id=_run_id(args), error=f"{type(exception).__name__}",
+                    workflow_run_id=run_id, error=type(exception).__name__,
                     retry=f"by the sweeper after the lease ({settings.lease_s:g} s)")
         return
     payload = args[0] if args else None
@@ -100,9 +101,3 @@ def _dead_letter(
         attempts=attempts,
         reason=deadletter.redact_text(error, payload),
     )
-
-
-def _run_id(args: Any) -> str | None:
-    request = args[0] if args else None
-    run_id = request.get("workflow_run_id") if isinstance(request, dict) else None
-    return run_id if isinstance(run_id, str) else None

@@ -38,8 +38,8 @@ def add(session: Session, *, task_name: str, payload: Any, error: str, traceback
     secrets = _secret_values(payload)
     row = m.DeadLetter(
         task_name=_storable(task_name[:128]), payload=_storable_payload(redact_raw(payload)),
-        workflow_run_id=_storable(_text_field(payload, "workflow_run_id")),
-        event_id=_storable(_text_field(payload, "event_id")),
+        workflow_run_id=_storable(text_field(payload, "workflow_run_id")),
+        event_id=_storable(text_field(payload, "event_id")),
         error=_storable(_scrub(error, secrets)[:MAX_TEXT_CHARS]),
         traceback=_storable(None if traceback is None
                             else _scrub(traceback, secrets)[-MAX_TEXT_CHARS:]),
@@ -122,7 +122,8 @@ def _storable_payload(payload: Any) -> Any:
         return {"unstorable": "the payload is nested too deeply to keep"}
 
 
-def _text_field(payload: Any, name: str) -> str | None:
+def text_field(payload: Any, name: str) -> str | None:
+    """A string field of a payload that may not be an object (None otherwise), capped."""
     value = payload.get(name) if isinstance(payload, dict) else None
     return value[:256] if isinstance(value, str) else None
 
