@@ -79,6 +79,9 @@ CONTAINERS = frozenset(
 MAX_DEPTH = 32
 
 ParameterType = Literal["workflow", "credential", "output", "context"]
+# Parameter types whose values may be stored; every other type's values are secret
+# (credential, totp: worker/secrets.py).
+PUBLIC_PARAMETER_TYPES = frozenset({"workflow", "output", "context"})
 
 
 def kind_of(block_type: str) -> BlockKind:
@@ -163,6 +166,11 @@ class Definition(BaseModel):
 
     def credential_keys(self) -> frozenset[str]:
         return frozenset(p.key for p in self.parameters if p.parameter_type == "credential")
+
+    def secret_keys(self) -> frozenset[str]:
+        """Parameters whose values are never stored (credential, totp)."""
+        return frozenset(p.key for p in self.parameters
+                         if p.parameter_type not in PUBLIC_PARAMETER_TYPES)
 
     def planned_blocks(self) -> list[Block]:
         """Blocks the run plan speaks of: top level and conditional branches, in order."""

@@ -69,10 +69,12 @@ def _loop_value(run: BlockRun, inherited: Any) -> Any:
     return run.loop_value if run.loop_index is not None else inherited
 
 
-def start_page(url: str) -> ast.stmt:
-    """Open the block's url; a Jinja template is rendered by the runtime."""
+def start_page(url: str, *, template: bool) -> ast.stmt:
+    """Open the block's url. Only a definition's url is a template (rendered by the runtime);
+    a recorded url is a literal whatever it contains (STYLE rule 15): `{{ }}` is legal in a
+    query string, and rendering it would let a page choose what a replay sends it."""
     target: ast.expr = literal(url)
-    if "{{" in url or "{%" in url:
+    if template and ("{{" in url or "{%" in url):
         target = ctx_call("render", target)
     goto = call(ast.Attribute(name("page"), "goto", ast.Load()), target,
                 intention=literal(START_PAGE_INTENTION))
@@ -80,9 +82,10 @@ def start_page(url: str) -> ast.stmt:
 
 
 def task_body(
-    run: BlockRun, start_url: str | None, gen: Generation, loop_value: Any
+    run: BlockRun, start_url: str | None, gen: Generation, loop_value: Any, *,
+    recorded_url: bool = False,
 ) -> list[ast.stmt]:
-    body = [start_page(start_url)] if start_url else []
+    body = [start_page(start_url, template=not recorded_url)] if start_url else []
     scope = ActionScope(gen.credential_keys, run.task, loop_value)
     return body + statements(run.actions, scope, gen.skipped)
 
@@ -99,7 +102,7 @@ def task_v2(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCod
     """A function calling one helper per recorded child, in order; helpers in the same file."""
     run = richest(runs)
     helpers: list[ast.AsyncFunctionDef] = []
-    body = [start_page(block.url)] if block.url else []
+    body = [start_page(block.url, template=True)] if block.url else []
     body += _children(block.label, run, gen, _loop_value(run, NO_LOOP), helpers)
     function = identifier(block.label)
     main = block_function(function, body, block.label)
@@ -120,7 +123,7 @@ def _children(
         kind = kind_of(child.block_type)
         if kind is BlockKind.TASK_LIKE:
             url = child.task.url if child.task else None
-            body = task_body(child, url, gen, value)
+            body = task_body(child, url, gen, value, recorded_url=True)
         elif kind is BlockKind.TASK_V2:
             body = _children(f"{key}/{index}/{child.label}", child, gen, value, helpers)
         else:
@@ -156,7 +159,7 @@ def loop(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
     over = (block.model_extra or {}).get("loop_over")
     values: ast.expr = literal(None)  # while_loop: the runtime evaluates the condition
     if block.block_type == "for_loop" and isinstance(over, str) and over:
-        values = ctx_call("param", literal(over))
+        values = ctx_call("credential" if over in gen.credential_keys else "param", literal(over))
     statement = ast.AsyncFor(
         ast.Name("value", ast.Store()), ctx_call("loop", literal(block.label), values), body, [],
         lineno=LINENO,
