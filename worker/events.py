@@ -15,9 +15,10 @@ from pydantic import (
     StrictInt,
     TypeAdapter,
     ValidationError,
+    field_validator,
 )
 
-from worker.definition import PUBLIC_PARAMETER_TYPES, Definition
+from worker.definition import PUBLIC_PARAMETER_TYPES, Definition, check_label
 from worker.errors import PermanentError
 from worker.secrets import (
     REDACTED,
@@ -99,6 +100,12 @@ class BlockCompleted(_Event):
     loop_value: Any = None
     task: TaskInfo | None = None
     actions: list[Action] = Field(default_factory=list)
+
+
+    @field_validator("label")
+    @classmethod
+    def _storable_label(cls, value: str) -> str:
+        return check_label(value)
 
 
 class RunFinished(_Event):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from worker import credentials, debounce
+from worker import debounce, intake_guard
 from worker.block_intake import take_in_block
 from worker.clock import utcnow
 from worker.errors import LeaseLost, PermanentError, RunNotStarted
@@ -57,7 +57,7 @@ def take_in(session: Session, event: Event, now: datetime, settings: Settings, *
 
     A block event on PostgreSQL takes one statement (worker/block_intake.py); the others, and
     every event on SQLite or with `one_statement=False`, take the generic statements."""
-    event = credentials.protect(session, event)
+    event = intake_guard.guard(session, event)
     if (one_statement and isinstance(event, BlockCompleted)
             and session.get_bind().dialect.name == "postgresql"):
         return take_in_block(session, event, now, quiet_s=settings.quiet_s,

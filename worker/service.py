@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker import cache, credentials
+from worker import cache, intake_guard
 from worker.clock import utcnow
 from worker.codegen import CarriedBlock, GeneratedScript, generate_script
 from worker.decision import Decision, decide
@@ -48,7 +48,7 @@ def ingest(sessions: sessionmaker[Session], events: Iterable[Event]) -> list[str
     touched: dict[str, None] = {}
     for event in events:
         with sessions.begin() as session:
-            touched[record_event(session, credentials.protect(session, event))] = None
+            touched[record_event(session, intake_guard.guard(session, event))] = None
     return list(touched)
 
 
