@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator, Mapping
 from enum import Enum
 from typing import Any, Literal
@@ -85,16 +84,15 @@ MAX_LOOP_DEPTH = 16
 # What intake stores and generates: labels key rows (primary keys) and name functions.
 MAX_LABEL_CHARS = 256
 # Labels scriptcache uses itself (the orchestrator's script_blocks row): never a block's.
-RESERVED_LABEL = re.compile(r"^__.*__$", re.DOTALL)
+RESERVED_LABELS = frozenset({"__start_block__"})
 
 
 def check_label(label: str) -> str:
     """A block label intake can store and generate; a ValueError names the problem."""
     if len(label) > MAX_LABEL_CHARS:
         raise ValueError(f"label is {len(label)} characters, over {MAX_LABEL_CHARS}")
-    if RESERVED_LABEL.match(label):
-        raise ValueError(f"label {label[:80]!r} is reserved (labels like __name__ are "
-                         "scriptcache's own)")
+    if label in RESERVED_LABELS:
+        raise ValueError(f"label {label!r} is reserved (scriptcache's own)")
     return label
 
 ParameterType = Literal["workflow", "credential", "output", "context"]

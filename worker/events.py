@@ -21,7 +21,9 @@ from pydantic import (
 from worker.definition import PUBLIC_PARAMETER_TYPES, Definition, check_label
 from worker.errors import PermanentError
 from worker.secrets import (
-    REDACTED,
+    REDACTED as REDACTED,  # re-exported: what redaction puts in place of a secret
+)
+from worker.secrets import (
     TYPED_FIELDS,
     Secrets,
     protect_action,
