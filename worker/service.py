@@ -17,7 +17,7 @@ from worker.errors import PermanentError, TransientError
 from worker.events import BlockCompleted, RunFinished, RunStarted
 from worker.recording import load_run, record_event
 from worker.run import RunRecord
-from worker.store import BlobStore
+from worker.store import BlobNotFound, BlobStore
 
 Event = RunStarted | BlockCompleted | RunFinished
 Fence = Callable[[Session], None]
@@ -34,12 +34,14 @@ class GenerateResult:
     labels: tuple[str, ...] = ()  # labels whose entries were generated anew
     cache_key: str | None = None
     skipped: dict[str, int] = field(default_factory=dict)
+    candidate: int | None = None  # the script is pinned: this run's revision, not live
 
     def as_json(self) -> dict[str, Any]:
         return {
             "workflow_run_id": self.workflow_run_id, "regenerated": self.regenerated,
             "reason": self.reason, "script_id": self.script_id, "version": self.version,
             "labels": list(self.labels), "cache_key": self.cache_key,
+            "candidate": self.candidate,
         }
 
 
@@ -69,13 +71,19 @@ def generate(
                 raise PermanentError(f"run {workflow_run_id}: no event of this run was recorded")
             key = render_cache_key(run.definition, run.parameters)
             live = cache.live_revision(session, run.workflow_permanent_id, key)
+            blobs_since = cache.blob_watermark(session)
         decision = decide(run, None if live is None else live.entries)
         if not decision.regenerate:
             with sessions.begin() as session:
                 if fence is not None:
                     fence(session)
             return _unchanged(run, key, live, decision.reason)
-        carried = _carried(store, live, decision)
+        try:
+            carried = _carried(store, live, decision)
+        except BlobNotFound:
+            if _still_live(sessions, run, key, live):
+                raise
+            continue  # the live revision was purged or replaced meanwhile: decide again
         # An entry whose code cannot be read is not carried: regenerate it if this run can.
         fresh = decision.generate | (decision.executed & (decision.carry_forward - carried.keys()))
         script = generate_script(run, fresh, carried)
@@ -87,6 +95,7 @@ def generate(
                     expected_revision_id=None if live is None else live.revision_id,
                     script=script, workflow_version=run.workflow_version,
                     source_run_id=run.workflow_run_id, file_hashes=hashes, now=utcnow(),
+                    blobs_since=blobs_since,
                 )
                 if fence is not None:
                     fence(session)
@@ -96,6 +105,15 @@ def generate(
     raise TransientError(
         f"run {workflow_run_id}: the live revision kept moving, {MAX_PUBLISH_ATTEMPTS} attempts"
     )
+
+
+def _still_live(
+    sessions: sessionmaker[Session], run: RunRecord, key: str, live: cache.LiveRevision | None
+) -> bool:
+    with sessions() as session:
+        now_live = cache.live_revision(session, run.workflow_permanent_id, key)
+    return (None if now_live is None else now_live.revision_id) == (
+        None if live is None else live.revision_id)
 
 
 def _carried(
@@ -128,14 +146,20 @@ def _published(
     script: GeneratedScript, published: cache.Published,
 ) -> GenerateResult:
     if published.revision_id is None:
+        same = "live" if published.same_as == published.live_version else "candidate"
         return GenerateResult(
             workflow_run_id=run.workflow_run_id, regenerated=False,
-            reason="the new revision's content equals the live one's: nothing written",
-            script_id=published.script_id, version=None if live is None else live.version,
-            cache_key=key,
+            reason=f"the new revision's content equals the {same} one's "
+                   f"(v{published.same_as}): nothing written",
+            script_id=published.script_id, version=published.live_version, cache_key=key,
         )
+    reason = decision.reason
+    if published.candidate:
+        reason += (f"; the script is pinned at v{published.live_version}: stored as "
+                   f"candidate v{published.version}")
     return GenerateResult(
-        workflow_run_id=run.workflow_run_id, regenerated=True, reason=decision.reason,
-        script_id=published.script_id, version=published.version,
+        workflow_run_id=run.workflow_run_id, regenerated=True, reason=reason,
+        script_id=published.script_id, version=published.live_version,
         labels=tuple(sorted(decision.generate)), cache_key=key, skipped=script.skipped,
+        candidate=published.version if published.candidate else None,
     )
