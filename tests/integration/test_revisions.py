@@ -217,6 +217,36 @@ def test_a_generation_on_a_pinned_script_stores_a_candidate_and_the_plan_keeps_t
     assert_consistent(pg_sessions, store)
 
 
+def fell_back(events: Events, label: str) -> Events:
+    """The run with `label` run from cached code, one of its actions redone by the agent."""
+    for event in events:
+        if event["type"] == "block_completed" and event["label"] == label:
+            event.update(executed_with="code", fallback="element")
+            event["actions"][0]["source"] = "agent"
+            event["actions"][0]["xpath"] = "//button[@id='moved']"
+    return events
+
+
+def test_a_repair_on_a_pinned_script_is_stored_as_a_candidate_not_made_live(
+    pg_sessions: sessionmaker[Session], store: BlobStore,
+) -> None:
+    # DESIGN.md section 8: a pinned script is never repaired automatically; issue 15: the
+    # repair is still stored, as a candidate an operator can promote.
+    record(pg_sessions, linear_run("wr_1", "wf", LABELS),
+           fell_back(linear_run("wr_2", "wf", LABELS), "search"))
+    generate(pg_sessions, store, "wr_1")
+    revisions.pin(pg_sessions, "wf", None, None, OPERATOR)
+
+    result = generate(pg_sessions, store, "wr_2")
+
+    assert (result.regenerated, result.version, result.candidate) == (True, 1, 2)
+    assert "repair" in result.reason and "stored as candidate v2" in result.reason
+    assert live(pg_sessions).entries["search"].source_workflow_run_id == "wr_1"
+    assert revision(pg_sessions, 2).entries["search"].source_workflow_run_id == "wr_2"
+    revisions.promote(pg_sessions, "wf", None, 2, OPERATOR)
+    assert live(pg_sessions).entries["search"].source_workflow_run_id == "wr_2"
+
+
 def test_pinning_at_a_version_makes_it_live_and_a_pin_that_changes_nothing_is_refused(
     pg_sessions: sessionmaker[Session], store: BlobStore,
 ) -> None:
