@@ -47,8 +47,9 @@ def outcome_line(task: str, **context: Any) -> Iterator[dict[str, Any]]:
         line.setdefault("result", "ok")
         level = line.pop("level", "info")
         duration_ms = round((time.monotonic() - started) * 1000, 1)
-        getattr(log, level)("task", task=task, duration_ms=duration_ms, exc_info=unexpected,
-                            **line)
+        if unexpected is not None:
+            line["exc_info"] = unexpected
+        getattr(log, level)("task", task=task, duration_ms=duration_ms, **line)
 
 
 def wake_up(workflow_run_id: str, due_at: datetime) -> None:
