@@ -25,6 +25,7 @@ from worker.codegen.nodes import (
     literal,
     name,
 )
+from worker.codegen.optional import optional_actions
 from worker.definition import Block, BlockKind, kind_of
 from worker.run import BlockRun
 
@@ -80,18 +81,20 @@ def start_page(url: str) -> ast.stmt:
 
 
 def task_body(
-    run: BlockRun, start_url: str | None, gen: Generation, loop_value: Any
+    run: BlockRun, start_url: str | None, gen: Generation, loop_value: Any,
+    others: Sequence[BlockRun] = (),
 ) -> list[ast.stmt]:
     body = [start_page(start_url)] if start_url else []
     scope = ActionScope(gen.credential_keys, run.task, loop_value)
-    return body + statements(run.actions, scope, gen.skipped)
+    return body + statements(run.actions, scope, gen.skipped, optional_actions(run, others))
 
 
 def task_like(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
-    """`@block(label) async def <name>(page, ctx)` replaying the richest run's actions."""
+    """`@block(label) async def <name>(page, ctx)` replaying the richest run's actions; the
+    other runs (a loop child's other iterations) tell which of its actions are optional."""
     run = richest(runs)
     function = identifier(block.label)
-    body = task_body(run, block.url, gen, _loop_value(run, NO_LOOP))
+    body = task_body(run, block.url, gen, _loop_value(run, NO_LOOP), runs)
     return BlockCode((block_function(function, body, block.label),), call_block(function), run)
 
 
