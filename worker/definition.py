@@ -78,7 +78,8 @@ CONTAINERS = frozenset(
 )
 MAX_DEPTH = 32
 
-ParameterType = Literal["workflow", "credential", "output", "context"]
+# totp: the value is a base32 secret, handled like a credential; scripts type ctx.totp(key).
+ParameterType = Literal["workflow", "credential", "output", "context", "totp"]
 
 
 def kind_of(block_type: str) -> BlockKind:
@@ -163,6 +164,10 @@ class Definition(BaseModel):
 
     def credential_keys(self) -> frozenset[str]:
         return frozenset(p.key for p in self.parameters if p.parameter_type == "credential")
+
+    def totp_keys(self) -> frozenset[str]:
+        """Parameters holding a one-time-code secret (RFC 6238): scripts type ctx.totp(key)."""
+        return frozenset(p.key for p in self.parameters if p.parameter_type == "totp")
 
     def planned_blocks(self) -> list[Block]:
         """Blocks the run plan speaks of: top level and conditional branches, in order."""

@@ -93,6 +93,9 @@ class BlockCompleted(_Event):
     loop_value: Any = None
     task: TaskInfo | None = None
     actions: list[Action] = Field(default_factory=list)
+    # The block's output, such as an extraction's result: later blocks' typed values bind to
+    # it (ctx.outputs[label]) and definition templates read it as {{ label.output }}.
+    output: Any = None
 
 
 class RunFinished(_Event):
@@ -195,7 +198,7 @@ def redact_event(event: RunStarted | BlockCompleted | RunFinished) -> Any:
     `parameter_key` is set is never needed; it is not kept for any parameter.
     """
     if isinstance(event, RunStarted):
-        secret = event.definition.credential_keys()
+        secret = event.definition.credential_keys() | event.definition.totp_keys()
         params = {k: v for k, v in event.parameters.items() if k not in secret}
         definition = event.definition.model_copy(update={"parameters": [
             p.model_copy(update={"default": None}) if p.key in secret else p

@@ -83,6 +83,8 @@ class WorkflowRunBlock(Base):
     loop_value: Mapped[Any] = mapped_column(JSONValue, nullable=True)
     task_id: Mapped[str | None] = mapped_column(Id)
     occurred_at: Mapped[datetime] = mapped_column(_tz())
+    # block_completed.output: what the block extracted (credentials redacted), or null.
+    output: Mapped[Any] = mapped_column(JSONValue, nullable=True)
 
 
 class Task(Base):

@@ -157,6 +157,7 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
         "loop_value": event.loop_value,
         "task_id": task.task_id if task else None,
         "occurred_at": event.occurred_at,
+        "output": event.output,
     }
     task_row = None if task is None else {
         "task_id": task.task_id,
@@ -275,6 +276,7 @@ def _tree(
             ),
             actions=tuple(actions.get(row.workflow_run_block_id, ())),
             children=tuple(build(k, depth + 1) for k in kids),
+            output=row.output,
         )
 
     return tuple(build(row, 0) for row in children.get(None, []))
