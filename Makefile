@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export SCRIPTCACHE_DATABASE_URL ?= sqlite:///./var/scriptcache.db
 export SCRIPTCACHE_STORE_URL ?= file://./var/blobs
 
-.PHONY: install run test lint bench demo clean
+.PHONY: install services run test lint bench demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,19 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## run: migrate, then start worker + beat (sweeper) + Flower on the embedded defaults
+## services: what the suite needs: Chromium and redis-server (apt-get when missing), PostgreSQL
+## on localhost:5432 started when installed but down (deploy/ensure-services.sh)
+services:
+	@bash deploy/ensure-services.sh
+
+## run: migrate, then start worker + beat (sweeper) + Flower on the embedded defaults; starts a
+## private redis-server (data in ./var/redis) when no Redis answers at the broker URL
 run: install
 	$(BIN)/scriptcache migrate
 	@bash deploy/run-local.sh
 
-## test: the whole suite (needs PostgreSQL on localhost:5432 and redis-server on PATH)
-test: install
+## test: the whole suite, after `make services`
+test: install services
 	$(PY) -m pytest
 
 lint: install

@@ -42,7 +42,7 @@ ACTION_COLUMNS = (
     ("action_id", "text"), ("task_id", "text"), ("workflow_run_id", "text"),
     ("workflow_run_block_id", "text"), ("ordinal", "integer"), ("action_type", "text"),
     ("xpath", "text"), ("intention", "text"), ("reasoning", "text"), ("text", "text"),
-    ("option", "text"), ("parameter_key", "text"), ("status", "text"),
+    ("option", "text"), ("parameter_key", "text"), ("status", "text"), ("source", "text"),
 )
 
 SQL = f"""
@@ -59,10 +59,11 @@ WITH received AS (
 ), block AS (
     INSERT INTO workflow_run_blocks AS b (
         workflow_run_block_id, workflow_run_id, parent_workflow_run_block_id, label,
-        block_type, status, executed_with, loop_index, loop_value, task_id, occurred_at, output)
+        block_type, status, executed_with, loop_index, loop_value, task_id, occurred_at,
+        fallback, output)
     SELECT :workflow_run_block_id, workflow_run_id, :parent_workflow_run_block_id, :label,
         :block_type, :status, :executed_with, :loop_index, :loop_value, :task_id, :occurred_at,
-        :output
+        :fallback, :output
     FROM received
     ON CONFLICT (workflow_run_block_id) DO UPDATE SET
         workflow_run_id = excluded.workflow_run_id,
@@ -70,7 +71,8 @@ WITH received AS (
         label = excluded.label, block_type = excluded.block_type, status = excluded.status,
         executed_with = excluded.executed_with, loop_index = excluded.loop_index,
         loop_value = excluded.loop_value, task_id = excluded.task_id,
-        occurred_at = excluded.occurred_at, output = excluded.output
+        occurred_at = excluded.occurred_at, fallback = excluded.fallback,
+        output = excluded.output
 ), task AS (
     INSERT INTO tasks (task_id, workflow_run_id, workflow_run_block_id, url, navigation_goal,
         data_extraction_goal, extracted_information_schema)
@@ -93,7 +95,7 @@ WITH received AS (
         action_type = excluded.action_type, xpath = excluded.xpath,
         intention = excluded.intention, reasoning = excluded.reasoning, text = excluded.text,
         option = excluded.option, parameter_key = excluded.parameter_key,
-        status = excluded.status
+        status = excluded.status, source = excluded.source
 )
 INSERT INTO run_debounce AS d (workflow_run_id, seq, first_pending_at, last_event_at,
     deadline_at, due_at, first_pending_seq, processed_seq, attempts, generations)

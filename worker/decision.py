@@ -68,16 +68,53 @@ def _ran_with_agent(block: BlockRun) -> bool:
 
 
 def uncovered_containers(run: RunRecord) -> frozenset[str]:
-    """Loops and task_v2 blocks that ran from cached code while a cacheable child fell back to
-    the agent: the cached code did not cover that child (a loop child seen for the first
-    time, or one whose page changed), so the container is regenerated like a missing label."""
+    """Loops and task_v2 blocks that ran from cached code while a cacheable child ran with the
+    agent without falling back (`ctx.run_agent`: a loop child seen for the first time): the
+    cached code did not cover that child, so the container is regenerated like a missing
+    label. A child that fell back is a repair (`repair_labels`)."""
     return frozenset(
         block.label for block in run.blocks
         if block.block_type in CONTAINERS and block.status == "completed"
         and block.executed_with == "code"
-        and any(d.block_type in CACHEABLE and d.executed_with == "agent"
+        and any(d.block_type in CACHEABLE and d.executed_with == "agent" and not d.fell_back
                 for d in block.descendants())
     )
+
+
+def repair_labels(run: RunRecord) -> frozenset[str]:
+    """Labels whose cached code fell back to the agent in this run (DESIGN.md section 8): a
+    completed cacheable block with `fallback` other than none, at top level or in a branch,
+    or a completed loop or task_v2 any of whose cacheable descendants fell back (the
+    container's entry covers its children, so the container is repaired)."""
+    return frozenset(
+        block.label for block in run.blocks
+        if block.block_type in CACHEABLE and block.status == "completed" and (
+            block.fell_back
+            or (block.block_type in CONTAINERS
+                and any(d.block_type in CACHEABLE and d.fell_back for d in block.descendants()))
+        )
+    )
+
+
+REPAIR_WINDOW_S = 24 * 3600
+DEFAULT_REPAIRS_PER_DAY = 10
+
+
+@dataclass(frozen=True)
+class RepairBudget:
+    """How many repair revisions the script may still get: at most `per_day` in any 24 h;
+    `used` is how many it got in the 24 h before now."""
+
+    used: int = 0
+    per_day: int = DEFAULT_REPAIRS_PER_DAY
+
+    @property
+    def spent(self) -> bool:
+        return self.used >= self.per_day
+
+    def describe(self) -> str:
+        return (f"repair budget spent: {self.used} repair revisions of this script in the "
+                f"last 24 h (SCRIPTCACHE_REPAIRS_PER_DAY={self.per_day})")
 
 
 @dataclass(frozen=True)
@@ -88,34 +125,64 @@ class Decision:
     missing: frozenset[str]
     generate: frozenset[str]  # labels that get fresh entries from this run
     carry_forward: frozenset[str]  # executable live entries kept unchanged
+    repair: frozenset[str] = frozenset()  # the labels of `generate` that are repairs
+
+    @property
+    def is_repair(self) -> bool:
+        """The revision counts against the script's repair budget."""
+        return bool(self.repair)
 
 
-def decide(run: RunRecord, live: Mapping[str, Entry] | None) -> Decision:
-    """Whether this run's recording should produce a new revision, and of what."""
+def decide(
+    run: RunRecord, live: Mapping[str, Entry] | None, *, pinned: bool = False,
+    repairs: RepairBudget = RepairBudget(),
+) -> Decision:
+    """Whether this run's recording should produce a new revision, and of what.
+
+    `pinned`: an operator pinned the script's revision, which forbids automatic repair;
+    `repairs`: the script's repair budget (DESIGN.md section 8).
+    """
     executable = executable_labels(run.definition, live)
     missing = run.definition.required_labels() - executable
     executed = executed_labels(run)
     new = (executed & missing) | (uncovered_containers(run) & executable)
+    broken = (repair_labels(run) & executable) - new
+    held = ""  # why the broken labels are not repaired
+    if broken and pinned:
+        held = f"the script is pinned: not repaired ({_names(broken)})"
+    elif broken and repairs.spent:
+        held = f"{repairs.describe()}; not repaired: {_names(broken)}"
+    repair = frozenset() if held else broken
 
     def no(reason: str) -> Decision:
         return Decision(False, reason, executed, missing, frozenset(), executable)
 
+    def also(reason: str) -> str:
+        return f"{reason}; {held}" if held else reason
+
     if run.failed:
         return no(f"run {run.status}: nothing is generated from it")
     if run.code_gen:
-        generate = executed
+        generate = executed | broken
         reason = "the run asked for regeneration (code_gen)"
+        repair = frozenset()  # asked for: not an automatic repair
     elif live is None:
         if not executed:
             return no("no cacheable block executed with the agent")
         generate, reason = executed, "no live revision yet"
-    elif new:
-        generate, reason = new, f"executed blocks not covered by the cache: {_names(new)}"
+    elif new or repair:
+        generate = new | repair
+        reasons = [f"executed blocks not covered by the cache: {_names(new)}"] if new else []
+        if repair:
+            reasons.append(f"repair: cached blocks fell back to the agent: {_names(repair)}")
+        reason = also("; ".join(reasons))
+    elif held:
+        return no(held)
     elif missing:
         return no(f"missing labels did not execute in this run: {_names(missing)}")
     else:
         return no("every executed block is already cached")
-    return Decision(True, reason, executed, missing, generate, executable - generate)
+    return Decision(True, reason, executed, missing, generate, executable - generate, repair)
 
 
 Mode = Literal["code", "agent"]

@@ -163,7 +163,10 @@ class Definition(BaseModel):
         return {b.label: b.sha256() for b in self.all_blocks()}
 
     def credential_keys(self) -> frozenset[str]:
-        return frozenset(p.key for p in self.parameters if p.parameter_type == "credential")
+        """Parameters whose values are secret: credentials and totp secrets (handled like a
+        credential, DESIGN.md section 9)."""
+        return frozenset(p.key for p in self.parameters
+                         if p.parameter_type in ("credential", "totp"))
 
     def totp_keys(self) -> frozenset[str]:
         """Parameters holding a one-time-code secret (RFC 6238): scripts type ctx.totp(key)."""

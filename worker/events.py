@@ -23,6 +23,9 @@ from worker.errors import PermanentError
 BlockStatus = Literal["completed", "failed", "terminated", "canceled", "timed_out", "skipped"]
 RunStatus = Literal["completed", "failed", "terminated", "canceled", "timed_out"]
 ExecutedWith = Literal["agent", "code"]
+# DESIGN.md section 8: whether a block that ran from code needed the agent, and for how much.
+Fallback = Literal["none", "element", "block"]
+ActionSource = Literal["code", "agent"]
 KNOWN_ACTION_TYPES = frozenset({
     "click", "input_text", "select_option", "upload_file", "goto_url", "hover", "keypress",
     "scroll", "wait", "extract", "download_file", "solve_captcha", "complete", "terminate",
@@ -55,6 +58,9 @@ class Action(_Model):
     option: str | None = None
     parameter_key: str | None = None
     status: str | None = Field(default=None, max_length=32)
+    # Who performed it: the cached script or the agent (default: the block's executed_with).
+    # An action the agent judged unnecessary is listed with status "skipped", source "agent".
+    source: ActionSource | None = None
 
 
 class TaskInfo(_Model):
@@ -71,6 +77,13 @@ class _Event(_Model):
     workflow_run_id: Id
 
 
+class ScriptRef(_Model):
+    """The revision a run executed (`scriptcache plan` gives both numbers)."""
+
+    script_id: StrictInt = Field(ge=1)
+    version: StrictInt = Field(ge=1, le=INT32_MAX)
+
+
 class RunStarted(_Event):
     type: Literal["run_started"]
     workflow_permanent_id: Id
@@ -79,6 +92,7 @@ class RunStarted(_Event):
     parameters: dict[str, Any] = Field(default_factory=dict)
     run_with: ExecutedWith = "agent"
     code_gen: StrictBool = False
+    script: ScriptRef | None = None  # the revision the run executed, when it ran one
 
 
 class BlockCompleted(_Event):
@@ -93,6 +107,9 @@ class BlockCompleted(_Event):
     loop_value: Any = None
     task: TaskInfo | None = None
     actions: list[Action] = Field(default_factory=list)
+    # none: no agent needed; element: ran from code, the agent did some actions; block: the
+    # cached code failed and the agent ran the whole block (executed_with is then "agent").
+    fallback: Fallback = "none"
     # The block's output, such as an extraction's result: later blocks' typed values bind to
     # it (ctx.outputs[label]) and definition templates read it as {{ label.output }}.
     output: Any = None
@@ -198,7 +215,7 @@ def redact_event(event: RunStarted | BlockCompleted | RunFinished) -> Any:
     `parameter_key` is set is never needed; it is not kept for any parameter.
     """
     if isinstance(event, RunStarted):
-        secret = event.definition.credential_keys() | event.definition.totp_keys()
+        secret = event.definition.credential_keys()
         params = {k: v for k, v in event.parameters.items() if k not in secret}
         definition = event.definition.model_copy(update={"parameters": [
             p.model_copy(update={"default": None}) if p.key in secret else p

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -67,6 +68,9 @@ class WorkflowRun(Base):
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime | None] = mapped_column(_tz())
     finished_at: Mapped[datetime | None] = mapped_column(_tz())
+    # The revision the run executed (run_started.script), when it ran one.
+    script_id: Mapped[int | None] = mapped_column(BigInteger)
+    script_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class WorkflowRunBlock(Base):
@@ -83,6 +87,8 @@ class WorkflowRunBlock(Base):
     loop_value: Mapped[Any] = mapped_column(JSONValue, nullable=True)
     task_id: Mapped[str | None] = mapped_column(Id)
     occurred_at: Mapped[datetime] = mapped_column(_tz())
+    # "element" or "block" when the block's cached code needed the agent; null: none.
+    fallback: Mapped[str | None] = mapped_column(String(16))
     # block_completed.output: what the block extracted (credentials redacted), or null.
     output: Mapped[Any] = mapped_column(JSONValue, nullable=True)
 
@@ -115,6 +121,7 @@ class Action(Base):
     option: Mapped[str | None] = mapped_column(Text)
     parameter_key: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str | None] = mapped_column(String(16))  # "code" | "agent"
 
 
 # --- debounce --------------------------------------------------------------------------------
@@ -176,6 +183,8 @@ class ScriptRevision(Base):
     source_workflow_run_id: Mapped[str] = mapped_column(Id)
     content_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(_tz())
+    # Made because cached blocks fell back to the agent (counted by the repair budget).
+    repair: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (UniqueConstraint("script_id", "version"),)
 

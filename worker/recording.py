@@ -82,7 +82,7 @@ def _statements(dialect: str) -> _Statements:
     started = insert(m.WorkflowRun)
     started_set = {c: started.excluded[c] for c in (
         "workflow_permanent_id", "workflow_version", "parameters", "run_with", "code_gen",
-        "started_at")}
+        "started_at", "script_id", "script_version")}
     started_set["status"] = case((runs.status.in_([PENDING, RUNNING]), RUNNING),
                                  else_=runs.status)
     finished = insert(m.WorkflowRun).values(code_gen=False)
@@ -126,6 +126,8 @@ def _record_run_started(conn: Connection, sql: _Statements, event: RunStarted) -
         "run_with": event.run_with,
         "code_gen": event.code_gen,
         "started_at": event.occurred_at,
+        "script_id": event.script.script_id if event.script else None,
+        "script_version": event.script.version if event.script else None,
     })
 
 
@@ -157,6 +159,7 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
         "loop_value": event.loop_value,
         "task_id": task.task_id if task else None,
         "occurred_at": event.occurred_at,
+        "fallback": None if event.fallback == "none" else event.fallback,
         "output": event.output,
     }
     task_row = None if task is None else {
@@ -183,6 +186,7 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
             "option": a.option,
             "parameter_key": a.parameter_key,
             "status": a.status,
+            "source": a.source,
         }
         for i, a in enumerate(event.actions)
     ]
@@ -228,6 +232,7 @@ def load_run(session: Session, workflow_run_id: str) -> RunRecord | None:
                 option=a.option,
                 parameter_key=a.parameter_key,
                 status=a.status,
+                source=a.source,
             )
         )
     return RunRecord(
@@ -239,6 +244,8 @@ def load_run(session: Session, workflow_run_id: str) -> RunRecord | None:
         run_with=run.run_with or "agent",
         code_gen=bool(run.code_gen),
         status=run.status,
+        script=None if run.script_id is None or run.script_version is None
+        else (run.script_id, run.script_version),
         blocks=_tree(blocks, tasks, actions),
     )
 
@@ -276,6 +283,7 @@ def _tree(
             ),
             actions=tuple(actions.get(row.workflow_run_block_id, ())),
             children=tuple(build(k, depth + 1) for k in kids),
+            fallback=row.fallback or "none",
             output=row.output,
         )
 

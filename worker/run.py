@@ -23,6 +23,12 @@ class ActionRecord:
     option: str | None = None
     parameter_key: str | None = None
     status: str | None = None
+    source: str | None = None  # "code" | "agent"; None: the block's executed_with
+
+    @property
+    def skipped(self) -> bool:
+        """The agent judged this action unnecessary: its element was absent."""
+        return self.status == "skipped"
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,12 @@ class BlockRun:
     task: TaskRecord | None = None
     actions: tuple[ActionRecord, ...] = ()
     children: tuple[BlockRun, ...] = ()
+    fallback: str = "none"  # "none" | "element" | "block" (DESIGN.md section 8)
     output: Any = None  # block_completed.output: what the block extracted, or None
+
+    @property
+    def fell_back(self) -> bool:
+        return self.fallback != "none"
 
     def descendants(self) -> Iterator[BlockRun]:
         stack = list(reversed(self.children))
@@ -69,6 +80,7 @@ class RunRecord:
     run_with: str = "agent"
     code_gen: bool = False
     status: str = "running"
+    script: tuple[int, int] | None = None  # (script_id, version) the run executed, if any
     # Blocks without a parent (top level and conditional branches), in the order they ran.
     blocks: tuple[BlockRun, ...] = ()
 

@@ -47,6 +47,7 @@ async def open_order(page: Page, ctx: RunContext) -> None:
     await page.click(
         "//button[@aria-label='Dismiss cookie banner']",
         intention='Close the cookie banner',
+        optional=True,
     )
     await page.fill(
         "//input[@placeholder='Order number']",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from worker.runtime import InMemoryRunContext, RecordingPage, blocks_of
+from worker.runtime import Call, InMemoryRunContext, RecordingPage, blocks_of
 
 
 def test_block_registers_functions_per_module_namespace() -> None:
@@ -69,5 +69,5 @@ def test_recording_page_remembers_calls_and_answers_extractions() -> None:
         return await page.extract("Total", {"type": "number"}, intention=None)
 
     assert asyncio.run(drive()) == 42
-    assert page.calls == [("press", ("//input", "Enter"), "submit"),
-                          ("extract", ("Total", {"type": "number"}), None)]
+    assert page.calls == [Call("press", ("//input", "Enter"), "submit"),
+                          Call("extract", ("Total", {"type": "number"}), None)]

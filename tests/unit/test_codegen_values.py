@@ -163,3 +163,18 @@ def test_an_intention_follows_only_the_values_its_action_typed() -> None:
     assert "intention=f\"Type {ctx.param('mode')}\"" in main
     ctx = SimpleNamespace(param=lambda key: "support")
     assert evaluate("f\"Type {ctx.param('mode')}\"", ctx) == "Type support"  # type: ignore[arg-type]
+
+
+def test_a_totp_secret_is_redacted_like_a_credential_and_its_code_typed_by_ctx_totp() -> None:
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ"
+    rec = Recorder("otp", defn([{"label": "b", "block_type": "login"}],
+                               [param("otp", "totp")]), {"otp": secret})
+    rec.block("b", "login", [act("input_text", "//c", "Code", text="123456",
+                                 parameter_key="otp")], task={})
+    run = rec.finish().run()
+    assert run.parameters == {}
+    assert run.definition.credential_keys() == run.definition.totp_keys() == {"otp"}
+    script = generate_script(run, frozenset({"b"}), {})
+    assert not any(secret.encode() in data or b"123456" in data
+                   for data in script.files.values())
+    assert "ctx.totp('otp')" in script.files["main.py"].decode()

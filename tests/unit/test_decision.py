@@ -13,11 +13,13 @@ import pytest
 from worker.decision import (
     START_BLOCK,
     Entry,
+    RepairBudget,
     decide,
     executed_labels,
     is_executable,
     missing_labels,
     plan,
+    repair_labels,
 )
 from worker.definition import Definition
 from worker.run import BlockRun, RunRecord
@@ -113,16 +115,25 @@ def live(definition: Definition, *labels: str, unsigned: tuple[str, ...] = ()) -
 
 
 def block(label: str, block_type: str, with_: str = "agent", status: str = "completed",
-          children: tuple[BlockRun, ...] = ()) -> BlockRun:
+          children: tuple[BlockRun, ...] = (), fallback: str = "none") -> BlockRun:
     return BlockRun(workflow_run_block_id=f"wrb_{label}", label=label, block_type=block_type,
-                    status=status, executed_with=with_, children=children)
+                    status=status, executed_with=with_, children=children, fallback=fallback)
 
 
-def child(label: str, block_type: str, index: int, with_: str = "agent") -> BlockRun:
+def fell_back(label: str, block_type: str, fallback: str = "element",
+              status: str = "completed") -> BlockRun:
+    """A cached block whose code needed the agent: for one action (element, it still ran
+    from code) or for the whole block (block: the agent ran it)."""
+    return block(label, block_type, "agent" if fallback == "block" else "code", status,
+                 fallback=fallback)
+
+
+def child(label: str, block_type: str, index: int, with_: str = "agent",
+          fallback: str = "none") -> BlockRun:
     return BlockRun(workflow_run_block_id=f"wrb_{label}_{index}", label=label,
                     block_type=block_type, status="completed", executed_with=with_,
                     parent_workflow_run_block_id="wrb_each_order", loop_index=index,
-                    loop_value=f"A-{index}")
+                    loop_value=f"A-{index}", fallback=fallback)
 
 
 def loop(with_: str = "agent", children_with: str = "agent", extra: tuple[BlockRun, ...] = (),
@@ -180,7 +191,8 @@ SCENARIOS = [
     pytest.param(run(V1, branch_run("request_refund")), live(V1, *A_ONLY), no(),
                  id="the same blocks run twice regenerate nothing"),
     pytest.param(run(V1, branch_run("request_refund")), live(V1, *ALL_V1), no(),
-                 id="a fully cached workflow run with the agent again regenerates nothing"),
+                 id="a fully cached workflow the platform ran with the agent (no fallback) "
+                 "regenerates nothing"),
     pytest.param(run(V2_NEW, (*branch_run("request_refund"),
                               block("download_invoice", "file_download"))),
                  live(V1, *ALL_V1), yes("download_invoice", carry=ALL_V1),
@@ -264,6 +276,98 @@ SCENARIOS = [
 ]
 
 
+# --- repair, the fourth reason (DESIGN.md section 8) -----------------------------------------
+
+CACHED_REST = (block("sign_in", "login", "code"), loop("code", "code"),
+               block("route", "conditional"))
+SPENT = RepairBudget(used=10, per_day=10)
+
+REPAIRS = [
+    pytest.param(run(V1, (fell_back("sign_in", "login", "element"), loop("code", "code"))),
+                 live(V1, *ALL_V1), False, RepairBudget(), yes("sign_in", carry=(
+                     "each_order", "request_refund", "contact_support")), "repair",
+                 id="a cached top-level block with an element fallback is repaired alone"),
+    pytest.param(run(V1, (fell_back("sign_in", "login", "block"), loop("code", "code"))),
+                 live(V1, *ALL_V1), False, RepairBudget(), yes("sign_in"), "sign_in",
+                 id="a cached top-level block whose code failed (block fallback) is repaired"),
+    pytest.param(run(V1, (*CACHED_REST, fell_back("request_refund", "task", "element"))),
+                 live(V1, *ALL_V1), False, RepairBudget(), yes("request_refund", carry=(
+                     "sign_in", "each_order", "contact_support")), "request_refund",
+                 id="a cached branch block that fell back is repaired, the other branch kept"),
+    pytest.param(run(V1, (block("sign_in", "login", "code"), loop("code", "code", extra=(
+        child("read_order", "extraction", 2, "code", fallback="element"),)))),
+                 live(V1, *ALL_V1), False, RepairBudget(), yes("each_order", carry=(
+                     "sign_in", "request_refund", "contact_support")), "each_order",
+                 id="a loop child with an element fallback repairs its loop"),
+    pytest.param(run(V1, (block("sign_in", "login", "code"), loop("code", "code", extra=(
+        child("open_order", "navigation", 2, "agent", fallback="block"),)))),
+                 live(V1, *ALL_V1), False, RepairBudget(), yes("each_order"), "repair",
+                 id="a loop child whose code failed repairs its loop as a repair"),
+    pytest.param(run(V1, (fell_back("sign_in", "login", "element", status="failed"),)),
+                 live(V1, *ALL_V1), False, RepairBudget(), no(), "",
+                 id="a block that fell back and still failed is no reason"),
+    pytest.param(run(V1, (fell_back("sign_in", "login", "element"),), status="failed"),
+                 live(V1, *ALL_V1), False, RepairBudget(), no(), "failed",
+                 id="a failed run repairs nothing"),
+    pytest.param(run(V1, (fell_back("sign_in", "login", "element"),)),
+                 live(V1, "each_order"), False, RepairBudget(), no(), "",
+                 id="a fallback of a block without an executable entry is no repair"),
+    pytest.param(run(V1, (fell_back("sign_in", "login", "element"), loop("code", "code"))),
+                 live(V1, *ALL_V1), True, RepairBudget(), no(), "pinned",
+                 id="a pinned script is not repaired and the reason says so"),
+    pytest.param(run(V1, (fell_back("sign_in", "login", "element"), loop("code", "code"))),
+                 live(V1, *ALL_V1), False, SPENT, no(), "SCRIPTCACHE_REPAIRS_PER_DAY=10",
+                 id="a spent repair budget writes nothing and the reason says so"),
+    pytest.param(run(V1, (fell_back("sign_in", "login", "element"), loop("code", "code"))),
+                 live(V1, *ALL_V1), False, RepairBudget(used=9, per_day=10), yes("sign_in"),
+                 "repair", id="the last repair of the budget is still made"),
+    pytest.param(run(V2_NEW, (fell_back("sign_in", "login", "element"), loop("code", "code"),
+                              block("download_invoice", "file_download"))),
+                 live(V1, *ALL_V1), False, SPENT, yes("download_invoice"), "budget spent",
+                 id="a spent budget still lets a new block in, not the repair"),
+    pytest.param(run(V1, (fell_back("sign_in", "login", "element"),), code_gen=True),
+                 live(V1, *ALL_V1), True, SPENT, yes("sign_in"), "code_gen",
+                 id="code_gen regenerates a block that fell back even when pinned or spent"),
+]
+
+
+@pytest.mark.parametrize(("record", "live_revision", "pinned", "budget", "expect", "says"),
+                         REPAIRS)
+def test_the_repair_decision(
+    record: RunRecord, live_revision: Mapping[str, Entry] | None, pinned: bool,
+    budget: RepairBudget, expect: Expect, says: str,
+) -> None:
+    decision = decide(record, live_revision, pinned=pinned, repairs=budget)
+
+    assert decision.regenerate is expect.regenerate, decision.reason
+    assert decision.generate == expect.generate
+    assert says in decision.reason
+    if expect.carry_forward is not None:
+        assert decision.carry_forward == expect.carry_forward
+    assert decision.repair <= decision.generate
+    assert decision.is_repair is ("repair:" in decision.reason)
+    assert decision.generate <= decision.executed | repair_labels(record)
+    assert not decision.generate & decision.carry_forward
+
+
+def test_one_site_change_costs_one_run_with_fallbacks() -> None:
+    """Repair, then the next run from code regenerates nothing; a budget of two stops the
+    third repair within a day from writing."""
+    current = live(V1, *ALL_V1)
+    broken = run(V1, (fell_back("sign_in", "login", "element"), loop("code", "code")),
+                 run_id="wr_2")
+    first = decide(broken, current, repairs=RepairBudget(used=0, per_day=2))
+    current = next_revision(V1, current, first, "wr_2")
+    clean = decide(run(V1, (block("sign_in", "login", "code"), loop("code", "code"))), current)
+    again = decide(broken, current, repairs=RepairBudget(used=2, per_day=2))
+
+    assert (first.regenerate, first.generate, first.is_repair) == (True, {"sign_in"}, True)
+    assert current["sign_in"].source_workflow_run_id == "wr_2"
+    assert (clean.regenerate, clean.reason) == (False, "every executed block is already cached")
+    assert (again.regenerate, again.generate) == (False, frozenset())
+    assert "repair budget spent: 2 repair revisions" in again.reason
+
+
 @pytest.mark.parametrize(("record", "live_revision", "expect"), SCENARIOS)
 def test_the_regeneration_decision(
     record: RunRecord, live_revision: Mapping[str, Entry] | None, expect: Expect
@@ -276,7 +380,7 @@ def test_the_regeneration_decision(
     if expect.carry_forward is not None:
         assert decision.carry_forward == expect.carry_forward
     # Invariants of every decision.
-    assert decision.generate <= decision.executed
+    assert decision.generate <= decision.executed | repair_labels(record)
     assert not decision.generate & decision.carry_forward
     assert START_BLOCK not in decision.carry_forward
 

@@ -2,9 +2,9 @@
 
 Conditionals are decided here, from the workflow definition: the branch whose condition (a
 Jinja expression over the run's parameters and the loop's current value) renders true, else
-the branch without a condition. Blocks the script hands to the agent (`ctx.run_agent`) or
-runs live (`ctx.run_live`) go to the platform's block hook; with none, they are skipped and
-the journal says so.
+the branch without a condition. Blocks the script hands to the agent (`ctx.run_agent`) go to
+the agent's `run_block` (worker/browser/agent.py), else to the platform's block hook, as do
+blocks it runs live (`ctx.run_live`); with neither, they are skipped and the journal says so.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any, Literal, Protocol
 
 import jinja2
 
-from worker.browser.journal import Journal, Outcome
+from worker.browser.agent import AgentFailed, BlockRequest, agent_actions
+from worker.browser.journal import BlockRecord, Journal, Outcome, first_line
 from worker.browser.page import BrowserPage, ReplayError
 from worker.definition import Block, BlockKind, Definition
 from worker.runtime import InMemoryRunContext
@@ -53,13 +54,17 @@ class BrowserRunContext(InMemoryRunContext):
         self.journal: Journal = page.journal
         self._block_hook = block_hook
         self._known_loops = frozenset(loop_values or {})
+        secret = definition.credential_keys()
+        page.credentials = {k: v for k, v in self._credentials.items()}
+        page.parameters = {k: v for k, v in self._parameters.items() if k not in secret}
 
     async def loop(self, label: str, values: Iterable[Any] | None) -> AsyncIterator[Any]:
         if values is None and label not in self._known_loops:
             raise ReplayError(
                 f"loop {label!r}: its condition is evaluated by the agent; give its values")
         items = None if values is None else loop_items(label, values)
-        started_at = self.journal.started(label, self.current_index)
+        started_at = self.journal.started(label, self.current_index,
+                                          loop_value=self.current_value)
         outer_index, fallbacks = self.current_index, len(self.journal.fallbacks)
         outcome: Outcome = "failed"
         try:
@@ -74,7 +79,9 @@ class BrowserRunContext(InMemoryRunContext):
         block = self.definition.block(label)
         if block is None or block.kind is not BlockKind.CONDITIONAL:
             raise ReplayError(f"conditional {label!r} is not in the workflow definition")
-        return choose_branch(block, self.render)
+        chosen = choose_branch(block, self.render)
+        self.journal.decided(label, self.current_index, self.current_value, f"branch {chosen}")
+        return chosen
 
     async def run_agent(self, label: str) -> None:
         await self._not_cached(label, "agent")
@@ -84,6 +91,18 @@ class BrowserRunContext(InMemoryRunContext):
 
     async def _not_cached(self, label: str, mode: Mode) -> None:
         self.events.append((f"run_{mode}", label))
+        if mode == "agent" and self.page.agent is not None:
+            started_at = self.journal.started(label, self.current_index,
+                                              loop_value=self.current_value, url=self.page.page.url)
+            record = self.journal.current
+            assert record is not None
+            try:
+                await self.hand_to_agent(label, "not cached yet", record)
+            except BaseException as exc:
+                self.journal.finished(label, self.current_index, "failed", started_at, str(exc))
+                raise
+            self.journal.finished(label, self.current_index, "agent", started_at)
+            return
         if self._block_hook is None:
             reason = "runs with the agent" if mode == "agent" else "runs live"
             self.journal.not_run(label, self.current_index, "skipped",
@@ -96,6 +115,34 @@ class BrowserRunContext(InMemoryRunContext):
             self.journal.finished(label, self.current_index, "failed", started_at, str(exc))
             raise
         self.journal.finished(label, self.current_index, mode, started_at)
+
+
+    async def hand_to_agent(self, label: str, reason: str, record: BlockRecord) -> None:
+        """The agent's run_block runs the whole block; its actions replace the record's.
+        Raises AgentFailed when it reports anything but completed."""
+        agent = self.page.agent
+        assert agent is not None
+        block = self.definition.block(label)
+        request = BlockRequest(
+            label=label,
+            block={} if block is None else block.model_dump(mode="json", exclude_unset=True),
+            reason=reason, loop_index=self.current_index, loop_value=self.current_value,
+            parameters=dict(self.page.parameters), credentials=dict(self._credentials))
+        record.executed_with = "agent"
+        record.agent_calls += 1
+        try:
+            result = await agent.run_block(self.page.page, request)
+        except Exception as exc:
+            raise AgentFailed(f"block {label!r}: the agent failed: {first_line(exc)}") from exc
+        if not isinstance(result, dict):
+            raise AgentFailed(f"block {label!r}: run_block returned {type(result).__name__}")
+        record.actions = [self.page.keyed(a) for a in agent_actions(
+            result.get("actions", []), what=f"run_block({label!r})")]
+        if "extracted" in result and result["extracted"] is not None:
+            record.extracted.append(result["extracted"])
+            self.journal.extracted.append((label, self.current_index, result["extracted"]))
+        if result.get("status", "completed") != "completed":
+            raise AgentFailed(f"block {label!r}: the agent reports {result.get('status')!r}")
 
 
 def loop_items(label: str, values: Iterable[Any]) -> list[Any]:

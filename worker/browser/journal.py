@@ -1,10 +1,16 @@
-"""What a replay did, block by block: outcomes, fallbacks and extracted values (pure)."""
+"""What a replay did, block by block: outcomes, fallbacks and extracted values (pure).
+
+Besides the outcomes, the journal keeps a `BlockRecord` per block and loop iteration with
+every action performed, in order (the script's with the selectors that worked, the agent's
+with theirs), so that the run can be emitted as events (worker/browser/emit.py).
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 Outcome = Literal["code", "fallback", "failed", "skipped", "agent", "live"]
@@ -37,6 +43,27 @@ class BlockFinished:
 
 
 Observer = Callable[[BlockStarted | BlockFinished], None]
+Fallback = Literal["none", "element", "block"]
+
+
+@dataclass
+class BlockRecord:
+    """One block (or loop iteration of a child) as it ran; `actions` are dicts in the shape
+    of an event's actions items (DESIGN.md sections 2 and 8)."""
+
+    label: str
+    loop_index: int | None
+    loop_value: Any = None
+    parent: BlockRecord | None = None  # the loop this block ran in
+    url: str | None = None  # the page's url when the block started
+    executed_with: Literal["agent", "code"] = "code"
+    fallback: Fallback = "none"
+    status: str = "completed"
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    extracted: list[Any] = field(default_factory=list)
+    finished_at: datetime | None = None
+    detail: str | None = None
+    agent_calls: int = 0  # act() calls for its actions, run_block() calls for it
 
 
 @dataclass(frozen=True)
@@ -47,6 +74,18 @@ class ReplayResult:
     duration_s: float
     error: str | None = None
     exception: BaseException | None = field(default=None, compare=False, repr=False)
+    # Every block as it ran, in the order they finished (a loop after its iterations).
+    records: tuple[BlockRecord, ...] = field(default=(), compare=False, repr=False)
+    started_at: datetime | None = field(default=None, compare=False)
+    finished_at: datetime | None = field(default=None, compare=False)
+
+    def fallback_count(self) -> int:
+        """Blocks whose cached code needed the agent (element or block level)."""
+        return sum(1 for r in self.records if r.fallback != "none")
+
+    def agent_calls(self) -> int:
+        """Calls of the agent: one per element fallback, one per block it ran."""
+        return sum(r.agent_calls for r in self.records) if self.records else 0
 
     @property
     def ok(self) -> bool:
@@ -91,23 +130,32 @@ class Journal:
 
     observer: Observer | None = None
     clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     blocks: list[BlockFinished] = field(default_factory=list)
     fallbacks: list[FallbackRecord] = field(default_factory=list)
     extracted: list[tuple[str | None, int | None, Any]] = field(default_factory=list)
-    _running: list[tuple[str, int | None]] = field(default_factory=list)
+    records: list[BlockRecord] = field(default_factory=list)  # in the order they finished
+    _running: list[BlockRecord] = field(default_factory=list)
 
     @property
     def current_label(self) -> str | None:
         """The innermost cached block running now, or None between blocks."""
-        return self._running[-1][0] if self._running else None
+        return self._running[-1].label if self._running else None
 
     @property
     def loop_index(self) -> int | None:
         """The loop iteration the innermost running block belongs to."""
-        return self._running[-1][1] if self._running else None
+        return self._running[-1].loop_index if self._running else None
 
-    def started(self, label: str, loop_index: int | None) -> float:
-        self._running.append((label, loop_index))
+    @property
+    def current(self) -> BlockRecord | None:
+        """The record of the innermost block running now."""
+        return self._running[-1] if self._running else None
+
+    def started(self, label: str, loop_index: int | None, *, loop_value: Any = None,
+                url: str | None = None) -> float:
+        parent = self._running[-1] if self._running else None
+        self._running.append(BlockRecord(label, loop_index, loop_value, parent, url))
         self._emit(BlockStarted(label, loop_index))
         return self.clock()
 
@@ -115,8 +163,8 @@ class Journal:
         self, label: str, loop_index: int | None, outcome: Outcome, started_at: float,
         detail: str | None = None,
     ) -> None:
-        if self._running and self._running[-1][0] == label:
-            self._running.pop()
+        if self._running and self._running[-1].label == label:
+            self._close(self._running.pop(), outcome, detail)
         done = BlockFinished(label, loop_index, outcome, self.clock() - started_at, detail)
         self.blocks.append(done)
         self._emit(done)
@@ -124,15 +172,37 @@ class Journal:
     def not_run(self, label: str, loop_index: int | None, outcome: Outcome, detail: str) -> None:
         """A block the orchestrator handed to the agent or ran live, as one event."""
         self._emit(BlockStarted(label, loop_index))
+        parent = self._running[-1] if self._running else None
+        record = BlockRecord(label, loop_index, None, parent, executed_with="agent")
+        self._close(record, outcome, detail)
         done = BlockFinished(label, loop_index, outcome, 0.0, detail)
         self.blocks.append(done)
         self._emit(done)
 
-    def result(self, duration_s: float, error: BaseException | None = None) -> ReplayResult:
+    def decided(self, label: str, loop_index: int | None, loop_value: Any, detail: str) -> None:
+        """A block the runtime itself decided (a conditional): recorded for the run's
+        events, not reported as a block of the replay."""
+        parent = self._running[-1] if self._running else None
+        self._close(BlockRecord(label, loop_index, loop_value, parent), "code", detail)
+
+    def action(self, action: dict[str, Any]) -> None:
+        """An action the running block performed (or skipped, or tried and failed)."""
+        if self._running:
+            self._running[-1].actions.append(action)
+
+    def result(self, duration_s: float, error: BaseException | None = None,
+               started_at: datetime | None = None) -> ReplayResult:
         return ReplayResult(
             tuple(self.blocks), tuple(self.fallbacks), tuple(self.extracted), duration_s,
-            None if error is None else first_line(error), error,
+            None if error is None else first_line(error), error, tuple(self.records),
+            started_at, self.wall_clock(),
         )
+
+    def _close(self, record: BlockRecord, outcome: Outcome, detail: str | None) -> None:
+        record.status = {"failed": "failed", "skipped": "skipped"}.get(outcome, "completed")
+        record.detail = detail
+        record.finished_at = self.wall_clock()
+        self.records.append(record)
 
     def _emit(self, event: BlockStarted | BlockFinished) -> None:
         if self.observer is not None:

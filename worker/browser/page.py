@@ -1,9 +1,14 @@
-"""The runtime's Page on Playwright: recorded selectors first, the platform's hooks after.
+"""The runtime's Page on Playwright: recorded selectors first, the platform's agent after.
 
 Each action looks its recorded selector up (an xpath when it starts with `/` or `(`, CSS
 otherwise) and waits at most `selector_timeout_s` for it to be actionable. When that fails,
-the fallback hook (the platform's agent) does that one action, and the journal records that
-it fell back; with no hook, SelectorNotFound names the block, the action and the selector.
+the agent's `act` (worker/browser/agent.py; or the older fallback hook) does that one action,
+and the journal records that it fell back; with neither, SelectorNotFound names the block,
+the action and the selector. An `optional` action waits only `optional_timeout_s` for its
+element and, when it is absent, goes on without it and without the agent.
+
+Every action performed is recorded in the journal's running block, in the shape of an
+event's actions item: the script's with `source: "code"`, the agent's with `source: "agent"`.
 """
 
 from __future__ import annotations
@@ -17,10 +22,20 @@ from playwright.async_api import Locator
 from playwright.async_api import Page as PlaywrightPage
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from worker.browser.agent import ActRequest, Agent, agent_actions
 from worker.browser.journal import FallbackRecord, Journal, first_line
 from worker.errors import PermanentError
 
 DEFAULT_SELECTOR_TIMEOUT_S = 5.0
+DEFAULT_OPTIONAL_TIMEOUT_S = 1.0
+START_PAGE_INTENTION = "Open the block's start page"  # worker.codegen.blocks: not an action
+# The runtime method → the action_type it is recorded as.
+ACTION_TYPES = {
+    "click": "click", "fill": "input_text", "select_option": "select_option",
+    "upload_file": "upload_file", "hover": "hover", "press": "keypress", "scroll": "scroll",
+    "download": "download_file", "goto": "goto_url", "wait": "wait", "extract": "extract",
+    "solve_captcha": "solve_captcha",
+}
 PAGE_TEXT_CHARS = 2000
 _KEYS = {"enter": "Enter", "return": "Enter", "tab": "Tab", "escape": "Escape",
          "esc": "Escape", "backspace": "Backspace", "space": "Space"}
@@ -40,6 +55,11 @@ class NoSelector(ReplayError):
 
 class ExtractorMissing(ReplayError):
     """The script extracts data but no extractor hook was given."""
+
+
+class ActionFailed(ReplayError):
+    """The agent could not do an action the script's selector could not: the block is handed
+    to the agent whole."""
 
 
 class FallbackHook(Protocol):
@@ -72,12 +92,36 @@ def playwright_selector(selector: str) -> str:
     return f"xpath={selector}" if selector.startswith(("/", "(")) else selector
 
 
+async def press_focused(page: PlaywrightPage, name: str) -> None:
+    """Press a key on whatever has focus; a locator's press waits for a navigation it
+    starts, the keyboard's does not."""
+    focused = page.locator(":focus")
+    if await focused.count():
+        await focused.first.press(name)
+    else:
+        await page.keyboard.press(name)
+
+
 def key_name(key: Any) -> str:
     text = str(key)
     return _KEYS.get(text.strip().lower(), text)
 
 
 Perform = Callable[[Locator, float], Awaitable[None]]
+
+
+def action_item(method: str, selector: str | None, intention: str | None, value: Any = None,
+                **fields: Any) -> dict[str, Any]:
+    """A runtime call in the shape of an event's actions item."""
+    kind = ACTION_TYPES.get(method, method)
+    text = option = None
+    if kind == "select_option":
+        option = value if isinstance(value, str) or value is None else ",".join(map(str, value))
+    elif value is not None:
+        text = value if isinstance(value, str) else (
+            ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value))
+    return {"action_type": kind, "xpath": selector, "intention": intention, "text": text,
+            "option": option, "parameter_key": None, **fields}
 
 
 class BrowserPage:
@@ -87,71 +131,88 @@ class BrowserPage:
         self, page: PlaywrightPage, journal: Journal, *,
         fallback: FallbackHook | None = None, extractor: ExtractorHook | None = None,
         selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S,
-        downloads_dir: Path | None = None,
+        downloads_dir: Path | None = None, agent: Agent | None = None,
+        optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S,
     ) -> None:
         self.page = page
         self.journal = journal
+        self.agent = agent
+        self.parameters: dict[str, Any] = {}  # non-credential values, for agent requests
+        self.credentials: dict[str, Any] = {}  # recorded by key, never by value
         self._fallback = fallback
         self._extractor = extractor
         self._timeout_ms = selector_timeout_s * 1000
+        self._optional_ms = optional_timeout_s * 1000
         self._downloads_dir = downloads_dir
 
     async def goto(self, url: str, *, intention: str | None) -> None:
         await self.page.goto(str(url), wait_until="load")
+        if intention != START_PAGE_INTENTION:  # the block's own url is not an action
+            self._record("goto", None, intention, str(url))
 
-    async def click(self, selector: str | None, *, intention: str | None) -> None:
-        await self._act("click", selector, intention, lambda loc, ms: loc.click(timeout=ms))
+    async def click(self, selector: str | None, *, intention: str | None,
+                    optional: bool = False) -> None:
+        await self._act("click", selector, intention, lambda loc, ms: loc.click(timeout=ms),
+                        optional=optional)
         await self._settle()
 
-    async def fill(self, selector: str | None, value: Any, *, intention: str | None) -> None:
+    async def fill(self, selector: str | None, value: Any, *, intention: str | None,
+                   optional: bool = False) -> None:
         text = "" if value is None else str(value)
         await self._act("fill", selector, intention, lambda loc, ms: loc.fill(text, timeout=ms),
-                        value=text)
+                        value=text, optional=optional)
 
     async def select_option(
-        self, selector: str | None, value: Any, *, intention: str | None
+        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False
     ) -> None:
         options = [str(v) for v in value] if isinstance(value, list | tuple) else str(value)
 
         async def select(locator: Locator, ms: float) -> None:
             await locator.select_option(options, timeout=ms)
 
-        await self._act("select_option", selector, intention, select, value=options)
+        await self._act("select_option", selector, intention, select, value=options,
+                        optional=optional)
 
-    async def upload_file(self, selector: str | None, path: Any, *, intention: str | None) -> None:
+    async def upload_file(self, selector: str | None, path: Any, *, intention: str | None,
+                          optional: bool = False) -> None:
         files = [str(p) for p in path] if isinstance(path, list | tuple) else str(path)
         await self._act("upload_file", selector, intention,
-                        lambda loc, ms: loc.set_input_files(files, timeout=ms), value=files)
+                        lambda loc, ms: loc.set_input_files(files, timeout=ms), value=files,
+                        optional=optional)
 
-    async def hover(self, selector: str | None, *, intention: str | None) -> None:
-        await self._act("hover", selector, intention, lambda loc, ms: loc.hover(timeout=ms))
+    async def hover(self, selector: str | None, *, intention: str | None,
+                    optional: bool = False) -> None:
+        await self._act("hover", selector, intention, lambda loc, ms: loc.hover(timeout=ms),
+                        optional=optional)
 
-    async def press(self, selector: str | None, key: Any, *, intention: str | None) -> None:
+    async def press(self, selector: str | None, key: Any, *, intention: str | None,
+                    optional: bool = False) -> None:
         name = key_name(key)
         if selector is None:  # the agent pressed the key on whatever had focus
-            focused = self.page.locator(":focus")
-            # A locator's press waits for a navigation it starts; the keyboard's does not.
-            if await focused.count():
-                await focused.first.press(name)
-            else:
-                await self.page.keyboard.press(name)
+            await press_focused(self.page, name)
+            self._record("press", None, intention, str(key))
         else:
             await self._act("press", selector, intention,
-                            lambda loc, ms: loc.press(name, timeout=ms), value=name)
+                            lambda loc, ms: loc.press(name, timeout=ms), value=name,
+                            optional=optional)
         await self._settle()
 
-    async def scroll(self, selector: str | None, *, intention: str | None) -> None:
+    async def scroll(self, selector: str | None, *, intention: str | None,
+                     optional: bool = False) -> None:
         if selector is None:
             await self.page.mouse.wheel(0, 600)
+            self._record("scroll", None, intention)
             return
         await self._act("scroll", selector, intention,
-                        lambda loc, ms: loc.scroll_into_view_if_needed(timeout=ms))
+                        lambda loc, ms: loc.scroll_into_view_if_needed(timeout=ms),
+                        optional=optional)
 
     async def wait(self, seconds: float | None, *, intention: str | None) -> None:
         if seconds is None:
             await self.page.wait_for_load_state("load")
         else:
             await asyncio.sleep(seconds)
+        self._record("wait", None, intention, None if seconds is None else str(seconds))
 
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any:
         label = self.journal.current_label
@@ -161,9 +222,13 @@ class BrowserPage:
             )
         value = await self._extractor(self.page, goal, schema, intention)
         self.journal.extracted.append((label, self.journal.loop_index, value))
+        if self.journal.current is not None:
+            self.journal.current.extracted.append(value)
+        self._record("extract", None, intention)
         return value
 
-    async def download(self, selector: str | None, *, intention: str | None) -> None:
+    async def download(self, selector: str | None, *, intention: str | None,
+                       optional: bool = False) -> None:
         async def download(locator: Locator, ms: float) -> None:
             async with self.page.expect_download(timeout=ms) as info:
                 await locator.click(timeout=ms)
@@ -171,35 +236,64 @@ class BrowserPage:
             if self._downloads_dir is not None:
                 await done.save_as(self._downloads_dir / done.suggested_filename)
 
-        await self._act("download", selector, intention, download)
+        await self._act("download", selector, intention, download, optional=optional)
 
-    async def solve_captcha(self, selector: str | None, *, intention: str | None) -> None:
+    async def solve_captcha(self, selector: str | None, *, intention: str | None,
+                            optional: bool = False) -> None:
         await self._fall_back("solve_captcha", selector, intention,
                               NoSelector("a captcha needs the agent"), None)
 
     async def _act(
         self, action: str, selector: str | None, intention: str | None, perform: Perform,
-        value: Any = None,
+        value: Any = None, optional: bool = False,
     ) -> None:
         if selector is None:
             await self._fall_back(action, None, intention, NoSelector(
                 f"{action} was recorded without a selector"), value)
             return
         locator = self.page.locator(playwright_selector(selector)).first
+        if optional and not await self._present(locator):
+            self._record(action, selector, intention, value, status="skipped")
+            return
         try:
             await perform(locator, self._timeout_ms)
         except PlaywrightTimeoutError as exc:
             await self._fall_back(action, selector, intention, exc, value)
+            return
+        self._record(action, selector, intention, value)
+
+    async def _present(self, locator: Locator) -> bool:
+        """An optional action's element, waited for briefly."""
+        try:
+            await locator.wait_for(state="visible", timeout=self._optional_ms)
+        except PlaywrightTimeoutError:
+            return False
+        return True
+
+    def _record(self, method: str, selector: str | None, intention: str | None,
+                value: Any = None, *, status: str = "completed", source: str = "code") -> None:
+        self.journal.action(self.keyed(action_item(method, selector, intention, value,
+                                                   status=status, source=source)))
+
+    def keyed(self, item: dict[str, Any]) -> dict[str, Any]:
+        """An action whose typed value is a credential's, recorded by the credential's key
+        (whether or not the agent said so), never with the value."""
+        for key, secret in sorted(self.credentials.items()):
+            if isinstance(secret, str) and secret and secret in (item.get("text"),
+                                                                 item.get("option")):
+                return {**item, "text": None, "option": None, "parameter_key": key}
+        return item
 
     async def _fall_back(
         self, action: str, selector: str | None, intention: str | None, error: Exception,
         value: Any,
     ) -> None:
-        """Hand the action to the platform's hook, with the value it was to type, select,
-        upload or press (a credential included: the hook is the platform's agent). The
-        journal's record keeps no value."""
+        """Hand the action to the platform's agent (or fallback hook), with the value it was
+        to type, select, upload or press (a credential included: the hook is the platform's
+        agent). The journal's FallbackRecord keeps no value; the block's record lists the
+        failed attempt and what the agent did instead."""
         label = self.journal.current_label
-        if self._fallback is None:
+        if self.agent is None and self._fallback is None:
             waited = self._timeout_ms / 1000
             what = (f"{action} on {selector!r} failed after {waited:g} s" if selector
                     else f"{action} has no recorded selector")
@@ -208,7 +302,39 @@ class BrowserPage:
             ) from error
         self.journal.fallbacks.append(
             FallbackRecord(label, action, selector, intention, first_line(error)))
-        await self._fallback(label, action, selector, intention, error, value=value)
+        record = self.journal.current
+        if record is not None:
+            record.fallback = "element" if record.fallback == "none" else record.fallback
+            record.agent_calls += 1
+        self._record(action, selector, intention, value, status="failed")
+        if self.agent is None:
+            assert self._fallback is not None
+            await self._fallback(label, action, selector, intention, error, value=value)
+            self._record(action, None, intention, value, source="agent")
+            return
+        await self._ask_agent(action, selector, intention, error, value)
+
+    async def _ask_agent(self, action: str, selector: str | None, intention: str | None,
+                         error: Exception, value: Any) -> None:
+        assert self.agent is not None
+        record = self.journal.current
+        request = ActRequest(
+            label=self.journal.current_label, action=action, selector=selector,
+            intention=intention, value=value, error=first_line(error),
+            loop_index=self.journal.loop_index,
+            loop_value=None if record is None else record.loop_value,
+            parameters=dict(self.parameters))
+        try:
+            done = agent_actions(await self.agent.act(self.page, request),
+                                 what=f"act({action} {selector!r})")
+        except Exception as exc:
+            raise ActionFailed(f"block {request['label']!r}: the agent could not {action} "
+                               f"({intention!r}): {first_line(exc)}") from exc
+        if not done:  # nothing had to be done: the action is listed as skipped by the agent
+            self._record(action, selector, intention, value, status="skipped", source="agent")
+        for item in done:
+            self.journal.action(self.keyed(item))
+        await self._settle()
 
     async def _settle(self) -> None:
         """Let a navigation the action started finish before the next action looks."""

@@ -19,10 +19,12 @@ from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any
 
+from worker.browser.agent import Agent
 from worker.browser.chromium import open_page
 from worker.browser.context import BlockHook, BrowserRunContext
-from worker.browser.journal import Journal, Observer, Outcome, ReplayResult
+from worker.browser.journal import Journal, Observer, Outcome, ReplayResult, first_line
 from worker.browser.page import (
+    DEFAULT_OPTIONAL_TIMEOUT_S,
     DEFAULT_SELECTOR_TIMEOUT_S,
     BrowserPage,
     ExtractorHook,
@@ -72,16 +74,32 @@ def instrument(module: ModuleType, journal: Journal) -> list[str]:
 
 
 def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
+    """The block function, journaled; when its cached code raises and the context has an
+    agent, the agent runs the whole block (a block-level fallback)."""
+
     @functools.wraps(fn)
     async def run(page: Any, ctx: Any, *args: Any, **kwargs: Any) -> None:
         loop_index = getattr(ctx, "current_index", None)
-        started_at = journal.started(label, loop_index)
+        browser = getattr(page, "page", None)
+        started_at = journal.started(label, loop_index,
+                                     loop_value=getattr(ctx, "current_value", None),
+                                     url=getattr(browser, "url", None))
+        record = journal.current
         fallbacks = len(journal.fallbacks)
         outcome: Outcome = "failed"
         detail = None
         try:
-            await fn(page, ctx, *args, **kwargs)
-            outcome = "fallback" if len(journal.fallbacks) > fallbacks else "code"
+            try:
+                await fn(page, ctx, *args, **kwargs)
+            except Exception as exc:
+                if not (isinstance(ctx, BrowserRunContext) and ctx.page.agent is not None
+                        and record is not None):
+                    raise
+                record.fallback = "block"
+                await ctx.hand_to_agent(label, f"its cached code raised: {first_line(exc)}",
+                                        record)
+            outcome = "fallback" if len(journal.fallbacks) > fallbacks or (
+                record is not None and record.fallback == "block") else "code"
         except Exception as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise
@@ -96,12 +114,12 @@ async def run_script(module: ModuleType, ctx: BrowserRunContext) -> ReplayResult
     """Await the script's run_workflow; a failure ends the replay and is in the result."""
     journal = ctx.journal
     instrument(module, journal)
-    started_at = journal.clock()
+    started_at, wall = journal.clock(), journal.wall_clock()
     try:
         await module.run_workflow(ctx.page, ctx)
     except Exception as exc:
-        return journal.result(journal.clock() - started_at, exc)
-    return journal.result(journal.clock() - started_at)
+        return journal.result(journal.clock() - started_at, exc, wall)
+    return journal.result(journal.clock() - started_at, started_at=wall)
 
 
 @dataclass(frozen=True)
@@ -118,15 +136,18 @@ async def replay_revision(
     files: Mapping[str, bytes], definition: Definition, parameters: Mapping[str, Any],
     credentials: Mapping[str, Any], *, chromium_path: str, hooks: Hooks = Hooks(),
     selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S, headless: bool = True,
+    agent: Agent | None = None, optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S,
 ) -> ReplayResult:
     """Run a revision's main.py in a fresh headless Chromium; the script's files live in a
-    temporary directory for the duration."""
+    temporary directory for the duration. With an `agent`, failed actions and blocks fall
+    back to it, and blocks not cached yet are run by it."""
     with tempfile.TemporaryDirectory(prefix="scriptcache-replay-") as tmp:
         module = load_script(files, Path(tmp))
         async with open_page(chromium_path, headless=headless) as browser_page:
             page = BrowserPage(
                 browser_page, Journal(hooks.observer), fallback=hooks.fallback,
                 extractor=hooks.extractor, selector_timeout_s=selector_timeout_s,
+                agent=agent, optional_timeout_s=optional_timeout_s,
             )
             ctx = BrowserRunContext(page, definition, parameters, credentials,
                                     block_hook=hooks.block_hook)

@@ -49,11 +49,13 @@ class ActionScope:
 
 
 def statements(
-    actions: Sequence[ActionRecord], scope: ActionScope, skipped: Counter[str]
+    actions: Sequence[ActionRecord], scope: ActionScope, skipped: Counter[str],
+    optional: frozenset[int] = frozenset(),
 ) -> list[ast.stmt]:
-    """The statements replaying `actions` in order; what is left out is counted in `skipped`."""
+    """The statements replaying `actions` in order; what is left out is counted in `skipped`.
+    Actions whose index is in `optional` that act on an element get `optional=True`."""
     out: list[ast.stmt] = []
-    for action in actions:
+    for index, action in enumerate(actions):
         handler = HANDLERS.get(action.action_type)
         if action.action_type in DROPPED:
             skipped[f"dropped:{action.action_type}"] += 1
@@ -61,9 +63,25 @@ def statements(
             skipped[f"unknown_action:{action.action_type}"] += 1
         elif action.status == "failed":
             skipped[f"failed_action:{action.action_type}"] += 1
+        elif index in optional and action.action_type in OPTIONAL_TYPES and action.xpath:
+            out.append(made_optional(handler(action, scope)))
         else:
             out.append(handler(action, scope))
     return out
+
+
+# Actions on an element, which a script may skip when the element is absent.
+OPTIONAL_TYPES = frozenset({"click", "input_text", "select_option", "upload_file", "hover",
+                            "keypress", "scroll", "download_file"})
+
+
+def made_optional(statement: ast.stmt) -> ast.stmt:
+    """`await page.<action>(..., optional=True)`."""
+    assert isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Await)
+    page_call = statement.value.value
+    assert isinstance(page_call, ast.Call)
+    page_call.keywords.append(ast.keyword("optional", literal(True)))
+    return statement
 
 
 def value_of(raw: Any, action: ActionRecord, scope: ActionScope) -> Bound:

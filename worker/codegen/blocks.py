@@ -26,6 +26,7 @@ from worker.codegen.nodes import (
     literal,
     name,
 )
+from worker.codegen.optional import optional_actions
 from worker.codegen.values import RunValues, mentions
 from worker.definition import Block, BlockKind, kind_of
 from worker.inputs import InputRecord
@@ -101,10 +102,11 @@ def start_page(url: str) -> ast.stmt:
 
 def task_body(
     run: BlockRun, start_url: str | None, scope: ActionScope, gen: Generation,
-    recorded_url: bool = False,
+    recorded_url: bool = False, others: Sequence[BlockRun] = (),
 ) -> list[ast.stmt]:
     """The start page (a definition url, rendered when a template; a recorded url, bound by
-    value and never rendered), then the actions."""
+    value and never rendered), then the actions; `others` (a loop child's other iterations)
+    tell which actions are optional."""
     body: list[ast.stmt] = []
     if start_url and recorded_url:
         goto = call(attr("page", "goto"), scope.bind(start_url).expr,
@@ -112,15 +114,17 @@ def task_body(
         body.append(awaited(goto))
     elif start_url:
         body.append(start_page(start_url))
-    return body + statements(run.actions, scope, gen.skipped)
+    optional = optional_actions(run, others)
+    return body + statements(run.actions, scope, gen.skipped, optional)
 
 
 def task_like(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
-    """`@block(label) async def <name>(page, ctx)` replaying the richest run's actions."""
+    """`@block(label) async def <name>(page, ctx)` replaying the richest run's actions; the
+    other runs (a loop child's other iterations) tell which of its actions are optional."""
     run = richest(runs)
     function = identifier(block.label)
     scope = gen.scope(run, _loop_value(run, NO_LOOP), block)
-    body = task_body(run, block.url, scope, gen)
+    body = task_body(run, block.url, scope, gen, others=runs)
     return BlockCode((block_function(function, body, block.label),), call_block(function), run)
 
 

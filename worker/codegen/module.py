@@ -62,10 +62,10 @@ def _generate_script(
     cacheable = {b.label: b for b in definition.planned_blocks() if b.block_type in CACHEABLE}
     if unknown := sorted(generate - cacheable.keys()):
         raise ValueError(f"not cacheable blocks of this definition: {unknown}")
-    secret = definition.credential_keys() | definition.totp_keys()
+    secret = definition.credential_keys()  # totp keys included
     gen = Generation(
-        definition.credential_keys(), loose=_by_label(run.blocks),
-        values=RunValues(run.parameters, definition.credential_keys(), secret),
+        secret, loose=_by_label(run.blocks),
+        values=RunValues(run.parameters, secret - definition.totp_keys(), secret),
         totp_keys=definition.totp_keys(), blocks={b.label: b for b in definition.all_blocks()},
         outputs=run.outputs_before(),
     )

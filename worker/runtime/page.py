@@ -11,24 +11,40 @@ class Page(Protocol):
 
     Every action takes the selector the agent used (an xpath, or None when it recorded none)
     and the action's intention, so a runtime can fall back to an agent for that one action.
+    An action on an element may be `optional`: the runtime waits briefly for the element and
+    goes on without it, and without the agent, when it is absent.
     """
 
     async def goto(self, url: str, *, intention: str | None) -> None: ...
-    async def click(self, selector: str | None, *, intention: str | None) -> None: ...
-    async def fill(self, selector: str | None, value: Any, *, intention: str | None) -> None: ...
+    async def click(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None: ...
+    async def fill(
+        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False
+    ) -> None: ...
     async def select_option(
-        self, selector: str | None, value: Any, *, intention: str | None
+        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False
     ) -> None: ...
     async def upload_file(
-        self, selector: str | None, path: Any, *, intention: str | None
+        self, selector: str | None, path: Any, *, intention: str | None, optional: bool = False
     ) -> None: ...
-    async def hover(self, selector: str | None, *, intention: str | None) -> None: ...
-    async def press(self, selector: str | None, key: Any, *, intention: str | None) -> None: ...
-    async def scroll(self, selector: str | None, *, intention: str | None) -> None: ...
+    async def hover(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None: ...
+    async def press(
+        self, selector: str | None, key: Any, *, intention: str | None, optional: bool = False
+    ) -> None: ...
+    async def scroll(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None: ...
     async def wait(self, seconds: float | None, *, intention: str | None) -> None: ...
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any: ...
-    async def download(self, selector: str | None, *, intention: str | None) -> None: ...
-    async def solve_captcha(self, selector: str | None, *, intention: str | None) -> None: ...
+    async def download(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None: ...
+    async def solve_captcha(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None: ...
 
 
 class Call(NamedTuple):
@@ -37,6 +53,7 @@ class Call(NamedTuple):
     method: str
     args: tuple[Any, ...]
     intention: str | None = None
+    optional: bool = False
 
 
 class RecordingPage:
@@ -46,34 +63,47 @@ class RecordingPage:
         self.calls: list[Call] = []
         self._extracted = dict(extracted or {})
 
-    def _record(self, method: str, *args: Any, intention: str | None) -> None:
-        self.calls.append(Call(method, args, intention))
+    def _record(self, method: str, *args: Any, intention: str | None,
+                optional: bool = False) -> None:
+        self.calls.append(Call(method, args, intention, optional))
 
     async def goto(self, url: str, *, intention: str | None) -> None:
         self._record("goto", url, intention=intention)
 
-    async def click(self, selector: str | None, *, intention: str | None) -> None:
-        self._record("click", selector, intention=intention)
+    async def click(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None:
+        self._record("click", selector, intention=intention, optional=optional)
 
-    async def fill(self, selector: str | None, value: Any, *, intention: str | None) -> None:
-        self._record("fill", selector, value, intention=intention)
+    async def fill(
+        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False
+    ) -> None:
+        self._record("fill", selector, value, intention=intention, optional=optional)
 
     async def select_option(
-        self, selector: str | None, value: Any, *, intention: str | None
+        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False
     ) -> None:
-        self._record("select_option", selector, value, intention=intention)
+        self._record("select_option", selector, value, intention=intention, optional=optional)
 
-    async def upload_file(self, selector: str | None, path: Any, *, intention: str | None) -> None:
-        self._record("upload_file", selector, path, intention=intention)
+    async def upload_file(
+        self, selector: str | None, path: Any, *, intention: str | None, optional: bool = False
+    ) -> None:
+        self._record("upload_file", selector, path, intention=intention, optional=optional)
 
-    async def hover(self, selector: str | None, *, intention: str | None) -> None:
-        self._record("hover", selector, intention=intention)
+    async def hover(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None:
+        self._record("hover", selector, intention=intention, optional=optional)
 
-    async def press(self, selector: str | None, key: Any, *, intention: str | None) -> None:
-        self._record("press", selector, key, intention=intention)
+    async def press(
+        self, selector: str | None, key: Any, *, intention: str | None, optional: bool = False
+    ) -> None:
+        self._record("press", selector, key, intention=intention, optional=optional)
 
-    async def scroll(self, selector: str | None, *, intention: str | None) -> None:
-        self._record("scroll", selector, intention=intention)
+    async def scroll(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None:
+        self._record("scroll", selector, intention=intention, optional=optional)
 
     async def wait(self, seconds: float | None, *, intention: str | None) -> None:
         self._record("wait", seconds, intention=intention)
@@ -82,8 +112,12 @@ class RecordingPage:
         self._record("extract", goal, schema, intention=intention)
         return self._extracted.get(goal or "")
 
-    async def download(self, selector: str | None, *, intention: str | None) -> None:
-        self._record("download", selector, intention=intention)
+    async def download(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None:
+        self._record("download", selector, intention=intention, optional=optional)
 
-    async def solve_captcha(self, selector: str | None, *, intention: str | None) -> None:
-        self._record("solve_captcha", selector, intention=intention)
+    async def solve_captcha(
+        self, selector: str | None, *, intention: str | None, optional: bool = False
+    ) -> None:
+        self._record("solve_captcha", selector, intention=intention, optional=optional)

@@ -1,7 +1,7 @@
 """workflow_run_blocks.output: what a block extracted (block_completed.output)
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,137 @@
+"""A replay as the events of the producer contract (DESIGN.md sections 2 and 8), pure.
+
+`run_started` (run_with "code", the revision it executed as `script`), one `block_completed`
+per block and loop iteration in the order they finished (with executed_with, fallback and
+every action performed), then `run_finished`. Ready for `scriptcache ingest --generate`, the
+worker (`scriptcache publish`) or a platform's own publisher.
+
+Credentials never appear: run parameters of type credential are left out, an action whose
+typed value is a credential's names its key instead (worker/browser/page.py), and any string
+that still contains a credential's value is redacted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from worker.browser.journal import BlockRecord, ReplayResult
+from worker.definition import TASK_LIKE, Definition
+from worker.events import REDACTED, BlockCompleted
+
+MIN_SECRET_CHARS = 4  # shorter "secrets" would redact ordinary words
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the events say about the run besides what the replay did."""
+
+    workflow_permanent_id: str
+    workflow_version: int
+    script_id: int | None
+    version: int | None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, Any] = field(default_factory=dict)
+    workflow_run_id: str = ""  # default: a fresh wr_<uuid>
+
+
+def new_run_id() -> str:
+    return f"wr_{uuid.uuid4().hex}"
+
+
+def emit_events(
+    result: ReplayResult, definition: Definition, info: RunInfo
+) -> list[dict[str, Any]]:
+    """The replayed run's events, in order."""
+    run_id = info.workflow_run_id or new_run_id()
+    started = result.started_at or datetime.now(UTC)
+    finished = result.finished_at or started
+    secret_keys = definition.credential_keys()
+    events: list[dict[str, Any]] = []
+
+    def event(kind: str, at: datetime, **fields: Any) -> None:
+        events.append({"type": kind, "event_id": f"evt_{run_id}_{len(events)}",
+                       "occurred_at": at.isoformat(), "workflow_run_id": run_id, **fields})
+
+    event("run_started", started, workflow_permanent_id=info.workflow_permanent_id,
+          workflow_version=info.workflow_version,
+          definition=definition.model_dump(mode="json", exclude_unset=True),
+          parameters={k: v for k, v in info.parameters.items() if k not in secret_keys},
+          run_with="code", code_gen=False,
+          script=None if info.script_id is None or info.version is None
+          else {"script_id": info.script_id, "version": info.version})
+    ids = {id(r): f"wrb_{run_id}_{n}" for n, r in enumerate(result.records)}
+    for record in result.records:
+        event("block_completed", record.finished_at or finished,
+              **_block(record, definition, ids[id(record)], ids, info))
+    event("run_finished", finished, status="completed" if result.ok else "failed")
+    return [redacted(e, info.credentials) for e in events]
+
+
+def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict[int, str],
+           info: RunInfo) -> dict[str, Any]:
+    block = definition.block(record.label)
+    block_type = block.block_type if block is not None else "task"
+    in_loop = record.parent is not None
+    task = None
+    if block_type in TASK_LIKE and block is not None:
+        extra = block.model_extra or {}
+        task = {"task_id": f"tsk_{block_id}", "url": record.url or block.url,
+                "navigation_goal": extra.get("navigation_goal"),
+                "data_extraction_goal": extra.get("data_extraction_goal"),
+                "extracted_information_schema": extra.get("data_schema")}
+    fields: dict[str, Any] = {
+        "workflow_run_block_id": block_id,
+        "parent_workflow_run_block_id": ids.get(id(record.parent)) if in_loop else None,
+        "label": record.label, "block_type": block_type, "status": record.status,
+        "executed_with": record.executed_with, "fallback": record.fallback,
+        "loop_index": record.loop_index if in_loop else None,
+        "loop_value": record.loop_value if in_loop else None,
+        "task": task,
+        "actions": [_action(a, f"act_{block_id}_{i}", info) for i, a in
+                    enumerate(record.actions)] if task is not None else [],
+    }
+    if record.extracted and "output" in BlockCompleted.model_fields:  # issue 14's field
+        fields["output"] = record.extracted[-1]
+    return fields
+
+
+def _action(action: dict[str, Any], action_id: str, info: RunInfo) -> dict[str, Any]:
+    item = {"action_id": action_id, "reasoning": None, "text": None, "option": None,
+            "parameter_key": None, "xpath": None, "intention": None, "status": "completed",
+            **action}
+    if item["parameter_key"] is None:
+        item["parameter_key"] = parameter_for(item.get("text") or item.get("option"),
+                                              info.parameters)
+    return item
+
+
+def parameter_for(value: Any, parameters: Mapping[str, Any]) -> str | None:
+    """The parameter whose value (as text) a typed or selected value equals: the first key
+    in sorted order, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    return next((k for k in sorted(parameters) if isinstance(parameters[k], str | int | float)
+                 and not isinstance(parameters[k], bool) and str(parameters[k]) == value), None)
+
+
+def redacted(value: dict[str, Any], credentials: Mapping[str, Any]) -> dict[str, Any]:
+    """`value` with every string holding a credential's value redacted."""
+    secrets = [str(s) for s in credentials.values()
+               if isinstance(s, str | int) and len(str(s)) >= MIN_SECRET_CHARS]
+    if not secrets:
+        return value
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return REDACTED if any(s in item for s in secrets) else item
+        if isinstance(item, list):
+            return [walk(i) for i in item]
+        if isinstance(item, dict):
+            return {k: walk(v) for k, v in item.items()}
+        return item
+
+    return {k: walk(v) for k, v in value.items()}
