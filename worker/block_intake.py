@@ -3,7 +3,7 @@
 Block events are nearly all of the traffic (a run of n blocks sends n + 2 events), and each
 used to cost eight round trips and seven statements built and sent through SQLAlchemy; the
 worker spent more time there than in the database. This statement does the same work as
-`first_delivery` + `record_event` + `debounce.bump` (pipeline.intake's generic path, used for
+`first_delivery` + `record_event` + `debounce.bump` (intake.record_and_bump's generic path, used for
 the other events and on SQLite) in a single data-modifying CTE:
 
 - `received` remembers the event id; on a redelivery it returns no row, and every other part
