@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factory import RunBuilder, definition, linear_run, task_block
@@ -23,9 +23,11 @@ from worker import cache, revisions, scripts
 from worker import models as m
 from worker import purge as purging
 from worker.clock import utcnow
+from worker.db import make_sessionmaker
 from worker.errors import PermanentError
 from worker.events import parse_event
-from worker.service import GenerateResult, generate, ingest
+from worker.generation import GenerateResult, generate_now
+from worker.intake import record_only
 from worker.store import BLOB_DIR, BlobStore, LocalStore, S3Store, open_store
 
 Events = list[dict[str, Any]]
@@ -46,7 +48,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
 
 def record(sessions: sessionmaker[Session], *runs: Events) -> None:
     for events in runs:
-        ingest(sessions, [parse_event(e) for e in events])
+        record_only(sessions, [parse_event(e) for e in events])
 
 
 def regional_run(run_id: str, region: str, executed: list[str], *, actions: int = 2) -> Events:
@@ -134,20 +136,30 @@ class AfterUploads:
 
 
 class HeldPublish:
-    """Runs a generation in a thread and holds it inside its publish transaction (its fence
-    waits) until released: its revision is written, not yet committed."""
+    """Runs a generation in a thread, on sessions of its own, and holds it just before the
+    commit of its publish transaction (a SQLAlchemy `before_commit` listener) until released:
+    its revision is written and flushed, not yet committed."""
 
     def __init__(self, sessions: sessionmaker[Session], store: BlobStore, run_id: str) -> None:
         self.inside, self.release = threading.Event(), threading.Event()
         self.result: list[GenerateResult | BaseException] = []
+        own = make_sessionmaker(sessions.kw["bind"])
 
-        def fence(_session: Session) -> None:
-            self.inside.set()
-            assert self.release.wait(30)
+        def after_flush(session: Session, _context: Any) -> None:
+            if any(isinstance(obj, m.ScriptRevision) for obj in session.new):
+                session.info["wrote_a_revision"] = True
+
+        def before_commit(session: Session) -> None:
+            if session.info.pop("wrote_a_revision", False):
+                self.inside.set()
+                assert self.release.wait(30)
+
+        event.listen(own, "after_flush", after_flush)
+        event.listen(own, "before_commit", before_commit)
 
         def work() -> None:
             try:
-                self.result.append(generate(sessions, store, run_id, fence=fence))
+                self.result.append(generate_now(own, store, run_id))
             except BaseException as exc:  # reported by the test
                 self.result.append(exc)
 
@@ -190,12 +202,12 @@ def test_a_generation_on_a_pinned_script_stores_a_candidate_and_the_plan_keeps_t
     pg_sessions: sessionmaker[Session], store: BlobStore,
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:2]))
-    assert generate(pg_sessions, store, "wr_1").version == 1
+    assert generate_now(pg_sessions, store, "wr_1").version == 1
     moved = revisions.pin(pg_sessions, "wf", None, None, OPERATOR)
     assert (moved.from_version, moved.to_version, moved.pinned) == (1, 1, True)
 
     record(pg_sessions, linear_run("wr_2", "wf", LABELS))
-    result = generate(pg_sessions, store, "wr_2")
+    result = generate_now(pg_sessions, store, "wr_2")
 
     assert (result.regenerated, result.version, result.candidate) == (True, 1, 2)
     assert "pinned at v1: stored as candidate v2" in result.reason
@@ -210,7 +222,7 @@ def test_a_generation_on_a_pinned_script_stores_a_candidate_and_the_plan_keeps_t
     assert set(revision(pg_sessions, 2).entries) >= set(LABELS)
 
     record(pg_sessions, linear_run("wr_3", "wf", LABELS))
-    again = generate(pg_sessions, store, "wr_3")
+    again = generate_now(pg_sessions, store, "wr_3")
     assert (again.regenerated, again.version, again.candidate) == (False, 1, None)
     assert "equals the candidate one's (v2)" in again.reason
     assert count(pg_sessions, m.ScriptRevision) == 2
@@ -219,11 +231,11 @@ def test_a_generation_on_a_pinned_script_stores_a_candidate_and_the_plan_keeps_t
 
 def fell_back(events: Events, label: str) -> Events:
     """The run with `label` run from cached code, one of its actions redone by the agent."""
-    for event in events:
-        if event["type"] == "block_completed" and event["label"] == label:
-            event.update(executed_with="code", fallback="element")
-            event["actions"][0]["source"] = "agent"
-            event["actions"][0]["xpath"] = "//button[@id='moved']"
+    for raw in events:
+        if raw["type"] == "block_completed" and raw["label"] == label:
+            raw.update(executed_with="code", fallback="element")
+            raw["actions"][0]["source"] = "agent"
+            raw["actions"][0]["xpath"] = "//button[@id='moved']"
     return events
 
 
@@ -234,10 +246,10 @@ def test_a_repair_on_a_pinned_script_is_stored_as_a_candidate_not_made_live(
     # repair is still stored, as a candidate an operator can promote.
     record(pg_sessions, linear_run("wr_1", "wf", LABELS),
            fell_back(linear_run("wr_2", "wf", LABELS), "search"))
-    generate(pg_sessions, store, "wr_1")
+    generate_now(pg_sessions, store, "wr_1")
     revisions.pin(pg_sessions, "wf", None, None, OPERATOR)
 
-    result = generate(pg_sessions, store, "wr_2")
+    result = generate_now(pg_sessions, store, "wr_2")
 
     assert (result.regenerated, result.version, result.candidate) == (True, 1, 2)
     assert "repair" in result.reason and "stored as candidate v2" in result.reason
@@ -252,8 +264,8 @@ def test_pinning_at_a_version_makes_it_live_and_a_pin_that_changes_nothing_is_re
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:1]),
            linear_run("wr_2", "wf", LABELS, executed=LABELS[:2]))
-    generate(pg_sessions, store, "wr_1")
-    assert generate(pg_sessions, store, "wr_2").version == 2
+    generate_now(pg_sessions, store, "wr_1")
+    assert generate_now(pg_sessions, store, "wr_2").version == 2
 
     moved = revisions.pin(pg_sessions, "wf", None, 1, OPERATOR)
     assert (moved.from_version, moved.to_version) == (2, 1)
@@ -267,7 +279,7 @@ def test_pinning_at_a_version_makes_it_live_and_a_pin_that_changes_nothing_is_re
         revisions.unpin(pg_sessions, "wf", None, OPERATOR)
 
     record(pg_sessions, linear_run("wr_3", "wf", LABELS))
-    unpinned = generate(pg_sessions, store, "wr_3")  # unpinned again: live moves
+    unpinned = generate_now(pg_sessions, store, "wr_3")  # unpinned again: live moves
     assert (unpinned.version, unpinned.candidate) == (3, None)
     assert live(pg_sessions).version == 3
 
@@ -277,9 +289,9 @@ def test_promoting_the_candidate_makes_it_live_and_the_pin_stays(
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:2]),
            linear_run("wr_2", "wf", LABELS))
-    generate(pg_sessions, store, "wr_1")
+    generate_now(pg_sessions, store, "wr_1")
     revisions.pin(pg_sessions, "wf", None, None, OPERATOR)
-    assert generate(pg_sessions, store, "wr_2").candidate == 2
+    assert generate_now(pg_sessions, store, "wr_2").candidate == 2
 
     moved = revisions.promote(pg_sessions, "wf", None, 2, OPERATOR)
 
@@ -311,14 +323,14 @@ def test_after_a_rollback_to_v1_a_new_block_carries_forward_v1s_entries(
 ) -> None:
     record(pg_sessions, abc_run("wr_1", {"a": 1}), abc_run("wr_2", {"a": 3, "b": 2}, True),
            abc_run("wr_3", {"c": 2}))
-    generate(pg_sessions, store, "wr_1")
-    assert generate(pg_sessions, store, "wr_2").version == 2
+    generate_now(pg_sessions, store, "wr_1")
+    assert generate_now(pg_sessions, store, "wr_2").version == 2
     v1, v2 = revision(pg_sessions, 1), revision(pg_sessions, 2)
     assert v1.entries["a"].code_sha256 != v2.entries["a"].code_sha256
 
     moved = revisions.rollback(pg_sessions, "wf", None, 1, OPERATOR)
     assert (moved.from_version, moved.to_version) == (2, 1)
-    result = generate(pg_sessions, store, "wr_3")
+    result = generate_now(pg_sessions, store, "wr_3")
 
     assert (result.regenerated, result.version, result.labels) == (True, 3, ("c",))
     v3 = revision(pg_sessions, 3)
@@ -334,12 +346,12 @@ def test_a_rollback_while_a_generation_is_uploading_makes_it_decide_again_on_the
 ) -> None:
     record(pg_sessions, abc_run("wr_1", {"a": 1}), abc_run("wr_2", {"a": 3, "b": 2}, True),
            abc_run("wr_3", {"c": 2}))
-    generate(pg_sessions, store, "wr_1")
-    generate(pg_sessions, store, "wr_2")
+    generate_now(pg_sessions, store, "wr_1")
+    generate_now(pg_sessions, store, "wr_2")
     hooked = AfterUploads(store, 1, lambda: revisions.rollback(
         pg_sessions, "wf", None, 1, OPERATOR))
 
-    result = generate(pg_sessions, hooked, "wr_3")  # read v2 live, then the pointer moved
+    result = generate_now(pg_sessions, hooked, "wr_3")  # read v2 live, then the pointer moved
 
     assert len(hooked.hooked) == 1
     assert (result.version, result.labels) == (3, ("c",))
@@ -353,7 +365,7 @@ def test_a_promote_waits_for_a_publishing_generation_and_then_moves_the_pointer(
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:1]),
            linear_run("wr_2", "wf", LABELS, executed=LABELS[:2]))
-    generate(pg_sessions, store, "wr_1")
+    generate_now(pg_sessions, store, "wr_1")
     held = HeldPublish(pg_sessions, store, "wr_2")
     thread, out = in_thread(lambda: revisions.promote(pg_sessions, "wf", None, 1, OPERATOR))
     thread.join(0.5)
@@ -374,7 +386,7 @@ def test_a_purge_waits_for_a_publishing_generation_then_removes_its_revision_too
     pg_sessions: sessionmaker[Session], store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_1", "eu", LABELS[:2]), regional_run("wr_2", "eu", LABELS))
-    generate(pg_sessions, store, "wr_1")
+    generate_now(pg_sessions, store, "wr_1")
     held = HeldPublish(pg_sessions, store, "wr_2")
     thread, out = in_thread(lambda: purge_key(pg_sessions, store, "eu"))
     thread.join(0.5)
@@ -394,10 +406,10 @@ def test_a_purge_between_a_generations_uploads_and_its_publish_leaves_a_fresh_sc
     pg_sessions: sessionmaker[Session], store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_1", "eu", LABELS[:2]), regional_run("wr_2", "eu", LABELS))
-    first = generate(pg_sessions, store, "wr_1")
+    first = generate_now(pg_sessions, store, "wr_1")
     hooked = AfterUploads(store, 1 + len(LABELS), lambda: purge_key(pg_sessions, store, "eu"))
 
-    result = generate(pg_sessions, hooked, "wr_2")
+    result = generate_now(pg_sessions, hooked, "wr_2")
 
     assert isinstance(hooked.hooked[0], purging.Purged)
     assert (result.regenerated, result.version) == (True, 1)  # a fresh script's first revision
@@ -414,11 +426,11 @@ def test_a_purge_of_another_key_between_uploads_and_publish_makes_the_publish_up
     # Same code under both keys: the us generation's uploads find every blob present (eu's),
     # then the purge of eu deletes them all before the us revision commits.
     record(pg_sessions, regional_run("wr_eu", "eu", LABELS), regional_run("wr_us", "us", LABELS))
-    generate(pg_sessions, store, "wr_eu")
+    generate_now(pg_sessions, store, "wr_eu")
     eu_blobs = stored_blobs(store)
     hooked = AfterUploads(store, 1 + len(LABELS), lambda: purge_key(pg_sessions, store, "eu"))
 
-    result = generate(pg_sessions, hooked, "wr_us")
+    result = generate_now(pg_sessions, hooked, "wr_us")
 
     purged = hooked.hooked[0]
     assert isinstance(purged, purging.Purged) and purged.blobs_deleted == len(eu_blobs)
@@ -434,7 +446,7 @@ def test_a_purge_waits_for_another_keys_publish_and_keeps_the_blobs_it_shares(
     pg_sessions: sessionmaker[Session], store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_eu", "eu", LABELS), regional_run("wr_us", "us", LABELS))
-    generate(pg_sessions, store, "wr_eu")
+    generate_now(pg_sessions, store, "wr_eu")
     held = HeldPublish(pg_sessions, store, "wr_us")
     thread, out = in_thread(lambda: purge_key(pg_sessions, store, "eu"))
     thread.join(0.5)
@@ -454,16 +466,16 @@ def test_a_publish_of_a_blob_whose_deletion_is_pending_waits_for_the_purge_to_fi
     pg_sessions: sessionmaker[Session], store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_eu", "eu", LABELS), regional_run("wr_us", "us", LABELS))
-    generate(pg_sessions, store, "wr_eu")
+    generate_now(pg_sessions, store, "wr_eu")
     target = purging.target_for(pg_sessions, "wf", "eu", all_keys=False, runs=False)
     _, deletions = purging.remove_rows(pg_sessions, target, OPERATOR, utcnow())
 
     with pytest.raises(cache.BlobsBeingDeleted):
-        generate(pg_sessions, store, "wr_us")
+        generate_now(pg_sessions, store, "wr_us")
     assert count(pg_sessions, m.ScriptRevision) == 0
 
     purging.delete_blobs(pg_sessions, store, deletions)
-    assert generate(pg_sessions, store, "wr_us").version == 1
+    assert generate_now(pg_sessions, store, "wr_us").version == 1
     assert_consistent(pg_sessions, store)
 
 
@@ -472,8 +484,8 @@ def test_purging_one_cache_key_leaves_the_other_keys_script_and_blobs_intact(
 ) -> None:
     record(pg_sessions, regional_run("wr_eu", "eu", LABELS), regional_run("wr_us", "us", LABELS),
            regional_run("wr_us2", "us", LABELS, actions=3))
-    generate(pg_sessions, store, "wr_eu")
-    generate(pg_sessions, store, "wr_us")
+    generate_now(pg_sessions, store, "wr_eu")
+    generate_now(pg_sessions, store, "wr_us")
     with pg_sessions() as session:
         us_script = scripts.resolve_script(session, "wf", "us")
         us_before = scripts.history_rows(session, us_script)
@@ -493,18 +505,18 @@ def test_purging_one_cache_key_leaves_the_other_keys_script_and_blobs_intact(
     assert {path: store.get(sha) for path, sha in us_files.items()}
     assert_consistent(pg_sessions, store)
     with pytest.raises(PermanentError, match="no event of this run"):
-        generate(pg_sessions, store, "wr_eu")
+        generate_now(pg_sessions, store, "wr_eu")
 
 
 def test_a_generation_of_a_run_purged_meanwhile_publishes_nothing(
     pg_sessions: sessionmaker[Session], store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_1", "eu", LABELS[:2]), regional_run("wr_2", "eu", LABELS))
-    generate(pg_sessions, store, "wr_1")
+    generate_now(pg_sessions, store, "wr_1")
     hooked = AfterUploads(store, 1, lambda: purge_key(pg_sessions, store, "eu", runs=True))
 
     with pytest.raises(cache.RunPurged):
-        generate(pg_sessions, hooked, "wr_2")
+        generate_now(pg_sessions, hooked, "wr_2")
 
     assert count(pg_sessions, m.Script) == count(pg_sessions, m.WorkflowRun) == 0
     with pg_sessions() as session:
@@ -520,10 +532,10 @@ def test_the_audit_lists_every_operator_action_in_order_and_outlives_the_purge(
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:2]),
            linear_run("wr_2", "wf", LABELS))
-    generate(pg_sessions, store, "wr_1")
+    generate_now(pg_sessions, store, "wr_1")
     alice, bob = revisions.Operator("alice", "freeze"), revisions.Operator("bob")
     revisions.pin(pg_sessions, "wf", None, None, alice)
-    generate(pg_sessions, store, "wr_2")
+    generate_now(pg_sessions, store, "wr_2")
     revisions.promote(pg_sessions, "wf", None, 2, bob)
     with pytest.raises(revisions.Refused):
         revisions.promote(pg_sessions, "wf", None, 2, bob)  # refused: not recorded
