@@ -41,8 +41,11 @@ class _Cached:
     row: GeneratedBlock
 
 
-# CPython 3.11's AST constructors keep a recursion counter that is not thread-safe
-# ("SystemError: AST constructor recursion depth mismatch" when threads parse at once).
+# Not for the formatter (nodes.source keeps no shared state): generation also parses and
+# compiles trees (block_body, _carry, validate_pieces), and CPython 3.11's conversion between
+# C and Python ASTs keeps its recursion counter per interpreter, not per thread
+# ("SystemError: AST constructor recursion depth mismatch" when threads parse at once;
+# python/cpython#106905, fixed in 3.12 and later). One generation at a time per process.
 _AST_LOCK = threading.Lock()
 
 
