@@ -29,7 +29,7 @@ def protect(session: Session, event: Event) -> Event:
         return event
     _serialize(session, event)
     if isinstance(event, RunStarted):
-        secrets = Secrets.of_parameters(event.parameters, event.definition.secret_keys())
+        secrets = Secrets.of_parameters(event.parameters, event.definition.credential_keys())
         if secrets:
             save(session, event.workflow_run_id, secrets)
             scrub_recorded(session, event.workflow_run_id, secrets)

@@ -95,9 +95,10 @@ def check_label(label: str) -> str:
         raise ValueError(f"label {label!r} is reserved (scriptcache's own)")
     return label
 
-ParameterType = Literal["workflow", "credential", "output", "context"]
+# totp: the value is a base32 secret, handled like a credential; scripts type ctx.totp(key).
+ParameterType = Literal["workflow", "credential", "output", "context", "totp"]
 # Parameter types whose values may be stored; every other type's values are secret
-# (credential, totp: worker/secrets.py).
+# (credential, totp, and any type this version does not know: worker/secrets.py).
 PUBLIC_PARAMETER_TYPES = frozenset({"workflow", "output", "context"})
 
 
@@ -184,12 +185,14 @@ class Definition(BaseModel):
         return {b.label: b.sha256() for b in self.all_blocks()}
 
     def credential_keys(self) -> frozenset[str]:
-        return frozenset(p.key for p in self.parameters if p.parameter_type == "credential")
-
-    def secret_keys(self) -> frozenset[str]:
-        """Parameters whose values are never stored (credential, totp)."""
+        """Parameters whose values are secret: credentials and totp secrets (handled like a
+        credential, DESIGN.md section 9)."""
         return frozenset(p.key for p in self.parameters
                          if p.parameter_type not in PUBLIC_PARAMETER_TYPES)
+
+    def totp_keys(self) -> frozenset[str]:
+        """Parameters holding a one-time-code secret (RFC 6238): scripts type ctx.totp(key)."""
+        return frozenset(p.key for p in self.parameters if p.parameter_type == "totp")
 
     def planned_blocks(self) -> list[Block]:
         """Blocks the run plan speaks of: top level and conditional branches, in order."""
@@ -272,7 +275,7 @@ def render_cache_key(definition: Definition, parameters: Mapping[str, Any]) -> s
         url = definition.first_url()
         domain = (urlsplit(url).hostname or "") if url else ""
         return f"default:{domain}"
-    secret = definition.secret_keys()
+    secret = definition.credential_keys()
     try:
         # Names only, from the parse tree: compiling would fold constants, which is where
         # `center(300000000)` spends its time.

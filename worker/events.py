@@ -119,6 +119,9 @@ class BlockCompleted(_Event):
     # none: no agent needed; element: ran from code, the agent did some actions; block: the
     # cached code failed and the agent ran the whole block (executed_with is then "agent").
     fallback: Fallback = "none"
+    # The block's output, such as an extraction's result: later blocks' typed values bind to
+    # it (ctx.outputs[label]) and definition templates read it as {{ label.output }}.
+    output: Any = None
 
 
     @field_validator("label")
@@ -232,7 +235,7 @@ def redact_event(event: RunStarted | BlockCompleted | RunFinished,
     its key.
     """
     if isinstance(event, RunStarted):
-        secret = event.definition.secret_keys()
+        secret = event.definition.credential_keys()
         secrets = Secrets.of_parameters(event.parameters, secret).merge(secrets or Secrets())
         data = event.model_dump(mode="json", exclude_unset=True)
         data["parameters"] = {k: v for k, v in event.parameters.items() if k not in secret}

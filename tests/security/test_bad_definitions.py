@@ -23,9 +23,9 @@ from worker.clock import utcnow
 from worker.definition import MAX_LABEL_CHARS, MAX_LOOP_DEPTH, Definition, render_cache_key
 from worker.errors import PermanentError
 from worker.events import parse_event
-from worker.pipeline import take_in
+from worker.generation import generate_now as generate
+from worker.intake import record_and_bump as take_in
 from worker.sandbox import RENDER_TIMEOUT_S
-from worker.service import generate
 from worker.store import open_store
 
 SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0)

@@ -27,8 +27,8 @@ from worker import models as m
 from worker.clock import utcnow
 from worker.errors import PermanentError
 from worker.events import parse_event
-from worker.pipeline import take_in
-from worker.service import generate
+from worker.generation import generate_now as generate
+from worker.intake import record_and_bump as take_in
 from worker.store import open_store
 
 CANARY = "CANARY-9d2e-s3cr3t-VALUE"
