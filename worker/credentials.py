@@ -72,9 +72,20 @@ def load(session: Session, run_id: str | None) -> Secrets:
     return Secrets(seals=tuple(Seal(k, n, salt, digest) for k, n, salt, digest in rows))
 
 
-_BLOCK_TEXT = ("label", "loop_value")
-_TASK_TEXT = ("url", "navigation_goal", "data_extraction_goal", "extracted_information_schema")
-_ACTION_TEXT = ("xpath", "intention", "reasoning", "text", "option", "parameter_key")
+# Columns that identify a row or hold one of a few fixed words, never scrubbed; every other
+# column of a recorded row is (the same fields as worker/events.py's _ROUTING).
+_IDS = frozenset({"workflow_run_block_id", "workflow_run_id", "parent_workflow_run_block_id",
+                  "task_id", "action_id", "ordinal", "occurred_at", "loop_index", "block_type",
+                  "status", "executed_with", "fallback", "action_type", "source"})
+
+
+def _free(model: type[m.Base]) -> tuple[str, ...]:
+    return tuple(c.key for c in model.__table__.columns if c.key not in _IDS)
+
+
+_BLOCK_TEXT = _free(m.WorkflowRunBlock)
+_TASK_TEXT = _free(m.Task)
+_ACTION_TEXT = _free(m.Action)
 
 
 def scrub_recorded(session: Session, run_id: str, secrets: Secrets) -> None:

@@ -263,7 +263,7 @@ def redact_event(event: RunStarted | BlockCompleted | RunFinished,
 _ROUTING = frozenset({"type", "event_id", "occurred_at", "workflow_run_id",
                       "workflow_run_block_id", "parent_workflow_run_block_id", "actions",
                       "workflow_version", "code_gen", "run_with", "status", "executed_with",
-                      "loop_index"})
+                      "loop_index", "block_type", "fallback"})
 
 
 def _scrub_fields(data: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
