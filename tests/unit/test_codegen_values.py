@@ -178,3 +178,16 @@ def test_a_totp_secret_is_redacted_like_a_credential_and_its_code_typed_by_ctx_t
     assert not any(secret.encode() in data or b"123456" in data
                    for data in script.files.values())
     assert "ctx.totp('otp')" in script.files["main.py"].decode()
+
+
+def test_an_extraction_stored_into_ctx_outputs_is_laid_out_within_the_line_limit() -> None:
+    rec = Recorder("long", defn([{"label": "read_the_opening_hours", "block_type": "extraction"}]))
+    rec.block("read_the_opening_hours", "extraction", [
+        act("extract", None, "Read the opening hours")],
+        task={"data_extraction_goal": "Opening hours", "extracted_information_schema": {
+            "type": "string"}})
+    run = rec.finish().run()
+    main = generate_script(run, frozenset({"read_the_opening_hours"}), {}).files["main.py"]
+    lines = main.decode().splitlines()
+    assert max(len(line) for line in lines) <= 99
+    assert "    ctx.outputs['read_the_opening_hours'] = await page.extract(" in lines

@@ -176,6 +176,9 @@ class _Layout:
                 new = self.statements(value, depth)
             elif field == "cases":  # `case ...:` one level in, its body two
                 new = self.statements(value, depth + 1)
+            elif field == "value" and isinstance(node, ast.Assign):  # `target = <value>`
+                targets = " = ".join(ast.unparse(t) for t in node.targets)
+                new = self.field(value, depth, len(f"{targets} = await "))
             else:
                 new = self.field(value, depth)
             if new is not value:
@@ -185,26 +188,27 @@ class _Layout:
     def statements(self, items: list[ast.AST], depth: int) -> list[ast.AST]:
         return _kept(items, [self.statement(item, depth) for item in items])
 
-    def field(self, value: Any, indent: int) -> Any:
+    def field(self, value: Any, indent: int, lead: int = len("await ")) -> Any:
         if isinstance(value, ast.AST):
-            return self.expression(value, indent)
+            return self.expression(value, indent, lead)
         if isinstance(value, list):
-            return _kept(value, [self.expression(item, indent) if isinstance(item, ast.AST)
-                                 else item for item in value])
+            return _kept(value, [self.expression(item, indent, lead)
+                                 if isinstance(item, ast.AST) else item for item in value])
         return value
 
-    def expression(self, node: ast.AST, indent: int) -> ast.AST:
+    def expression(self, node: ast.AST, indent: int, lead: int = len("await ")) -> ast.AST:
         """`node` on a line at `indent`, each outermost bracket swapped for a placeholder
-        name: its one-line form when that fits, else its items one per line."""
+        name: its one-line form when that fits, else its items one per line. `lead`: the
+        columns allowed for what precedes it on its line (`await `, an assignment's target)."""
         if isinstance(node, ast.Constant | ast.Name | ast.JoinedStr):
             return node  # (a line break inside an f-string's braces is a syntax error in 3.11)
         items = _items(node)
         if items is None:
             changes = {field: new for field, value in ast.iter_fields(node)
-                       if (new := self.field(value, indent)) is not value}
+                       if (new := self.field(value, indent, lead)) is not value}
             return _replaced(node, changes)
         text = ast.unparse(node)
-        if items and len(text) + len(_INDENT) * indent + len("await ") > MAX_LINE_CHARS:
+        if items and len(text) + len(_INDENT) * indent + lead > MAX_LINE_CHARS:
             text = _broken(node, items, indent)
         # A bracket that fits is a placeholder too, so that it is not written a second time.
         self.texts.append(text)
