@@ -59,7 +59,7 @@ class Generation:
         binder = self.values.binder(loop_value, in_loop, names,
                                     self.outputs.get(run.workflow_run_block_id, {}))
         return ActionScope(self.credential_keys, run.task, loop_value, binder, run.label,
-                           self.totp_keys, self.entered)
+                           self.totp_keys, self.entered, names)
 
 
 @dataclass(frozen=True)
