@@ -146,10 +146,16 @@ def audit(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> None
     for column in ("at", "by", "action", "cache key", "script", "versions", "why"):
         table.add_column(column)
     for r in rows:
-        versions = "" if r["to_version"] is None and r["from_version"] is None else (
-            f"v{r['from_version']} -> v{r['to_version']}")
-        if r["action"] == "purge":
-            versions = f"v{r['from_version']} -> purged"
+        versions = _versions(r["action"], r["from_version"], r["to_version"])
         table.add_row(r["at"], escape(r["by"]), r["action"], escape(str(r["cache_key"])),
                       str(r["script_id"] or ""), versions, escape(r["why"] or ""))
     Console().print(table)
+
+
+def _versions(action: str, before: int | None, after: int | None) -> str:
+    def v(n: int | None) -> str:
+        return "none" if n is None else f"v{n}"
+
+    if action == "purge":
+        return f"{v(before)} -> purged"
+    return v(after) if before == after else f"{v(before)} -> {v(after)}"

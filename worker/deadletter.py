@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from worker import credentials, debounce
 from worker import models as m
 from worker.clock import utcnow
+from worker.events import GENERATE_TASK as GENERATE_TASK  # (re-exported for its callers)
 from worker.events import TASK_NAMES, payload_secrets, redact_raw
 from worker.publisher import publish_events, publish_wake_up
 from worker.secrets import Secrets
 
-GENERATE_TASK = "scriptcache.generate"
 REPLAYABLE = frozenset({*TASK_NAMES.values(), GENERATE_TASK})
 MAX_TEXT_CHARS = 20_000
 

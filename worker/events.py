@@ -42,7 +42,11 @@ KNOWN_ACTION_TYPES = frozenset({
     "null_action",
 })
 EVENT_TYPES = ("run_started", "block_completed", "run_finished")
+# Every task name of the worker is defined here and imported wherever it is needed (the tasks,
+# the Celery routes, the publisher, the dead-letter queue): one task per event type, ...
 TASK_NAMES = {t: f"scriptcache.{t}" for t in EVENT_TYPES}
+GENERATE_TASK = "scriptcache.generate"  # ... the generation of one due run ...
+SWEEP_TASK = "scriptcache.sweep"  # ... and the sweeper, run by beat.
 MAX_NESTING = 64
 Id = Annotated[str, Field(min_length=1, max_length=256)]
 # Bounds of the columns these values are stored in (worker/models.py): a value outside them
@@ -135,11 +139,12 @@ class RunFinished(_Event):
     status: RunStatus
 
 
-Event = Annotated[RunStarted | BlockCompleted | RunFinished, Field(discriminator="type")]
-_EVENT = TypeAdapter(Event)
+# Any event, parsed: the one definition of the union, imported wherever an event is handled.
+Event = RunStarted | BlockCompleted | RunFinished
+_EVENT: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
 
 
-def parse_event(raw: Any) -> RunStarted | BlockCompleted | RunFinished:
+def parse_event(raw: Any) -> Event:
     """Validate one event object; a PermanentError names the field and the problem."""
     if not isinstance(raw, dict):
         raise PermanentError(f"event: expected a JSON object, got {type(raw).__name__}")
@@ -152,7 +157,7 @@ def parse_event(raw: Any) -> RunStarted | BlockCompleted | RunFinished:
         raise PermanentError(f"invalid {_describe(raw)}: nested too deeply") from None
 
 
-def parse_line(line: str | bytes) -> RunStarted | BlockCompleted | RunFinished:
+def parse_line(line: str | bytes) -> Event:
     """Parse one JSON Lines record into an event."""
     if isinstance(line, bytes):
         try:
@@ -223,8 +228,7 @@ def _check_text(value: str, where: str) -> None:
         raise PermanentError(f"{where}: contains an unpaired surrogate (invalid UTF-8)") from None
 
 
-def redact_event(event: RunStarted | BlockCompleted | RunFinished,
-                 secrets: Secrets | None = None) -> Any:
+def redact_event(event: Event, secrets: Secrets | None = None) -> Any:
     """The event as it may be stored: no secret value in any field (worker/secrets.py).
 
     run_started: parameters of a secret type (credential, totp) are dropped, and so is every

@@ -36,9 +36,11 @@ from worker.store import BlobStore
 # (Completing a live purge's deletion early would let a publisher re-upload the blob before
 # that purge deletes it again.)
 ABANDONED_AFTER = timedelta(hours=1)
-# Tables holding a recorded run, keyed by workflow_run_id; workflow_runs goes last.
+# Tables holding a recorded run, keyed by workflow_run_id; workflow_runs goes last. The
+# received event ids stay (they hold no recorded data): a redelivered event of a purged run
+# is then still a duplicate, and cannot record the run again.
 RUN_TABLES: tuple[Any, ...] = (m.Action, m.Task, m.WorkflowRunBlock, m.RunDebounce,
-                               m.ReceivedEvent, m.DeadLetter)
+                               m.DeadLetter)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.settings import Settings
 from tests.factory import RunBuilder, definition, linear_run, task_block
 from worker import cache, revisions, scripts
 from worker import models as m
@@ -27,7 +29,7 @@ from worker.db import make_sessionmaker
 from worker.errors import PermanentError
 from worker.events import parse_event
 from worker.generation import GenerateResult, generate_now
-from worker.intake import record_only
+from worker.intake import record_only, take_in
 from worker.store import BLOB_DIR, BlobStore, LocalStore, S3Store, open_store
 
 Events = list[dict[str, Any]]
@@ -479,6 +481,27 @@ def test_a_publish_of_a_blob_whose_deletion_is_pending_waits_for_the_purge_to_fi
     assert_consistent(pg_sessions, store)
 
 
+def test_the_next_purge_completes_the_deletions_of_a_purge_that_died_an_hour_ago(
+    pg_sessions: sessionmaker[Session], store: BlobStore,
+) -> None:
+    record(pg_sessions, regional_run("wr_eu", "eu", LABELS), regional_run("wr_us", "us", LABELS),
+           regional_run("wr_de", "de", LABELS[:1], actions=5))
+    for run_id in ("wr_eu", "wr_de"):
+        generate_now(pg_sessions, store, run_id)
+    died_at = utcnow() - purging.ABANDONED_AFTER - timedelta(minutes=1)
+    target = purging.target_for(pg_sessions, "wf", "eu", all_keys=False, runs=False)
+    purging.remove_rows(pg_sessions, target, OPERATOR, died_at)  # and then it died
+    with pytest.raises(cache.BlobsBeingDeleted):
+        generate_now(pg_sessions, store, "wr_us")
+
+    later = purge_key(pg_sessions, store, "de")
+
+    assert later.resumed == 1 + len(LABELS)
+    assert stored_blobs(store) == set()
+    assert generate_now(pg_sessions, store, "wr_us").version == 1
+    assert_consistent(pg_sessions, store)
+
+
 def test_purging_one_cache_key_leaves_the_other_keys_script_and_blobs_intact(
     pg_sessions: sessionmaker[Session], store: BlobStore,
 ) -> None:
@@ -506,6 +529,23 @@ def test_purging_one_cache_key_leaves_the_other_keys_script_and_blobs_intact(
     assert_consistent(pg_sessions, store)
     with pytest.raises(PermanentError, match="no event of this run"):
         generate_now(pg_sessions, store, "wr_eu")
+
+
+def test_a_redelivered_event_of_a_purged_run_records_nothing(
+    pg_sessions: sessionmaker[Session], store: BlobStore,
+) -> None:
+    events = regional_run("wr_eu", "eu", LABELS)
+    settings = Settings(quiet_s=1.0, max_wait_s=5.0)
+    for raw in events:
+        take_in(pg_sessions, raw, raw["type"], settings, utcnow)
+    generate_now(pg_sessions, store, "wr_eu")
+
+    assert purge_key(pg_sessions, store, "eu", runs=True).runs == 1
+    redelivered = [take_in(pg_sessions, raw, raw["type"], settings, utcnow) for raw in events]
+
+    assert all(intake.duplicate for intake in redelivered)
+    assert count(pg_sessions, m.WorkflowRun) == count(pg_sessions, m.WorkflowRunBlock) == 0
+    assert count(pg_sessions, m.RunDebounce) == 0
 
 
 def test_a_generation_of_a_run_purged_meanwhile_publishes_nothing(
