@@ -40,9 +40,10 @@ BASELINES = """\
   `block_completed` the run's
   executed labels are all regenerated with `worker.codegen.generate_script` and published with
   `worker.cache.publish` (live entries of other labels carried forward). scriptcache's side is
-  `worker.pipeline.intake` + `process_due` driven **in-process on a simulated clock** (each
-  event taken in at its recorded time; a run processed when the clock reaches the due time
-  intake returned — an ideal wake-up, no Celery), default timings (quiet 2 s, max wait 30 s).
+  `worker.intake.take_in` + `worker.generation.generate_due` driven **in-process on a
+  simulated clock** (each event taken in at its recorded time; a run processed when the clock
+  reaches the due time intake returned — an ideal wake-up, no Celery), default timings (quiet
+  2 s, max wait 30 s).
   The baseline is generous: it publishes in one transaction (the reference commits 30-100
   times) and writes nothing when the content is unchanged.
 - **2 intake** — *no-op task*: bench/noop_app.py, the same task names, queue, Celery options

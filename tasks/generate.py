@@ -9,7 +9,7 @@ from celery import Task
 from tasks.app import app, services, settings
 from tasks.common import RETRY_OPTIONS, outcome_line, wake_up
 from worker.errors import PermanentError
-from worker.pipeline import process_due
+from worker.generation import generate_due
 
 
 @app.task(name="scriptcache.generate", **RETRY_OPTIONS)
@@ -18,8 +18,9 @@ def generate(self: Task, request: Any) -> None:
     if not isinstance(run_id, str) or not run_id:
         raise PermanentError("generation request: workflow_run_id must be a non-empty string")
     with outcome_line(self.name, workflow_run_id=run_id) as line:
-        outcome = process_due(services().sessions, services().store, run_id, settings)
-        line["result"] = outcome.result
+        outcome = generate_due(services().sessions, services().store, run_id, settings,
+                               services().clock)
+        line.update(result=outcome.result, level=outcome.level)
         if outcome.generation is not None:
             line.update(version=outcome.generation.version, labels=outcome.generation.labels)
     if outcome.rearm_at is not None:

@@ -69,6 +69,7 @@ def _tree(rows: list[BlockCompleted]) -> tuple[BlockRun, ...]:
                 parameter_key=a.parameter_key, status=a.status,
             ) for a in row.actions),
             children=tuple(build(k) for k in kids),
+            output=row.output,
         )
 
     return tuple(build(row) for row in children.get(None, []))
@@ -120,7 +121,7 @@ class Recorder:
     def block(self, label: str, block_type: str, actions: Sequence[dict[str, Any]] = (),
               *, task: dict[str, Any] | None = None, parent: str | None = None,
               block_id: str | None = None, loop_index: int | None = None,
-              loop_value: Any = None, status: str = "completed") -> str:
+              loop_value: Any = None, status: str = "completed", output: Any = None) -> str:
         block_id = block_id or f"wrb_{self.run_id}_{self.n + 1:03d}"
         if task is not None:
             task = {"task_id": f"tsk_{block_id}", "url": None, "navigation_goal": None,
@@ -133,6 +134,7 @@ class Recorder:
             "label": label, "block_type": block_type, "status": status,
             "executed_with": "agent", "loop_index": loop_index, "loop_value": loop_value,
             "task": task, "actions": acts,
+            **({} if output is None else {"output": output}),
         }))
         return block_id
 

@@ -17,6 +17,7 @@ from worker import models as m
 from worker.db import insert_for
 from worker.decision import Entry
 from worker.errors import PermanentError, TransientError
+from worker.inputs import column, inputs_of, keys_of
 
 if TYPE_CHECKING:
     from worker.codegen import GeneratedScript
@@ -128,7 +129,8 @@ def _entry(row: m.ScriptBlock) -> Entry:
         definition_sha256=row.definition_sha256,
         source_workflow_run_id=row.source_workflow_run_id,
         source_workflow_run_block_id=row.source_workflow_run_block_id,
-        input_fields=tuple(row.input_fields or ()),
+        input_fields=keys_of(row.input_fields),
+        inputs=inputs_of(row.input_fields),
     )
 
 
@@ -200,7 +202,7 @@ def publish(
                 definition_sha256=b.definition_sha256,
                 source_workflow_run_id=b.source_workflow_run_id,
                 source_workflow_run_block_id=b.source_workflow_run_block_id,
-                input_fields=list(b.input_fields),
+                input_fields=column(b.input_fields, b.inputs),
                 path=b.path,
             )
             for b in script.blocks.values()

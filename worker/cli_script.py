@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from worker import cache
 from worker import scripts as read
 from worker.cli_base import Context, pass_ctx
 
@@ -67,14 +68,21 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
 @cache_key_option
 @click.option("--version", type=int, default=None, help="Revision version (default: live).")
 @click.option("--file", "path", default="main.py", show_default=True)
+@click.option("--inputs", "list_inputs", is_flag=True,
+              help="List what each block enters: bound to the run, or literal as recorded.")
+@click.option("--json", "as_json", is_flag=True, help="With --inputs: machine-readable.")
 @pass_ctx
-def show(obj: Context, wpid: str, cache_key: str | None, version: int | None, path: str) -> None:
-    """Print one file of a revision (hash-checked)."""
+def show(obj: Context, wpid: str, cache_key: str | None, version: int | None, path: str,
+         list_inputs: bool, as_json: bool) -> None:
+    """Print one file of a revision (hash-checked), or with --inputs its blocks' inputs."""
     services = obj.services
     with services.sessions() as session:
         revision = read.select_revision(
             session, read.resolve_script(session, wpid, cache_key), version
         )
+    if list_inputs:
+        show_inputs(wpid, revision, as_json)
+        return
     if path not in revision.files:
         listing = ", ".join(sorted(revision.files))
         raise click.ClickException(f"version {revision.version} has no {path!r}; files: {listing}")
@@ -127,3 +135,23 @@ def export(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     click.echo(f"wrote {len(revision.files)} files of version {revision.version} to {directory}")
+
+
+def show_inputs(wpid: str, revision: cache.LiveRevision, as_json: bool) -> None:
+    rows = read.inputs_rows(revision)
+    if as_json:
+        click.echo(json.dumps({"workflow_permanent_id": wpid, "script_id": revision.script_id,
+                               "version": revision.version, "blocks": rows}, sort_keys=True))
+        return
+    table = Table(title=escape(f"{wpid} script {revision.script_id} v{revision.version}: inputs"))
+    for column in ("block", "action", "selector", "value", "reads"):
+        table.add_column(column)
+    for row in rows:
+        for item in [*row["bindings"], *row["literals"]]:
+            reads = ", ".join(item["sources"]) or "LITERAL"
+            table.add_row(escape(item["block"]), item["action"], escape(item["selector"] or ""),
+                          escape(item["expression"]), escape(reads))
+    Console().print(table)
+    literal = sum(len(r["literals"]) for r in rows)
+    bound = sum(len(r["bindings"]) for r in rows)
+    click.echo(f"{bound} bound, {literal} literal (typed as recorded in every replay)")

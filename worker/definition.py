@@ -78,7 +78,8 @@ CONTAINERS = frozenset(
 )
 MAX_DEPTH = 32
 
-ParameterType = Literal["workflow", "credential", "output", "context"]
+# totp: the value is a base32 secret, handled like a credential; scripts type ctx.totp(key).
+ParameterType = Literal["workflow", "credential", "output", "context", "totp"]
 
 
 def kind_of(block_type: str) -> BlockKind:
@@ -162,7 +163,14 @@ class Definition(BaseModel):
         return {b.label: b.sha256() for b in self.all_blocks()}
 
     def credential_keys(self) -> frozenset[str]:
-        return frozenset(p.key for p in self.parameters if p.parameter_type == "credential")
+        """Parameters whose values are secret: credentials and totp secrets (handled like a
+        credential, DESIGN.md section 9)."""
+        return frozenset(p.key for p in self.parameters
+                         if p.parameter_type in ("credential", "totp"))
+
+    def totp_keys(self) -> frozenset[str]:
+        """Parameters holding a one-time-code secret (RFC 6238): scripts type ctx.totp(key)."""
+        return frozenset(p.key for p in self.parameters if p.parameter_type == "totp")
 
     def planned_blocks(self) -> list[Block]:
         """Blocks the run plan speaks of: top level and conditional branches, in order."""

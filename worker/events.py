@@ -110,6 +110,9 @@ class BlockCompleted(_Event):
     # none: no agent needed; element: ran from code, the agent did some actions; block: the
     # cached code failed and the agent ran the whole block (executed_with is then "agent").
     fallback: Fallback = "none"
+    # The block's output, such as an extraction's result: later blocks' typed values bind to
+    # it (ctx.outputs[label]) and definition templates read it as {{ label.output }}.
+    output: Any = None
 
 
 class RunFinished(_Event):

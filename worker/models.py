@@ -89,6 +89,8 @@ class WorkflowRunBlock(Base):
     occurred_at: Mapped[datetime] = mapped_column(_tz())
     # "element" or "block" when the block's cached code needed the agent; null: none.
     fallback: Mapped[str | None] = mapped_column(String(16))
+    # block_completed.output: what the block extracted (credentials redacted), or null.
+    output: Mapped[Any] = mapped_column(JSONValue, nullable=True)
 
 
 class Task(Base):

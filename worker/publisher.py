@@ -51,6 +51,8 @@ def publish_events(app: Celery, events: Iterable[dict[str, Any]]) -> int:
     return sent
 
 
-def publish_wake_up(app: Celery, workflow_run_id: str) -> None:
+def publish_wake_up(app: Celery, workflow_run_id: str, countdown_s: float | None = None) -> None:
+    """Ask for a generation attempt of the run (the one definition of the wake-up message:
+    intake, the generate task's re-arm, the sweeper and `dlq replay` all send it here)."""
     app.send_task("scriptcache.generate", args=[{"workflow_run_id": workflow_run_id}],
-                  queue=GENERATE_QUEUE, retry=True)
+                  queue=GENERATE_QUEUE, countdown=countdown_s or None, retry=True)

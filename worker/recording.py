@@ -160,6 +160,7 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
         "task_id": task.task_id if task else None,
         "occurred_at": event.occurred_at,
         "fallback": None if event.fallback == "none" else event.fallback,
+        "output": event.output,
     }
     task_row = None if task is None else {
         "task_id": task.task_id,
@@ -283,6 +284,7 @@ def _tree(
             actions=tuple(actions.get(row.workflow_run_block_id, ())),
             children=tuple(build(k, depth + 1) for k in kids),
             fallback=row.fallback or "none",
+            output=row.output,
         )
 
     return tuple(build(row, 0) for row in children.get(None, []))

@@ -116,3 +116,21 @@ def diff(old: Mapping[str, bytes], new: Mapping[str, bytes], old_name: str, new_
         b = new.get(path, b"").decode("utf-8").splitlines(keepends=True)
         out.extend(difflib.unified_diff(a, b, f"{old_name}/{path}", f"{new_name}/{path}"))
     return "".join(out)
+
+
+def inputs_rows(revision: cache.LiveRevision) -> list[dict[str, Any]]:
+    """Per cached block of a revision: the keys its code reads, the values it enters bound
+    to the run (parameters, loop value, outputs, credentials, one-time codes) and those it
+    types as recorded (literals), from `script_blocks.input_fields`."""
+    rows = []
+    for label in sorted(revision.entries):
+        entry = revision.entries[label]
+        if entry.run_signature is None:
+            continue  # the orchestrator
+        inputs = [i.as_json() for i in entry.inputs]
+        rows.append({
+            "label": label, "block_type": entry.block_type, "keys": list(entry.input_fields),
+            "bindings": [i for i in inputs if not i["literal"]],
+            "literals": [i for i in inputs if i["literal"]],
+        })
+    return rows

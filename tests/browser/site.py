@@ -6,6 +6,12 @@ is dismissed (a `consent` cookie); the other pages never show it. Every form POS
 `posts` (path + fields), every order page view in `views`. Test switches: `rename_sign_in`
 renames the login button (text and id), `rename_fields` the login inputs (`user`, `pass`),
 so their recorded selectors stop matching.
+
+Redesigns for the closed loop (`variant`): "v1" as above; "v2" puts an announcement banner
+at the top of every page and the content in an extra wrapper, so absolute positional xpaths
+recorded on v1 fail; "v3" is v2 with other button texts, each button in its own wrapper.
+`welcome_once` shows a welcome dialog over the order list on its first view in a session
+(the search form appears once it is closed): a one-off obstacle in the first loop iteration.
 """
 
 from __future__ import annotations
@@ -22,10 +28,16 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import pyotp
+
 StartResponse = Callable[..., Any]
 BANNER_PAGES = frozenset({"/login", "/support"})
 REFUND_REASONS = {"damaged": "Arrived damaged", "late": "Arrived late",
                   "wrong_item": "Wrong item"}
+VARIANTS = ("v1", "v2", "v3")
+# Button texts: v1/v2, and v3's.
+BUTTONS = {"sign_in": ("Sign in", "Continue"), "open": ("Open", "Find"),
+           "refund": ("Request refund", "Submit request"), "send": ("Send", "Send message")}
 
 
 @dataclass(frozen=True)
@@ -66,10 +78,23 @@ class Site:
     accounts: Mapping[str, Account] = field(default_factory=lambda: dict(ACCOUNTS))
     rename_sign_in: bool = False
     rename_fields: bool = False
+    variant: str = "v1"
+    welcome_once: bool = False
     posts: list[Post] = field(default_factory=list)
     views: list[tuple[str, str]] = field(default_factory=list)  # (username, order number)
     _sessions: dict[str, dict[str, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Pages for binding by value (issue 14): /process (an order number and a note; answers
+    # with a fresh confirmation code), /confirm (that code typed back), /security (a TOTP).
+    totp_secrets: dict[str, str] = field(default_factory=dict)  # username → base32 secret
+    processed: list[tuple[str, str, str]] = field(default_factory=list)  # user, order, note
+    confirmations: list[tuple[str, str, bool]] = field(default_factory=list)  # user, code, ok
+    one_time_codes: list[tuple[str, bool]] = field(default_factory=list)  # user, accepted
+
+    def signed_in(self) -> list[str]:
+        """The users with a session, in the order they signed in."""
+        with self._lock:
+            return [s["user"] for s in self._sessions.values()]
 
     def clear(self) -> None:
         with self._lock:
@@ -84,6 +109,7 @@ class Site:
         return [body.encode("utf-8")]
 
     def _handle(self, req: Request) -> tuple[str, list[tuple[str, str]], str]:
+        req.variant = self.variant
         if req.method == "POST":
             self.posts.append(Post(req.path, req.form))
         if req.path == "/":
@@ -94,8 +120,12 @@ class Site:
         if session is None:
             return redirect("/login")
         account = self.accounts[session["user"]]
+        if (handled := self._values_pages(req, session)) is not None:
+            return handled
         if req.path == "/orders":
-            return ok(page(req, "Your orders", orders_page(account)))
+            welcome = self.welcome_once and not session.get("welcomed")
+            session["welcomed"] = "1"
+            return ok(page(req, "Your orders", orders_page(account, welcome, req.variant)))
         if req.path == "/orders/search":
             number = req.query.get("q", "").strip()
             if account.order(number) is None:
@@ -110,9 +140,9 @@ class Site:
             return ok(page(req, f"Order {order.number}", order_page(order)))
         last = session.get("last_order", "")
         if req.path == "/refunds/new":
-            return ok(page(req, "Request a refund", refund_form(last)))
+            return ok(page(req, "Request a refund", refund_form(last, req.variant)))
         if req.path == "/support":
-            return ok(page(req, "Contact support", support_form(last)))
+            return ok(page(req, "Contact support", support_form(last, req.variant)))
         if req.path in ("/refunds", "/support/tickets") and req.method == "POST":
             done = "Refund requested" if req.path == "/refunds" else "Ticket sent"
             order = html.escape(req.form.get("order", ""))
@@ -133,8 +163,44 @@ class Site:
         return ok(page(req, "Sign in", login_form(self)))
 
 
+    def _values_pages(self, req: Request, session: dict[str, str]
+                      ) -> tuple[str, list[tuple[str, str]], str] | None:
+        user = session["user"]
+        if req.path == "/process" and req.method == "POST":
+            number, note = req.form.get("number", ""), req.form.get("note", "")
+            self.processed.append((user, number, note))
+            session["confirmation"] = f"PC-{secrets.token_hex(4).upper()}"
+            body = (f"<p id='done'>Processed order {html.escape(number)}.</p>"
+                    f"<p>Confirmation {session['confirmation']}</p>")
+            return ok(page(req, "Processed", body))
+        if req.path == "/process":
+            return ok(page(req, "Process an order", """<form method="post" action="/process">
+ <label>Order <input name="number"></label> <label>Note <input name="note"></label>
+ <button id="process" type="submit">Process</button></form>"""))
+        if req.path == "/confirm" and req.method == "POST":
+            code = req.form.get("code", "")
+            self.confirmations.append((user, code, code == session.get("confirmation")))
+            return ok(page(req, "Confirmed", "<p>Thank you.</p>"))
+        if req.path == "/confirm":
+            return ok(page(req, "Confirm", """<form method="post" action="/confirm">
+ <label>Code <input name="code"></label> <button id="confirm" type="submit">Confirm</button>
+ </form>"""))
+        if req.path == "/security" and req.method == "POST":
+            secret = self.totp_secrets.get(user)
+            code = req.form.get("code", "")
+            accepted = secret is not None and pyotp.TOTP(secret).verify(code, valid_window=1)
+            self.one_time_codes.append((user, accepted))
+            return ok(page(req, "Verified" if accepted else "Wrong code", ""))
+        if req.path == "/security":
+            return ok(page(req, "Two-factor check", """<form method="post" action="/security">
+ <label>Code <input name="code" autocomplete="one-time-code"></label>
+ <button id="verify" type="submit">Verify</button></form>"""))
+        return None
+
+
 class Request:
     def __init__(self, environ: dict[str, Any]) -> None:
+        self.variant = "v1"
         self.method = environ["REQUEST_METHOD"]
         self.path = environ.get("PATH_INFO", "/")
         self.query = _flat(parse_qs(environ.get("QUERY_STRING", "")))
@@ -170,28 +236,52 @@ BANNER = """<div id="cookie-banner" role="dialog"
  </div></div>"""
 
 
+ANNOUNCEMENT = """<div id="announcement" role="banner"><p>Our shop has a new look.</p></div>"""
+
+
 def page(req: Request, title: str, body: str) -> str:
     banner = BANNER if req.path in BANNER_PAGES and req.cookies.get("consent") != "1" else ""
+    content = f"<h1>{html.escape(title)}</h1>{body}"
+    if req.variant != "v1":  # the redesign: a banner on top, the content in a wrapper
+        content = f"{ANNOUNCEMENT}<div class='wrapper'><main>{content}</main></div>"
     return (f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>"
-            f"<h1>{html.escape(title)}</h1>{body}{banner}</body></html>")
+            f"{content}{banner}</body></html>")
+
+
+def button(key: str, variant: str, attributes: str = 'type="submit"') -> str:
+    """A button as the variant shows it: v3 has another text and a wrapper around it."""
+    text = BUTTONS[key][1 if variant == "v3" else 0]
+    tag = f"<button {attributes}>{html.escape(text)}</button>"
+    return f"<div class='actions'>{tag}</div>" if variant == "v3" else tag
 
 
 def login_form(site: Site) -> str:
-    button_id, text = ("login-submit", "Log in") if site.rename_sign_in else ("sign-in", "Sign in")
     user, password = ("user", "pass") if site.rename_fields else ("username", "password")
+    if site.rename_sign_in:
+        submit = '<button id="login-submit" type="submit">Log in</button>'
+    else:
+        submit = button("sign_in", site.variant, 'id="sign-in" type="submit"')
     return f"""<form id="login" method="post" action="/login">
  <label>Username <input name="{user}" type="text"></label>
  <label>Password <input name="{password}" type="password"></label>
- <button id="{button_id}" type="submit">{text}</button></form>"""
+ {submit}</form>"""
 
 
-def orders_page(account: Account) -> str:
+WELCOME = """<div id="welcome" role="dialog" aria-label="Welcome">
+ <p>Welcome back! Your orders are below.</p>
+ <button type="button" onclick="document.getElementById('welcome').remove();
+  document.getElementById('search').style.display='block'">Close</button></div>"""
+
+
+def orders_page(account: Account, welcome: bool = False, variant: str = "v1") -> str:
     rows = "".join(
         f"<tr><td><a href='/orders/{quote(o.number)}'>{html.escape(o.number)}</a></td>"
         f"<td>{html.escape(o.status)}</td></tr>" for o in account.orders)
-    return f"""<form method="get" action="/orders/search">
+    hidden = ' style="display:none"' if welcome else ""
+    return f"""{WELCOME if welcome else ""}<form id="search" method="get"
+ action="/orders/search"{hidden}>
  <input name="q" placeholder="Order number" autocomplete="off">
- <button type="submit">Open</button></form>
+ {button("open", variant)}</form>
  <table id="orders"><tr><th>Order</th><th>Status</th></tr>{rows}</table>"""
 
 
@@ -201,7 +291,7 @@ def order_page(order: Order) -> str:
             "<p><a href='/orders'>Back to orders</a></p>")
 
 
-def refund_form(order: str) -> str:
+def refund_form(order: str, variant: str = "v1") -> str:
     options = "".join(f"<option value='{k}'>{html.escape(v)}</option>"
                       for k, v in REFUND_REASONS.items())
     return f"""<form method="post" action="/refunds">
@@ -209,14 +299,14 @@ def refund_form(order: str) -> str:
  <input type="hidden" name="order" value="{html.escape(order)}">
  <label>Reason <select id="reason" name="reason"><option value="">Choose…</option>
  {options}</select></label>
- <button id="submit-refund" type="submit">Request refund</button></form>"""
+ {button("refund", variant, 'id="submit-refund" type="submit"')}</form>"""
 
 
-def support_form(order: str) -> str:
+def support_form(order: str, variant: str = "v1") -> str:
     return f"""<form method="post" action="/support/tickets">
  <input type="hidden" name="order" value="{html.escape(order)}">
  <label>Message <textarea name="message"></textarea></label>
- <button type="submit">Send</button></form>"""
+ {button("send", variant)}</form>"""
 
 
 class _QuietHandler(WSGIRequestHandler):

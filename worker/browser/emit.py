@@ -36,6 +36,7 @@ class RunInfo:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     credentials: Mapping[str, Any] = field(default_factory=dict)
     workflow_run_id: str = ""  # default: a fresh wr_<uuid>
+    run_with: str = "code"  # "agent" for a run without a script (worker/browser/agent_run.py)
 
 
 def new_run_id() -> str:
@@ -60,7 +61,7 @@ def emit_events(
           workflow_version=info.workflow_version,
           definition=definition.model_dump(mode="json", exclude_unset=True),
           parameters={k: v for k, v in info.parameters.items() if k not in secret_keys},
-          run_with="code", code_gen=False,
+          run_with=info.run_with, code_gen=False,
           script=None if info.script_id is None or info.version is None
           else {"script_id": info.script_id, "version": info.version})
     ids = {id(r): f"wrb_{run_id}_{n}" for n, r in enumerate(result.records)}
@@ -76,6 +77,9 @@ def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict
     block = definition.block(record.label)
     block_type = block.block_type if block is not None else "task"
     in_loop = record.parent is not None
+    executed_with = record.executed_with
+    if block is not None and block.block_type not in TASK_LIKE and info.run_with == "agent":
+        executed_with = "agent"  # loops and conditionals of a run without a script
     task = None
     if block_type in TASK_LIKE and block is not None:
         extra = block.model_extra or {}
@@ -87,7 +91,7 @@ def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict
         "workflow_run_block_id": block_id,
         "parent_workflow_run_block_id": ids.get(id(record.parent)) if in_loop else None,
         "label": record.label, "block_type": block_type, "status": record.status,
-        "executed_with": record.executed_with, "fallback": record.fallback,
+        "executed_with": executed_with, "fallback": record.fallback,
         "loop_index": record.loop_index if in_loop else None,
         "loop_value": record.loop_value if in_loop else None,
         "task": task,
