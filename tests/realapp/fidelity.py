@@ -30,10 +30,11 @@ from worker.browser.journal import ReplayResult
 from worker.browser.replay import Hooks, replay_revision
 from worker.definition import Definition
 from worker.events import parse_event
-from worker.service import GenerateResult, generate, ingest
+from worker.generation import GenerateResult, generate_now
+from worker.intake import record_only
 from worker.store import BlobStore
 
-SELECTOR_TIMEOUT_S = 2.0  # how long a recorded selector may take before the agent is asked
+SELECTOR_TIMEOUT_S = 5.0  # how long a recorded selector may take before the agent is asked
 REVIEWED = ("SO-1001", "SO-1004")
 
 
@@ -56,8 +57,8 @@ class Cache:
     store: BlobStore
 
     def record(self, events: Sequence[dict[str, Any]]) -> list[GenerateResult]:
-        runs = ingest(self.sessions, [parse_event(e) for e in events])
-        return [generate(self.sessions, self.store, run_id) for run_id in runs]
+        runs = record_only(self.sessions, [parse_event(e) for e in events])
+        return [generate_now(self.sessions, self.store, run_id) for run_id in runs]
 
     def live(self) -> tuple[dict[str, bytes], Definition, RunInfo]:
         with self.sessions() as session:
