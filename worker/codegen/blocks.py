@@ -1,7 +1,8 @@
 """One code generator per cacheable BlockKind, keyed by kind.
 
 Making a block type cacheable is one entry in worker.definition.BLOCK_TYPES; a new *kind*
-also needs its generator in GENERATORS below.
+also needs its generator in GENERATORS below and its place in definition.CACHEABLE_KINDS
+(tests/unit/test_block_registry.py holds the two to each other).
 """
 
 from __future__ import annotations
