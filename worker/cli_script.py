@@ -21,7 +21,8 @@ cache_key_option = click.option(
 
 @click.group()
 def script() -> None:
-    """Inspect cached scripts: history, files, diffs, exports."""
+    """Inspect and steer cached scripts: history, files, diffs, exports; pin, promote,
+    rollback, purge, audit."""
 
 
 @script.command()
@@ -39,10 +40,13 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
         click.echo(json.dumps(rows, sort_keys=True))
         return
     # Recorded values are data, not rich markup: "[eu]" would vanish, "[/x]" would crash.
-    table = Table(title=escape(f"{wpid} [{target.cache_key_value}] script {target.script_id}"))
+    pinned = " (pinned)" if target.pinned else ""
+    table = Table(
+        title=escape(f"{wpid} [{target.cache_key_value}] script {target.script_id}{pinned}")
+    )
     for column in (
         "version",
-        "live",
+        "status",
         "cached blocks",
         "workflow version",
         "source run",
@@ -53,7 +57,7 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
     for r in rows:
         table.add_row(
             str(r["version"]),
-            "*" if r["live"] else "",
+            "live" if r["live"] else "candidate" if r["candidate"] else "",
             str(r["cached_blocks"]),
             str(r["workflow_version"]),
             escape(r["source_workflow_run_id"]),
@@ -77,9 +81,14 @@ def show(obj: Context, wpid: str, cache_key: str | None, version: int | None, pa
     """Print one file of a revision (hash-checked), or with --inputs its blocks' inputs."""
     services = obj.services
     with services.sessions() as session:
-        revision = read.select_revision(
-            session, read.resolve_script(session, wpid, cache_key), version
-        )
+        target = read.resolve_script(session, wpid, cache_key)
+        revision = read.select_revision(session, target, version)
+        candidates = read.candidate_versions(session, target)
+    if revision.version in candidates:
+        click.echo(f"v{revision.version} is a candidate, not live", err=True)
+    elif version is None and candidates:
+        listed = ", ".join(f"v{v}" for v in candidates)
+        click.echo(f"live v{revision.version}; candidates: {listed}", err=True)
     if list_inputs:
         show_inputs(wpid, revision, as_json)
         return

@@ -1,7 +1,7 @@
 """Values belong to the run (DESIGN.md section 9), in real Chromium on the test portal.
 
 An agent's run as user A with orders [1, 2] is recorded with every typed value as plain text
-(no `parameter_key`, except the password and the one-time code): the username, each order
+(no `parameter_key`, except the password): the username, each order
 number, a note built from the username, and a confirmation code the site issued and the
 agent read off the page. The script learned from it is replayed as user B with orders
 [3, 4, 5]; the site's own state must show B's values only, the fresh confirmation codes typed
@@ -23,11 +23,14 @@ from playwright.async_api import Page as PlaywrightPage
 
 from tests.browser.conftest import Cache, Portal
 from tests.browser.site import ACCOUNTS
+from tests.recordings import runs_from_raw
 from worker.browser.chromium import open_page
 from worker.browser.context import BrowserRunContext
+from worker.browser.emit import RunInfo, emit_events
 from worker.browser.journal import Journal, ReplayResult
 from worker.browser.page import BrowserPage
 from worker.browser.replay import load_script, run_script
+from worker.codegen import generate_script
 
 WPID = "wpid_values_portal"
 T0 = datetime(2026, 11, 21, 9, 0, 0, tzinfo=UTC)
@@ -107,7 +110,7 @@ def recorded_run(base: str, who: Inputs) -> list[dict[str, Any]]:
     ])
     block("second_factor", "task", [
         act("input_text", "//input[@name='code']", "Type the one-time code",
-            text="492039", parameter_key="otp"),
+            text="492039"),  # the agent typed the code it computed, without parameter_key
         act("click", "//button[@id='verify']", "Verify"),
     ])
     for index, number in enumerate(who.orders):
@@ -175,3 +178,29 @@ def test_a_script_learned_as_user_a_replays_as_user_b_with_b_s_orders_and_fresh_
     assert result.outputs == {"read_code": {"code": codes[-1]}}
     everything = repr([*site.posts, *site.processed, *site.confirmations])
     assert ALICE not in everything and "PC-7000" not in everything
+
+
+def test_the_replays_own_events_teach_the_same_script_back(
+    chromium: str, portal: Portal, cache: Cache
+) -> None:
+    """Closed loop: what the replay emits (B's run) binds to B's values, the codes it read
+    and its one-time code by key, so a script generated from it is the same script."""
+    bob = Inputs(BOB, (3, 4, 5))
+    portal.site.totp_secrets.update(SECRETS)
+    cache.record(recorded_run(portal.base_url, Inputs(ALICE, (1, 2))))
+    files, definition_ = cache.live(WPID)
+    result = asyncio.run(_replay(chromium, files, cache, bob))
+    result.raise_for_error()
+
+    emitted = emit_events(result, definition_, RunInfo(
+        WPID, 1, 1, 1, bob.parameters(), bob.credentials(), workflow_run_id="wr_bob"))
+
+    blocks = {(e["label"], e["loop_index"]): e for e in emitted
+              if e["type"] == "block_completed"}
+    [code] = blocks[("second_factor", None)]["actions"][:1]
+    assert (code["parameter_key"], code["text"]) == ("otp", None)
+    assert blocks[("read_code", 2)]["output"] == result.outputs["read_code"]
+    assert SECRETS[BOB] not in repr(emitted) and ACCOUNTS[BOB].password not in repr(emitted)
+    run = runs_from_raw(emitted)[0]
+    again = generate_script(run, run.definition.required_labels(), {})
+    assert again.files == files
