@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.codegen.nodes import LINENO, attr, awaited, call, ctx_call, literal, source
+from worker.codegen.nodes import LINENO, attr, awaited, call, ctx_call, literal
 from worker.codegen.values import Binder, Bound, RunValues, Source
 from worker.inputs import InputRecord
 from worker.run import ActionRecord, TaskRecord
@@ -126,18 +126,22 @@ def _entered(method: str, raw: Any, action: ActionRecord, scope: ActionScope) ->
     """`value_of`, remembered in `scope.inputs` (what `script show --inputs` lists)."""
     bound = value_of(raw, action, scope)
     refs = references(bound.expr)
-    scope.inputs.append(InputRecord(scope.label, method, action.xpath, source(bound.expr), refs))
+    expression = ast.unparse(bound.expr)  # one line, whatever its length
+    scope.inputs.append(InputRecord(scope.label, method, action.xpath, expression, refs))
     return bound
 
 
 def references(expr: ast.expr) -> tuple[str, ...]:
     """The `ctx.…` reads in an expression (calls, `ctx.current_value…`, `ctx.outputs[…]…`)."""
     found: list[str] = []
+    if isinstance(expr, ast.Constant):
+        return ()
     for node in ast.walk(expr):
         call_on_ctx = isinstance(node, ast.Call) and _on_ctx(node.func)
         read_on_ctx = isinstance(node, ast.Subscript | ast.Attribute) and _on_ctx(node)
-        if call_on_ctx or (read_on_ctx and not any(f.startswith(source(node)) for f in found)):
-            found.append(source(node))
+        text = ast.unparse(node) if call_on_ctx or read_on_ctx else ""
+        if call_on_ctx or (read_on_ctx and not any(f.startswith(text) for f in found)):
+            found.append(text)
     return tuple(dict.fromkeys(found))
 
 
