@@ -26,7 +26,7 @@ from celery import Task
 from celery.worker.request import Request
 
 from worker.deadletter import run_secrets, text_field
-from worker.events import payload_secrets, redact_raw, summary_repr
+from worker.events import TASK_NAMES, payload_secrets, redact_raw, summary_repr
 from worker.secrets import Seal, Secrets
 
 SEALS_KEY = "scriptcache:seals:{}"
@@ -48,7 +48,7 @@ class RedactedTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
     Request = RedactedRequest
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
-        if self.name == "scriptcache.run_started" and args:
+        if self.name == TASK_NAMES["run_started"] and args:
             remember_seals(self.app, args[0])
 
     def retry(self, args: Any = None, kwargs: Any = None, exc: Any = None, throw: bool = True,

@@ -16,10 +16,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from worker import models as m
-from worker.events import BlockCompleted, RunFinished, RunStarted, redact_event, redact_raw
+from worker.events import (
+    BlockCompleted,
+    Event,
+    RunFinished,
+    RunStarted,
+    redact_event,
+    redact_raw,
+)
 from worker.secrets import Seal, Secrets, protect_action
-
-Event = RunStarted | BlockCompleted | RunFinished
 
 
 def protect(session: Session, event: Event) -> Event:

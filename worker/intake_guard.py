@@ -22,9 +22,8 @@ from worker import models as m
 from worker.clock import utcnow
 from worker.definition import Definition
 from worker.errors import PermanentError
-from worker.events import TASK_NAMES, BlockCompleted, RunFinished, RunStarted
+from worker.events import TASK_NAMES, BlockCompleted, Event, RunStarted
 
-Event = RunStarted | BlockCompleted | RunFinished
 _CACHE_SIZE = 256
 # Labels of a workflow version (immutable once recorded), per process.
 _labels: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
