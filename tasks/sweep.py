@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from tasks.app import app, services, settings
 from tasks.common import outcome_line, wake_up
+from worker.events import SWEEP_TASK
 from worker.generation import due_runs
 
 
-@app.task(name="scriptcache.sweep", ignore_result=True)
+@app.task(name=SWEEP_TASK, ignore_result=True)
 def sweep() -> int:
-    with outcome_line("scriptcache.sweep") as line:
+    with outcome_line(SWEEP_TASK) as line:
         now = services().clock()
         due = due_runs(services().sessions, settings, services().clock)
         for run_id in due:

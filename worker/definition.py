@@ -66,16 +66,14 @@ BLOCK_TYPES: dict[str, BlockKind] = {
         )
     },
 }
+# The kinds whose blocks may own a script_blocks row. Each has its generator in
+# worker/codegen/blocks.GENERATORS, and nothing else does (tests/unit/test_block_registry.py).
+CACHEABLE_KINDS = frozenset({BlockKind.TASK_LIKE, BlockKind.TASK_V2, BlockKind.LOOP})
+CONTAINER_KINDS = frozenset({BlockKind.TASK_V2, BlockKind.LOOP})  # cached with their children
 TASK_LIKE = frozenset(t for t, k in BLOCK_TYPES.items() if k is BlockKind.TASK_LIKE)
-CACHEABLE = frozenset(
-    t
-    for t, k in BLOCK_TYPES.items()
-    if k in (BlockKind.TASK_LIKE, BlockKind.TASK_V2, BlockKind.LOOP)
-)
+CACHEABLE = frozenset(t for t, k in BLOCK_TYPES.items() if k in CACHEABLE_KINDS)
 LIVE = frozenset(BLOCK_TYPES) - CACHEABLE
-CONTAINERS = frozenset(
-    t for t, k in BLOCK_TYPES.items() if k in (BlockKind.TASK_V2, BlockKind.LOOP)
-)
+CONTAINERS = frozenset(t for t, k in BLOCK_TYPES.items() if k in CONTAINER_KINDS)
 MAX_DEPTH = 32
 
 # totp: the value is a base32 secret, handled like a credential; scripts type ctx.totp(key).

@@ -17,8 +17,8 @@ from worker import debounce
 from worker.block_intake import take_in_block
 from worker.clock import Clock
 from worker.errors import PermanentError
-from worker.events import BlockCompleted, RunFinished, parse_event
-from worker.recording import Event, first_delivery, record_event
+from worker.events import BlockCompleted, Event, RunFinished, parse_event
+from worker.recording import first_delivery, record_event
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,11 @@ from sqlalchemy.orm import Session
 from worker import models as m
 from worker.definition import Definition
 from worker.errors import RunNotStarted
-from worker.events import BlockCompleted, RunFinished, RunStarted, redact_event
+from worker.events import BlockCompleted, Event, RunStarted, redact_event
 from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
 
 PENDING, RUNNING = "pending", "running"  # known from blocks only / run_started seen
 
-Event = RunStarted | BlockCompleted | RunFinished
 
 
 def record_event(session: Session, event: Event) -> str:

@@ -1,7 +1,7 @@
 """Values belong to the run (DESIGN.md section 9), in real Chromium on the test portal.
 
 An agent's run as user A with orders [1, 2] is recorded with every typed value as plain text
-(no `parameter_key`, except the password and the one-time code): the username, each order
+(no `parameter_key`, except the password): the username, each order
 number, a note built from the username, and a confirmation code the site issued and the
 agent read off the page. The script learned from it is replayed as user B with orders
 [3, 4, 5]; the site's own state must show B's values only, the fresh confirmation codes typed
@@ -110,7 +110,7 @@ def recorded_run(base: str, who: Inputs) -> list[dict[str, Any]]:
     ])
     block("second_factor", "task", [
         act("input_text", "//input[@name='code']", "Type the one-time code",
-            text="492039", parameter_key="otp"),
+            text="492039"),  # the agent typed the code it computed, without parameter_key
         act("click", "//button[@id='verify']", "Verify"),
     ])
     for index, number in enumerate(who.orders):

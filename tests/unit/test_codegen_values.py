@@ -191,3 +191,25 @@ def test_an_extraction_stored_into_ctx_outputs_is_laid_out_within_the_line_limit
     lines = main.decode().splitlines()
     assert max(len(line) for line in lines) <= 99
     assert "    ctx.outputs['read_the_opening_hours'] = await page.extract(" in lines
+
+
+@pytest.mark.parametrize(("typed", "intention", "xpath", "goal", "expected"), [
+    # Two totp parameters: the one the block's definition mentions, else the first in order.
+    ("492039", "Type the one-time code", "//input[@name='c']", None, "ctx.totp('backup')"),
+    ("492039", "Type it", "//input[@name='otp']", None, "ctx.totp('backup')"),
+    ("492039", "Type it", "//input[@name='x']", "Use {{ otp }}", "ctx.totp('otp')"),
+    ("492039", "Type the order number", "//input[@name='order']", None, "'492039'"),
+    ("49203", "Type the code", "//input[@name='c']", None, "'49203'"),
+    ("4920391x", "Type the code", "//input[@name='c']", None, "'4920391x'"),
+])
+def test_a_one_time_code_typed_without_parameter_key_becomes_ctx_totp(
+    typed: str, intention: str, xpath: str, goal: str | None, expected: str
+) -> None:
+    rec = Recorder("otp_by_value", defn([
+        {"label": "b", "block_type": "login", "navigation_goal": goal},
+    ], [param("otp", "totp"), param("backup", "totp")]), {"otp": "JBSWY3DPEHPK3PXPJBSW"})
+    rec.block("b", "login", [act("input_text", xpath, intention, text=typed)], task={})
+    run = rec.finish().run()
+    script = generate_script(run, frozenset({"b"}), {})
+    [entered] = script.blocks["b"].inputs
+    assert entered.expression.replace('"', "'") == expected

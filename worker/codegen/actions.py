@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.codegen.nodes import LINENO, attr, awaited, call, ctx_call, literal, source
+from worker.codegen.nodes import LINENO, attr, awaited, call, ctx_call, literal
 from worker.codegen.values import Binder, Bound, RunValues, Source
 from worker.inputs import InputRecord
 from worker.run import ActionRecord, TaskRecord
@@ -34,6 +35,7 @@ class ActionScope:
     label: str = ""
     totp_keys: frozenset[str] = frozenset()
     inputs: list[InputRecord] = field(default_factory=list, compare=False)
+    mentioned: frozenset[str] = frozenset()  # names the block's definition templates use
 
     def bind(self, raw: Any) -> Bound:
         return self._binder().bind(raw)
@@ -91,26 +93,55 @@ def value_of(raw: Any, action: ActionRecord, scope: ActionScope) -> Bound:
     if key:
         method = ("totp" if key in scope.totp_keys
                   else "credential" if key in scope.credential_keys else "param")
-        return Bound(ctx_call(method, literal(key)))
-    return scope.bind(raw)
+        # The parameter's own value is what the action's intention may mention.
+        same = scope.binder.named(key) if scope.binder and method == "param" else ()
+        return Bound(ctx_call(method, literal(key)), same)
+    bound = scope.bind(raw)
+    if bound.literal and (otp := one_time_code_key(raw, action, scope)) is not None:
+        return Bound(ctx_call("totp", literal(otp)))
+    return bound
+
+
+ONE_TIME_CODE = re.compile(r"[0-9]{6,8}")
+ONE_TIME_WORDS = ("otp", "2fa", "mfa", "one-time", "one time", "verification code",
+                  "security code", "authenticator", "passcode", "code")
+
+
+def one_time_code_key(raw: Any, action: ActionRecord, scope: ActionScope) -> str | None:
+    """The totp parameter whose code a typed value is, when it was typed without
+    `parameter_key`: 6 to 8 digits bound to nothing else, in a workflow with a totp
+    parameter, where the block's definition mentions that parameter or the action's
+    selector or intention speaks of a code. The mentioned key wins, then sorted order.
+    A one-time code typed as recorded would be stale in every replay."""
+    if not scope.totp_keys or not isinstance(raw, str) or not ONE_TIME_CODE.fullmatch(raw):
+        return None
+    key = min(scope.totp_keys, key=lambda k: (k not in scope.mentioned, k))
+    hint = f"{action.xpath or ''} {action.intention or ''}".lower()
+    if key in scope.mentioned or any(word in hint for word in ONE_TIME_WORDS):
+        return key
+    return None
 
 
 def _entered(method: str, raw: Any, action: ActionRecord, scope: ActionScope) -> Bound:
     """`value_of`, remembered in `scope.inputs` (what `script show --inputs` lists)."""
     bound = value_of(raw, action, scope)
     refs = references(bound.expr)
-    scope.inputs.append(InputRecord(scope.label, method, action.xpath, source(bound.expr), refs))
+    expression = ast.unparse(bound.expr)  # one line, whatever its length
+    scope.inputs.append(InputRecord(scope.label, method, action.xpath, expression, refs))
     return bound
 
 
 def references(expr: ast.expr) -> tuple[str, ...]:
     """The `ctx.…` reads in an expression (calls, `ctx.current_value…`, `ctx.outputs[…]…`)."""
     found: list[str] = []
+    if isinstance(expr, ast.Constant):
+        return ()
     for node in ast.walk(expr):
         call_on_ctx = isinstance(node, ast.Call) and _on_ctx(node.func)
         read_on_ctx = isinstance(node, ast.Subscript | ast.Attribute) and _on_ctx(node)
-        if call_on_ctx or (read_on_ctx and not any(f.startswith(source(node)) for f in found)):
-            found.append(source(node))
+        text = ast.unparse(node) if call_on_ctx or read_on_ctx else ""
+        if call_on_ctx or (read_on_ctx and not any(f.startswith(text) for f in found)):
+            found.append(text)
     return tuple(dict.fromkeys(found))
 
 

@@ -1,7 +1,8 @@
 """One code generator per cacheable BlockKind, keyed by kind.
 
 Making a block type cacheable is one entry in worker.definition.BLOCK_TYPES; a new *kind*
-also needs its generator in GENERATORS below.
+also needs its generator in GENERATORS below and its place in definition.CACHEABLE_KINDS
+(tests/unit/test_block_registry.py holds the two to each other).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Generation:
         binder = self.values.binder(loop_value, in_loop, names,
                                     self.outputs.get(run.workflow_run_block_id, {}))
         return ActionScope(self.credential_keys, run.task, loop_value, binder, run.label,
-                           self.totp_keys, self.entered)
+                           self.totp_keys, self.entered, names)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ class Binder:
 
     def bind(self, raw: Any) -> Bound:
         """`raw` (a recorded value) as an expression: a reference, a template, or literal."""
-        if not isinstance(raw, str) or not raw:
+        if not isinstance(raw, str) or not raw or not self.sources:
             return Bound(literal(raw))
         for src in sorted(self.sources, key=_tie_order):
             if src.text == raw and src.may_bind(whole=True):
@@ -103,6 +103,10 @@ class Binder:
         if not used:
             return Bound(literal(raw))
         return Bound(_template(parts), used)
+
+    def named(self, key: str) -> tuple[Source, ...]:
+        """The sources of parameter `key`'s whole value."""
+        return tuple(s for s in self.sources if s.group == PARAMETER and s.name == key)
 
     def only(self, sources: Iterable[Source]) -> Binder:
         """A binder for prose around a value (an intention): the sources that value read,
