@@ -1,4 +1,4 @@
-"""Operators steer revisions (DESIGN.md section 10): pin, unpin, promote, roll back, and the
+"""Operators steer revisions (ARCHITECTURE.md §10): pin, unpin, promote, roll back, and the
 audit trail of every such action.
 
 Each action is one transaction that locks the script row (SELECT ... FOR UPDATE) as a

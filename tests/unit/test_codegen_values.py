@@ -1,4 +1,4 @@
-"""Binding by value (DESIGN.md section 9): which expression a recorded value becomes."""
+"""Binding by value (ARCHITECTURE.md §9): which expression a recorded value becomes."""
 
 from __future__ import annotations
 
