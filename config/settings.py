@@ -27,7 +27,7 @@ class Settings:
     store_url: str = "file://./var/blobs"
     quiet_s: float = 2.0
     max_wait_s: float = 30.0
-    # Timing ladder: hard time limit < lease < broker visibility timeout (CELERY-NOTES.md).
+    # Timing ladder: hard time limit < lease < broker visibility timeout (docs/ARCHITECTURE.md).
     task_soft_time_limit_s: float = 96.0
     task_time_limit_s: float = 120.0
     lease_s: float = 300.0

@@ -105,6 +105,8 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             key = render_cache_key(run.definition, run.parameters)
             live = cache.live_revision(session, run.workflow_permanent_id, key)
             blobs_since = cache.blob_watermark(session)
+            # No `pinned=` here: a pinned script's new revisions, repairs included, are
+            # stored as candidates by cache.publish and never made live (issue 15).
             decision = decide(run, None if live is None else live.entries)
             if not decision.regenerate:  # nothing to write: clear the record in this one
                 still_due = held is not None and debounce.complete(session, run_id, held, clock())
