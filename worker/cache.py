@@ -143,6 +143,7 @@ def publish(
     source_run_id: str,
     file_hashes: Mapping[str, str],
     now: datetime,
+    repair: bool = False,
 ) -> Published:
     """Insert a revision with its files and blocks and flip the live pointer, in the caller's
     transaction. Raises StaleRevision if the live revision moved since it was read."""
@@ -177,6 +178,7 @@ def publish(
         source_workflow_run_id=source_run_id,
         content_sha256=script.content_sha256,
         created_at=now,
+        repair=repair,  # counted by the repair budget (worker/repair.py)
     )
     session.add(revision)
     session.flush()

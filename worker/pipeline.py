@@ -97,7 +97,8 @@ def process_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
     pending: dict[str, Any] = {}
     try:
         result = generate(sessions, store, run_id,
-                          fence=lambda s: _complete(s, run_id, held, pending))
+                          fence=lambda s: _complete(s, run_id, held, pending),
+                          repairs_per_day=settings.repairs_per_day)
     except RunNotStarted:
         waited_s = (utcnow() - held.first_pending_at).total_seconds()
         if waited_s > settings.run_start_wait_s:

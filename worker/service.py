@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from worker import cache
 from worker.clock import utcnow
 from worker.codegen import CarriedBlock, GeneratedScript, generate_script
-from worker.decision import Decision, decide
+from worker.decision import DEFAULT_REPAIRS_PER_DAY, Decision, decide
 from worker.definition import render_cache_key
 from worker.errors import PermanentError, TransientError
 from worker.events import BlockCompleted, RunFinished, RunStarted
 from worker.recording import load_run, record_event
+from worker.repair import repair_budget
 from worker.run import RunRecord
 from worker.store import BlobStore
 
@@ -54,7 +55,7 @@ def ingest(sessions: sessionmaker[Session], events: Iterable[Event]) -> list[str
 
 def generate(
     sessions: sessionmaker[Session], store: BlobStore, workflow_run_id: str,
-    *, fence: Fence | None = None,
+    *, fence: Fence | None = None, repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY,
 ) -> GenerateResult:
     """Decide for one run and, if it taught something new, publish a revision.
 
@@ -69,7 +70,9 @@ def generate(
                 raise PermanentError(f"run {workflow_run_id}: no event of this run was recorded")
             key = render_cache_key(run.definition, run.parameters)
             live = cache.live_revision(session, run.workflow_permanent_id, key)
-        decision = decide(run, None if live is None else live.entries)
+            budget = repair_budget(session, None if live is None else live.script_id,
+                                   utcnow(), repairs_per_day)
+        decision = decide(run, None if live is None else live.entries, repairs=budget)
         if not decision.regenerate:
             with sessions.begin() as session:
                 if fence is not None:
@@ -87,6 +90,7 @@ def generate(
                     expected_revision_id=None if live is None else live.revision_id,
                     script=script, workflow_version=run.workflow_version,
                     source_run_id=run.workflow_run_id, file_hashes=hashes, now=utcnow(),
+                    repair=decision.is_repair,
                 )
                 if fence is not None:
                     fence(session)

@@ -12,6 +12,8 @@ at the top of every page and the content in an extra wrapper, so absolute positi
 recorded on v1 fail; "v3" is v2 with other button texts, each button in its own wrapper.
 `welcome_once` shows a welcome dialog over the order list on its first view in a session
 (the search form appears once it is closed): a one-off obstacle in the first loop iteration.
+`drift` nests the sign-in page one wrapper deeper on every view: its positional xpaths never
+hold twice, so a repaired sign-in keeps failing.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class Site:
     rename_fields: bool = False
     variant: str = "v1"
     welcome_once: bool = False
+    drift: bool = False
+    login_views: int = 0
     posts: list[Post] = field(default_factory=list)
     views: list[tuple[str, str]] = field(default_factory=list)  # (username, order number)
     _sessions: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -145,7 +149,12 @@ class Site:
                 return redirect("/orders", cookie=f"sid={sid}; Path=/; HttpOnly")
             body = "<p id='error'>Wrong username or password.</p>" + login_form(self)
             return "401 Unauthorized", [], page(req, "Sign in", body)
-        return ok(page(req, "Sign in", login_form(self)))
+        self.login_views += 1
+        form = login_form(self)
+        if self.drift:
+            depth = self.login_views % 4 + 1
+            form = "<div>" * depth + form + "</div>" * depth
+        return ok(page(req, "Sign in", form))
 
 
 class Request:
