@@ -10,8 +10,9 @@ so their recorded selectors stop matching.
 Redesigns for the closed loop (`variant`): "v1" as above; "v2" puts an announcement banner
 at the top of every page and the content in an extra wrapper, so absolute positional xpaths
 recorded on v1 fail; "v3" is v2 with other button texts, each button in its own wrapper.
-`welcome_once` shows a welcome dialog over the order list on its first view in a session
-(the search form appears once it is closed): a one-off obstacle in the first loop iteration.
+`welcome_once` shows a welcome dialog over the order list the first time a session opens it
+(not on the redirect after signing in; the search form appears once it is closed): a one-off
+obstacle in the first loop iteration.
 `drift` nests the sign-in page one wrapper deeper on every view: its positional xpaths never
 hold twice, so a repaired sign-in keeps failing.
 """
@@ -112,8 +113,11 @@ class Site:
             return redirect("/login")
         account = self.accounts[session["user"]]
         if req.path == "/orders":
-            welcome = self.welcome_once and not session.get("welcomed")
-            session["welcomed"] = "1"
+            # Shown when the user opens the list, not on the redirect after signing in.
+            welcome = (self.welcome_once and not session.get("welcomed")
+                       and not req.referer.endswith("/login"))
+            if welcome:
+                session["welcomed"] = "1"
             return ok(page(req, "Your orders", orders_page(account, welcome, req.variant)))
         if req.path == "/orders/search":
             number = req.query.get("q", "").strip()
@@ -160,6 +164,7 @@ class Site:
 class Request:
     def __init__(self, environ: dict[str, Any]) -> None:
         self.variant = "v1"
+        self.referer = environ.get("HTTP_REFERER", "")
         self.method = environ["REQUEST_METHOD"]
         self.path = environ.get("PATH_INFO", "/")
         self.query = _flat(parse_qs(environ.get("QUERY_STRING", "")))

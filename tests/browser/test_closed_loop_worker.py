@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.browser import recordings as rec
 from tests.browser.closed_loop import Run, agent_run, replay_with_agent
@@ -34,10 +34,19 @@ def live(stack: Stack) -> tuple[dict[str, bytes], Any, int, int]:
 
 
 def published(stack: Stack, run: Run, revisions: int) -> None:
+    """Publish the run's events; wait until the worker took all of them in and generated
+    from all of them."""
     run_id = run.events[0]["workflow_run_id"]
     stack.publish(run.events)
-    wait_until(lambda: stack.settled(run_id) and stack.revisions(rec.WPID) == revisions, 60,
-               f"revision {revisions} from {run_id}", stack)
+
+    def done() -> bool:
+        received = stack.scalar(select(func.count()).select_from(m.ReceivedEvent)
+                                .where(m.ReceivedEvent.workflow_run_id == run_id))
+        row = stack.debounce(run_id)
+        return (received == len(run.events) and row is not None and row.due_at is None
+                and row.processed_seq == row.seq and stack.revisions(rec.WPID) == revisions)
+
+    wait_until(done, 60, f"revision {revisions} from {run_id}", stack)
 
 
 def replay(chromium: str, stack: Stack, run_id: str) -> Run:
@@ -47,8 +56,9 @@ def replay(chromium: str, stack: Stack, run_id: str) -> Run:
 
 
 def test_replays_that_fall_back_repair_the_cache_through_the_worker(
-    chromium: str, portal: Portal, stack: Stack, tmp_path: Path
+    chromium: str, portal: Portal, e2e_stack: Stack, tmp_path: Path
 ) -> None:
+    stack = e2e_stack
     stack.start_worker()
     learned = asyncio.run(agent_run(chromium, portal.base_url, ALICE, "wr_agent"))
     agent_effects = effects(portal)
@@ -72,6 +82,9 @@ def test_replays_that_fall_back_repair_the_cache_through_the_worker(
         assert repair is True
 
         fixed = replay(chromium, stack, f"wr_{variant}_fixed")
-        assert (fixed.fallbacks, fixed.calls) == ([], []), variant
+        assert (fixed.fallbacks, fixed.calls) == ([], []), (variant, [
+            e["actions"] for e in fixed.events if e.get("label") == "sign_in"],
+            live(stack)[0]["blocks/sign_in.py"].decode(), live(stack)[3],
+            [e["actions"] for e in broken.events if e.get("label") == "sign_in"])
         assert effects(portal) == agent_effects, variant
         published(stack, fixed, n)  # a clean replay teaches nothing: no revision
