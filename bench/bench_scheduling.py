@@ -1,6 +1,6 @@
 """1. Scheduling: scriptcache's debounced pipeline vs the reference's regenerate-on-every-block.
 
-The same recorded event stream goes (a) through worker.pipeline.intake / process_due
+The same recorded event stream goes (a) through worker.intake.take_in / generation.generate_due
 in-process, on a simulated clock: each event is taken in at its recorded time (`now`), and a
 run's generation is processed when the simulated clock reaches the due time intake returned
 (an ideal wake-up; no Celery), and (b) through the baseline, which records each event the same
@@ -41,15 +41,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
-from worker import cache, service
+from worker import cache, generation
 from worker import models as m
-from worker.clock import utcnow
+from worker.clock import ManualClock, utcnow
 from worker.codegen import CarriedBlock, generate_script
 from worker.db import make_engine, make_sessionmaker
 from worker.decision import executable_labels, executed_labels
 from worker.definition import render_cache_key
 from worker.events import parse_event
-from worker.pipeline import intake, process_due
+from worker.generation import generate_due
+from worker.intake import take_in
 from worker.recording import load_run, record_event
 from worker.store import LocalStore
 
@@ -100,23 +101,24 @@ def event_stream(runs: int, blocks: int, workflows: int, seed: int = 6) -> list[
 def counting_generate_script() -> Iterator[list[int]]:
     """Count the pipeline's generate_script calls (a measuring probe, removed afterwards)."""
     calls = [0]
-    original = service.generate_script
+    original = generation.generate_script
 
     def probe(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1
         return original(*args, **kwargs)
 
-    service.generate_script = probe  # type: ignore[assignment]
+    generation.generate_script = probe  # type: ignore[assignment]
     try:
         yield calls
     finally:
-        service.generate_script = original  # type: ignore[assignment]
+        generation.generate_script = original  # type: ignore[assignment]
 
 
 def run_pipeline(sessions: sessionmaker[Session], store: CountingStore, counter: StatementCounter,
                  events: list[dict[str, Any]], settings: Settings) -> dict[str, int]:
     due: dict[str, datetime] = {}
     tasks = 0
+    clock = ManualClock(T0)
 
     def fire_until(now: datetime | None) -> None:
         nonlocal tasks
@@ -126,7 +128,9 @@ def run_pipeline(sessions: sessionmaker[Session], store: CountingStore, counter:
                 return
             del due[run_id]
             counter.phase = "generate"
-            outcome = process_due(sessions, store, run_id, settings)  # type: ignore[arg-type]
+            clock.now = max(clock.now, due_at)
+            outcome = generate_due(sessions, store, run_id, settings,  # type: ignore[arg-type]
+                                   clock)
             tasks += 1
             if outcome.rearm_at is not None:
                 due[run_id] = due_at
@@ -136,7 +140,8 @@ def run_pipeline(sessions: sessionmaker[Session], store: CountingStore, counter:
             now = datetime.fromisoformat(raw["occurred_at"])
             fire_until(now)
             counter.phase = "record"
-            done = intake(sessions, raw, raw["type"], settings, now=now)
+            clock.now = max(clock.now, now)
+            done = take_in(sessions, raw, raw["type"], settings, clock)
             due[done.workflow_run_id] = done.due_at
         fire_until(None)
     return {"generate_tasks": tasks, "generations": calls[0]}

@@ -1,8 +1,8 @@
 """3. SQL statements per generation for runs of 10, 100 and 1,000 blocks.
 
-Each run (its own workflow of task blocks) is recorded through worker.pipeline.intake, then
-one worker.pipeline.process_due generates it (claim, load, decide, generate, upload, publish,
-compare-and-clear); only the statements of process_due are counted. Baseline: the same
+Each run (its own workflow of task blocks) is recorded through worker.intake.take_in, then
+one worker.generation.generate_due generates it (claim, load, decide, generate, upload,
+publish + compare-and-clear); only the statements of generate_due are counted. Baseline: the same
 figure for the smallest run, measured in the same database.
 
     .venv/bin/python bench/bench_statements.py [--sizes 10,100,1000]
@@ -18,8 +18,10 @@ from pathlib import Path
 from common import Databases, Result, Row, StatementCounter, fmt, linear_events
 
 from config.settings import Settings
+from worker.clock import ManualClock, utcnow
 from worker.db import make_engine, make_sessionmaker
-from worker.pipeline import intake, process_due
+from worker.generation import generate_due
+from worker.intake import take_in
 from worker.store import LocalStore
 
 ACTIONS_PER_BLOCK = 5
@@ -39,10 +41,10 @@ def run(dbs: Databases, sizes: list[int]) -> Result:
             run_id = f"wr_stmts_{size}"
             counter.phase = "record"
             for raw in linear_events(run_id, f"wf_stmts_{size}", size, ACTIONS_PER_BLOCK):
-                intake(sessions, raw, raw["type"], settings, now=PAST)
+                take_in(sessions, raw, raw["type"], settings, ManualClock(PAST))
             before, counter.verbs = counter.counts.get("generate", 0), {}
             counter.phase = "generate"
-            outcome = process_due(sessions, store, run_id, settings)
+            outcome = generate_due(sessions, store, run_id, settings, utcnow)
             assert outcome.generation is not None and outcome.generation.regenerated, outcome
             per_size[size] = {"total": counter.counts["generate"] - before, **counter.verbs}
     engine.dispose()

@@ -6,6 +6,7 @@ from typing import Any
 
 from config import redis_transport
 from config.settings import Settings
+from worker.events import GENERATE_TASK, SWEEP_TASK, TASK_NAMES
 
 EVENTS_QUEUE = "scriptcache.events"
 GENERATE_QUEUE = "scriptcache.generate"
@@ -55,14 +56,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "task_default_queue": EVENTS_QUEUE,
         "task_routes": {
-            "scriptcache.run_started": {"queue": EVENTS_QUEUE},
-            "scriptcache.block_completed": {"queue": EVENTS_QUEUE},
-            "scriptcache.run_finished": {"queue": EVENTS_QUEUE},
-            "scriptcache.generate": {"queue": GENERATE_QUEUE},
-            "scriptcache.sweep": {"queue": GENERATE_QUEUE},
+            **{name: {"queue": EVENTS_QUEUE} for name in TASK_NAMES.values()},
+            GENERATE_TASK: {"queue": GENERATE_QUEUE},
+            SWEEP_TASK: {"queue": GENERATE_QUEUE},
         },
         "beat_schedule": {
-            "sweep-due-runs": {"task": "scriptcache.sweep",
+            "sweep-due-runs": {"task": SWEEP_TASK,
                                "schedule": settings.sweep_interval_s,
                                "options": {"expires": settings.sweep_interval_s * 2}},
         },

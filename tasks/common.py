@@ -8,18 +8,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-
-from config.celery import GENERATE_QUEUE
-from tasks.app import app, log, settings
-from worker.clock import utcnow
-from worker.errors import TransientError
+from tasks.app import app, log, services, settings
+from worker.errors import ScriptcacheError
+from worker.publisher import publish_wake_up
+from worker.retry import TRANSIENT_ERRORS
 
 # Database and broker blips retry with backoff and jitter; anything else fails at once.
-TRANSIENT = (TransientError, OperationalError, InterfaceError, ConnectionError, TimeoutError)
 RETRY_OPTIONS: dict[str, Any] = {
     "bind": True,
-    "autoretry_for": TRANSIENT,
+    "autoretry_for": TRANSIENT_ERRORS,
     "retry_backoff": True,
     "retry_backoff_max": int(settings.retry_backoff_max_s),
     "retry_jitter": True,
@@ -31,26 +28,36 @@ MAX_COUNTDOWN_S = 10.0
 
 @contextmanager
 def outcome_line(task: str, **context: Any) -> Iterator[dict[str, Any]]:
-    """One structured log line per task outcome, with its duration."""
+    """One structured log line per task outcome, with its duration. Its level is the line's
+    `level` (default info); an error that is neither transient nor permanent (a programming
+    error) is logged at error level with its traceback."""
     line: dict[str, Any] = dict(context)
     started = time.monotonic()
+    unexpected: BaseException | None = None
     try:
         yield line
     except Exception as exc:
         line["result"] = f"error: {type(exc).__name__}"
+        if isinstance(exc, (ScriptcacheError, *TRANSIENT_ERRORS)):
+            line["level"] = "warning"
+        else:
+            line["level"], unexpected = "error", exc
         raise
     finally:
         line.setdefault("result", "ok")
-        log.info("task", task=task, duration_ms=round((time.monotonic() - started) * 1000, 1),
-                 **line)
+        level = line.pop("level", "info")
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        if unexpected is not None:
+            line["exc_info"] = unexpected
+        getattr(log, level)("task", task=task, duration_ms=duration_ms, **line)
 
 
 def wake_up(workflow_run_id: str, due_at: datetime) -> None:
     """Ask for a generation attempt at due_at. Losing it only delays work: the sweeper
     dispatches every due record."""
-    countdown_s = min(MAX_COUNTDOWN_S, max(0.0, (due_at - utcnow()).total_seconds()))
+    countdown_s = min(MAX_COUNTDOWN_S,
+                      max(0.0, (due_at - services().clock()).total_seconds()))
     try:
-        app.send_task("scriptcache.generate", args=[{"workflow_run_id": workflow_run_id}],
-                      queue=GENERATE_QUEUE, countdown=countdown_s or None)
+        publish_wake_up(app, workflow_run_id, countdown_s)
     except Exception as exc:
         log.warning("wake_up_failed", workflow_run_id=workflow_run_id, error=repr(exc))

@@ -9,17 +9,19 @@ from celery import Task
 from tasks.app import app, services, settings
 from tasks.common import RETRY_OPTIONS, outcome_line, wake_up
 from worker.errors import PermanentError
-from worker.pipeline import process_due
+from worker.events import GENERATE_TASK
+from worker.generation import generate_due
 
 
-@app.task(name="scriptcache.generate", **RETRY_OPTIONS)
+@app.task(name=GENERATE_TASK, **RETRY_OPTIONS)
 def generate(self: Task, request: Any) -> None:
     run_id = request.get("workflow_run_id") if isinstance(request, dict) else None
     if not isinstance(run_id, str) or not run_id:
         raise PermanentError("generation request: workflow_run_id must be a non-empty string")
     with outcome_line(self.name, workflow_run_id=run_id) as line:
-        outcome = process_due(services().sessions, services().store, run_id, settings)
-        line["result"] = outcome.result
+        outcome = generate_due(services().sessions, services().store, run_id, settings,
+                               services().clock)
+        line.update(result=outcome.result, level=outcome.level)
         if outcome.generation is not None:
             line.update(version=outcome.generation.version, labels=outcome.generation.labels)
     if outcome.rearm_at is not None:

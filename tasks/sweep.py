@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from tasks.app import app, services, settings
 from tasks.common import outcome_line, wake_up
-from worker.clock import utcnow
-from worker.pipeline import due_for_sweep
+from worker.events import SWEEP_TASK
+from worker.generation import due_runs
 
 
-@app.task(name="scriptcache.sweep", ignore_result=True)
+@app.task(name=SWEEP_TASK, ignore_result=True)
 def sweep() -> int:
-    with outcome_line("scriptcache.sweep") as line:
-        due = due_for_sweep(services().sessions, settings)
+    with outcome_line(SWEEP_TASK) as line:
+        now = services().clock()
+        due = due_runs(services().sessions, settings, services().clock)
         for run_id in due:
-            wake_up(run_id, utcnow())
+            wake_up(run_id, now)
         line["result"] = f"dispatched {len(due)}"
     return len(due)

@@ -3,7 +3,7 @@
 Block events are nearly all of the traffic (a run of n blocks sends n + 2 events), and each
 used to cost eight round trips and seven statements built and sent through SQLAlchemy; the
 worker spent more time there than in the database. This statement does the same work as
-`first_delivery` + `record_event` + `debounce.bump` (pipeline.intake's generic path, used for
+`first_delivery` + `record_event` + `debounce.bump` (intake.record_and_bump's generic path, used for
 the other events and on SQLite) in a single data-modifying CTE:
 
 - `received` remembers the event id; on a redelivery it returns no row, and every other part
@@ -60,10 +60,10 @@ WITH received AS (
     INSERT INTO workflow_run_blocks AS b (
         workflow_run_block_id, workflow_run_id, parent_workflow_run_block_id, label,
         block_type, status, executed_with, loop_index, loop_value, task_id, occurred_at,
-        fallback)
+        fallback, output)
     SELECT :workflow_run_block_id, workflow_run_id, :parent_workflow_run_block_id, :label,
         :block_type, :status, :executed_with, :loop_index, :loop_value, :task_id, :occurred_at,
-        :fallback
+        :fallback, :output
     FROM received
     ON CONFLICT (workflow_run_block_id) DO UPDATE SET
         workflow_run_id = excluded.workflow_run_id,
@@ -71,7 +71,8 @@ WITH received AS (
         label = excluded.label, block_type = excluded.block_type, status = excluded.status,
         executed_with = excluded.executed_with, loop_index = excluded.loop_index,
         loop_value = excluded.loop_value, task_id = excluded.task_id,
-        occurred_at = excluded.occurred_at, fallback = excluded.fallback
+        occurred_at = excluded.occurred_at, fallback = excluded.fallback,
+        output = excluded.output
 ), task AS (
     INSERT INTO tasks (task_id, workflow_run_id, workflow_run_block_id, url, navigation_goal,
         data_extraction_goal, extracted_information_schema)
@@ -121,6 +122,7 @@ def _statement() -> TextClause:
         *(bindparam(name, type_=DateTime(timezone=True))
           for name in ("now", "deadline", "first_due", "quiet_due", "occurred_at")),
         bindparam("loop_value", type_=json),
+        bindparam("output", type_=json),
         bindparam("extracted_information_schema", type_=json),
         bindparam("actions", type_=JSONB),
     )

@@ -1,4 +1,4 @@
-"""The composition root: build the engine, sessions and blob store once per process."""
+"""The composition root: build the engine, sessions, blob store and clock once per process."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
+from worker.clock import Clock, utcnow
 from worker.db import make_engine, make_sessionmaker
 from worker.store import BlobStore, open_store
 
@@ -18,6 +19,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     store: BlobStore
+    clock: Clock = utcnow
 
     def close(self) -> None:
         self.engine.dispose()

@@ -12,8 +12,9 @@ from worker import scripts as read
 from worker.cli_base import Context, echo_json, json_object, pass_ctx, read_events
 from worker.db import make_engine, make_sessionmaker
 from worker.errors import ScriptcacheError
+from worker.generation import generate_now
+from worker.intake import record_only
 from worker.migrate import upgrade
-from worker.service import generate, ingest
 from worker.store import open_store
 
 
@@ -47,13 +48,13 @@ def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
     """Record a JSON Lines file of events (or - for stdin) without a broker."""
     events = read_events(source)
     services = obj.services
-    runs = ingest(services.sessions, events)
+    runs = record_only(services.sessions, events)
     if not and_generate:
         echo_json({"events": len(events), "runs": runs})
         return
     for run_id in runs:
-        echo_json(generate(services.sessions, services.store, run_id,
-                           repairs_per_day=obj.settings.repairs_per_day).as_json())
+        echo_json(generate_now(services.sessions, services.store, run_id, services.clock,
+                               repairs_per_day=obj.settings.repairs_per_day).as_json())
 
 
 @main.command()
@@ -66,8 +67,8 @@ def render(source: str) -> None:
         try:
             upgrade(engine)
             sessions, store = make_sessionmaker(engine), open_store("memory://")
-            runs = ingest(sessions, events)
-            results = [generate(sessions, store, run_id) for run_id in runs]
+            runs = record_only(sessions, events)
+            results = [generate_now(sessions, store, run_id) for run_id in runs]
             with sessions() as session:
                 shown: set[int] = set()
                 for result in results:
@@ -102,6 +103,7 @@ def plan_command(obj: Context, wpid: str, params: str, version: int | None) -> N
 
 
 
+from worker import cli_revisions  # noqa: E402,F401  (adds pin ... audit to the `script` group)
 from worker.cli_script import script  # noqa: E402  (registers the `script` group)
 
 main.add_command(script)

@@ -17,9 +17,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker import models as m
+from worker.events import GENERATE_TASK as GENERATE_TASK  # (re-exported for its callers)
 from worker.events import REDACTED, TASK_NAMES, redact_raw
 
-GENERATE_TASK = "scriptcache.generate"
 REPLAYABLE = frozenset({*TASK_NAMES.values(), GENERATE_TASK})
 MAX_TEXT_CHARS = 20_000
 

@@ -27,11 +27,6 @@ def due_time(first_pending_at: datetime, last_event_at: datetime, *, quiet_s: fl
                first_pending_at + timedelta(seconds=max_wait_s))
 
 
-def backoff_s(attempts: int, *, base_s: float = 1.0, max_s: float = 120.0) -> float:
-    """Exponential backoff for a failed generation: 1, 2, 4 ... seconds, capped."""
-    return float(min(max_s, base_s * 2 ** max(0, attempts - 1)))
-
-
 @dataclass(frozen=True)
 class Bumped:
     due_at: datetime
@@ -130,15 +125,15 @@ def complete(session: Session, run_id: str, held: Claim, now: datetime) -> bool:
 
 
 def retry_later(session: Session, run_id: str, held: Claim, now: datetime, *,
-                max_s: float, count_attempt: bool = True) -> datetime:
-    """Give the lease back after a transient failure; due again after a backoff. Waiting for
+                delay_s: float, count_attempt: bool = True) -> datetime:
+    """Give the lease back after a transient failure; due again after `delay_s`. Waiting for
     a late run_started is not a failed attempt (`count_attempt=False`): it has its own limit,
     SCRIPTCACHE_RUN_START_WAIT_S."""
     row = _fenced(session, run_id, held, now)
     row.lease_token = row.lease_until = None
     if not count_attempt:
         row.attempts = max(0, held.attempts - 1)
-    row.due_at = now + timedelta(seconds=backoff_s(held.attempts, max_s=max_s))
+    row.due_at = now + timedelta(seconds=delay_s)
     return row.due_at
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from worker.definition import CACHEABLE, CONTAINERS, Definition
+from worker.inputs import InputRecord
 from worker.run import BlockRun, RunRecord
 
 START_BLOCK = "__start_block__"
@@ -23,7 +24,8 @@ class Entry:
     definition_sha256: str | None
     source_workflow_run_id: str | None = None
     source_workflow_run_block_id: str | None = None
-    input_fields: tuple[str, ...] = ()
+    input_fields: tuple[str, ...] = ()  # the keys the block's code reads
+    inputs: tuple[InputRecord, ...] = ()  # what it enters, bound or literal (worker/inputs.py)
 
 
 def is_executable(entry: Entry, block_hashes: Mapping[str, str]) -> bool:

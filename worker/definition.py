@@ -66,19 +66,18 @@ BLOCK_TYPES: dict[str, BlockKind] = {
         )
     },
 }
+# The kinds whose blocks may own a script_blocks row. Each has its generator in
+# worker/codegen/blocks.GENERATORS, and nothing else does (tests/unit/test_block_registry.py).
+CACHEABLE_KINDS = frozenset({BlockKind.TASK_LIKE, BlockKind.TASK_V2, BlockKind.LOOP})
+CONTAINER_KINDS = frozenset({BlockKind.TASK_V2, BlockKind.LOOP})  # cached with their children
 TASK_LIKE = frozenset(t for t, k in BLOCK_TYPES.items() if k is BlockKind.TASK_LIKE)
-CACHEABLE = frozenset(
-    t
-    for t, k in BLOCK_TYPES.items()
-    if k in (BlockKind.TASK_LIKE, BlockKind.TASK_V2, BlockKind.LOOP)
-)
+CACHEABLE = frozenset(t for t, k in BLOCK_TYPES.items() if k in CACHEABLE_KINDS)
 LIVE = frozenset(BLOCK_TYPES) - CACHEABLE
-CONTAINERS = frozenset(
-    t for t, k in BLOCK_TYPES.items() if k in (BlockKind.TASK_V2, BlockKind.LOOP)
-)
+CONTAINERS = frozenset(t for t, k in BLOCK_TYPES.items() if k in CONTAINER_KINDS)
 MAX_DEPTH = 32
 
-ParameterType = Literal["workflow", "credential", "output", "context"]
+# totp: the value is a base32 secret, handled like a credential; scripts type ctx.totp(key).
+ParameterType = Literal["workflow", "credential", "output", "context", "totp"]
 
 
 def kind_of(block_type: str) -> BlockKind:
@@ -162,7 +161,14 @@ class Definition(BaseModel):
         return {b.label: b.sha256() for b in self.all_blocks()}
 
     def credential_keys(self) -> frozenset[str]:
-        return frozenset(p.key for p in self.parameters if p.parameter_type == "credential")
+        """Parameters whose values are secret: credentials and totp secrets (handled like a
+        credential, DESIGN.md section 9)."""
+        return frozenset(p.key for p in self.parameters
+                         if p.parameter_type in ("credential", "totp"))
+
+    def totp_keys(self) -> frozenset[str]:
+        """Parameters holding a one-time-code secret (RFC 6238): scripts type ctx.totp(key)."""
+        return frozenset(p.key for p in self.parameters if p.parameter_type == "totp")
 
     def planned_blocks(self) -> list[Block]:
         """Blocks the run plan speaks of: top level and conditional branches, in order."""

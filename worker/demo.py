@@ -14,8 +14,9 @@ from worker import models as m
 from worker import scripts as read
 from worker.cli_base import Context, echo_json, pass_ctx
 from worker.events import parse_line, read_lines
+from worker.generation import generate_now
+from worker.intake import record_only
 from worker.publisher import producer_app, publish_events
-from worker.service import generate, ingest
 
 SAMPLE = Path(__file__).with_name("samples") / "order-portal.jsonl"
 
@@ -36,9 +37,10 @@ def demo(obj: Context, local: bool, timeout_s: float) -> None:
     run_ids = list(dict.fromkeys(e["workflow_run_id"] for e in raw))
     services = obj.services
     if local:
-        ingest(services.sessions, [parse_line(json.dumps(e)) for e in raw])
+        record_only(services.sessions, [parse_line(json.dumps(e)) for e in raw])
         for run_id in run_ids:
-            echo_json(generate(services.sessions, services.store, run_id).as_json())
+            echo_json(generate_now(services.sessions, services.store, run_id,
+                                   services.clock).as_json())
     else:
         sent = publish_events(producer_app(obj.settings.broker_url), raw)
         click.echo(f"published {sent} events of runs {', '.join(run_ids)}; waiting for the worker")

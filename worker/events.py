@@ -32,7 +32,11 @@ KNOWN_ACTION_TYPES = frozenset({
     "null_action",
 })
 EVENT_TYPES = ("run_started", "block_completed", "run_finished")
+# Every task name of the worker is defined here and imported wherever it is needed (the tasks,
+# the Celery routes, the publisher, the dead-letter queue): one task per event type, ...
 TASK_NAMES = {t: f"scriptcache.{t}" for t in EVENT_TYPES}
+GENERATE_TASK = "scriptcache.generate"  # ... the generation of one due run ...
+SWEEP_TASK = "scriptcache.sweep"  # ... and the sweeper, run by beat.
 REDACTED = "<redacted>"
 MAX_NESTING = 64
 Id = Annotated[str, Field(min_length=1, max_length=256)]
@@ -110,6 +114,9 @@ class BlockCompleted(_Event):
     # none: no agent needed; element: ran from code, the agent did some actions; block: the
     # cached code failed and the agent ran the whole block (executed_with is then "agent").
     fallback: Fallback = "none"
+    # The block's output, such as an extraction's result: later blocks' typed values bind to
+    # it (ctx.outputs[label]) and definition templates read it as {{ label.output }}.
+    output: Any = None
 
 
 class RunFinished(_Event):
@@ -117,11 +124,12 @@ class RunFinished(_Event):
     status: RunStatus
 
 
-Event = Annotated[RunStarted | BlockCompleted | RunFinished, Field(discriminator="type")]
-_EVENT = TypeAdapter(Event)
+# Any event, parsed: the one definition of the union, imported wherever an event is handled.
+Event = RunStarted | BlockCompleted | RunFinished
+_EVENT: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="type")])
 
 
-def parse_event(raw: Any) -> RunStarted | BlockCompleted | RunFinished:
+def parse_event(raw: Any) -> Event:
     """Validate one event object; a PermanentError names the field and the problem."""
     if not isinstance(raw, dict):
         raise PermanentError(f"event: expected a JSON object, got {type(raw).__name__}")
@@ -134,7 +142,7 @@ def parse_event(raw: Any) -> RunStarted | BlockCompleted | RunFinished:
         raise PermanentError(f"invalid {_describe(raw)}: nested too deeply") from None
 
 
-def parse_line(line: str | bytes) -> RunStarted | BlockCompleted | RunFinished:
+def parse_line(line: str | bytes) -> Event:
     """Parse one JSON Lines record into an event."""
     if isinstance(line, bytes):
         try:
@@ -205,7 +213,7 @@ def _check_text(value: str, where: str) -> None:
         raise PermanentError(f"{where}: contains an unpaired surrogate (invalid UTF-8)") from None
 
 
-def redact_event(event: RunStarted | BlockCompleted | RunFinished) -> Any:
+def redact_event(event: Event) -> Any:
     """Drop credential values: run parameters of type credential, and typed parameter values.
 
     Generated code refers to parameters by key, so the recorded value of an action whose

@@ -89,6 +89,8 @@ class WorkflowRunBlock(Base):
     occurred_at: Mapped[datetime] = mapped_column(_tz())
     # "element" or "block" when the block's cached code needed the agent; null: none.
     fallback: Mapped[str | None] = mapped_column(String(16))
+    # block_completed.output: what the block extracted (credentials redacted), or null.
+    output: Mapped[Any] = mapped_column(JSONValue, nullable=True)
 
 
 class Task(Base):
@@ -167,6 +169,8 @@ class Script(Base):
     cache_key_value: Mapped[str] = mapped_column(Text)
     current_revision_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(_tz())
+    # Pinned: generation stores new revisions as candidates; only an operator moves the pointer.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (UniqueConstraint("workflow_permanent_id", "cache_key_value"),)
 
@@ -183,6 +187,8 @@ class ScriptRevision(Base):
     created_at: Mapped[datetime] = mapped_column(_tz())
     # Made because cached blocks fell back to the agent (counted by the repair budget).
     repair: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Stored while the script was pinned and never made live since.
+    candidate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (UniqueConstraint("script_id", "version"),)
 
@@ -214,6 +220,37 @@ class ScriptBlock(Base):
     input_fields: Mapped[Any] = mapped_column(JSONValue, nullable=True)
     # Where this entry's code lives in the revision (blocks/<name>.py); null for the orchestrator.
     path: Mapped[str | None] = mapped_column(Text)
+
+
+class ScriptAudit(Base):
+    """Operator actions on a workflow's scripts; kept when the script itself is purged."""
+
+    __tablename__ = "script_audit"
+
+    audit_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workflow_permanent_id: Mapped[str] = mapped_column(Id, index=True)
+    cache_key_value: Mapped[str | None] = mapped_column(Text)
+    script_id: Mapped[int | None] = mapped_column(BigInteger)  # no foreign key: purge keeps it
+    action: Mapped[str] = mapped_column(String(16))
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(_tz())
+    details: Mapped[Any] = mapped_column(JSONValue, nullable=True)
+
+
+class BlobDeletion(Base):
+    """A blob a purge deletes: pending until done_at. A revision published after its blobs
+    were uploaded checks these rows, so it never commits a reference to a deleted blob."""
+
+    __tablename__ = "blob_deletions"
+
+    deletion_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    audit_id: Mapped[int | None] = mapped_column(BigInteger)
+    requested_at: Mapped[datetime] = mapped_column(_tz())
+    done_at: Mapped[datetime | None] = mapped_column(_tz())
 
 
 # --- operations ------------------------------------------------------------------------------

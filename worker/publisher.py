@@ -14,7 +14,7 @@ from celery import Celery
 
 from config import redis_transport
 from config.celery import EVENTS_QUEUE, GENERATE_QUEUE
-from worker.events import TASK_NAMES, redact_raw
+from worker.events import GENERATE_TASK, TASK_NAMES, redact_raw
 
 
 def producer_app(broker_url: str) -> Celery:
@@ -51,6 +51,8 @@ def publish_events(app: Celery, events: Iterable[dict[str, Any]]) -> int:
     return sent
 
 
-def publish_wake_up(app: Celery, workflow_run_id: str) -> None:
-    app.send_task("scriptcache.generate", args=[{"workflow_run_id": workflow_run_id}],
-                  queue=GENERATE_QUEUE, retry=True)
+def publish_wake_up(app: Celery, workflow_run_id: str, countdown_s: float | None = None) -> None:
+    """Ask for a generation attempt of the run (the one definition of the wake-up message:
+    intake, the generate task's re-arm, the sweeper and `dlq replay` all send it here)."""
+    app.send_task(GENERATE_TASK, args=[{"workflow_run_id": workflow_run_id}],
+                  queue=GENERATE_QUEUE, countdown=countdown_s or None, retry=True)

@@ -15,12 +15,11 @@ from sqlalchemy.orm import Session
 from worker import models as m
 from worker.definition import Definition
 from worker.errors import RunNotStarted
-from worker.events import BlockCompleted, RunFinished, RunStarted, redact_event
+from worker.events import BlockCompleted, Event, RunStarted, redact_event
 from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
 
 PENDING, RUNNING = "pending", "running"  # known from blocks only / run_started seen
 
-Event = RunStarted | BlockCompleted | RunFinished
 
 
 def record_event(session: Session, event: Event) -> str:
@@ -160,6 +159,7 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
         "task_id": task.task_id if task else None,
         "occurred_at": event.occurred_at,
         "fallback": None if event.fallback == "none" else event.fallback,
+        "output": event.output,
     }
     task_row = None if task is None else {
         "task_id": task.task_id,
@@ -283,6 +283,7 @@ def _tree(
             actions=tuple(actions.get(row.workflow_run_block_id, ())),
             children=tuple(build(k, depth + 1) for k in kids),
             fallback=row.fallback or "none",
+            output=row.output,
         )
 
     return tuple(build(row, 0) for row in children.get(None, []))

@@ -12,6 +12,12 @@ from worker import models as m
 from worker.decision import REPAIR_WINDOW_S, RepairBudget
 
 
+def is_pinned(session: Session, script_id: int | None) -> bool:
+    """A pinned script is never repaired automatically (DESIGN.md sections 8 and 10)."""
+    script = None if script_id is None else session.get(m.Script, script_id)
+    return bool(script is not None and script.pinned)
+
+
 def repair_budget(session: Session, script_id: int | None, now: datetime,
                   per_day: int) -> RepairBudget:
     """How many repair revisions the script got in the 24 hours before `now`."""

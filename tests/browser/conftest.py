@@ -22,7 +22,8 @@ from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_pa
 from worker.db import make_sessionmaker
 from worker.definition import Definition
 from worker.events import parse_event
-from worker.service import GenerateResult, generate, ingest
+from worker.generation import GenerateResult, generate_now
+from worker.intake import record_only
 from worker.store import MemoryStore
 
 
@@ -57,8 +58,8 @@ class Cache:
     store: MemoryStore
 
     def record(self, events: Sequence[dict[str, Any]]) -> list[GenerateResult]:
-        runs = ingest(self.sessions, [parse_event(e) for e in events])
-        return [generate(self.sessions, self.store, run_id) for run_id in runs]
+        runs = record_only(self.sessions, [parse_event(e) for e in events])
+        return [generate_now(self.sessions, self.store, run_id) for run_id in runs]
 
     def live(self, wpid: str) -> tuple[dict[str, bytes], Definition]:
         """The live revision's files and the workflow definition it was generated for."""

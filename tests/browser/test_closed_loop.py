@@ -20,8 +20,9 @@ from tests.browser.test_replay import ALICE
 from worker import models as m
 from worker import scripts as read
 from worker.events import parse_event
+from worker.generation import GenerateResult, generate_now
+from worker.intake import record_only
 from worker.schemas import schemas
-from worker.service import GenerateResult, generate, ingest
 
 
 def replay(chromium: str, cache: Cache, run_id: str) -> Run:
@@ -35,8 +36,8 @@ def replay(chromium: str, cache: Cache, run_id: str) -> Run:
 
 
 def record(cache: Cache, run: Run, repairs_per_day: int = 10) -> GenerateResult:
-    (run_id,) = ingest(cache.sessions, [parse_event(e) for e in run.events])
-    return generate(cache.sessions, cache.store, run_id, repairs_per_day=repairs_per_day)
+    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events])
+    return generate_now(cache.sessions, cache.store, run_id, repairs_per_day=repairs_per_day)
 
 
 def effects(portal: Portal) -> tuple[list[Any], list[Any]]:

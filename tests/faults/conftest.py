@@ -9,7 +9,8 @@ most one revision: a fault-free delivery makes exactly K revisions per workflow,
 revision beyond the oracle's count is a duplicate.
 
 The oracle ingests the same events into a fresh SQLite database in-process
-(`worker.service.ingest` + `generate`, run after run) with a memory blob store.
+(`worker.intake.record_only` + `worker.generation.generate_now`, run after run) with a
+memory blob store.
 
 Verdict per trial:
 - lost: a run whose label is not executable in its workflow's final live revision (or that
@@ -46,9 +47,10 @@ from worker.db import make_engine, make_sessionmaker
 from worker.deadletter import REPLAYABLE
 from worker.decision import START_BLOCK
 from worker.events import parse_event
+from worker.generation import generate_now
+from worker.intake import record_only
 from worker.migrate import upgrade
 from worker.publisher import producer_app, publish_events
-from worker.service import generate, ingest
 from worker.store import BlobStore, open_store
 
 # Short timings, with the visibility timeout short enough that a killed worker's unacked
@@ -137,8 +139,8 @@ def oracle(workload: Workload, tmp: Path) -> dict[str, Reference]:
         upgrade(engine)
         sessions, store = make_sessionmaker(engine), open_store("memory://")
         for run_id, events in workload.runs.items():
-            ingest(sessions, [parse_event(e) for e in events])
-            generate(sessions, store, run_id)
+            record_only(sessions, [parse_event(e) for e in events])
+            generate_now(sessions, store, run_id)
         with sessions() as session:
             return {wpid: _reference(session, wpid) for wpid in workload.wpids}
     finally:

@@ -23,7 +23,7 @@ from tests.recordings import T0
 from worker import debounce
 from worker import models as m
 from worker.events import parse_event
-from worker.pipeline import take_in
+from worker.intake import record_and_bump
 
 SETTINGS = Settings(quiet_s=2.0, max_wait_s=9.0)
 TABLES = (m.Workflow, m.WorkflowRun, m.WorkflowRunBlock, m.Task, m.Action, m.RunDebounce,
@@ -39,7 +39,8 @@ def feed(sessions: sessionmaker[Session], events: list[Any], *, one_statement: b
     for i, event in enumerate(events):
         now += timedelta(milliseconds=GAPS_MS[i % len(GAPS_MS)])
         with sessions.begin() as session:
-            results.append(take_in(session, event, now, SETTINGS, one_statement=one_statement))
+            results.append(record_and_bump(session, event, now, SETTINGS,
+                                           one_statement=one_statement))
         if i % 5 == 4:
             for run_id in {e.workflow_run_id for e in events}:
                 with sessions.begin() as session:
@@ -153,7 +154,7 @@ def test_a_block_taken_in_while_run_started_is_being_recorded_does_not_deadlock(
     def take_block() -> None:
         try:
             with pg_sessions.begin() as session:
-                take_in(session, block, T0, SETTINGS)
+                record_and_bump(session, block, T0, SETTINGS)
         except BaseException as exc:  # reported below
             errors.append(exc)
 

@@ -11,7 +11,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,18 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.settings import Settings
 from tests.conftest import free_port
 from tests.factory import RunBuilder, definition, linear_run, task_block
 from worker import cache, debounce, scripts
 from worker import models as m
-from worker.clock import utcnow
+from worker.clock import ManualClock
 from worker.decision import executable_labels
 from worker.definition import Definition
 from worker.errors import LeaseLost, TransientError
 from worker.events import parse_event
-from worker.service import MAX_PUBLISH_ATTEMPTS, GenerateResult, generate, ingest
+from worker.generation import MAX_PUBLISH_ATTEMPTS, GenerateResult, generate_due, generate_now
+from worker.intake import record_only
 from worker.store import BlobStore, open_store
 
 Events = list[dict[str, Any]]
@@ -53,7 +54,7 @@ def local_store(tmp_path: Path) -> BlobStore:
 
 def record(sessions: sessionmaker[Session], *runs: Events) -> None:
     for events in runs:
-        ingest(sessions, [parse_event(e) for e in events])
+        record_only(sessions, [parse_event(e) for e in events])
 
 
 def cache_rows(sessions: sessionmaker[Session]) -> dict[str, Any]:
@@ -117,6 +118,32 @@ class Crash(Exception):
     """Stands for a worker dying between the uploads and the commit."""
 
 
+@contextmanager
+def crash_before_commit(sessions: sessionmaker[Session], raised: Exception,
+                        seen_inside: list[int] | None = None) -> Iterator[None]:
+    """Raise `raised` just before the commit of a transaction that wrote a revision (a
+    SQLAlchemy `before_commit` listener: the transaction's writes are flushed, not committed)."""
+
+    def after_flush(session: Session, _context: Any) -> None:
+        if any(isinstance(obj, m.ScriptRevision) for obj in session.new):
+            session.info["wrote_a_revision"] = True
+
+    def before_commit(session: Session) -> None:
+        if session.info.pop("wrote_a_revision", False):
+            if seen_inside is not None:
+                count = session.scalar(select(func.count(m.ScriptRevision.version)))
+                seen_inside.append(int(count or 0))
+            raise raised
+
+    event.listen(sessions, "after_flush", after_flush)
+    event.listen(sessions, "before_commit", before_commit)
+    try:
+        yield
+    finally:
+        event.remove(sessions, "before_commit", before_commit)
+        event.remove(sessions, "after_flush", after_flush)
+
+
 LABELS = ["sign_in", "search", "open_order", "download", "confirm", "log_out"]
 
 
@@ -133,23 +160,18 @@ def test_a_crash_after_the_uploads_leaves_no_revision_and_a_retry_publishes_once
 ) -> None:
     record(pg_sessions, stopping_early("wr_1", "wf", LABELS[:3], 1),
            stopping_early("wr_2", "wf", LABELS[:3], 2))
-    first = generate(pg_sessions, store, "wr_1")
+    first = generate_now(pg_sessions, store, "wr_1")
     assert (first.regenerated, first.version) == (True, 1)
     before = cache_rows(pg_sessions)
     seen_inside: list[int] = []
 
-    def crash(session: Session) -> None:
-        # The revision and its rows are written in this transaction when the fence runs.
-        seen_inside.append(int(session.scalar(select(func.count(m.ScriptRevision.version)))))
-        raise Crash
-
-    with pytest.raises(Crash):
-        generate(pg_sessions, store, "wr_2", fence=crash)
+    with pytest.raises(Crash), crash_before_commit(pg_sessions, Crash(), seen_inside):
+        generate_now(pg_sessions, store, "wr_2")
 
     assert seen_inside == [2]
     assert cache_rows(pg_sessions) == before
     assert live_of(pg_sessions, "wf").version == 1
-    retry = generate(pg_sessions, store, "wr_2")
+    retry = generate_now(pg_sessions, store, "wr_2")
     assert (retry.regenerated, retry.version, retry.labels) == (True, 2, ("search",))
     assert versions(pg_sessions, "wf") == [1, 2]
     after = cache_rows(pg_sessions)
@@ -162,15 +184,12 @@ def test_a_crash_before_the_first_revision_leaves_not_even_a_script_row(
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS[:2]))
 
-    def crash(_session: Session) -> None:
-        raise Crash
-
-    with pytest.raises(Crash):
-        generate(pg_sessions, local_store, "wr_1", fence=crash)
+    with pytest.raises(Crash), crash_before_commit(pg_sessions, Crash()):
+        generate_now(pg_sessions, local_store, "wr_1")
 
     assert cache_rows(pg_sessions) == {"scripts": 0, "revisions": 0, "files": 0, "blocks": 0,
                                        "live": []}
-    assert generate(pg_sessions, local_store, "wr_1").version == 1
+    assert generate_now(pg_sessions, local_store, "wr_1").version == 1
     assert versions(pg_sessions, "wf") == [1]
 
 
@@ -182,12 +201,12 @@ def test_a_store_failure_during_the_upload_writes_no_rows_and_a_retry_publishes_
     failing = FailingPuts(store, allowed_puts)
 
     with pytest.raises(TransientError, match="injected"):
-        generate(pg_sessions, failing, "wr_1")
+        generate_now(pg_sessions, failing, "wr_1")
 
     assert failing.puts == allowed_puts
     assert cache_rows(pg_sessions) == {"scripts": 0, "revisions": 0, "files": 0, "blocks": 0,
                                        "live": []}
-    result = generate(pg_sessions, store, "wr_1")
+    result = generate_now(pg_sessions, store, "wr_1")
     assert (result.regenerated, result.version) == (True, 1)
     assert versions(pg_sessions, "wf") == [1]
     assert executable(pg_sessions, "wf") == set(LABELS[:3])
@@ -198,15 +217,15 @@ def test_a_store_failure_on_a_later_revision_keeps_the_live_one(
 ) -> None:
     record(pg_sessions, stopping_early("wr_1", "wf", LABELS, 2),
            stopping_early("wr_2", "wf", LABELS, 4))
-    generate(pg_sessions, store, "wr_1")
+    generate_now(pg_sessions, store, "wr_1")
     before = cache_rows(pg_sessions)
 
     with pytest.raises(TransientError, match="injected"):
-        generate(pg_sessions, FailingPuts(store, 1), "wr_2")
+        generate_now(pg_sessions, FailingPuts(store, 1), "wr_2")
 
     assert cache_rows(pg_sessions) == before
     assert executable(pg_sessions, "wf") == set(LABELS[:2])
-    assert generate(pg_sessions, store, "wr_2").version == 2
+    assert generate_now(pg_sessions, store, "wr_2").version == 2
     assert versions(pg_sessions, "wf") == [1, 2]
     assert executable(pg_sessions, "wf") == set(LABELS[:4])
 
@@ -220,7 +239,7 @@ def test_an_unreachable_s3_endpoint_is_a_transient_error_and_writes_nothing(
     record(pg_sessions, linear_run("wr_1", "wf", LABELS[:2]))
 
     with pytest.raises(TransientError, match="nowhere"):
-        generate(pg_sessions, unreachable, "wr_1")
+        generate_now(pg_sessions, unreachable, "wr_1")
 
     assert cache_rows(pg_sessions) == {"scripts": 0, "revisions": 0, "files": 0, "blocks": 0,
                                        "live": []}
@@ -229,52 +248,70 @@ def test_an_unreachable_s3_endpoint_is_a_transient_error_and_writes_nothing(
 # --- fencing ---------------------------------------------------------------------------------
 
 
-def test_a_fence_reporting_a_lost_lease_rolls_everything_back(
+def test_a_lost_lease_reported_at_the_commit_rolls_everything_back(
     pg_sessions: sessionmaker[Session], local_store: BlobStore,
 ) -> None:
     record(pg_sessions, stopping_early("wr_1", "wf", LABELS, 1),
            stopping_early("wr_2", "wf", LABELS, 3))
-    generate(pg_sessions, local_store, "wr_1")
+    generate_now(pg_sessions, local_store, "wr_1")
     before = cache_rows(pg_sessions)
 
-    def lost(_session: Session) -> None:
-        raise LeaseLost("run wr_2: the lease was taken over by another worker")
-
-    with pytest.raises(LeaseLost):
-        generate(pg_sessions, local_store, "wr_2", fence=lost)
+    lost = LeaseLost("run wr_2: the lease was taken over by another worker")
+    with pytest.raises(LeaseLost), crash_before_commit(pg_sessions, lost):
+        generate_now(pg_sessions, local_store, "wr_2")
 
     assert cache_rows(pg_sessions) == before
     assert executable(pg_sessions, "wf") == {"sign_in"}
+
+
+class TakenOverDuringUpload:
+    """A blob store whose first put lets another worker take the run's lease over (the first
+    holder's 300 s lease expired while it uploaded)."""
+
+    def __init__(self, inner: BlobStore, sessions: sessionmaker[Session], run_id: str,
+                 clock: ManualClock) -> None:
+        self.inner, self.sessions, self.run_id, self.clock = inner, sessions, run_id, clock
+        self.other: debounce.Claim | debounce.NotDue | debounce.Idle | None = None
+
+    def put(self, data: bytes) -> str:
+        if self.other is None:
+            with self.sessions.begin() as session:
+                self.other = debounce.claim(session, self.run_id, self.clock.advance(400),
+                                            lease_s=10)
+        return self.inner.put(data)
+
+    def get(self, sha256: str) -> bytes:
+        return self.inner.get(sha256)
+
+    def exists(self, sha256: str) -> bool:
+        return self.inner.exists(sha256)
+
+    def describe(self) -> str:
+        return f"taken-over({self.inner.describe()})"
 
 
 def test_a_writer_whose_debounce_lease_was_taken_over_writes_nothing(
     pg_sessions: sessionmaker[Session], local_store: BlobStore,
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS[:2]))
-    now = utcnow()
+    clock = ManualClock()
     with pg_sessions.begin() as session:
-        debounce.bump(session, "wr_1", now, quiet_s=1, max_wait_s=5, immediate=True)
-    with pg_sessions.begin() as session:
-        late = debounce.claim(session, "wr_1", now, lease_s=10)
-    later = now + timedelta(seconds=60)  # the late writer's lease expired; another took it
-    with pg_sessions.begin() as session:
-        current = debounce.claim(session, "wr_1", later, lease_s=10)
-    assert isinstance(late, debounce.Claim) and isinstance(current, debounce.Claim)
+        debounce.bump(session, "wr_1", clock(), quiet_s=1, max_wait_s=5, immediate=True)
+    settings = Settings(lease_s=300.0)
+    store = TakenOverDuringUpload(local_store, pg_sessions, "wr_1", clock)
 
-    with pytest.raises(LeaseLost):
-        generate(pg_sessions, local_store, "wr_1",
-                 fence=lambda s: debounce.complete(s, "wr_1", late, later))
+    outcome = generate_due(pg_sessions, store, "wr_1", settings, clock)
 
+    assert outcome.result.startswith("rolled back") and outcome.generation is None
+    assert isinstance(store.other, debounce.Claim)
     assert cache_rows(pg_sessions)["revisions"] == 0
     with pg_sessions() as session:
         row = session.get(m.RunDebounce, "wr_1")
-        assert row is not None and row.lease_token == current.token and row.generations == 0
-    done = generate(pg_sessions, local_store, "wr_1",
-                    fence=lambda s: debounce.complete(s, "wr_1", current, later))
-    assert done.version == 1
-    with pg_sessions() as session:
-        row = session.get(m.RunDebounce, "wr_1")
-        assert row is not None and row.lease_token is None and row.generations == 1
+        assert row is not None and row.lease_token == store.other.token
+        assert row.generations == 0
+    with pg_sessions.begin() as session:  # the new holder generates and clears the record
+        assert debounce.complete(session, "wr_1", store.other, clock()) is False
+    assert generate_now(pg_sessions, local_store, "wr_1").version == 1
 
 
 # --- concurrency -----------------------------------------------------------------------------
@@ -294,11 +331,11 @@ def generate_together(
         barrier.wait(timeout=30)
         for _ in range(tries - 1):
             try:
-                return generate(sessions, store, run_id)
+                return generate_now(sessions, store, run_id)
             except TransientError as exc:
                 gave_up.append(exc)
         try:
-            return generate(sessions, store, run_id)
+            return generate_now(sessions, store, run_id)
         except Exception as exc:  # reported by the caller, with the others' outcomes
             return exc
 
@@ -370,7 +407,7 @@ def test_every_old_revision_reads_back_its_own_files(
 ) -> None:
     for count in range(1, len(LABELS) + 1):
         record(pg_sessions, stopping_early(f"wr_{count}", "wf", LABELS, count))
-        assert generate(pg_sessions, store, f"wr_{count}").version == count
+        assert generate_now(pg_sessions, store, f"wr_{count}").version == count
 
     with pg_sessions() as session:
         script = scripts.resolve_script(session, "wf", None)
@@ -412,7 +449,7 @@ def test_the_plan_switches_to_code_exactly_when_the_last_required_label_is_cache
 
     for count in range(1, len(labels) + 1):
         record(pg_sessions, stopping_early(f"wr_{count}", "wf", labels, count))
-        generate(pg_sessions, local_store, f"wr_{count}")
+        generate_now(pg_sessions, local_store, f"wr_{count}")
         with pg_sessions() as session:
             plan = scripts.run_plan(session, "wf", {})
         done = count == len(labels)
@@ -438,7 +475,7 @@ def test_the_plan_runs_conditionals_live_but_their_cached_branches_as_code(
         builder.block("route", "conditional")
         builder.block(branch)
         record(pg_sessions, builder.finish())
-        generate(pg_sessions, local_store, run_id)
+        generate_now(pg_sessions, local_store, run_id)
         with pg_sessions() as session:
             plan = scripts.run_plan(session, "wf", {"go_a": True})
         assert plan["blocks"]["route"] == "agent"
@@ -471,7 +508,7 @@ def _numbered(size: int) -> list[str]:
 def _count_generation(engine: Engine, sessions: sessionmaker[Session], store: BlobStore,
                       run_id: str) -> int:
     with counting(engine) as statements:
-        result = generate(sessions, store, run_id)
+        result = generate_now(sessions, store, run_id)
     assert result.regenerated
     return len(statements)
 
@@ -512,8 +549,8 @@ def test_an_edited_block_whose_code_is_unchanged_still_gets_its_new_definition_h
     second.block("search")
     record(pg_sessions, first.finish(), second.finish())
 
-    assert generate(pg_sessions, local_store, "wr_1").version == 1
-    result = generate(pg_sessions, local_store, "wr_2")
+    assert generate_now(pg_sessions, local_store, "wr_1").version == 1
+    result = generate_now(pg_sessions, local_store, "wr_2")
 
     assert (result.version, result.labels) == (2, ("search",)), result.reason
     with pg_sessions() as session:
@@ -530,6 +567,6 @@ def test_an_edited_block_whose_code_is_unchanged_still_gets_its_new_definition_h
     third.block("sign_in", "login", executed_with="code")
     third.block("search", executed_with="code")
     record(pg_sessions, third.finish())
-    assert generate(pg_sessions, local_store, "wr_3").regenerated is False
+    assert generate_now(pg_sessions, local_store, "wr_3").regenerated is False
     with pg_sessions() as session:
         assert scripts.run_plan(session, "wf", {})["mode"] == "code"

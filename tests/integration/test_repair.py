@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.factory import RunBuilder, definition, task_block
 from worker import models as m
 from worker.events import parse_event
-from worker.service import generate, ingest
+from worker.generation import generate_now
+from worker.intake import record_only
 from worker.store import MemoryStore
 
 DEFINITION = definition([task_block("sign_in", "login"), task_block("report")])
@@ -43,8 +44,8 @@ def fell_back(run_id: str, xpath: str) -> list[dict[str, Any]]:
 
 def record(sessions: sessionmaker[Session], store: MemoryStore, events: list[dict[str, Any]],
            per_day: int = 10) -> Any:
-    (run_id,) = ingest(sessions, [parse_event(e) for e in events])
-    return generate(sessions, store, run_id, repairs_per_day=per_day)
+    (run_id,) = record_only(sessions, [parse_event(e) for e in events])
+    return generate_now(sessions, store, run_id, repairs_per_day=per_day)
 
 
 def test_a_fallback_repairs_only_its_block_from_the_replay(

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from worker.debounce import backoff_s, due_time
+from worker.debounce import due_time
+from worker.retry import backoff_s
 
 T = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 

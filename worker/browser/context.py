@@ -139,6 +139,7 @@ class BrowserRunContext(InMemoryRunContext):
         record.actions = [self.page.keyed(a) for a in agent_actions(
             result.get("actions", []), what=f"run_block({label!r})")]
         if "extracted" in result and result["extracted"] is not None:
+            self.outputs[label] = result["extracted"]  # later blocks read ctx.outputs[label]
             record.extracted.append(result["extracted"])
             self.journal.extracted.append((label, self.current_index, result["extracted"]))
         if result.get("status", "completed") != "completed":

@@ -1,5 +1,5 @@
-"""Intake, debounce, lease and fencing against real PostgreSQL (no broker: the pipeline's
-functions are what the Celery tasks call)."""
+"""The worker's use cases (worker/intake.py, worker/generation.py): intake, debounce, lease
+and fencing against real PostgreSQL (no broker: these functions are what the tasks call)."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from config.settings import Settings
 from tests.factory import RunBuilder, definition, linear_run, task_block
 from worker import debounce
 from worker import models as m
-from worker.clock import utcnow
+from worker.clock import ManualClock, utcnow
 from worker.errors import LeaseLost, PermanentError
-from worker.pipeline import intake, process_due
+from worker.generation import generate_due
+from worker.intake import take_in as intake
 from worker.store import MemoryStore
 
 SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, run_start_wait_s=30.0, max_retries=2)
 
 
 def take_in(sessions: sessionmaker[Session], events: list[dict], now=None) -> list:  # type: ignore[no-untyped-def,type-arg]
-    return [intake(sessions, e, e["type"], SETTINGS, now=now) for e in events]
+    clock = ManualClock(now)
+    return [intake(sessions, e, e["type"], SETTINGS, clock) for e in events]
 
 
 def record(sessions: sessionmaker[Session], run_id: str) -> m.RunDebounce:
@@ -69,23 +71,24 @@ def test_an_event_of_the_wrong_type_for_its_task_is_permanent(
 ) -> None:
     event = linear_run("wr_t", "wf_t", ["a"])[0]
     with pytest.raises(PermanentError, match=r"run_started.*block_completed"):
-        intake(pg_sessions, event, "block_completed", SETTINGS)
+        intake(pg_sessions, event, "block_completed", SETTINGS, utcnow)
 
 
 def test_a_run_not_due_yet_is_re_armed_not_generated(pg_sessions: sessionmaker[Session]) -> None:
     take_in(pg_sessions, linear_run("wr_n", "wf_n", ["a"], finish=False))
-    outcome = process_due(pg_sessions, MemoryStore(), "wr_n", SETTINGS)
+    outcome = generate_due(pg_sessions, MemoryStore(), "wr_n", SETTINGS, utcnow)
     assert outcome.result == "not due yet" and outcome.rearm_at is not None
     assert record(pg_sessions, "wr_n").generations == 0
 
 
 def test_a_due_run_is_generated_and_its_record_cleared(pg_sessions: sessionmaker[Session]) -> None:
     take_in(pg_sessions, linear_run("wr_g", "wf_g", ["a", "b"]))
-    outcome = process_due(pg_sessions, MemoryStore(), "wr_g", SETTINGS)
+    outcome = generate_due(pg_sessions, MemoryStore(), "wr_g", SETTINGS, utcnow)
     assert outcome.result == "generated" and outcome.rearm_at is None
     row = record(pg_sessions, "wr_g")
     assert (row.due_at, row.lease_token, row.generations, row.processed_seq) == (None, None, 1, 4)
-    assert process_due(pg_sessions, MemoryStore(), "wr_g", SETTINGS).result == "nothing pending"
+    again = generate_due(pg_sessions, MemoryStore(), "wr_g", SETTINGS, utcnow)
+    assert again.result == "nothing pending"
 
 
 def test_an_event_during_a_generation_keeps_the_record_due(
@@ -130,7 +133,7 @@ def test_a_live_lease_makes_a_second_generate_task_do_nothing(
     with pg_sessions.begin() as session:
         assert isinstance(debounce.claim(session, "wr_busy", utcnow(), lease_s=60),
                           debounce.Claim)
-    outcome = process_due(pg_sessions, MemoryStore(), "wr_busy", SETTINGS)
+    outcome = generate_due(pg_sessions, MemoryStore(), "wr_busy", SETTINGS, utcnow)
     assert outcome.result == "leased by a live holder"
     with pg_sessions() as session:
         assert session.scalar(select(func.count()).select_from(m.ScriptRevision)) == 0
@@ -142,12 +145,12 @@ def test_blocks_of_a_run_that_never_started_wait_then_are_given_up(
     events = linear_run("wr_orphan", "wf_orphan", ["a"], finish=False)[1:]
     take_in(pg_sessions, events)
     make_due(pg_sessions, "wr_orphan")
-    outcome = process_due(pg_sessions, MemoryStore(), "wr_orphan", SETTINGS)
+    outcome = generate_due(pg_sessions, MemoryStore(), "wr_orphan", SETTINGS, utcnow)
     assert outcome.result == "waiting for run_started" and outcome.rearm_at is not None
     impatient = Settings(quiet_s=1.0, max_wait_s=5.0, run_start_wait_s=0.001)
     make_due(pg_sessions, "wr_orphan")
     with pytest.raises(PermanentError, match="run_started never arrived"):
-        process_due(pg_sessions, MemoryStore(), "wr_orphan", impatient)
+        generate_due(pg_sessions, MemoryStore(), "wr_orphan", impatient, utcnow)
     assert record(pg_sessions, "wr_orphan").due_at is None
 
 
@@ -161,12 +164,38 @@ def test_a_failing_store_backs_off_durably_and_gives_up_after_the_retry_budget(
     pg_sessions: sessionmaker[Session],
 ) -> None:
     take_in(pg_sessions, linear_run("wr_s3", "wf_s3", ["a"]))
-    for attempt in range(1, SETTINGS.max_retries + 2):
+    for attempt in range(1, SETTINGS.max_retries + 1):
         make_due(pg_sessions, "wr_s3")
-        outcome = process_due(pg_sessions, BrokenStore(), "wr_s3", SETTINGS)
+        outcome = generate_due(pg_sessions, BrokenStore(), "wr_s3", SETTINGS, utcnow)
         assert outcome.result.startswith("retrying after TransientError"), attempt
+        assert outcome.level == "warning"
         assert record(pg_sessions, "wr_s3").attempts == attempt
     make_due(pg_sessions, "wr_s3")
-    with pytest.raises(PermanentError, match="gave up after"):
-        process_due(pg_sessions, BrokenStore(), "wr_s3", SETTINGS)
+    with pytest.raises(PermanentError, match="gave up after 3 attempts: TransientError"):
+        generate_due(pg_sessions, BrokenStore(), "wr_s3", SETTINGS, utcnow)
     assert record(pg_sessions, "wr_s3").due_at is None
+
+
+class BuggyStore(MemoryStore):
+    def put(self, data: bytes) -> str:
+        raise KeyError("a programming error")
+
+
+def test_an_unexpected_error_is_raised_as_itself_and_clears_the_record(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    take_in(pg_sessions, linear_run("wr_bug", "wf_bug", ["a"]))
+    with pytest.raises(KeyError, match="a programming error"):
+        generate_due(pg_sessions, BuggyStore(), "wr_bug", SETTINGS, utcnow)
+    row = record(pg_sessions, "wr_bug")
+    assert (row.due_at, row.lease_token, row.attempts) == (None, None, 0)
+
+
+def test_a_run_with_nothing_to_generate_is_cleared_in_its_one_transaction(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    take_in(pg_sessions, linear_run("wr_x", "wf_x", ["a"], executed=[]))
+    outcome = generate_due(pg_sessions, MemoryStore(), "wr_x", SETTINGS, utcnow)
+    assert outcome.result == "unchanged" and outcome.rearm_at is None
+    row = record(pg_sessions, "wr_x")
+    assert (row.due_at, row.lease_token, row.generations) == (None, None, 1)
