@@ -27,7 +27,7 @@ class Settings:
     store_url: str = "file://./var/blobs"
     quiet_s: float = 2.0
     max_wait_s: float = 30.0
-    # Timing ladder: hard time limit < lease < broker visibility timeout (CELERY-NOTES.md).
+    # Timing ladder: hard time limit < lease < broker visibility timeout (docs/ARCHITECTURE.md).
     task_soft_time_limit_s: float = 96.0
     task_time_limit_s: float = 120.0
     lease_s: float = 300.0
@@ -43,7 +43,7 @@ class Settings:
     log_level: str = "INFO"
     flower_basic_auth: str | None = None
     chromium_path: str = "/usr/bin/chromium"  # for `scriptcache replay` (the browser extra)
-    # The closed loop (DESIGN.md section 8): repair revisions per script in any 24 hours, and
+    # The closed loop (ARCHITECTURE.md §8): repair revisions per script in any 24 hours, and
     # how long a replay waits for an optional action's element before going on without it.
     repairs_per_day: int = 10
     optional_wait_s: float = 1.0

@@ -6,7 +6,7 @@ here without an agent: they are reported as skipped, and the replay goes on with
 block. With no agent to fall back to, a recorded selector that is not found ends the replay
 with an error naming the block, the action and the selector.
 
-`--agent MODULE:NAME` plugs the platform's agent in (DESIGN.md section 8); `--emit FILE|-`
+`--agent MODULE:NAME` plugs the platform's agent in (ARCHITECTURE.md §8); `--emit FILE|-`
 writes the replayed run's events as JSON Lines and `--publish` sends them to the broker, so
 that the blocks that fell back are repaired.
 """

@@ -162,7 +162,7 @@ class Definition(BaseModel):
 
     def credential_keys(self) -> frozenset[str]:
         """Parameters whose values are secret: credentials and totp secrets (handled like a
-        credential, DESIGN.md section 9)."""
+        credential, ARCHITECTURE.md §9)."""
         return frozenset(p.key for p in self.parameters
                          if p.parameter_type in ("credential", "totp"))
 

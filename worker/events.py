@@ -23,7 +23,7 @@ from worker.errors import PermanentError
 BlockStatus = Literal["completed", "failed", "terminated", "canceled", "timed_out", "skipped"]
 RunStatus = Literal["completed", "failed", "terminated", "canceled", "timed_out"]
 ExecutedWith = Literal["agent", "code"]
-# DESIGN.md section 8: whether a block that ran from code needed the agent, and for how much.
+# ARCHITECTURE.md §8: whether a block that ran from code needed the agent, and for how much.
 Fallback = Literal["none", "element", "block"]
 ActionSource = Literal["code", "agent"]
 KNOWN_ACTION_TYPES = frozenset({

@@ -23,7 +23,7 @@ from worker.decision import DEFAULT_REPAIRS_PER_DAY, Decision, decide
 from worker.definition import render_cache_key
 from worker.errors import PermanentError, TransientError
 from worker.recording import load_run
-from worker.repair import is_pinned, repair_budget
+from worker.repair import repair_budget
 from worker.run import RunRecord
 from worker.store import BlobNotFound, BlobStore
 
@@ -109,9 +109,10 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             key = render_cache_key(run.definition, run.parameters)
             live = cache.live_revision(session, run.workflow_permanent_id, key)
             blobs_since = cache.blob_watermark(session)
+            # No `pinned=` here: a pinned script's new revisions, repairs included, are
+            # stored as candidates by cache.publish and never made live (issue 15).
             script_id = None if live is None else live.script_id
             decision = decide(run, None if live is None else live.entries,
-                              pinned=is_pinned(session, script_id),
                               repairs=repair_budget(session, script_id, clock(),
                                                     repairs_per_day))
             if not decision.regenerate:  # nothing to write: clear the record in this one

@@ -1,4 +1,4 @@
-"""Tables (DESIGN.md section 5) as SQLAlchemy 2 typed models."""
+"""Tables (ARCHITECTURE.md §5) as SQLAlchemy 2 typed models."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The repair budget as the database knows it: repair revisions of a script in the last 24 h
-(DESIGN.md section 8). The rule itself is pure, in worker.decision.RepairBudget."""
+(ARCHITECTURE.md §8). The rule itself is pure, in worker.decision.RepairBudget."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from sqlalchemy.orm import Session
 
 from worker import models as m
 from worker.decision import REPAIR_WINDOW_S, RepairBudget
-
-
-def is_pinned(session: Session, script_id: int | None) -> bool:
-    """A pinned script is never repaired automatically (DESIGN.md sections 8 and 10)."""
-    script = None if script_id is None else session.get(m.Script, script_id)
-    return bool(script is not None and script.pinned)
 
 
 def repair_budget(session: Session, script_id: int | None, now: datetime,

@@ -1,4 +1,4 @@
-"""The closed loop in real Chromium (DESIGN.md section 8): an agent run is learned, replays
+"""The closed loop in real Chromium (ARCHITECTURE.md §8): an agent run is learned, replays
 run from code, a change of the site makes them fall back to the agent plug-in, the replay's
 own events repair the cache, and the next replay runs from code again with the same effects.
 Generation here is the service in-process (tests/browser/test_closed_loop_worker.py runs the

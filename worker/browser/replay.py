@@ -1,7 +1,7 @@
 """Load a revision's main.py from its files and run it, block by block, into a journal.
 
 `replay_and_emit` is the platform's API: the revision run with its agent plugged in, and
-the run's events (DESIGN.md section 8) to publish.
+the run's events (ARCHITECTURE.md §8) to publish.
 
 The script is written to a directory and imported from there under a private module name.
 Every function the script registered with `@block(label)` is wrapped in the module's
