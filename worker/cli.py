@@ -72,8 +72,8 @@ def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
         try:
             if error is not None:
                 raise PermanentError(error)
-            echo_json(generate_now(services.sessions, services.store, run_id,
-                                   services.clock).as_json())
+            echo_json(generate_now(services.sessions, services.store, run_id, services.clock,
+                                   repairs_per_day=obj.settings.repairs_per_day).as_json())
         except ScriptcacheError as exc:
             failed += 1
             echo_json({"workflow_run_id": run_id, "regenerated": False, "error": str(exc)})
