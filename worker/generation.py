@@ -74,11 +74,11 @@ def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
         _give_up(sessions, run_id, held, clock)
         raise PermanentError(f"run {run_id}: gave up after {held.attempts - 1} attempts")
     try:
-        result, still_due = _generate(sessions, store, run_id, clock, held)
+        result, due_again = _generate(sessions, store, run_id, clock, held)
     except Exception as exc:
         return _after_failure(sessions, run_id, held, settings, clock, exc)
-    return Outcome("generated" if result.regenerated else "unchanged",
-                   rearm_at=clock() if still_due else None, generation=result)
+    return Outcome("generated" if result.regenerated else "unchanged", rearm_at=due_again,
+                   generation=result)
 
 
 def generate_now(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
@@ -89,10 +89,10 @@ def generate_now(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
 
 
 def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, clock: Clock,
-              held: debounce.Claim | None) -> tuple[GenerateResult, bool]:
+              held: debounce.Claim | None) -> tuple[GenerateResult, datetime | None]:
     """Load, decide, generate, upload, then publish + compare-and-clear in one transaction.
 
-    Returns the result and whether events arrived meanwhile (the record stays due). Files are
+    Returns the result and, if events arrived meanwhile, when the run is due again. Files are
     uploaded before the transaction; when another writer published first, the decision is
     made again against its result."""
     for _ in range(MAX_PUBLISH_ATTEMPTS):
@@ -104,8 +104,8 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             live = cache.live_revision(session, run.workflow_permanent_id, key)
             decision = decide(run, None if live is None else live.entries)
             if not decision.regenerate:  # nothing to write: clear the record in this one
-                still_due = held is not None and debounce.complete(session, run_id, held, clock())
-                return _unchanged(run, key, live, decision.reason), still_due
+                due_again = _complete(session, run_id, held, clock)
+                return _unchanged(run, key, live, decision.reason), due_again
         script = _script(store, run, live, decision)
         hashes = {path: store.put(data) for path, data in script.files.items()}
         try:
@@ -116,12 +116,17 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
                     script=script, workflow_version=run.workflow_version,
                     source_run_id=run.workflow_run_id, file_hashes=hashes, now=clock(),
                 )
-                still_due = held is not None and debounce.complete(session, run_id, held, clock())
+                due_again = _complete(session, run_id, held, clock)
         except cache.StaleRevision:
             continue
-        return _published(run, key, live, decision, script, published), still_due
+        return _published(run, key, live, decision, script, published), due_again
     raise TransientError(f"run {run_id}: the live revision kept moving, "
                          f"{MAX_PUBLISH_ATTEMPTS} attempts")
+
+
+def _complete(session: Session, run_id: str, held: debounce.Claim | None, clock: Clock
+              ) -> datetime | None:
+    return None if held is None else debounce.complete(session, run_id, held, clock())
 
 
 def _script(store: BlobStore, run: RunRecord, live: cache.LiveRevision | None,

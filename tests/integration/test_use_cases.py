@@ -104,7 +104,7 @@ def test_an_event_during_a_generation_keeps_the_record_due(
     run.block("b")
     take_in(pg_sessions, run.events[-1:])  # arrives while the lease is held
     with pg_sessions.begin() as session:
-        assert debounce.complete(session, "wr_tr", held, utcnow()) is True
+        assert debounce.complete(session, "wr_tr", held, utcnow()) is not None
     row = record(pg_sessions, "wr_tr")
     assert row.due_at is not None and row.lease_token is None and row.processed_seq == held.seq
 
@@ -123,7 +123,7 @@ def test_a_writer_whose_lease_was_taken_over_rolls_back(
     with pytest.raises(LeaseLost), pg_sessions.begin() as session:
         debounce.complete(session, "wr_l", first, utcnow())
     with pg_sessions.begin() as session:
-        assert debounce.complete(session, "wr_l", second, later) is False
+        assert debounce.complete(session, "wr_l", second, later) is None
 
 
 def test_a_live_lease_makes_a_second_generate_task_do_nothing(
