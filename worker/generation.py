@@ -22,6 +22,7 @@ from worker.codegen import CarriedBlock, GeneratedScript, generate_script
 from worker.decision import Decision, decide
 from worker.definition import render_cache_key
 from worker.errors import PermanentError, TransientError
+from worker.lease import Lease
 from worker.recording import load_run
 from worker.run import RunRecord
 from worker.store import BlobStore
@@ -73,8 +74,11 @@ def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
     if retry.exhausted(held.attempts, settings):  # earlier attempts died with their worker
         _give_up(sessions, run_id, held, clock)
         raise PermanentError(f"run {run_id}: gave up after {held.attempts - 1} attempts")
+    lease = Lease(sessions, run_id, held, lease_s=settings.lease_s,
+                  heartbeat_s=settings.heartbeat_s, clock=clock)
     try:
-        result, due_again = _generate(sessions, store, run_id, clock, held)
+        with lease:  # renewed in the background until the commit
+            result, due_again = _generate(sessions, store, run_id, clock, lease)
     except Exception as exc:
         return _after_failure(sessions, run_id, held, settings, clock, exc)
     return Outcome("generated" if result.regenerated else "unchanged", rearm_at=due_again,
@@ -89,12 +93,13 @@ def generate_now(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
 
 
 def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, clock: Clock,
-              held: debounce.Claim | None) -> tuple[GenerateResult, datetime | None]:
+              lease: Lease | None) -> tuple[GenerateResult, datetime | None]:
     """Load, decide, generate, upload, then publish + compare-and-clear in one transaction.
 
     Returns the result and, if events arrived meanwhile, when the run is due again. Files are
     uploaded before the transaction; when another writer published first, the decision is
-    made again against its result."""
+    made again against its result. A lost lease stops the work before the upload and before
+    the commit."""
     for _ in range(MAX_PUBLISH_ATTEMPTS):
         with sessions.begin() as session:
             run = load_run(session, run_id)
@@ -104,10 +109,14 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             live = cache.live_revision(session, run.workflow_permanent_id, key)
             decision = decide(run, None if live is None else live.entries)
             if not decision.regenerate:  # nothing to write: clear the record in this one
-                due_again = _complete(session, run_id, held, clock)
+                due_again = None if lease is None else lease.complete(session)
                 return _unchanged(run, key, live, decision.reason), due_again
         script = _script(store, run, live, decision)
+        if lease is not None:
+            lease.check()
         hashes = {path: store.put(data) for path, data in script.files.items()}
+        if lease is not None:
+            lease.check()
         try:
             with sessions.begin() as session:
                 published = cache.publish(
@@ -116,17 +125,12 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
                     script=script, workflow_version=run.workflow_version,
                     source_run_id=run.workflow_run_id, file_hashes=hashes, now=clock(),
                 )
-                due_again = _complete(session, run_id, held, clock)
+                due_again = None if lease is None else lease.complete(session)
         except cache.StaleRevision:
             continue
         return _published(run, key, live, decision, script, published), due_again
     raise TransientError(f"run {run_id}: the live revision kept moving, "
                          f"{MAX_PUBLISH_ATTEMPTS} attempts")
-
-
-def _complete(session: Session, run_id: str, held: debounce.Claim | None, clock: Clock
-              ) -> datetime | None:
-    return None if held is None else debounce.complete(session, run_id, held, clock())
 
 
 def _script(store: BlobStore, run: RunRecord, live: cache.LiveRevision | None,
