@@ -14,21 +14,22 @@ from celery import Celery
 
 from config.celery import celery_config
 from config.settings import Settings
+from worker.events import TASK_NAMES
 
 app = Celery("scriptcache-noop")
 app.config_from_object(celery_config(Settings.from_env()))
 
 
-@app.task(name="scriptcache.run_started")
+@app.task(name=TASK_NAMES["run_started"])
 def run_started(event: Any) -> None:
     return None
 
 
-@app.task(name="scriptcache.block_completed")
+@app.task(name=TASK_NAMES["block_completed"])
 def block_completed(event: Any) -> None:
     return None
 
 
-@app.task(name="scriptcache.run_finished")
+@app.task(name=TASK_NAMES["run_finished"])
 def run_finished(event: Any) -> None:
     return None

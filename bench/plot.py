@@ -83,13 +83,34 @@ def _memory(ax: Any, data: list[tuple[int, float]]) -> None:
     ax.set_title("6 worker memory")
 
 
+def _realapp(ax: Any, data: list[dict[str, Any]]) -> None:
+    xs = range(1, len(data) + 1)
+    ax.bar([x - 0.2 for x in xs], [r["agent_calls"] for r in data], 0.4, color="tab:red",
+           label="agent calls")
+    ax.bar([x + 0.2 for x in xs], [r["fallbacks"] for r in data], 0.4, color=BASE,
+           label="blocks that fell back")
+    ax.set_xlabel("replay (site changes at the dashed lines)")
+    ax.set_ylabel("per replay")
+    twin = ax.twinx()
+    twin.plot(list(xs), [r["wall_s"] for r in data], "o-", color=OURS)
+    twin.set_ylabel("replay wall time, s", color=OURS)
+    twin.set_ylim(bottom=0)
+    for x in range(2, len(data) + 1):
+        if data[x - 1]["state"] != data[x - 2]["state"]:
+            ax.axvline(x - 0.5, color="k", linestyle="--", linewidth=0.8)
+    ax.set_title("8 real-app fidelity (Django admin)")
+    ax.legend(fontsize=7, loc="upper right")
+
+
 PANELS = {"scheduling": _scheduling, "intake": _intake, "statements": _statements,
-          "generator": _generator, "latency": _latency, "memory": _memory}
+          "generator": _generator, "latency": _latency, "memory": _memory,
+          "realapp": _realapp}
 
 
 def plot(results: list[Result], path: Path) -> None:
     series = {k: v for r in results for k, v in r.series.items() if k in PANELS}
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    rows = max(1, -(-len(series) // 3))
+    fig, axes = plt.subplots(rows, 3, figsize=(15, 4.25 * rows), squeeze=False)
     flat = list(axes.flat)
     for ax, (key, data) in zip(flat, series.items(), strict=False):
         PANELS[key](ax, data)

@@ -1,4 +1,4 @@
-"""Celery options from Settings (CELERY-NOTES.md explains each choice)."""
+"""Celery options from Settings (docs/ARCHITECTURE.md explains each choice)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from config import redis_transport
 from config.settings import Settings
+from worker.events import GENERATE_TASK, SWEEP_TASK, TASK_NAMES
 
 EVENTS_QUEUE = "scriptcache.events"
 GENERATE_QUEUE = "scriptcache.generate"
@@ -45,7 +46,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_time_limit": settings.task_time_limit_s,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        # Off, against CELERY-NOTES.md: with Celery 5.7 and kombu 5.7, cancelling the running
+        # Off (docs/ARCHITECTURE.md): with Celery 5.7 and kombu 5.7, cancelling the running
         # tasks on a lost broker connection can crash the worker as it reconnects ("Unrecoverable
         # error: ValueError('file descriptor is None')", celery#9250: kombu now raises ValueError
         # where asynpool catches AttributeError). Left running, a task that cannot ack is
@@ -56,14 +57,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "task_default_queue": EVENTS_QUEUE,
         "task_routes": {
-            "scriptcache.run_started": {"queue": EVENTS_QUEUE},
-            "scriptcache.block_completed": {"queue": EVENTS_QUEUE},
-            "scriptcache.run_finished": {"queue": EVENTS_QUEUE},
-            "scriptcache.generate": {"queue": GENERATE_QUEUE},
-            "scriptcache.sweep": {"queue": GENERATE_QUEUE},
+            **{name: {"queue": EVENTS_QUEUE} for name in TASK_NAMES.values()},
+            GENERATE_TASK: {"queue": GENERATE_QUEUE},
+            SWEEP_TASK: {"queue": GENERATE_QUEUE},
         },
         "beat_schedule": {
-            "sweep-due-runs": {"task": "scriptcache.sweep",
+            "sweep-due-runs": {"task": SWEEP_TASK,
                                "schedule": settings.sweep_interval_s,
                                "options": {"expires": settings.sweep_interval_s * 2}},
         },

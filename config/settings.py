@@ -31,9 +31,9 @@ class Settings:
     quiet_s: float = 2.0
     max_wait_s: float = 1200.0
     quiet_factor: float = 10.0
-    # Timing ladder: heartbeat (lease / 3) < lease < broker visibility timeout, and hard time
-    # limit < visibility timeout. A generation renews its lease every lease / 3 seconds, so a
-    # dead worker's run is picked up about one lease plus a sweep after it died.
+    # Timing ladder (docs/ARCHITECTURE.md): heartbeat (lease / 3) < lease < broker visibility
+    # timeout, and hard time limit < visibility timeout. A generation renews its lease every
+    # lease / 3 seconds, so a dead worker's run is picked up about one lease plus a sweep later.
     task_soft_time_limit_s: float = 96.0
     task_time_limit_s: float = 120.0
     lease_s: float = 30.0

@@ -9,10 +9,11 @@ from celery import Task
 from tasks.app import app, services, settings
 from tasks.common import RETRY_OPTIONS, outcome_line, wake_up
 from worker.errors import PermanentError
+from worker.events import GENERATE_TASK
 from worker.generation import generate_due
 
 
-@app.task(name="scriptcache.generate", **RETRY_OPTIONS)
+@app.task(name=GENERATE_TASK, **RETRY_OPTIONS)
 def generate(self: Task, request: Any) -> None:
     run_id = request.get("workflow_run_id") if isinstance(request, dict) else None
     if not isinstance(run_id, str) or not run_id:

@@ -8,6 +8,7 @@ from celery import Task
 
 from tasks.app import app, services, settings
 from tasks.common import RETRY_OPTIONS, outcome_line, wake_up
+from worker.events import TASK_NAMES
 from worker.intake import take_in
 
 
@@ -20,16 +21,16 @@ def _intake(task: Task, raw: Any, event_type: str) -> None:
         wake_up(done.workflow_run_id, done.due_at)
 
 
-@app.task(name="scriptcache.run_started", **RETRY_OPTIONS)
+@app.task(name=TASK_NAMES["run_started"], **RETRY_OPTIONS)
 def run_started(self: Task, event: Any) -> None:
     _intake(self, event, "run_started")
 
 
-@app.task(name="scriptcache.block_completed", **RETRY_OPTIONS)
+@app.task(name=TASK_NAMES["block_completed"], **RETRY_OPTIONS)
 def block_completed(self: Task, event: Any) -> None:
     _intake(self, event, "block_completed")
 
 
-@app.task(name="scriptcache.run_finished", **RETRY_OPTIONS)
+@app.task(name=TASK_NAMES["run_finished"], **RETRY_OPTIONS)
 def run_finished(self: Task, event: Any) -> None:
     _intake(self, event, "run_finished")

@@ -15,6 +15,7 @@ from celery import signals
 
 from tasks.app import app, services, settings
 from tasks.common import outcome_line, wake_up
+from worker.events import SWEEP_TASK
 from worker.generation import due_runs
 
 
@@ -23,7 +24,7 @@ class _WithoutSweeps(logging.Filter):
     what a busy sweep did)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "scriptcache.sweep" not in record.getMessage()
+        return SWEEP_TASK not in record.getMessage()
 
 
 for _name in ("celery.app.trace", "celery.worker.strategy"):
@@ -35,9 +36,9 @@ def _no_sent_events_from_beat(**_: Any) -> None:
     app.conf.task_send_sent_event = False  # beat sends nothing but the sweep
 
 
-@app.task(name="scriptcache.sweep", ignore_result=True, send_events=False)
+@app.task(name=SWEEP_TASK, ignore_result=True, send_events=False)
 def sweep() -> int:
-    with outcome_line("scriptcache.sweep") as line:
+    with outcome_line(SWEEP_TASK) as line:
         now = services().clock()
         due = due_runs(services().sessions, settings, services().clock)
         for run_id in due:

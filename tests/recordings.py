@@ -1,4 +1,6 @@
-"""Build RunRecords from events without a database, the way worker/recording.py does."""
+"""Recorded runs for unit tests, made by the worker's own code: events are recorded with
+worker.recording.record_event and read back with worker.recording.load_run, in an in-memory
+SQLite database with the real schema (the goldens see exactly what a generation sees)."""
 
 from __future__ import annotations
 
@@ -6,72 +8,43 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from worker.events import (
-    BlockCompleted,
-    RunFinished,
-    RunStarted,
-    parse_event,
-    parse_line,
-    read_lines,
-    redact_event,
-)
-from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
-Event = RunStarted | BlockCompleted | RunFinished
+from worker.db import make_engine, make_sessionmaker
+from worker.events import Event, parse_event, parse_line, read_lines
+from worker.migrate import upgrade
+from worker.recording import load_run, record_event
+from worker.run import RunRecord
+
 T0 = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 
 
+@cache
+def _sessions() -> sessionmaker[Session]:
+    """One in-memory database for the test process, migrated once."""
+    engine = make_engine("sqlite://", poolclass=StaticPool)
+    upgrade(engine)
+    return make_sessionmaker(engine)
+
+
 def run_from_events(events: list[Event]) -> RunRecord:
-    """One run's events (any order, repeats allowed) → its RunRecord, redacted at intake."""
-    events = [redact_event(e) for e in events]
-    started = next(e for e in events if isinstance(e, RunStarted))
-    finished = [e for e in events if isinstance(e, RunFinished)]
-    latest: dict[str, BlockCompleted] = {}
-    for event in events:
-        if isinstance(event, BlockCompleted):
-            latest[event.workflow_run_block_id] = event  # an upsert: the last one wins
-    rows = sorted(latest.values(), key=lambda e: (e.occurred_at, e.workflow_run_block_id))
-    return RunRecord(
-        workflow_run_id=started.workflow_run_id,
-        workflow_permanent_id=started.workflow_permanent_id,
-        workflow_version=started.workflow_version, definition=started.definition,
-        parameters=dict(started.parameters), run_with=started.run_with,
-        code_gen=started.code_gen, status=finished[-1].status if finished else "running",
-        blocks=_tree(rows),
-    )
-
-
-def _tree(rows: list[BlockCompleted]) -> tuple[BlockRun, ...]:
-    children: dict[str | None, list[BlockCompleted]] = defaultdict(list)
-    for row in rows:
-        children[row.parent_workflow_run_block_id].append(row)
-
-    def build(row: BlockCompleted) -> BlockRun:
-        kids = sorted(children.get(row.workflow_run_block_id, []),
-                      key=lambda k: -1 if k.loop_index is None else k.loop_index)
-        task = row.task
-        return BlockRun(
-            workflow_run_block_id=row.workflow_run_block_id, label=row.label,
-            block_type=row.block_type, status=row.status, executed_with=row.executed_with,
-            parent_workflow_run_block_id=row.parent_workflow_run_block_id,
-            loop_index=row.loop_index, loop_value=row.loop_value,
-            task=None if task is None else TaskRecord(
-                task_id=task.task_id, url=task.url, navigation_goal=task.navigation_goal,
-                data_extraction_goal=task.data_extraction_goal,
-                extracted_information_schema=task.extracted_information_schema,
-            ),
-            actions=tuple(ActionRecord(
-                action_id=a.action_id, action_type=a.action_type, xpath=a.xpath,
-                intention=a.intention, reasoning=a.reasoning, text=a.text, option=a.option,
-                parameter_key=a.parameter_key, status=a.status,
-            ) for a in row.actions),
-            children=tuple(build(k) for k in kids),
-        )
-
-    return tuple(build(row) for row in children.get(None, []))
+    """One run's events (any order, repeats allowed) → its RunRecord, as the worker records
+    (credentials redacted) and loads it. Nothing stays in the database."""
+    with _sessions()() as session:
+        try:
+            for event in events:
+                record_event(session, event)
+            run = load_run(session, events[0].workflow_run_id)
+        finally:
+            session.rollback()
+    if run is None:
+        raise LookupError(f"run {events[0].workflow_run_id}: not recorded")
+    return run
 
 
 def runs_from_raw(raw_events: list[dict[str, Any]]) -> list[RunRecord]:
@@ -120,7 +93,7 @@ class Recorder:
     def block(self, label: str, block_type: str, actions: Sequence[dict[str, Any]] = (),
               *, task: dict[str, Any] | None = None, parent: str | None = None,
               block_id: str | None = None, loop_index: int | None = None,
-              loop_value: Any = None, status: str = "completed") -> str:
+              loop_value: Any = None, status: str = "completed", output: Any = None) -> str:
         block_id = block_id or f"wrb_{self.run_id}_{self.n + 1:03d}"
         if task is not None:
             task = {"task_id": f"tsk_{block_id}", "url": None, "navigation_goal": None,
@@ -133,6 +106,7 @@ class Recorder:
             "label": label, "block_type": block_type, "status": status,
             "executed_with": "agent", "loop_index": loop_index, "loop_value": loop_value,
             "task": task, "actions": acts,
+            **({} if output is None else {"output": output}),
         }))
         return block_id
 

@@ -17,6 +17,7 @@ from worker import models as m
 from worker.db import insert_for
 from worker.decision import Entry
 from worker.errors import PermanentError, TransientError
+from worker.inputs import column, inputs_of, keys_of
 
 if TYPE_CHECKING:
     from worker.codegen import GeneratedScript
@@ -24,6 +25,19 @@ if TYPE_CHECKING:
 
 class StaleRevision(TransientError):
     """Another writer published a revision since this one read the live revision."""
+
+
+class StaleBlobs(StaleRevision):
+    """A purge deleted a blob of this revision after it was uploaded: upload it again."""
+
+
+class BlobsBeingDeleted(TransientError):
+    """A purge is deleting blobs this revision uses; retry once it has finished."""
+
+
+# Publishers hold it shared, a purge exclusively while it decides which blobs to delete
+# (PostgreSQL; on SQLite every transaction is already exclusive).
+BLOB_LOCK_KEY = 0x5C_CAC4E_B10B
 
 
 @dataclass(frozen=True)
@@ -41,7 +55,10 @@ class LiveRevision:
 class Published:
     script_id: int
     revision_id: int | None  # None: the content equalled the live revision, nothing written
-    version: int | None
+    version: int | None  # the revision written, or None
+    candidate: bool = False  # written as a candidate: the script is pinned, live is unchanged
+    live_version: int | None = None  # the live revision's version after the commit
+    same_as: int | None = None  # nothing written: the content equals this (live or candidate)
 
 
 def find_script(session: Session, wpid: str, cache_key_value: str) -> m.Script | None:
@@ -128,7 +145,8 @@ def _entry(row: m.ScriptBlock) -> Entry:
         definition_sha256=row.definition_sha256,
         source_workflow_run_id=row.source_workflow_run_id,
         source_workflow_run_block_id=row.source_workflow_run_block_id,
-        input_fields=tuple(row.input_fields or ()),
+        input_fields=keys_of(row.input_fields),
+        inputs=inputs_of(row.input_fields),
     )
 
 
@@ -143,25 +161,28 @@ def publish(
     source_run_id: str,
     file_hashes: Mapping[str, str],
     now: datetime,
+    blobs_since: int,
 ) -> Published:
     """Insert a revision with its files and blocks and flip the live pointer, in the caller's
-    transaction. Raises StaleRevision if the live revision moved since it was read."""
+    transaction; on a pinned script the revision is stored as a candidate and the pointer
+    stays. Raises StaleRevision if the live revision moved since it was read, StaleBlobs or
+    BlobsBeingDeleted if a purge deleted (or is deleting) one of its blobs since
+    `blobs_since` (the blob_watermark read before the uploads), RunPurged if its run is gone.
+    """
+    lock_blobs(session, exclusive=False)
+    if session.get(m.WorkflowRun, source_run_id) is None:
+        raise RunPurged(f"run {source_run_id} is no longer recorded (purged): nothing published")
+    _check_blobs(session, set(file_hashes.values()), blobs_since)
     row = _lock_script(session, wpid, cache_key_value, now)
     if row.current_revision_id != expected_revision_id:
         raise StaleRevision(
             f"script {row.script_id}: live revision is {row.current_revision_id}, "
             f"expected {expected_revision_id}"
         )
-    if expected_revision_id is not None:
-        live_hash = session.scalar(
-            select(m.ScriptRevision.content_sha256).where(
-                m.ScriptRevision.script_revision_id == expected_revision_id
-            )
-        )
-        if live_hash == script.content_sha256 and _same_entries(
-            session, expected_revision_id, script
-        ):
-            return Published(row.script_id, None, None)
+    live_version = _version_of(session, row.current_revision_id)
+    same = _equal_revision(session, row, script)
+    if same is not None:
+        return Published(row.script_id, None, None, False, live_version, same_as=same)
     version = 1 + (
         session.scalar(
             select(func.max(m.ScriptRevision.version)).where(
@@ -177,10 +198,82 @@ def publish(
         source_workflow_run_id=source_run_id,
         content_sha256=script.content_sha256,
         created_at=now,
+        candidate=row.pinned,
     )
     session.add(revision)
     session.flush()
-    rid = revision.script_revision_id
+    _insert_rows(session, revision.script_revision_id, script, file_hashes)
+    if not row.pinned:
+        row.current_revision_id = revision.script_revision_id
+        live_version = version
+    session.flush()
+    return Published(row.script_id, revision.script_revision_id, version, row.pinned, live_version)
+
+
+class RunPurged(PermanentError):
+    """The run this revision was generated from was purged meanwhile."""
+
+
+def blob_watermark(session: Session) -> int:
+    """Read before uploading a revision's blobs: every blob deletion up to this id was done
+    before the uploads began, so only later ones can have removed an uploaded blob."""
+    d = m.BlobDeletion
+    pending = session.scalar(select(func.min(d.deletion_id)).where(d.done_at.is_(None)))
+    if pending is not None:
+        return int(pending) - 1
+    return int(session.scalar(select(func.max(d.deletion_id))) or 0)
+
+
+def lock_blobs(session: Session, *, exclusive: bool) -> None:
+    """Hold the blob lock until commit: shared to publish, exclusive to choose what to delete."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+    session.execute(select(lock(BLOB_LOCK_KEY)))
+
+
+def _check_blobs(session: Session, shas: set[str], since: int) -> None:
+    d = m.BlobDeletion
+    rows = session.execute(
+        select(d.sha256, d.done_at).where(d.deletion_id > since, d.sha256.in_(sorted(shas)))
+    ).all()
+    if any(done is None for _, done in rows):
+        raise BlobsBeingDeleted(
+            f"a purge is deleting {len({sha for sha, _ in rows})} blob(s) this revision uses"
+        )
+    if rows:
+        raise StaleBlobs(f"a purge deleted {len({sha for sha, _ in rows})} blob(s) meanwhile")
+
+
+def _version_of(session: Session, revision_id: int | None) -> int | None:
+    if revision_id is None:
+        return None
+    return session.scalar(
+        select(m.ScriptRevision.version).where(m.ScriptRevision.script_revision_id == revision_id)
+    )
+
+
+def _equal_revision(session: Session, row: m.Script, script: GeneratedScript) -> int | None:
+    """The version of the live revision, or (pinned) of a candidate, whose content and
+    entries equal the new one's: then nothing is written."""
+    r = m.ScriptRevision
+    mine = r.script_revision_id == row.current_revision_id
+    candidates = (r.script_id == row.script_id) & r.candidate.is_(True)
+    found = session.execute(
+        select(r.script_revision_id, r.version)
+        .where(mine | candidates if row.pinned else mine)
+        .where(r.content_sha256 == script.content_sha256)
+        .order_by(r.version.desc())
+    ).all()
+    for revision_id, version in found:
+        if _same_entries(session, revision_id, script):
+            return int(version)
+    return None
+
+
+def _insert_rows(
+    session: Session, rid: int, script: GeneratedScript, file_hashes: Mapping[str, str]
+) -> None:
     session.execute(
         insert_for(session, m.ScriptFile),
         [
@@ -200,15 +293,12 @@ def publish(
                 definition_sha256=b.definition_sha256,
                 source_workflow_run_id=b.source_workflow_run_id,
                 source_workflow_run_block_id=b.source_workflow_run_block_id,
-                input_fields=list(b.input_fields),
+                input_fields=column(b.input_fields, b.inputs),
                 path=b.path,
             )
             for b in script.blocks.values()
         ],
     )
-    row.current_revision_id = rid
-    session.flush()
-    return Published(row.script_id, rid, version)
 
 
 def _same_entries(session: Session, revision_id: int, script: GeneratedScript) -> bool:

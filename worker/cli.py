@@ -103,6 +103,7 @@ def plan_command(obj: Context, wpid: str, params: str, version: int | None) -> N
 
 
 
+from worker import cli_revisions  # noqa: E402,F401  (adds pin ... audit to the `script` group)
 from worker.cli_script import script  # noqa: E402  (registers the `script` group)
 
 main.add_command(script)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from worker import cache
 from worker import scripts as read
 from worker.cli_base import Context, pass_ctx
 
@@ -20,7 +21,8 @@ cache_key_option = click.option(
 
 @click.group()
 def script() -> None:
-    """Inspect cached scripts: history, files, diffs, exports."""
+    """Inspect and steer cached scripts: history, files, diffs, exports; pin, promote,
+    rollback, purge, audit."""
 
 
 @script.command()
@@ -38,10 +40,13 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
         click.echo(json.dumps(rows, sort_keys=True))
         return
     # Recorded values are data, not rich markup: "[eu]" would vanish, "[/x]" would crash.
-    table = Table(title=escape(f"{wpid} [{target.cache_key_value}] script {target.script_id}"))
+    pinned = " (pinned)" if target.pinned else ""
+    table = Table(
+        title=escape(f"{wpid} [{target.cache_key_value}] script {target.script_id}{pinned}")
+    )
     for column in (
         "version",
-        "live",
+        "status",
         "cached blocks",
         "workflow version",
         "source run",
@@ -52,7 +57,7 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
     for r in rows:
         table.add_row(
             str(r["version"]),
-            "*" if r["live"] else "",
+            "live" if r["live"] else "candidate" if r["candidate"] else "",
             str(r["cached_blocks"]),
             str(r["workflow_version"]),
             escape(r["source_workflow_run_id"]),
@@ -67,14 +72,26 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
 @cache_key_option
 @click.option("--version", type=int, default=None, help="Revision version (default: live).")
 @click.option("--file", "path", default="main.py", show_default=True)
+@click.option("--inputs", "list_inputs", is_flag=True,
+              help="List what each block enters: bound to the run, or literal as recorded.")
+@click.option("--json", "as_json", is_flag=True, help="With --inputs: machine-readable.")
 @pass_ctx
-def show(obj: Context, wpid: str, cache_key: str | None, version: int | None, path: str) -> None:
-    """Print one file of a revision (hash-checked)."""
+def show(obj: Context, wpid: str, cache_key: str | None, version: int | None, path: str,
+         list_inputs: bool, as_json: bool) -> None:
+    """Print one file of a revision (hash-checked), or with --inputs its blocks' inputs."""
     services = obj.services
     with services.sessions() as session:
-        revision = read.select_revision(
-            session, read.resolve_script(session, wpid, cache_key), version
-        )
+        target = read.resolve_script(session, wpid, cache_key)
+        revision = read.select_revision(session, target, version)
+        candidates = read.candidate_versions(session, target)
+    if revision.version in candidates:
+        click.echo(f"v{revision.version} is a candidate, not live", err=True)
+    elif version is None and candidates:
+        listed = ", ".join(f"v{v}" for v in candidates)
+        click.echo(f"live v{revision.version}; candidates: {listed}", err=True)
+    if list_inputs:
+        show_inputs(wpid, revision, as_json)
+        return
     if path not in revision.files:
         listing = ", ".join(sorted(revision.files))
         raise click.ClickException(f"version {revision.version} has no {path!r}; files: {listing}")
@@ -127,3 +144,23 @@ def export(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     click.echo(f"wrote {len(revision.files)} files of version {revision.version} to {directory}")
+
+
+def show_inputs(wpid: str, revision: cache.LiveRevision, as_json: bool) -> None:
+    rows = read.inputs_rows(revision)
+    if as_json:
+        click.echo(json.dumps({"workflow_permanent_id": wpid, "script_id": revision.script_id,
+                               "version": revision.version, "blocks": rows}, sort_keys=True))
+        return
+    table = Table(title=escape(f"{wpid} script {revision.script_id} v{revision.version}: inputs"))
+    for column in ("block", "action", "selector", "value", "reads"):
+        table.add_column(column)
+    for row in rows:
+        for item in [*row["bindings"], *row["literals"]]:
+            reads = ", ".join(item["sources"]) or "LITERAL"
+            table.add_row(escape(item["block"]), item["action"], escape(item["selector"] or ""),
+                          escape(item["expression"]), escape(reads))
+    Console().print(table)
+    literal = sum(len(r["literals"]) for r in rows)
+    bound = sum(len(r["bindings"]) for r in rows)
+    click.echo(f"{bound} bound, {literal} literal (typed as recorded in every replay)")

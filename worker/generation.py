@@ -25,7 +25,7 @@ from worker.errors import PermanentError, TransientError
 from worker.lease import Lease
 from worker.recording import load_run
 from worker.run import RunRecord
-from worker.store import BlobStore
+from worker.store import BlobNotFound, BlobStore
 
 MAX_PUBLISH_ATTEMPTS = 10  # re-decisions when other writers publish first
 
@@ -40,12 +40,14 @@ class GenerateResult:
     labels: tuple[str, ...] = ()  # labels whose entries were generated anew
     cache_key: str | None = None
     skipped: dict[str, int] = field(default_factory=dict)
+    candidate: int | None = None  # the script is pinned: this run's revision, not live
 
     def as_json(self) -> dict[str, Any]:
         return {
             "workflow_run_id": self.workflow_run_id, "regenerated": self.regenerated,
             "reason": self.reason, "script_id": self.script_id, "version": self.version,
             "labels": list(self.labels), "cache_key": self.cache_key,
+            "candidate": self.candidate,
         }
 
 
@@ -107,11 +109,19 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
                 raise PermanentError(f"run {run_id}: no event of this run was recorded")
             key = render_cache_key(run.definition, run.parameters)
             live = cache.live_revision(session, run.workflow_permanent_id, key)
+            blobs_since = cache.blob_watermark(session)
+            # No `pinned=` here: a pinned script's new revisions, repairs included, are
+            # stored as candidates by cache.publish and never made live (issue 15).
             decision = decide(run, None if live is None else live.entries)
             if not decision.regenerate:  # nothing to write: clear the record in this one
                 due_again = None if lease is None else lease.complete(session)
                 return _unchanged(run, key, live, decision.reason), due_again
-        script = _script(store, run, live, decision)
+        try:
+            script = _script(store, run, live, decision)
+        except BlobNotFound:
+            if _still_live(sessions, run, key, live):
+                raise
+            continue  # the live revision was purged or replaced meanwhile: decide again
         if lease is not None:
             lease.check()
         hashes = {path: store.put(data) for path, data in script.files.items()}
@@ -124,6 +134,7 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
                     expected_revision_id=None if live is None else live.revision_id,
                     script=script, workflow_version=run.workflow_version,
                     source_run_id=run.workflow_run_id, file_hashes=hashes, now=clock(),
+                    blobs_since=blobs_since,
                 )
                 due_again = None if lease is None else lease.complete(session)
         except cache.StaleRevision:
@@ -131,6 +142,14 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
         return _published(run, key, live, decision, script, published), due_again
     raise TransientError(f"run {run_id}: the live revision kept moving, "
                          f"{MAX_PUBLISH_ATTEMPTS} attempts")
+
+
+def _still_live(sessions: sessionmaker[Session], run: RunRecord, key: str,
+                live: cache.LiveRevision | None) -> bool:
+    with sessions() as session:
+        now_live = cache.live_revision(session, run.workflow_permanent_id, key)
+    return (None if now_live is None else now_live.revision_id) == (
+        None if live is None else live.revision_id)
 
 
 def _script(store: BlobStore, run: RunRecord, live: cache.LiveRevision | None,
@@ -202,14 +221,20 @@ def _published(
     script: GeneratedScript, published: cache.Published,
 ) -> GenerateResult:
     if published.revision_id is None:
+        same = "live" if published.same_as == published.live_version else "candidate"
         return GenerateResult(
             workflow_run_id=run.workflow_run_id, regenerated=False,
-            reason="the new revision's content equals the live one's: nothing written",
-            script_id=published.script_id, version=None if live is None else live.version,
-            cache_key=key,
+            reason=f"the new revision's content equals the {same} one's "
+                   f"(v{published.same_as}): nothing written",
+            script_id=published.script_id, version=published.live_version, cache_key=key,
         )
+    reason = decision.reason
+    if published.candidate:
+        reason += (f"; the script is pinned at v{published.live_version}: stored as "
+                   f"candidate v{published.version}")
     return GenerateResult(
-        workflow_run_id=run.workflow_run_id, regenerated=True, reason=decision.reason,
-        script_id=published.script_id, version=published.version,
+        workflow_run_id=run.workflow_run_id, regenerated=True, reason=reason,
+        script_id=published.script_id, version=published.live_version,
         labels=tuple(sorted(decision.generate)), cache_key=key, skipped=script.skipped,
+        candidate=published.version if published.candidate else None,
     )

@@ -1,4 +1,4 @@
-"""Tables (DESIGN.md section 5) as SQLAlchemy 2 typed models."""
+"""Tables (ARCHITECTURE.md §5) as SQLAlchemy 2 typed models."""
 
 from __future__ import annotations
 
@@ -90,6 +90,8 @@ class WorkflowRunBlock(Base):
     occurred_at: Mapped[datetime] = mapped_column(_tz())
     # "element" or "block" when the block's cached code needed the agent; null: none.
     fallback: Mapped[str | None] = mapped_column(String(16))
+    # block_completed.output: what the block extracted (credentials redacted), or null.
+    output: Mapped[Any] = mapped_column(JSONValue, nullable=True)
 
 
 class Task(Base):
@@ -145,6 +147,9 @@ class RunDebounce(Base):
     processed_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     generations: Mapped[int] = mapped_column(Integer, default=0)
+    # The last failed attempt's error and traceback: what a give-up dead-letters.
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_run_debounce_due_at", "due_at"),)
 
@@ -170,6 +175,8 @@ class Script(Base):
     cache_key_value: Mapped[str] = mapped_column(Text)
     current_revision_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(_tz())
+    # Pinned: generation stores new revisions as candidates; only an operator moves the pointer.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (UniqueConstraint("workflow_permanent_id", "cache_key_value"),)
 
@@ -186,6 +193,8 @@ class ScriptRevision(Base):
     created_at: Mapped[datetime] = mapped_column(_tz())
     # Made because cached blocks fell back to the agent (counted by the repair budget).
     repair: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Stored while the script was pinned and never made live since.
+    candidate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (UniqueConstraint("script_id", "version"),)
 
@@ -217,6 +226,53 @@ class ScriptBlock(Base):
     input_fields: Mapped[Any] = mapped_column(JSONValue, nullable=True)
     # Where this entry's code lives in the revision (blocks/<name>.py); null for the orchestrator.
     path: Mapped[str | None] = mapped_column(Text)
+
+
+class ScriptAudit(Base):
+    """Operator actions on a workflow's scripts; kept when the script itself is purged."""
+
+    __tablename__ = "script_audit"
+
+    audit_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workflow_permanent_id: Mapped[str] = mapped_column(Id, index=True)
+    cache_key_value: Mapped[str | None] = mapped_column(Text)
+    script_id: Mapped[int | None] = mapped_column(BigInteger)  # no foreign key: purge keeps it
+    action: Mapped[str] = mapped_column(String(16))
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(_tz())
+    details: Mapped[Any] = mapped_column(JSONValue, nullable=True)
+
+
+class BlobDeletion(Base):
+    """A blob a purge deletes: pending until done_at. A revision published after its blobs
+    were uploaded checks these rows, so it never commits a reference to a deleted blob."""
+
+    __tablename__ = "blob_deletions"
+
+    deletion_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    audit_id: Mapped[int | None] = mapped_column(BigInteger)
+    requested_at: Mapped[datetime] = mapped_column(_tz())
+    done_at: Mapped[datetime | None] = mapped_column(_tz())
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+class RunSecret(Base):
+    """Seals of a run's secret values (worker/secrets.py): a salt and a SHA-256, never the
+    value. They let intake redact the value from block events that arrive after run_started."""
+
+    __tablename__ = "run_secrets"
+
+    workflow_run_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    parameter_key: Mapped[str] = mapped_column(Text)
+    length: Mapped[int] = mapped_column(Integer)
+    salt: Mapped[str] = mapped_column(String(64))
 
 
 # --- operations ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from celery import Celery
 
 from config import redis_transport
 from config.celery import EVENTS_QUEUE, GENERATE_QUEUE
-from worker.events import TASK_NAMES, redact_raw
+from worker.events import GENERATE_TASK, TASK_NAMES, summary_repr
 
 
 def producer_app(broker_url: str) -> Celery:
@@ -43,9 +43,9 @@ def publish_events(app: Celery, events: Iterable[dict[str, Any]]) -> int:
     sent = 0
     with app.producer_or_acquire() as producer:
         for event in events:
-            # argsrepr is what Flower and Celery's logs show: never the credential values.
+            # argsrepr is what Flower and Celery's logs show: the event's identifiers only.
             app.send_task(task_name_for(event), args=[event], queue=EVENTS_QUEUE,
-                          producer=producer, retry=True, argsrepr=repr([redact_raw(event)]),
+                          producer=producer, retry=True, argsrepr=summary_repr([event]),
                           kwargsrepr="{}")
             sent += 1
     return sent
@@ -54,5 +54,5 @@ def publish_events(app: Celery, events: Iterable[dict[str, Any]]) -> int:
 def publish_wake_up(app: Celery, workflow_run_id: str, countdown_s: float | None = None) -> None:
     """Ask for a generation attempt of the run (the one definition of the wake-up message:
     intake, the generate task's re-arm, the sweeper and `dlq replay` all send it here)."""
-    app.send_task("scriptcache.generate", args=[{"workflow_run_id": workflow_run_id}],
+    app.send_task(GENERATE_TASK, args=[{"workflow_run_id": workflow_run_id}],
                   queue=GENERATE_QUEUE, countdown=countdown_s or None, retry=True)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from worker import models as m
 from worker.definition import Definition
 from worker.errors import RunNotStarted
-from worker.events import BlockCompleted, RunFinished, RunStarted, redact_event
+from worker.events import BlockCompleted, Event, RunStarted, redact_event
 from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
 
 PENDING, RUNNING = "pending", "running"  # known from blocks only / run_started seen
@@ -37,7 +37,6 @@ def updated_columns(model: type[m.Base]) -> list[str]:
     """The columns an upsert of `model` overwrites: all but its conflict key."""
     return [c for c in columns(model) if c != UPSERT_KEYS[model]]
 
-Event = RunStarted | BlockCompleted | RunFinished
 
 
 def record_event(session: Session, event: Event) -> str:
@@ -176,6 +175,7 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
         "task_id": task.task_id if task else None,
         "occurred_at": event.occurred_at,
         "fallback": None if event.fallback == "none" else event.fallback,
+        "output": event.output,
     }
     task_row = None if task is None else {
         "task_id": task.task_id,
@@ -299,6 +299,7 @@ def _tree(
             actions=tuple(actions.get(row.workflow_run_block_id, ())),
             children=tuple(build(k, depth + 1) for k in kids),
             fallback=row.fallback or "none",
+            output=row.output,
         )
 
     return tuple(build(row, 0) for row in children.get(None, []))

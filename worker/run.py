@@ -55,7 +55,8 @@ class BlockRun:
     task: TaskRecord | None = None
     actions: tuple[ActionRecord, ...] = ()
     children: tuple[BlockRun, ...] = ()
-    fallback: str = "none"  # "none" | "element" | "block" (DESIGN.md section 8)
+    fallback: str = "none"  # "none" | "element" | "block" (ARCHITECTURE.md §8)
+    output: Any = None  # block_completed.output: what the block extracted, or None
 
     @property
     def fell_back(self) -> bool:
@@ -89,6 +90,31 @@ class RunRecord:
 
     def runs_of(self, label: str) -> list[BlockRun]:
         return list(self._by_label.get(label, ()))
+
+    def completion_order(self) -> list[BlockRun]:
+        """Every block run, in the order blocks complete: a loop's or task_v2's children
+        (by iteration) before their container, top-level blocks in the order they ran."""
+        out: list[BlockRun] = []
+
+        def visit(block: BlockRun) -> None:
+            for child in block.children:
+                visit(child)
+            out.append(block)
+
+        for block in self.blocks:
+            visit(block)
+        return out
+
+    def outputs_before(self) -> dict[str, dict[str, Any]]:
+        """For each block run (by id): the latest output of every label completed before
+        it, as `ctx.outputs` holds them when that block runs."""
+        seen: dict[str, Any] = {}
+        out: dict[str, dict[str, Any]] = {}
+        for block in self.completion_order():
+            out[block.workflow_run_block_id] = dict(seen)
+            if block.output is not None:
+                seen[block.label] = block.output
+        return out
 
     @cached_property
     def _by_label(self) -> dict[str, list[BlockRun]]:

@@ -65,6 +65,11 @@ class BlobStore(Protocol):
 
     def exists(self, sha256: str) -> bool: ...
 
+    def delete(self, sha256: str) -> None:
+        """Remove a blob; removing one that is absent is not an error. Only a purge calls
+        this, after no committed revision references the blob (worker/revisions.py)."""
+        ...
+
     def describe(self) -> str:
         """Where the blobs live, for logs (never secrets)."""
         ...
@@ -105,6 +110,9 @@ class MemoryStore:
 
     def exists(self, sha256: str) -> bool:
         return blob_key(sha256) in self.objects
+
+    def delete(self, sha256: str) -> None:
+        self.objects.pop(blob_key(sha256), None)
 
     def describe(self) -> str:
         return "memory://"
@@ -153,6 +161,16 @@ class LocalStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
+
+    def delete(self, sha256: str) -> None:
+        target = self.path(sha256)
+        try:
+            target.unlink(missing_ok=True)
+            _fsync_dir(target.parent)
+        except FileNotFoundError:  # the directory itself is gone: nothing to delete
+            return
+        except OSError as exc:
+            raise TransientError(f"cannot delete blob {target}: {exc}") from exc
 
     def describe(self) -> str:
         return f"file://{self.root}"
@@ -214,6 +232,11 @@ class S3Store:
                     return False
                 raise
         return True
+
+    def delete(self, sha256: str) -> None:
+        key = self.key(sha256)
+        with _s3_errors(f"delete s3://{self.bucket}/{key}"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)  # absent: 204 as well
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"

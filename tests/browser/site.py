@@ -28,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import pyotp
+
 StartResponse = Callable[..., Any]
 BANNER_PAGES = frozenset({"/login", "/support"})
 REFUND_REASONS = {"damaged": "Arrived damaged", "late": "Arrived late",
@@ -82,6 +84,17 @@ class Site:
     views: list[tuple[str, str]] = field(default_factory=list)  # (username, order number)
     _sessions: dict[str, dict[str, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Pages for binding by value (issue 14): /process (an order number and a note; answers
+    # with a fresh confirmation code), /confirm (that code typed back), /security (a TOTP).
+    totp_secrets: dict[str, str] = field(default_factory=dict)  # username → base32 secret
+    processed: list[tuple[str, str, str]] = field(default_factory=list)  # user, order, note
+    confirmations: list[tuple[str, str, bool]] = field(default_factory=list)  # user, code, ok
+    one_time_codes: list[tuple[str, bool]] = field(default_factory=list)  # user, accepted
+
+    def signed_in(self) -> list[str]:
+        """The users with a session, in the order they signed in."""
+        with self._lock:
+            return [s["user"] for s in self._sessions.values()]
 
     def clear(self) -> None:
         with self._lock:
@@ -107,6 +120,8 @@ class Site:
         if session is None:
             return redirect("/login")
         account = self.accounts[session["user"]]
+        if (handled := self._values_pages(req, session)) is not None:
+            return handled
         if req.path == "/orders":
             welcome = self.welcome_once and not session.get("welcomed")
             session["welcomed"] = "1"
@@ -146,6 +161,41 @@ class Site:
             body = "<p id='error'>Wrong username or password.</p>" + login_form(self)
             return "401 Unauthorized", [], page(req, "Sign in", body)
         return ok(page(req, "Sign in", login_form(self)))
+
+
+    def _values_pages(self, req: Request, session: dict[str, str]
+                      ) -> tuple[str, list[tuple[str, str]], str] | None:
+        user = session["user"]
+        if req.path == "/process" and req.method == "POST":
+            number, note = req.form.get("number", ""), req.form.get("note", "")
+            self.processed.append((user, number, note))
+            session["confirmation"] = f"PC-{secrets.token_hex(4).upper()}"
+            body = (f"<p id='done'>Processed order {html.escape(number)}.</p>"
+                    f"<p>Confirmation {session['confirmation']}</p>")
+            return ok(page(req, "Processed", body))
+        if req.path == "/process":
+            return ok(page(req, "Process an order", """<form method="post" action="/process">
+ <label>Order <input name="number"></label> <label>Note <input name="note"></label>
+ <button id="process" type="submit">Process</button></form>"""))
+        if req.path == "/confirm" and req.method == "POST":
+            code = req.form.get("code", "")
+            self.confirmations.append((user, code, code == session.get("confirmation")))
+            return ok(page(req, "Confirmed", "<p>Thank you.</p>"))
+        if req.path == "/confirm":
+            return ok(page(req, "Confirm", """<form method="post" action="/confirm">
+ <label>Code <input name="code"></label> <button id="confirm" type="submit">Confirm</button>
+ </form>"""))
+        if req.path == "/security" and req.method == "POST":
+            secret = self.totp_secrets.get(user)
+            code = req.form.get("code", "")
+            accepted = secret is not None and pyotp.TOTP(secret).verify(code, valid_window=1)
+            self.one_time_codes.append((user, accepted))
+            return ok(page(req, "Verified" if accepted else "Wrong code", ""))
+        if req.path == "/security":
+            return ok(page(req, "Two-factor check", """<form method="post" action="/security">
+ <label>Code <input name="code" autocomplete="one-time-code"></label>
+ <button id="verify" type="submit">Verify</button></form>"""))
+        return None
 
 
 class Request:

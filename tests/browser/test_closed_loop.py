@@ -1,4 +1,4 @@
-"""The closed loop in real Chromium (DESIGN.md section 8): an agent run is learned, replays
+"""The closed loop in real Chromium (ARCHITECTURE.md §8): an agent run is learned, replays
 run from code, a redesign makes them fall back to the agent plug-in, the replay's own events
 repair the cache, and the next replay runs from code again with the same effects."""
 

@@ -20,7 +20,7 @@ async def read_invoices(page: Page, ctx: RunContext) -> None:
         intention="Open the block's start page",
     )
     await page.scroll('//table', intention='Load every row')
-    await page.extract(
+    ctx.outputs['read_invoices'] = await page.extract(
         'List every invoice with its number, total and status',
         {
             'properties': {

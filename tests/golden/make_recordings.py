@@ -203,7 +203,134 @@ def mixed_live() -> None:
     run.write(HERE, "mixed_live")
 
 
+# --- binding by value (ARCHITECTURE.md §9): one recording per kind ---------------------
+
+
+def bind_parameters() -> None:
+    """Values typed without parameter_key: whole, inside text, list items, object fields,
+    numbers and booleans (short ones only where the definition mentions them), options,
+    upload paths, visited urls and keys."""
+    run = Run("bind_params", defn([
+        {"label": "order_form", "block_type": "task", "url": "https://shop.example.test/new",
+         "navigation_goal": "Order {{ quantity }} items, gift wrap {{ gift }}, key {{ key }}"},
+    ], [param("customer"), param("order_ref"), param("tags"), param("address"),
+        param("quantity"), param("gift"), param("country"), param("invoice"), param("key"),
+        param("note")]),
+        {"customer": "Grace Hopper", "order_ref": "ORD-4711", "tags": ["urgent", "fragile"],
+         "address": {"city": "Arlington", "zip": "22201"}, "quantity": 3, "gift": True,
+         "country": "US", "invoice": "/srv/invoices/ORD-4711.pdf", "key": "Tab",
+         "note": "no"})
+    run.block("order_form", "task", [
+        act("goto_url", None, "Search the order ORD-4711",
+            text="https://shop.example.test/search?q=ORD-4711&lang=en"),
+        act("input_text", "//input[@name='customer']", "Type Grace Hopper",
+            text="Grace Hopper"),
+        act("input_text", "//input[@name='reference']", "Type the reference",
+            text="Ref ORD-4711 for Grace Hopper"),
+        act("input_text", "//input[@name='tag']", "Type the second tag", text="fragile"),
+        act("input_text", "//input[@name='city']", "Type the city", text="Arlington"),
+        act("input_text", "//input[@name='zip']", "Type the zip", text="22201"),
+        act("input_text", "//input[@name='qty']", "Type the quantity", text="3"),
+        act("select_option", "//select[@name='gift']", "Gift wrap?", option="true"),
+        act("select_option", "//select[@name='country']", "Pick the country", option="US"),
+        act("input_text", "//input[@name='remark']", "A short word nobody mentions",
+            text="no"),
+        act("upload_file", "//input[@type='file']", "Attach the invoice",
+            text="/srv/invoices/ORD-4711.pdf"),
+        act("keypress", "//input[@name='qty']", "Leave the field", text="Tab"),
+        act("click", "//tr[td[text()='ORD-4711']]//button", "Open ORD-4711"),
+    ], task={"url": "https://shop.example.test/new"})
+    run.write(HERE, "bind_parameters")
+
+
+def bind_loop_branch() -> None:
+    """A loop over objects (fields of the current value) and a branch typing a parameter."""
+    run = Run("bind_loop", defn([
+        {"label": "each_item", "block_type": "for_loop", "loop_over": "items", "loop_blocks": [
+            {"label": "add_item", "block_type": "action"}]},
+        {"label": "ship", "block_type": "conditional", "branches": [
+            {"condition": "{{ express }}", "blocks": [
+                {"label": "express_form", "block_type": "task"}]},
+            {"condition": None, "blocks": [{"label": "normal_form", "block_type": "task"}]},
+        ]},
+    ], [param("items"), param("express"), param("phone")]),
+        {"items": [{"sku": "SKU-100", "count": 2}, {"sku": "SKU-200", "count": 5}],
+         "express": True, "phone": "+1 555 0100"})
+    for i, item in enumerate([{"sku": "SKU-100", "count": 2}, {"sku": "SKU-200", "count": 5}]):
+        run.block("add_item", "action", [
+            act("input_text", "//input[@name='sku']", "Type the SKU", text=item["sku"]),
+            act("input_text", "//input[@name='count']", "Type the count",
+                text=str(item["count"])),
+            act("click", f"//button[@data-sku='{item['sku']}']", f"Add {item['sku']}"),
+        ], task={}, parent="wrb_items", loop_index=i, loop_value=item)
+    run.block("each_item", "for_loop", block_id="wrb_items")
+    run.block("ship", "conditional")
+    run.block("express_form", "task", [
+        act("input_text", "//input[@name='phone']", "Type the phone", text="+1 555 0100"),
+    ], task={})
+    run.write(HERE, "bind_loop_branch")
+
+
+def bind_outputs() -> None:
+    """An extracted value typed by a later block binds to ctx.outputs[label]."""
+    run = Run("bind_out", defn([
+        {"label": "read_ticket", "block_type": "extraction",
+         "url": "https://help.example.test/tickets/new"},
+        {"label": "follow_up", "block_type": "task",
+         "url": "https://help.example.test/follow-up",
+         "navigation_goal": "Follow up on {{ read_ticket.output }}"},
+    ]))
+    run.block("read_ticket", "extraction", [act("extract", None, "Read the ticket")],
+              task={"data_extraction_goal": "The new ticket's number and queue",
+                    "extracted_information_schema": {"type": "object"}},
+              output={"ticket": "T-99817", "queue": "billing", "priority": 2})
+    run.block("follow_up", "task", [
+        act("input_text", "//input[@name='ticket']", "Type the ticket", text="T-99817"),
+        act("input_text", "//textarea", "Describe",
+            text="Please move T-99817 out of billing"),
+        act("select_option", "//select[@name='priority']", "Same priority", option="2"),
+    ], task={"url": "https://help.example.test/follow-up"})
+    run.write(HERE, "bind_outputs")
+
+
+def bind_secrets() -> None:
+    """A one-time code from a totp parameter and a credential, by key: ctx.totp, ctx.credential;
+    ties between parameters with the same value."""
+    run = Run("bind_secret", defn([
+        {"label": "log_in", "block_type": "login", "url": "https://vault.example.test/login",
+         "navigation_goal": "Sign in as {{ login_name }}"},
+    ], [param("login_name"), param("email"), param("password", "credential"),
+        param("otp", "totp")]),
+        {"login_name": "ops@vault.test", "email": "ops@vault.test", "password": "pw-1",
+         "otp": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"})
+    run.block("log_in", "login", [
+        act("input_text", "//input[@name='user']", "Type the user", text="ops@vault.test"),
+        act("input_text", "//input[@name='password']", "Type the password", text="pw-1",
+            parameter_key="password"),
+        act("input_text", "//input[@name='code']", "Type the code", text="492039",
+            parameter_key="otp"),
+        act("click", "//button[@type='submit']", "Sign in"),
+    ], task={"url": "https://vault.example.test/login"})
+    run.write(HERE, "bind_secrets")
+
+
+def bind_task_v2() -> None:
+    """task_v2 children: recorded urls and typed values bind like any other."""
+    run = Run("bind_v2", defn([{
+        "label": "book", "block_type": "task_v2", "url": "https://fly.example.test",
+        "prompt": "Book a flight to {{ city }} on {{ day }}"}],
+        [param("city"), param("day")]), {"city": "Lisbon", "day": "2026-12-24"})
+    run.block("search", "navigation", [
+        act("input_text", "//input[@name='to']", "Type Lisbon", text="Lisbon"),
+        act("input_text", "//input[@name='day']", "Type the day", text="2026-12-24"),
+    ], task={"url": "https://fly.example.test/search?to=Lisbon&day=2026-12-24"},
+        parent="wrb_book")
+    run.block("book", "task_v2", block_id="wrb_book")
+    run.write(HERE, "bind_task_v2")
+
+
 if __name__ == "__main__":
     for make in (login_credentials, form_parameters, extraction_schema, nested_loop, while_loop,
-                 conditional_one_branch, task_v2_children, mixed_live):
+                 conditional_one_branch, task_v2_children, mixed_live, bind_parameters,
+                 bind_loop_branch, bind_outputs, bind_secrets, bind_task_v2):
         make()

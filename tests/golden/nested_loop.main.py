@@ -26,4 +26,8 @@ async def open_region(page: Page, ctx: RunContext) -> None:
 @block('read_store')
 async def read_store(page: Page, ctx: RunContext) -> None:
     await page.click("//a[text()='S1']", intention='Open the store')
-    await page.extract('Opening hours', {'type': 'string'}, intention='Read the opening hours')
+    ctx.outputs['read_store'] = await page.extract(
+        'Opening hours',
+        {'type': 'string'},
+        intention='Read the opening hours',
+    )

@@ -63,7 +63,7 @@ async def open_order(page: Page, ctx: RunContext) -> None:
 
 @block('read_order')
 async def read_order(page: Page, ctx: RunContext) -> None:
-    await page.extract(
+    ctx.outputs['read_order'] = await page.extract(
         'Extract the order status and total',
         {
             'properties': {'status': {'type': 'string'}, 'total': {'type': 'number'}},

@@ -35,7 +35,7 @@ async def research_1_compare_331c825d(page: Page, ctx: RunContext) -> None:
 
 
 async def research_3_read_cheapest_7ab02644(page: Page, ctx: RunContext) -> None:
-    await page.extract(
+    ctx.outputs['read cheapest'] = await page.extract(
         'Cheapest flight',
         {'airline': 'string', 'price': 'number'},
         intention='Read the first row',

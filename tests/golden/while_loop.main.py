@@ -17,7 +17,7 @@ async def run_workflow(page: Page, ctx: RunContext) -> None:
 
 @block('read_page')
 async def read_page(page: Page, ctx: RunContext) -> None:
-    await page.extract('Rows', None, intention='Read the rows')
+    ctx.outputs['read_page'] = await page.extract('Rows', None, intention='Read the rows')
 
 
 @block('next_page')

@@ -172,6 +172,21 @@ def test_blobs_round_trip(backend: Backend, size: int) -> None:
     assert backend.store.get(sha) == data
 
 
+def test_delete_removes_only_that_blob_and_deleting_it_again_is_no_error(
+    backend: Backend,
+) -> None:
+    other = backend.store.put(b"another blob")
+    backend.store.put(DATA)
+
+    backend.store.delete(DATA_SHA)
+    backend.store.delete(DATA_SHA)
+
+    assert not backend.store.exists(DATA_SHA)
+    with pytest.raises(BlobNotFound):
+        backend.store.get(DATA_SHA)
+    assert raw_locations(backend) == {backend.location(other)}
+    assert backend.store.put(DATA) == DATA_SHA and backend.store.get(DATA_SHA) == DATA
+
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "ABC", DATA_SHA.upper(), DATA_SHA + "0"])
 def test_a_malformed_digest_is_rejected(backend: Backend, bad: str) -> None:
     with pytest.raises(PermanentError, match="not a sha256 hex digest"):

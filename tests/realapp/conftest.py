@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.browser.conftest import Cache
 from tests.realapp.app import DeskApp, Users, seeded_database
+from tests.realapp.fidelity import Cache
 from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
 from worker.db import make_sessionmaker
 from worker.store import MemoryStore

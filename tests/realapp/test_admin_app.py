@@ -9,9 +9,8 @@ import json
 import re
 from typing import Any
 
-from tests.browser.conftest import Cache
-from tests.realapp import workflows as wf
 from tests.realapp.app import DeskApp, Order, Ticket
+from tests.realapp.fidelity import Cache, record
 from tests.realapp.workflows import Inputs
 from worker.browser.chromium import open_page
 from worker.events import parse_event
@@ -84,16 +83,6 @@ def test_site_changes_are_template_overrides_switched_per_test(
     assert asyncio.run(_page_texts(chromium, login)) == ("", ["Log in"])
 
 
-async def _record(chromium: str, desk: DeskApp, run_id: str, inputs: Inputs
-                  ) -> list[dict[str, Any]]:
-    async with open_page(chromium) as page:
-        return await wf.record_agent_run(page, run_id, desk.base_url, inputs)
-
-
-def record(chromium: str, desk: DeskApp, run_id: str, inputs: Inputs) -> list[dict[str, Any]]:
-    return asyncio.run(_record(chromium, desk, run_id, inputs))
-
-
 def typed(events: list[dict[str, Any]], label: str) -> list[tuple[str, Any, Any]]:
     [block] = [e for e in events if e["type"] == "block_completed" and e["label"] == label]
     return [(a["action_type"], a["text"] or a["option"], a["parameter_key"])
@@ -128,7 +117,7 @@ def test_an_agent_run_refunds_the_order_it_names_as_the_user_it_signs_in_with(
     # scriptcache takes the run in and caches a script that holds no password.
     [generated] = cache.record(events)
     assert generated.regenerated
-    files, _ = cache.live(wf.WPID)
+    files, _, _ = cache.live()
     assert all(inputs.password.encode() not in data for data in files.values())
 
 

@@ -120,7 +120,7 @@ def test_a_selector_with_the_loop_value_evaluates_back_to_the_recording(
 ) -> None:
     xpath = before + value + after
     node = _selector(ActionRecord("a1", "click", xpath=xpath),
-                     ActionScope(frozenset(), loop_value=value))
+                     ActionScope(frozenset(), loop_value=value)).expr
     source = ast.unparse(ast.fix_missing_locations(ast.Expression(node)))
     ctx = SimpleNamespace(current_value=value)
     assert eval(compile(source, "<selector>", "eval"), {"ctx": ctx}) == xpath

@@ -49,7 +49,7 @@ Fallback = Literal["none", "element", "block"]
 @dataclass
 class BlockRecord:
     """One block (or loop iteration of a child) as it ran; `actions` are dicts in the shape
-    of an event's actions items (DESIGN.md sections 2 and 8)."""
+    of an event's actions items (ARCHITECTURE.md §2 and §8)."""
 
     label: str
     loop_index: int | None
@@ -91,6 +91,11 @@ class ReplayResult:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """What each block extracted last in the replay (its `ctx.outputs[label]`)."""
+        return {label: value for label, _, value in self.extracted if label is not None}
+
     def raise_for_error(self) -> None:
         """Re-raise what ended the replay, if anything did."""
         if self.exception is not None:
@@ -116,6 +121,7 @@ class ReplayResult:
                 {"label": label, "loop_index": index, "value": value}
                 for label, index, value in self.extracted
             ],
+            "outputs": self.outputs,
         }
 
 

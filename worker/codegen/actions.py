@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from worker.codegen.nodes import attr, awaited, call, ctx_call, literal
+from worker.codegen.nodes import LINENO, attr, awaited, call, ctx_call, literal
+from worker.codegen.values import Binder, Bound, RunValues, Source
+from worker.inputs import InputRecord
 from worker.run import ActionRecord, TaskRecord
 
 DROPPED = frozenset({"complete", "terminate", "null_action"})
@@ -18,11 +21,33 @@ NO_LOOP: Any = object()  # the loop value of a block that does not run inside a 
 
 @dataclass(frozen=True)
 class ActionScope:
-    """What an action's statement may depend on besides the action itself."""
+    """What an action's statement may depend on besides the action itself.
+
+    `binder` turns recorded values into references (worker/codegen/values.py); without one,
+    only the loop's current value is bound. Each value the block enters is appended to
+    `inputs`, under `label`.
+    """
 
     credential_keys: frozenset[str]
     task: TaskRecord | None = None
     loop_value: Any = NO_LOOP
+    binder: Binder | None = None
+    label: str = ""
+    totp_keys: frozenset[str] = frozenset()
+    inputs: list[InputRecord] = field(default_factory=list, compare=False)
+    mentioned: frozenset[str] = frozenset()  # names the block's definition templates use
+
+    def bind(self, raw: Any) -> Bound:
+        return self._binder().bind(raw)
+
+    def prose(self, used: Iterable[Source]) -> Binder:
+        return self._binder().only(used)
+
+    def _binder(self) -> Binder:
+        if self.binder is not None:
+            return self.binder
+        in_loop = self.loop_value is not NO_LOOP and self.loop_value is not None
+        return RunValues({}).binder(self.loop_value, in_loop, frozenset(), {})
 
 
 def statements(
@@ -61,77 +86,128 @@ def made_optional(statement: ast.stmt) -> ast.stmt:
     return statement
 
 
-def value_of(raw: str | None, action: ActionRecord, scope: ActionScope) -> ast.expr:
-    """A typed or selected value: a parameter reference, the loop's current value, or text."""
+def value_of(raw: Any, action: ActionRecord, scope: ActionScope) -> Bound:
+    """A typed or selected value: a parameter, credential or one-time code by its key, else
+    bound by value (the loop's value, a parameter, an earlier output) or a literal."""
     key = action.parameter_key
     if key:
-        return ctx_call("credential" if key in scope.credential_keys else "param", literal(key))
-    loop_value = scope.loop_value
-    in_loop = loop_value is not NO_LOOP and loop_value is not None
-    if in_loop and raw is not None and raw == str(loop_value):
-        return attr("ctx", "current_value")
-    return literal(raw)
+        method = ("totp" if key in scope.totp_keys
+                  else "credential" if key in scope.credential_keys else "param")
+        # The parameter's own value is what the action's intention may mention.
+        same = scope.binder.named(key) if scope.binder and method == "param" else ()
+        return Bound(ctx_call(method, literal(key)), same)
+    bound = scope.bind(raw)
+    if bound.literal and (otp := one_time_code_key(raw, action, scope)) is not None:
+        return Bound(ctx_call("totp", literal(otp)))
+    return bound
 
 
-def page_action(method: str, action: ActionRecord, *args: ast.expr) -> ast.stmt:
-    func = attr("page", method)
-    return awaited(call(func, *args, intention=literal(action.intention)))
+ONE_TIME_CODE = re.compile(r"[0-9]{6,8}")
+ONE_TIME_WORDS = ("otp", "2fa", "mfa", "one-time", "one time", "verification code",
+                  "security code", "authenticator", "passcode", "code")
 
 
-MIN_LOOP_VALUE_CHARS = 3  # shorter values match selectors by accident
+def one_time_code_key(raw: Any, action: ActionRecord, scope: ActionScope) -> str | None:
+    """The totp parameter whose code a typed value is, when it was typed without
+    `parameter_key`: 6 to 8 digits bound to nothing else, in a workflow with a totp
+    parameter, where the block's definition mentions that parameter or the action's
+    selector or intention speaks of a code. The mentioned key wins, then sorted order.
+    A one-time code typed as recorded would be stale in every replay."""
+    if not scope.totp_keys or not isinstance(raw, str) or not ONE_TIME_CODE.fullmatch(raw):
+        return None
+    key = min(scope.totp_keys, key=lambda k: (k not in scope.mentioned, k))
+    hint = f"{action.xpath or ''} {action.intention or ''}".lower()
+    if key in scope.mentioned or any(word in hint for word in ONE_TIME_WORDS):
+        return key
+    return None
 
 
-def _selector(action: ActionRecord, scope: ActionScope) -> ast.expr:
-    """The recorded selector; inside a loop, the iteration's value in it becomes a reference
-    to the current value (an f-string), so `//a[contains(@href, 'A-1002')]` follows the loop."""
-    xpath = action.xpath
-    value = scope.loop_value
-    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
-    if xpath is None or len(text) < MIN_LOOP_VALUE_CHARS or text not in xpath:
-        return literal(xpath)
-    parts: list[ast.expr] = []
-    for i, piece in enumerate(xpath.split(text)):
-        if i:
-            parts.append(ast.FormattedValue(attr("ctx", "current_value"), -1, None))
-        if piece:
-            parts.append(ast.Constant(piece))
-    return ast.JoinedStr(parts)
+def _entered(method: str, raw: Any, action: ActionRecord, scope: ActionScope) -> Bound:
+    """`value_of`, remembered in `scope.inputs` (what `script show --inputs` lists)."""
+    bound = value_of(raw, action, scope)
+    refs = references(bound.expr)
+    expression = ast.unparse(bound.expr)  # one line, whatever its length
+    scope.inputs.append(InputRecord(scope.label, method, action.xpath, expression, refs))
+    return bound
+
+
+def references(expr: ast.expr) -> tuple[str, ...]:
+    """The `ctx.…` reads in an expression (calls, `ctx.current_value…`, `ctx.outputs[…]…`)."""
+    found: list[str] = []
+    if isinstance(expr, ast.Constant):
+        return ()
+    for node in ast.walk(expr):
+        call_on_ctx = isinstance(node, ast.Call) and _on_ctx(node.func)
+        read_on_ctx = isinstance(node, ast.Subscript | ast.Attribute) and _on_ctx(node)
+        text = ast.unparse(node) if call_on_ctx or read_on_ctx else ""
+        if call_on_ctx or (read_on_ctx and not any(f.startswith(text) for f in found)):
+            found.append(text)
+    return tuple(dict.fromkeys(found))
+
+
+def _on_ctx(node: ast.expr) -> bool:
+    while isinstance(node, ast.Subscript | ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name) and node.id == "ctx"
+
+
+def page_action(method: str, action: ActionRecord, scope: ActionScope, *args: Bound,
+                **keywords: Bound) -> ast.stmt:
+    """`await page.<method>(*args, **keywords, intention=...)`; the intention follows the
+    values the action's arguments were bound to, and nothing else."""
+    used = [src for bound in (*args, *keywords.values()) for src in bound.used]
+    intention = scope.prose(used).bind(action.intention).expr
+    named = {k: v.expr for k, v in keywords.items()}
+    return awaited(call(attr("page", method), *(a.expr for a in args), **named,
+                        intention=intention))
+
+
+def _selector(action: ActionRecord, scope: ActionScope) -> Bound:
+    """The recorded selector with the run's values in it bound: inside a loop,
+    `//a[contains(@href, 'A-1002')]` follows the loop's current value."""
+    return scope.bind(action.xpath)
 
 
 def _fill(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("fill", a, _selector(a, s), value_of(a.text, a, s))
+    return page_action("fill", a, s, _selector(a, s), _entered("fill", a.text, a, s))
 
 
 def _select(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("select_option", a, _selector(a, s), value_of(a.option, a, s))
+    return page_action("select_option", a, s, _selector(a, s),
+                       _entered("select_option", a.option, a, s))
 
 
 def _upload(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("upload_file", a, _selector(a, s), value_of(a.text, a, s))
+    return page_action("upload_file", a, s, _selector(a, s),
+                       _entered("upload_file", a.text, a, s))
 
 
 def _goto(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("goto", a, value_of(a.text, a, s))
+    return page_action("goto", a, s, _entered("goto", a.text, a, s))
 
 
 def _press(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    func = attr("page", "press")
-    key = value_of(a.text, a, s)
-    return awaited(call(func, _selector(a, s), key=key, intention=literal(a.intention)))
+    return page_action("press", a, s, _selector(a, s), key=_entered("press", a.text, a, s))
 
 
 def _wait(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("wait", a, literal(seconds(a.text)))
+    return page_action("wait", a, s, Bound(literal(seconds(a.text))))
 
 
 def _extract(a: ActionRecord, s: ActionScope) -> ast.stmt:
+    """`ctx.outputs[label] = await page.extract(...)`: later blocks read the result. The
+    goal was rendered by the platform from the definition: the values it mentions bind."""
     goal = s.task.data_extraction_goal if s.task else None
     schema = s.task.extracted_information_schema if s.task else None
-    return page_action("extract", a, literal(goal), literal(schema))
+    bound_goal = s.prose(()).bind(goal) if s.binder is None else s.binder.mentioned().bind(goal)
+    statement = page_action("extract", a, s, bound_goal, Bound(literal(schema)))
+    assert isinstance(statement, ast.Expr)
+    target = ast.Subscript(attr("ctx", "outputs"), literal(s.label), ast.Store())
+    return ast.Assign([target], statement.value, lineno=LINENO)
 
 
 def _selector_only(method: str) -> Callable[[ActionRecord, ActionScope], ast.stmt]:
-    return lambda a, s: page_action(method, a, _selector(a, s))
+    return lambda a, s: page_action(method, a, s, _selector(a, s))
 
 
 def seconds(text: str | None) -> int | float | None:

@@ -1,7 +1,8 @@
 """One code generator per cacheable BlockKind, keyed by kind.
 
 Making a block type cacheable is one entry in worker.definition.BLOCK_TYPES; a new *kind*
-also needs its generator in GENERATORS below.
+also needs its generator in GENERATORS below and its place in definition.CACHEABLE_KINDS
+(tests/unit/test_block_registry.py holds the two to each other).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from worker.codegen.actions import NO_LOOP, ActionScope, statements
 from worker.codegen.flow import orchestrate
 from worker.codegen.nodes import (
     LINENO,
+    attr,
     awaited,
     block_function,
     call,
@@ -26,7 +28,9 @@ from worker.codegen.nodes import (
     name,
 )
 from worker.codegen.optional import optional_actions
+from worker.codegen.values import RunValues, mentions
 from worker.definition import Block, BlockKind, kind_of
+from worker.inputs import InputRecord
 from worker.run import BlockRun
 
 START_PAGE_INTENTION = "Open the block's start page"
@@ -34,11 +38,28 @@ START_PAGE_INTENTION = "Open the block's start page"
 
 @dataclass
 class Generation:
-    """What one generation shares: credential keys, parentless runs, counts of skips."""
+    """What one generation shares: credential keys, parentless runs, counts of skips, and
+    what recorded values bind to (the run's values, the definition's blocks, and for each
+    block run the outputs of the blocks that completed before it)."""
 
     credential_keys: frozenset[str]
     loose: Mapping[str, Sequence[BlockRun]] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
+    values: RunValues = field(default_factory=lambda: RunValues({}))
+    totp_keys: frozenset[str] = frozenset()
+    blocks: Mapping[str, Block] = field(default_factory=dict)
+    outputs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    entered: list[InputRecord] = field(default_factory=list)  # in generation order
+
+    def scope(self, run: BlockRun, loop_value: Any, mentioned: Block | None) -> ActionScope:
+        """The scope of `run`'s actions: their loop value, and what their values bind to
+        (`mentioned`: the definition block whose templates count as mentions)."""
+        in_loop = loop_value is not NO_LOOP and loop_value is not None
+        names = mentions([mentioned, self.blocks.get(run.label)])
+        binder = self.values.binder(loop_value, in_loop, names,
+                                    self.outputs.get(run.workflow_run_block_id, {}))
+        return ActionScope(self.credential_keys, run.task, loop_value, binder, run.label,
+                           self.totp_keys, self.entered, names)
 
 
 @dataclass(frozen=True)
@@ -81,12 +102,21 @@ def start_page(url: str) -> ast.stmt:
 
 
 def task_body(
-    run: BlockRun, start_url: str | None, gen: Generation, loop_value: Any,
-    others: Sequence[BlockRun] = (),
+    run: BlockRun, start_url: str | None, scope: ActionScope, gen: Generation,
+    recorded_url: bool = False, others: Sequence[BlockRun] = (),
 ) -> list[ast.stmt]:
-    body = [start_page(start_url)] if start_url else []
-    scope = ActionScope(gen.credential_keys, run.task, loop_value)
-    return body + statements(run.actions, scope, gen.skipped, optional_actions(run, others))
+    """The start page (a definition url, rendered when a template; a recorded url, bound by
+    value and never rendered), then the actions; `others` (a loop child's other iterations)
+    tell which actions are optional."""
+    body: list[ast.stmt] = []
+    if start_url and recorded_url:
+        goto = call(attr("page", "goto"), scope.bind(start_url).expr,
+                    intention=literal(START_PAGE_INTENTION))
+        body.append(awaited(goto))
+    elif start_url:
+        body.append(start_page(start_url))
+    optional = optional_actions(run, others)
+    return body + statements(run.actions, scope, gen.skipped, optional)
 
 
 def task_like(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
@@ -94,7 +124,8 @@ def task_like(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockC
     other runs (a loop child's other iterations) tell which of its actions are optional."""
     run = richest(runs)
     function = identifier(block.label)
-    body = task_body(run, block.url, gen, _loop_value(run, NO_LOOP), runs)
+    scope = gen.scope(run, _loop_value(run, NO_LOOP), block)
+    body = task_body(run, block.url, scope, gen, others=runs)
     return BlockCode((block_function(function, body, block.label),), call_block(function), run)
 
 
@@ -103,14 +134,14 @@ def task_v2(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCod
     run = richest(runs)
     helpers: list[ast.AsyncFunctionDef] = []
     body = [start_page(block.url)] if block.url else []
-    body += _children(block.label, run, gen, _loop_value(run, NO_LOOP), helpers)
+    body += _children(block, block.label, run, gen, _loop_value(run, NO_LOOP), helpers)
     function = identifier(block.label)
     main = block_function(function, body, block.label)
     return BlockCode((main, *helpers), call_block(function), run)
 
 
 def _children(
-    key: str, run: BlockRun, gen: Generation, loop_value: Any,
+    owner: Block, key: str, run: BlockRun, gen: Generation, loop_value: Any,
     helpers: list[ast.AsyncFunctionDef],
 ) -> list[ast.stmt]:
     """Calls of helpers generated for a task_v2 run's children (which the definition lacks)."""
@@ -123,9 +154,10 @@ def _children(
         kind = kind_of(child.block_type)
         if kind is BlockKind.TASK_LIKE:
             url = child.task.url if child.task else None
-            body = task_body(child, url, gen, value)
+            scope = gen.scope(child, value, owner)
+            body = task_body(child, url, scope, gen, recorded_url=True)
         elif kind is BlockKind.TASK_V2:
-            body = _children(f"{key}/{index}/{child.label}", child, gen, value, helpers)
+            body = _children(owner, f"{key}/{index}/{child.label}", child, gen, value, helpers)
         else:
             gen.skipped[f"task_v2_child:{child.block_type}"] += 1
             continue
@@ -159,7 +191,7 @@ def loop(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
     over = (block.model_extra or {}).get("loop_over")
     values: ast.expr = literal(None)  # while_loop: the runtime evaluates the condition
     if block.block_type == "for_loop" and isinstance(over, str) and over:
-        values = ctx_call("param", literal(over))
+        values = ctx_call("credential" if over in gen.credential_keys else "param", literal(over))
     statement = ast.AsyncFor(
         ast.Name("value", ast.Store()), ctx_call("loop", literal(block.label), values), body, [],
         lineno=LINENO,

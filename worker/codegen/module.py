@@ -19,6 +19,7 @@ from worker.codegen.script import (
     content_sha256,
     sha256_hex,
 )
+from worker.codegen.values import RunValues
 from worker.decision import START_BLOCK, is_executable
 from worker.definition import CACHEABLE, Block, Definition
 from worker.run import BlockRun, RunRecord
@@ -40,8 +41,11 @@ class _Cached:
     row: GeneratedBlock
 
 
-# CPython 3.11's AST constructors keep a recursion counter that is not thread-safe
-# ("SystemError: AST constructor recursion depth mismatch" when threads parse at once).
+# Not for the formatter (nodes.source keeps no shared state): generation also parses and
+# compiles trees (block_body, _carry, validate_pieces), and CPython 3.11's conversion between
+# C and Python ASTs keeps its recursion counter per interpreter, not per thread
+# ("SystemError: AST constructor recursion depth mismatch" when threads parse at once;
+# python/cpython#106905, fixed in 3.12 and later). One generation at a time per process.
 _AST_LOCK = threading.Lock()
 
 
@@ -61,7 +65,13 @@ def _generate_script(
     cacheable = {b.label: b for b in definition.planned_blocks() if b.block_type in CACHEABLE}
     if unknown := sorted(generate - cacheable.keys()):
         raise ValueError(f"not cacheable blocks of this definition: {unknown}")
-    gen = Generation(definition.credential_keys(), loose=_by_label(run.blocks))
+    secret = definition.credential_keys()  # totp keys included
+    gen = Generation(
+        secret, loose=_by_label(run.blocks),
+        values=RunValues(run.parameters, secret - definition.totp_keys(), secret),
+        totp_keys=definition.totp_keys(), blocks={b.label: b for b in definition.all_blocks()},
+        outputs=run.outputs_before(),
+    )
     hashes = definition.block_hashes()
     cached: dict[str, _Cached] = {}
     for label, block in cacheable.items():
@@ -83,7 +93,7 @@ def _generate_script(
     validate_pieces(pieces, {c.row.path: c for c in cached.values() if c.row.path})
     start = GeneratedBlock(
         START_BLOCK, START_BLOCK_TYPE, None, sha256_hex(workflow_text.encode("utf-8")), None,
-        run.workflow_run_id, None, input_fields([workflow]), None, False,
+        run.workflow_run_id, None, input_fields([workflow]), None, False, (),
     )
     blocks = {START_BLOCK: start, **{label: c.row for label, c in cached.items()}}
     return GeneratedScript(files, blocks, dict(sorted(gen.skipped.items())),
@@ -114,6 +124,7 @@ def block_body(code: str) -> str:
 
 
 def _fresh(block: Block, run: RunRecord, gen: Generation) -> _Cached:
+    first = len(gen.entered)
     code = generate_block(block, run.runs_of(block.label), gen)
     text, body = block_file(code.functions)
     row = GeneratedBlock(
@@ -122,7 +133,7 @@ def _fresh(block: Block, run: RunRecord, gen: Generation) -> _Cached:
         definition_sha256=block.sha256(), source_workflow_run_id=run.workflow_run_id,
         source_workflow_run_block_id=code.source.workflow_run_block_id,
         input_fields=input_fields([*code.functions, code.statement]),
-        path=block_path(block.label), carried=False,
+        path=block_path(block.label), carried=False, inputs=tuple(gen.entered[first:]),
     )
     return _Cached(code.statement, text, body, row)
 
@@ -146,6 +157,7 @@ def _carry(label: str, carried: CarriedBlock, hashes: Mapping[str, str]) -> _Cac
         source_workflow_run_id=entry.source_workflow_run_id,
         source_workflow_run_block_id=entry.source_workflow_run_block_id,
         input_fields=tuple(entry.input_fields), path=block_path(label), carried=True,
+        inputs=entry.inputs,
     )
     return _Cached(statements[0], carried.code, block_body(carried.code), row)
 
@@ -172,13 +184,14 @@ def parameters_model(definition: Definition) -> str:
 
 
 def input_fields(nodes: Iterable[ast.AST]) -> tuple[str, ...]:
-    """Keys of the `ctx.param(...)` and `ctx.credential(...)` calls under `nodes`, sorted."""
+    """Keys of the `ctx.param(...)`, `ctx.credential(...)` and `ctx.totp(...)` calls under
+    `nodes`, sorted: what a replay must be given."""
     keys: set[str] = set()
     for root in nodes:
         for node in ast.walk(root):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "ctx"
-                    and node.func.attr in ("param", "credential") and node.args
+                    and node.func.attr in ("param", "credential", "totp") and node.args
                     and isinstance(node.args[0], ast.Constant)
                     and isinstance(node.args[0].value, str)):
                 keys.add(node.args[0].value)

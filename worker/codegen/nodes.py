@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import hashlib
 import keyword
 import re
 import unicodedata
-from collections.abc import Callable
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 # Names a generated module binds itself; a block function must never shadow them.
@@ -111,61 +111,162 @@ def block_function(
 
 
 MAX_LINE_CHARS = 99
-
-
-class _Formatter(ast._Unparser):  # type: ignore[name-defined,misc]
-    """`ast.unparse`, except that a call, dict or list too long for one line gets one item
-    per line. Subclasses the stdlib's (private) unparser: the golden files catch any change.
-    """
-
-    def _flat(self, node: ast.AST, items: int) -> str | None:
-        """The one-line form of `node`, or None when it has items and is too long."""
-        flat = ast.unparse(node)
-        too_long = items > 0 and len(flat) + 4 * self._indent + len("await ") > MAX_LINE_CHARS
-        return None if too_long else flat
-
-    def _items(self, opening: str, closing: str, write_items: list[Callable[[], None]]) -> None:
-        self.write(opening)
-        self._indent += 1
-        for write_item in write_items:
-            self.fill()
-            write_item()
-            self.write(",")
-        self._indent -= 1
-        self.fill(closing)
-
-    # Calls, dicts and lists are delimited: their one-line form needs no parentheses.
-    def visit_Call(self, node: ast.Call) -> None:
-        arguments: list[ast.AST] = [*node.args, *node.keywords]
-        if (flat := self._flat(node, len(arguments))) is not None:
-            self.write(flat)
-            return
-        self.set_precedence(ast._Precedence.ATOM, node.func)  # type: ignore[attr-defined]
-        self.traverse(node.func)
-        self._items("(", ")", [partial(self.traverse, a) for a in arguments])
-
-    def visit_Dict(self, node: ast.Dict) -> None:
-        if None in node.keys:
-            super().visit_Dict(node)
-            return
-        if (flat := self._flat(node, len(node.keys))) is not None:
-            self.write(flat)
-            return
-        self._items("{", "}", [partial(self._pair, k, v) for k, v in zip(
-            node.keys, node.values, strict=True)])
-
-    def _pair(self, key: ast.expr | None, value: ast.expr) -> None:
-        self.traverse(key)
-        self.write(": ")
-        self.traverse(value)
-
-    def visit_List(self, node: ast.List) -> None:
-        if (flat := self._flat(node, len(node.elts))) is not None:
-            self.write(flat)
-            return
-        self._items("[", "]", [partial(self.traverse, e) for e in node.elts])
+_INDENT = "    "
+_HOLE = "_scriptcache_hole_"
+# Statement fields holding a nested block, one level deeper than the statement.
+_BLOCKS = frozenset({"body", "orelse", "finalbody"})
 
 
 def source(node: ast.AST) -> str:
-    """The formatted source of a generated node (statements carry `lineno`, see `LINENO`)."""
-    return str(_Formatter().visit(node))
+    """The formatted source of a generated node: `ast.unparse`, except that a call, dict or
+    list too long for its line is written one item per line, each with a trailing comma.
+
+    A bracket is too long when its one-line form, plus 4 columns per indent level and
+    `await `, passes MAX_LINE_CHARS. Public APIs only: in a shallow copy of the tree each
+    outermost bracket becomes a placeholder name, `ast.unparse` writes the rest, and each
+    placeholder is replaced by its bracket's text: one line when it fits, else laid out here
+    (its items written the same way). Nothing inside an f-string is broken. (Statements carry
+    `lineno`, see LINENO.)
+    """
+    return _render(node, 0)
+
+
+def _render(node: ast.AST, indent: int) -> str:
+    """`node` as a statement at `indent` levels, or as an expression on a line at `indent`."""
+    layout = _Layout()
+    if isinstance(node, ast.stmt | ast.Module):
+        tree = layout.statement(node, indent)
+    else:
+        tree = layout.expression(node, indent)
+    return layout.fill(tree)
+
+
+class _Layout:
+    """The placeholders of one tree, and the laid-out text of each."""
+
+    def __init__(self) -> None:
+        self.names: list[ast.Name] = []
+        self.texts: list[str] = []
+
+    def fill(self, tree: ast.AST) -> str:
+        """`ast.unparse(tree)` with each placeholder's text in place. Recorded text can say
+        anything, a placeholder's spelling included: then other spellings are tried."""
+        prefix = _HOLE
+        while True:
+            text = ast.unparse(tree)
+            if not self.names:
+                return text
+            pattern = re.compile(re.escape(prefix) + r"(\d+)\b")
+            if len(pattern.findall(text)) == len(self.names):
+                return pattern.sub(lambda match: self.texts[int(match[1])], text)
+            prefix += "x_"
+            for number, placeholder in enumerate(self.names):
+                placeholder.id = f"{prefix}{number}"
+
+    def statement(self, node: ast.AST, depth: int) -> ast.AST:
+        """`node` (a statement at `depth`, or a clause of one) with its long brackets swapped."""
+        changes: dict[str, Any] = {}
+        for field, value in ast.iter_fields(node):
+            if field in _BLOCKS and isinstance(value, list):
+                same_level = isinstance(node, ast.Module) or (  # `elif` is written at `if`'s level
+                    isinstance(node, ast.If) and field == "orelse" and len(value) == 1
+                    and isinstance(value[0], ast.If))
+                new: Any = self.statements(value, depth if same_level else depth + 1)
+            elif field == "handlers":  # `except ...:` at the try's level
+                new = self.statements(value, depth)
+            elif field == "cases":  # `case ...:` one level in, its body two
+                new = self.statements(value, depth + 1)
+            elif field == "value" and isinstance(node, ast.Assign):  # `target = <value>`
+                targets = " = ".join(ast.unparse(t) for t in node.targets)
+                new = self.field(value, depth, len(f"{targets} = await "))
+            else:
+                new = self.field(value, depth)
+            if new is not value:
+                changes[field] = new
+        return _replaced(node, changes)
+
+    def statements(self, items: list[ast.AST], depth: int) -> list[ast.AST]:
+        return _kept(items, [self.statement(item, depth) for item in items])
+
+    def field(self, value: Any, indent: int, lead: int = len("await ")) -> Any:
+        if isinstance(value, ast.AST):
+            return self.expression(value, indent, lead)
+        if isinstance(value, list):
+            return _kept(value, [self.expression(item, indent, lead)
+                                 if isinstance(item, ast.AST) else item for item in value])
+        return value
+
+    def expression(self, node: ast.AST, indent: int, lead: int = len("await ")) -> ast.AST:
+        """`node` on a line at `indent`, each outermost bracket swapped for a placeholder
+        name: its one-line form when that fits, else its items one per line. `lead`: the
+        columns allowed for what precedes it on its line (`await `, an assignment's target)."""
+        if isinstance(node, ast.Constant | ast.Name | ast.JoinedStr):
+            return node  # (a line break inside an f-string's braces is a syntax error in 3.11)
+        items = _items(node)
+        if items is None:
+            changes = {field: new for field, value in ast.iter_fields(node)
+                       if (new := self.field(value, indent, lead)) is not value}
+            return _replaced(node, changes)
+        text = ast.unparse(node)
+        if items and len(text) + len(_INDENT) * indent + lead > MAX_LINE_CHARS:
+            text = _broken(node, items, indent)
+        # A bracket that fits is a placeholder too, so that it is not written a second time.
+        self.texts.append(text)
+        self.names.append(ast.Name(f"{_HOLE}{len(self.names)}", ast.Load()))
+        return self.names[-1]
+
+
+Item = ast.expr | ast.keyword | tuple[ast.expr, ast.expr]
+
+
+def _items(node: ast.AST) -> list[Item] | None:
+    """The items of a call, dict or list that may go one per line; None for other nodes
+    (and for a dict with `**` entries, whose own items stay on one line)."""
+    if isinstance(node, ast.Call):
+        return [*node.args, *node.keywords]
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        return [(key, value) for key, value in zip(node.keys, node.values, strict=True)
+                if key is not None]
+    if isinstance(node, ast.List):
+        return list(node.elts)
+    return None
+
+
+def _broken(node: ast.AST, items: list[Item], indent: int) -> str:
+    """`node` with one item per line at `indent + 1` and its closing bracket at `indent`."""
+    if isinstance(node, ast.Call):
+        # The callee as `ast.unparse` writes it before `(`, parenthesised when it must be.
+        layout = _Layout()
+        func = layout.expression(node.func, indent)  # an expression stays one (or a Name)
+        callee = ast.Call(func if isinstance(func, ast.expr) else node.func, [], [])
+        opening, closing = layout.fill(callee).removesuffix("()") + "(", ")"
+    elif isinstance(node, ast.Dict):
+        opening, closing = "{", "}"
+    else:
+        opening, closing = "[", "]"
+    lines = "".join(f"\n{_INDENT * (indent + 1)}{_item(item, indent + 1)}," for item in items)
+    return f"{opening}{lines}\n{_INDENT * indent}{closing}"
+
+
+def _item(item: Item, indent: int) -> str:
+    if isinstance(item, ast.keyword):
+        return ("**" if item.arg is None else f"{item.arg}=") + _render(item.value, indent)
+    if isinstance(item, tuple):
+        key, value = item
+        return f"{_render(key, indent)}: {_render(value, indent)}"
+    return _render(item, indent)
+
+
+def _kept(old: list[Any], new: list[Any]) -> list[Any]:
+    """`old` when `new` holds the very same items, else `new`."""
+    return old if all(a is b for a, b in zip(new, old, strict=True)) else new
+
+
+def _replaced(node: ast.AST, changes: dict[str, Any]) -> ast.AST:
+    """A shallow copy of `node` with `changes`, or `node` itself when there are none."""
+    if not changes:
+        return node
+    new = copy.copy(node)
+    for field, value in changes.items():
+        setattr(new, field, value)
+    return new

@@ -1,5 +1,5 @@
-"""Which recorded actions a script performs only when their element is there (DESIGN.md
-section 8): `optional=True`, so the runtime waits briefly and goes on without the agent.
+"""Which recorded actions a script performs only when their element is there (ARCHITECTURE.md
+§8): `optional=True`, so the runtime waits briefly and goes on without the agent.
 
 - an action recorded as skipped (the agent judged it unnecessary, or the script's own
   optional action found nothing);
@@ -12,8 +12,10 @@ section 8): `optional=True`, so the runtime waits briefly and goes on without th
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 
+from worker.codegen.values import RunValues
 from worker.run import ActionRecord, BlockRun
 
 
@@ -64,8 +66,13 @@ def _performed(actions: Sequence[ActionRecord]) -> list[ActionRecord]:
 def _key(action: ActionRecord, loop_value: object) -> tuple[str, str | None]:
     """The action as iterations compare it: its type and selector, the iteration's own value
     in the selector written as a placeholder (each iteration's own: a short value only
-    makes two iterations' keys equal, never the script follow it)."""
+    makes two iterations' keys equal, never the script follow it). A selector holding a
+    field of an object value is compared as the script binds it (worker/codegen/values.py)."""
     xpath = action.xpath
+    if xpath is not None and loop_value is not None:
+        bound = RunValues({}).binder(loop_value, True, frozenset(), {}).bind(xpath)
+        if not bound.literal:
+            return action.action_type, "\x00" + ast.unparse(bound.expr)
     text = str(loop_value) if isinstance(loop_value, str | int) else ""
     if xpath is not None and text:
         xpath = xpath.replace(text, "\x00")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from worker.decision import Entry
 from worker.errors import PermanentError
+from worker.inputs import InputRecord
 
 
 class CodegenError(PermanentError):
@@ -34,6 +35,7 @@ class GeneratedBlock:
     input_fields: tuple[str, ...]  # parameter keys the block's code reads, sorted
     path: str | None  # "blocks/<name>.py", None for the orchestrator
     carried: bool
+    inputs: tuple[InputRecord, ...] = ()  # each value the block enters, bound or literal
 
     def as_entry(self) -> Entry:
         """The `script_blocks` row as the decision sees it."""
@@ -42,7 +44,7 @@ class GeneratedBlock:
             code_sha256=self.code_sha256, definition_sha256=self.definition_sha256,
             source_workflow_run_id=self.source_workflow_run_id,
             source_workflow_run_block_id=self.source_workflow_run_block_id,
-            input_fields=self.input_fields,
+            input_fields=self.input_fields, inputs=self.inputs,
         )
 
 

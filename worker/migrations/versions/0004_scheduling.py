@@ -5,7 +5,7 @@ arrives during a generation start the next debounce window (worker/window.py). d
 (0003) goes: the window rule computes the deadline from first_pending_at.
 
 Revision ID: 0004
-Revises: 0007
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
