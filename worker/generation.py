@@ -19,11 +19,12 @@ from config.settings import Settings
 from worker import cache, debounce, retry
 from worker.clock import Clock, utcnow
 from worker.codegen import CarriedBlock, GeneratedScript, generate_script
-from worker.decision import Decision, decide
+from worker.decision import DEFAULT_REPAIRS_PER_DAY, Decision, decide
 from worker.definition import render_cache_key
 from worker.errors import PermanentError, TransientError
 from worker.lease import Lease
 from worker.recording import load_run
+from worker.repair import repair_budget
 from worker.run import RunRecord
 from worker.store import BlobNotFound, BlobStore
 
@@ -80,7 +81,8 @@ def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
                   heartbeat_s=settings.heartbeat_s, clock=clock)
     try:
         with lease:  # renewed in the background until the commit
-            result, due_again = _generate(sessions, store, run_id, clock, lease)
+            result, due_again = _generate(sessions, store, run_id, clock, lease,
+                                          settings.repairs_per_day)
     except Exception as exc:
         return _after_failure(sessions, run_id, held, settings, clock, exc)
     return Outcome("generated" if result.regenerated else "unchanged", rearm_at=due_again,
@@ -88,14 +90,16 @@ def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
 
 
 def generate_now(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
-                 clock: Clock = utcnow) -> GenerateResult:
+                 clock: Clock = utcnow, *,
+                 repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY) -> GenerateResult:
     """Decide for one run and publish a revision if it taught something new, at once and
     without the debounce record (the CLI's in-process generation)."""
-    return _generate(sessions, store, run_id, clock, None)[0]
+    return _generate(sessions, store, run_id, clock, None, repairs_per_day)[0]
 
 
 def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, clock: Clock,
-              lease: Lease | None) -> tuple[GenerateResult, datetime | None]:
+              lease: Lease | None, repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY
+              ) -> tuple[GenerateResult, datetime | None]:
     """Load, decide, generate, upload, then publish + compare-and-clear in one transaction.
 
     Returns the result and, if events arrived meanwhile, when the run is due again. Files are
@@ -112,7 +116,10 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             blobs_since = cache.blob_watermark(session)
             # No `pinned=` here: a pinned script's new revisions, repairs included, are
             # stored as candidates by cache.publish and never made live (issue 15).
-            decision = decide(run, None if live is None else live.entries)
+            script_id = None if live is None else live.script_id
+            decision = decide(run, None if live is None else live.entries,
+                              repairs=repair_budget(session, script_id, clock(),
+                                                    repairs_per_day))
             if not decision.regenerate:  # nothing to write: clear the record in this one
                 due_again = None if lease is None else lease.complete(session)
                 return _unchanged(run, key, live, decision.reason), due_again
@@ -134,7 +141,7 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
                     expected_revision_id=None if live is None else live.revision_id,
                     script=script, workflow_version=run.workflow_version,
                     source_run_id=run.workflow_run_id, file_hashes=hashes, now=clock(),
-                    blobs_since=blobs_since,
+                    blobs_since=blobs_since, repair=decision.is_repair,
                 )
                 due_again = None if lease is None else lease.complete(session)
         except cache.StaleRevision:
