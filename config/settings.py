@@ -43,6 +43,10 @@ class Settings:
     log_level: str = "INFO"
     flower_basic_auth: str | None = None
     chromium_path: str = "/usr/bin/chromium"  # for `scriptcache replay` (the browser extra)
+    # The closed loop (ARCHITECTURE.md §8): repair revisions per script in any 24 hours, and
+    # how long a replay waits for an optional action's element before going on without it.
+    repairs_per_day: int = 10
+    optional_wait_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
@@ -100,6 +104,10 @@ class Settings:
                               ("DEBUG", "INFO", "WARNING", "ERROR")),
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH") or None,
             chromium_path=_raw(env, "SCRIPTCACHE_CHROMIUM_PATH") or defaults.chromium_path,
+            repairs_per_day=_integer(env, "SCRIPTCACHE_REPAIRS_PER_DAY",
+                                     defaults.repairs_per_day),
+            optional_wait_s=_seconds(env, "SCRIPTCACHE_OPTIONAL_WAIT_S",
+                                     defaults.optional_wait_s),
         )
 
 

@@ -53,8 +53,8 @@ def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
         echo_json({"events": len(events), "runs": runs})
         return
     for run_id in runs:
-        echo_json(generate_now(services.sessions, services.store, run_id,
-                               services.clock).as_json())
+        echo_json(generate_now(services.sessions, services.store, run_id, services.clock,
+                               repairs_per_day=obj.settings.repairs_per_day).as_json())
 
 
 @main.command()

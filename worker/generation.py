@@ -19,10 +19,11 @@ from config.settings import Settings
 from worker import cache, debounce, retry
 from worker.clock import Clock, utcnow
 from worker.codegen import CarriedBlock, GeneratedScript, generate_script
-from worker.decision import Decision, decide
+from worker.decision import DEFAULT_REPAIRS_PER_DAY, Decision, decide
 from worker.definition import render_cache_key
 from worker.errors import PermanentError, TransientError
 from worker.recording import load_run
+from worker.repair import repair_budget
 from worker.run import RunRecord
 from worker.store import BlobNotFound, BlobStore
 
@@ -76,7 +77,8 @@ def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
         _give_up(sessions, run_id, held, clock)
         raise PermanentError(f"run {run_id}: gave up after {held.attempts - 1} attempts")
     try:
-        result, still_due = _generate(sessions, store, run_id, clock, held)
+        result, still_due = _generate(sessions, store, run_id, clock, held,
+                                      settings.repairs_per_day)
     except Exception as exc:
         return _after_failure(sessions, run_id, held, settings, clock, exc)
     return Outcome("generated" if result.regenerated else "unchanged",
@@ -84,14 +86,16 @@ def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
 
 
 def generate_now(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
-                 clock: Clock = utcnow) -> GenerateResult:
+                 clock: Clock = utcnow, *,
+                 repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY) -> GenerateResult:
     """Decide for one run and publish a revision if it taught something new, at once and
     without the debounce record (the CLI's in-process generation)."""
-    return _generate(sessions, store, run_id, clock, None)[0]
+    return _generate(sessions, store, run_id, clock, None, repairs_per_day)[0]
 
 
 def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, clock: Clock,
-              held: debounce.Claim | None) -> tuple[GenerateResult, bool]:
+              held: debounce.Claim | None,
+              repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY) -> tuple[GenerateResult, bool]:
     """Load, decide, generate, upload, then publish + compare-and-clear in one transaction.
 
     Returns the result and whether events arrived meanwhile (the record stays due). Files are
@@ -107,7 +111,10 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             blobs_since = cache.blob_watermark(session)
             # No `pinned=` here: a pinned script's new revisions, repairs included, are
             # stored as candidates by cache.publish and never made live (issue 15).
-            decision = decide(run, None if live is None else live.entries)
+            script_id = None if live is None else live.script_id
+            decision = decide(run, None if live is None else live.entries,
+                              repairs=repair_budget(session, script_id, clock(),
+                                                    repairs_per_day))
             if not decision.regenerate:  # nothing to write: clear the record in this one
                 still_due = held is not None and debounce.complete(session, run_id, held, clock())
                 return _unchanged(run, key, live, decision.reason), still_due
@@ -125,7 +132,7 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
                     expected_revision_id=None if live is None else live.revision_id,
                     script=script, workflow_version=run.workflow_version,
                     source_run_id=run.workflow_run_id, file_hashes=hashes, now=clock(),
-                    blobs_since=blobs_since,
+                    blobs_since=blobs_since, repair=decision.is_repair,
                 )
                 still_due = held is not None and debounce.complete(session, run_id, held, clock())
         except cache.StaleRevision:

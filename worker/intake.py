@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from worker import debounce
+from worker import debounce, intake_guard
 from worker.block_intake import take_in_block
 from worker.clock import Clock
 from worker.errors import PermanentError
@@ -56,7 +56,9 @@ def record_and_bump(session: Session, event: Event, now: datetime, settings: Set
     """Record the event and bump its run's debounce record; None for a redelivery.
 
     A block event on PostgreSQL takes one statement (worker/block_intake.py); the others, and
-    every event on SQLite or with `one_statement=False`, take the generic statements."""
+    every event on SQLite or with `one_statement=False`, take the generic statements. Its
+    run's secrets are removed first (worker/intake_guard.py)."""
+    event = intake_guard.guard(session, event)
     if (one_statement and isinstance(event, BlockCompleted)
             and session.get_bind().dialect.name == "postgresql"):
         return take_in_block(session, event, now, quiet_s=settings.quiet_s,
@@ -75,5 +77,5 @@ def record_only(sessions: sessionmaker[Session], events: Iterable[Event]) -> lis
     touched: dict[str, None] = {}
     for event in events:
         with sessions.begin() as session:
-            touched[record_event(session, event)] = None
+            touched[record_event(session, intake_guard.guard(session, event))] = None
     return list(touched)

@@ -144,6 +144,9 @@ class RunDebounce(Base):
     processed_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     generations: Mapped[int] = mapped_column(Integer, default=0)
+    # The last failed attempt's error and traceback: what a give-up dead-letters.
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_run_debounce_due_at", "due_at"),)
 
@@ -251,6 +254,22 @@ class BlobDeletion(Base):
     audit_id: Mapped[int | None] = mapped_column(BigInteger)
     requested_at: Mapped[datetime] = mapped_column(_tz())
     done_at: Mapped[datetime | None] = mapped_column(_tz())
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+class RunSecret(Base):
+    """Seals of a run's secret values (worker/secrets.py): a salt and a SHA-256, never the
+    value. They let intake redact the value from block events that arrive after run_started."""
+
+    __tablename__ = "run_secrets"
+
+    workflow_run_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    parameter_key: Mapped[str] = mapped_column(Text)
+    length: Mapped[int] = mapped_column(Integer)
+    salt: Mapped[str] = mapped_column(String(64))
 
 
 # --- operations ------------------------------------------------------------------------------

@@ -56,6 +56,9 @@ def test_blank_values_count_as_unset() -> None:
         ("SCRIPTCACHE_LOG_FORMAT", "JSON", "log_format", "json"),
         ("SCRIPTCACHE_LOG_LEVEL", "debug", "log_level", "DEBUG"),
         ("FLOWER_BASIC_AUTH", "admin:pw", "flower_basic_auth", "admin:pw"),
+        ("SCRIPTCACHE_REPAIRS_PER_DAY", "3", "repairs_per_day", 3),
+        ("SCRIPTCACHE_REPAIRS_PER_DAY", "0", "repairs_per_day", 0),
+        ("SCRIPTCACHE_OPTIONAL_WAIT_S", "0.25", "optional_wait_s", 0.25),
     ],
 )
 def test_each_variable_is_read_into_its_field(
@@ -89,6 +92,8 @@ def test_a_plain_postgresql_url_gets_the_psycopg_driver() -> None:
         ("SCRIPTCACHE_MAX_EVENT_BYTES", "8MB"),
         ("SCRIPTCACHE_LOG_FORMAT", "xml"),
         ("SCRIPTCACHE_LOG_LEVEL", "LOUD"),
+        ("SCRIPTCACHE_REPAIRS_PER_DAY", "ten"),
+        ("SCRIPTCACHE_OPTIONAL_WAIT_S", "0"),
     ],
 )
 def test_a_malformed_value_fails_naming_the_variable(variable: str, value: str) -> None:
