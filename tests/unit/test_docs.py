@@ -25,7 +25,8 @@ MARKER = re.compile(r"<!-- output of: (scriptcache [^>]*?) -->\n```[a-z]*\n(.*?)
 SCRIPTCACHE = Path(sys.executable).with_name("scriptcache")
 ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 PACKAGES = ("worker", "tasks", "config")
-CITES_MISSING = re.compile("DESIGN" + r"\.md|CELERY" + "-NOTES")  # (not spelled here)
+CITES_MISSING = re.compile(  # (not spelled out here, or this file would match)
+    "DESIGN" + r"(\.md|\s+sections?\s+\d)|CELERY" + "-NOTES")
 
 
 def documented_outputs() -> list[tuple[str, str, str]]:
@@ -85,10 +86,16 @@ def modules() -> list[str]:
                   if p.name != "__init__.py" and "migrations" not in p.parts)
 
 
+def subpackage(module: str) -> bool:
+    """A module of a package below worker/, tasks/ or config/ (codegen/, browser/ ...): naming
+    the package is enough."""
+    return len(Path(module).parts) > 2
+
+
 def test_the_architecture_map_names_every_module() -> None:
     text = ARCHITECTURE.read_text(encoding="utf-8")
-    missing = [m for m in modules()
-               if m not in text and f"{Path(m).parent}/" not in text]
+    missing = [m for m in modules() if m not in text and not (
+        subpackage(m) and f"`{Path(m).parent}/`" in text)]
     assert not missing, f"add these modules to docs/ARCHITECTURE.md (Modules): {missing}"
 
 
@@ -108,8 +115,8 @@ def test_the_readme_layout_names_every_module() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     layout = readme[readme.index("## Layout"):]
     layout = layout[:layout.index("```", layout.index("```") + 3)]
-    missing = [m for m in modules()
-               if Path(m).name not in layout and f"{Path(m).parent.name}/" not in layout]
+    missing = [m for m in modules() if Path(m).name not in layout and not (
+        subpackage(m) and f"{Path(m).parent.name}/" in layout)]
     assert not missing, f"add these modules to README.md's Layout: {missing}"
 
 
