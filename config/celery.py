@@ -18,7 +18,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": settings.broker_url,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {
-            # Timing ladder: task_time_limit < lease_s < visibility_timeout (settings.py).
+            # Timing ladder: heartbeat < lease_s < visibility_timeout > task_time_limit
+            # (settings.py).
             "visibility_timeout": settings.visibility_timeout_s,
             # Messages lost between queue and consumer come back once this sweep finds them
             # past the visibility timeout (config/redis_transport.py): sweep often enough.

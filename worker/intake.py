@@ -19,6 +19,7 @@ from worker.clock import Clock
 from worker.errors import PermanentError
 from worker.events import BlockCompleted, Event, RunFinished, parse_event
 from worker.recording import first_delivery, record_event
+from worker.window import Timing
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,11 @@ def record_and_bump(session: Session, event: Event, now: datetime, settings: Set
     event = intake_guard.guard(session, event)
     if (one_statement and isinstance(event, BlockCompleted)
             and session.get_bind().dialect.name == "postgresql"):
-        return take_in_block(session, event, now, quiet_s=settings.quiet_s,
-                             max_wait_s=settings.max_wait_s)
+        return take_in_block(session, event, now, Timing.of(settings))
     if not first_delivery(session, event.event_id, event.workflow_run_id, now):
         return None
     run_id = record_event(session, event)
-    return debounce.bump(session, run_id, now, quiet_s=settings.quiet_s,
-                         max_wait_s=settings.max_wait_s,
+    return debounce.bump(session, run_id, now, Timing.of(settings),
                          immediate=isinstance(event, RunFinished))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -135,12 +136,14 @@ class RunDebounce(Base):
     first_pending_at: Mapped[datetime | None] = mapped_column(_tz())
     last_event_at: Mapped[datetime | None] = mapped_column(_tz())
     due_at: Mapped[datetime | None] = mapped_column(_tz())
-    # first_pending_at + max wait: lets intake bump the record in one statement.
-    deadline_at: Mapped[datetime | None] = mapped_column(_tz())
     # The seq of the event that made the record pending: equal to seq means "just started".
     first_pending_seq: Mapped[int | None] = mapped_column(BigInteger)
     lease_token: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(_tz())
+    # The seq the current lease covers: a later event starts the next window (window.py).
+    leased_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # The run's typical gap between events, in seconds (a moving geometric mean).
+    gap_s: Mapped[float | None] = mapped_column(Float)
     processed_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     generations: Mapped[int] = mapped_column(Integer, default=0)
