@@ -132,3 +132,18 @@ def test_nothing_cites_design_files_the_repository_lacks() -> None:
     if CITES_MISSING.search(readme):
         citing.append("README.md")
     assert citing == [], "cite docs/ARCHITECTURE.md (contract §N) instead"
+
+
+def test_the_readme_configuration_table_is_what_settings_reads() -> None:
+    from config.settings import Settings
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(SCRIPTCACHE_\w+)` \| ([^|]+) \|", readme, flags=re.M))
+    source = (ROOT / "config" / "settings.py").read_text(encoding="utf-8")
+    assert set(rows) == set(re.findall(r'"(SCRIPTCACHE_\w+)"', source))
+    defaults = Settings()
+    for variable, shown in rows.items():
+        value = getattr(defaults, variable.removeprefix("SCRIPTCACHE_").lower())
+        expected = "unset" if value is None else f"`{value:g}`" if isinstance(
+            value, float) else f"`{value}`"
+        assert shown.strip() == expected, variable
