@@ -1,4 +1,4 @@
-"""Celery options from Settings (CELERY-NOTES.md explains each choice)."""
+"""Celery options from Settings (docs/ARCHITECTURE.md explains each choice)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": settings.broker_url,
         "broker_connection_retry_on_startup": True,
         "broker_transport_options": {
-            # Timing ladder: task_time_limit < lease_s < visibility_timeout (settings.py).
+            # Timing ladder: heartbeat < lease_s < visibility_timeout > task_time_limit
+            # (settings.py).
             "visibility_timeout": settings.visibility_timeout_s,
             # Messages lost between queue and consumer come back once this sweep finds them
             # past the visibility timeout (config/redis_transport.py): sweep often enough.
@@ -45,7 +46,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_time_limit": settings.task_time_limit_s,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        # Off, against CELERY-NOTES.md: with Celery 5.7 and kombu 5.7, cancelling the running
+        # Off (docs/ARCHITECTURE.md): with Celery 5.7 and kombu 5.7, cancelling the running
         # tasks on a lost broker connection can crash the worker as it reconnects ("Unrecoverable
         # error: ValueError('file descriptor is None')", celery#9250: kombu now raises ValueError
         # where asynpool catches AttributeError). Left running, a task that cannot ack is

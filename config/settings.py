@@ -25,12 +25,18 @@ class Settings:
     database_url: str = "sqlite:///./var/scriptcache.db"
     broker_url: str = "redis://localhost:6379/0"
     store_url: str = "file://./var/blobs"
+    # Debounce (worker/window.py): a run is due a quiet period after its last event (the
+    # quiet factor times its typical gap, at least quiet_s) or max wait after the first event
+    # no generation covered, whichever is earlier; run_finished makes it due at once.
     quiet_s: float = 2.0
-    max_wait_s: float = 30.0
-    # Timing ladder: hard time limit < lease < broker visibility timeout (CELERY-NOTES.md).
+    max_wait_s: float = 1200.0
+    quiet_factor: float = 10.0
+    # Timing ladder (docs/ARCHITECTURE.md): heartbeat (lease / 3) < lease < broker visibility
+    # timeout, and hard time limit < visibility timeout. A generation renews its lease every
+    # lease / 3 seconds, so a dead worker's run is picked up about one lease plus a sweep later.
     task_soft_time_limit_s: float = 96.0
     task_time_limit_s: float = 120.0
-    lease_s: float = 300.0
+    lease_s: float = 30.0
     visibility_timeout_s: float = 3600.0
     sweep_interval_s: float = 5.0
     # A run whose run_started has not arrived after this long is dead-lettered.
@@ -43,6 +49,10 @@ class Settings:
     log_level: str = "INFO"
     flower_basic_auth: str | None = None
     chromium_path: str = "/usr/bin/chromium"  # for `scriptcache replay` (the browser extra)
+    # The closed loop (ARCHITECTURE.md §8): repair revisions per script in any 24 hours, and
+    # how long a replay waits for an optional action's element before going on without it.
+    repairs_per_day: int = 10
+    optional_wait_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
@@ -53,12 +63,25 @@ class Settings:
             raise SettingsError(
                 "SCRIPTCACHE_QUIET_S must not exceed SCRIPTCACHE_MAX_WAIT_S, "
                 f"got {self.quiet_s} / {self.max_wait_s}")
-        if not self.task_time_limit_s < self.lease_s < self.visibility_timeout_s:
+        if not self.lease_s < self.visibility_timeout_s:
             raise SettingsError(
-                "SCRIPTCACHE_TASK_TIME_LIMIT_S < SCRIPTCACHE_LEASE_S < "
-                "SCRIPTCACHE_VISIBILITY_TIMEOUT_S must hold, got "
-                f"{self.task_time_limit_s} / {self.lease_s} / {self.visibility_timeout_s}"
-            )
+                "SCRIPTCACHE_LEASE_S < SCRIPTCACHE_VISIBILITY_TIMEOUT_S must hold (a message "
+                "is redelivered only after its run's lease lapsed), got "
+                f"{self.lease_s} / {self.visibility_timeout_s}")
+        if not self.task_time_limit_s < self.visibility_timeout_s:
+            raise SettingsError(
+                "SCRIPTCACHE_TASK_TIME_LIMIT_S < SCRIPTCACHE_VISIBILITY_TIMEOUT_S must hold (a "
+                "running task is never redelivered), got "
+                f"{self.task_time_limit_s} / {self.visibility_timeout_s}")
+        if self.lease_s < 3.0:
+            raise SettingsError(
+                "SCRIPTCACHE_LEASE_S: at least 3 s (the heartbeat renews it every lease / 3), "
+                f"got {self.lease_s}")
+
+    @property
+    def heartbeat_s(self) -> float:
+        """How often a generation renews its lease: three chances before it lapses."""
+        return self.lease_s / 3
 
     @property
     def database_is_sqlite(self) -> bool:
@@ -76,6 +99,7 @@ class Settings:
             store_url=_url(env, "SCRIPTCACHE_STORE_URL", defaults.store_url, STORE_SCHEMES),
             quiet_s=_seconds(env, "SCRIPTCACHE_QUIET_S", defaults.quiet_s),
             max_wait_s=_seconds(env, "SCRIPTCACHE_MAX_WAIT_S", defaults.max_wait_s),
+            quiet_factor=_seconds(env, "SCRIPTCACHE_QUIET_FACTOR", defaults.quiet_factor),
             task_time_limit_s=hard_limit_s,
             # Unless set, the soft limit leaves a fifth of the hard limit for cleaning up.
             task_soft_time_limit_s=_seconds(env, "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S",
@@ -100,6 +124,10 @@ class Settings:
                               ("DEBUG", "INFO", "WARNING", "ERROR")),
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH") or None,
             chromium_path=_raw(env, "SCRIPTCACHE_CHROMIUM_PATH") or defaults.chromium_path,
+            repairs_per_day=_integer(env, "SCRIPTCACHE_REPAIRS_PER_DAY",
+                                     defaults.repairs_per_day),
+            optional_wait_s=_seconds(env, "SCRIPTCACHE_OPTIONAL_WAIT_S",
+                                     defaults.optional_wait_s),
         )
 
 

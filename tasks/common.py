@@ -22,7 +22,7 @@ RETRY_OPTIONS: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": settings.max_retries,
 }
-# ETA messages sit unacked in worker memory: keep countdowns short and hop again if needed.
+# ETA messages sit unacked in worker memory: keep countdowns short; the sweeper takes the rest.
 MAX_COUNTDOWN_S = 10.0
 
 
@@ -54,9 +54,13 @@ def outcome_line(task: str, **context: Any) -> Iterator[dict[str, Any]]:
 
 def wake_up(workflow_run_id: str, due_at: datetime) -> None:
     """Ask for a generation attempt at due_at. Losing it only delays work: the sweeper
-    dispatches every due record."""
-    countdown_s = min(MAX_COUNTDOWN_S,
-                      max(0.0, (due_at - services().clock()).total_seconds()))
+    dispatches every due record. A run due later than MAX_COUNTDOWN_S (a slow agent's quiet
+    period, a checkpoint) is left to the sweeper rather than hopping every 10 s until then."""
+    countdown_s = max(0.0, (due_at - services().clock()).total_seconds())
+    if countdown_s > MAX_COUNTDOWN_S:
+        log.debug("wake_up_left_to_sweeper", workflow_run_id=workflow_run_id,
+                  due_in_s=round(countdown_s, 1))
+        return
     try:
         publish_wake_up(app, workflow_run_id, countdown_s)
     except Exception as exc:

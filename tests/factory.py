@@ -1,4 +1,4 @@
-"""Build events in the producer format (DESIGN.md section 2) for tests and benchmarks."""
+"""Build events in the producer format (ARCHITECTURE.md §2) for tests and benchmarks."""
 
 from __future__ import annotations
 

@@ -9,8 +9,10 @@ the other events and on SQLite) in a single data-modifying CTE:
 - `received` remembers the event id; on a redelivery it returns no row, and every other part
   reads from it, so a redelivered event changes nothing;
 - the run's row (pending until run_started), the block, its task and its actions are upserted
-  exactly as recording.py does it, from the same rows (`recording.block_rows`);
-- the debounce record is bumped with the same arithmetic as `debounce.bump`.
+  as recording.py does it: the same rows (`recording.block_rows`), the same columns and
+  conflict rules (`recording.UPSERT_KEYS`, `updated_columns`), written here as SQL text;
+- the debounce record is bumped by the one window rule (`window.after_event`), rendered as
+  SQL expressions over the record's current row (`window.SqlOps`).
 
 Lock order matters: PostgreSQL runs a data-modifying CTE that the main statement does not
 read only after the main statement, so the debounce row would be locked before the run's
@@ -24,131 +26,128 @@ order, loops, credentials) through both paths and compares every row of every ta
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import DateTime, TextClause, bindparam, text
+from sqlalchemy import DateTime, TextClause, bindparam, column, literal_column, table, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from worker import models as m
-from worker.debounce import Bumped
+from worker import window
+from worker.debounce import Bumped, wakes_up
 from worker.events import BlockCompleted
-from worker.recording import PENDING, block_rows, stored_form
-
-# The actions' columns, as jsonb_to_recordset reads them and in the order they are inserted.
-ACTION_COLUMNS = (
-    ("action_id", "text"), ("task_id", "text"), ("workflow_run_id", "text"),
-    ("workflow_run_block_id", "text"), ("ordinal", "integer"), ("action_type", "text"),
-    ("xpath", "text"), ("intention", "text"), ("reasoning", "text"), ("text", "text"),
-    ("option", "text"), ("parameter_key", "text"), ("status", "text"), ("source", "text"),
+from worker.recording import (
+    RUN_PENDING,
+    UPSERT_KEYS,
+    block_rows,
+    columns,
+    stored_form,
+    updated_columns,
 )
 
-SQL = f"""
+PG = postgresql.dialect()  # type: ignore[no-untyped-call]  # sqlalchemy leaves it untyped
+# The debounce record before its run's first event: the INSERT branch of the bump.
+EMPTY = SimpleNamespace(seq=0, last_event_at=None, gap_s=None, first_pending_at=None,
+                        first_pending_seq=None, due_at=None, leased_seq=None, lease_until=None)
+# The record's current row, as the ON CONFLICT branch reads it (`run_debounce AS d`).
+CURRENT = table("d", *(column(name) for name in vars(EMPTY)))
+
+
+def _upsert(model: type[m.Base], select: str) -> str:
+    """INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE of every column, by
+    recording.UPSERT_KEYS: `updated_columns` plus the key, which keeps its value (one
+    row-valued SET is shorter than a SET per column, and the statement must stay short)."""
+    names = ", ".join(columns(model))
+    assert set(columns(model)) == {UPSERT_KEYS[model], *updated_columns(model)}
+    return (f"INSERT INTO {model.__tablename__} ({names}) {select} "
+            f"ON CONFLICT ({UPSERT_KEYS[model]}) DO UPDATE SET ({names}) = ROW(excluded.*)")
+
+
+def _from_params(model: type[m.Base]) -> str:
+    """The SELECT list of a row given as bind parameters; the run id comes from `received`."""
+    return ", ".join("workflow_run_id" if c == "workflow_run_id" else f":{c}"
+                     for c in columns(model))
+
+
+def _text(expression: Any) -> str:
+    return str(expression.compile(dialect=PG, compile_kwargs={"literal_binds": True}))
+
+
+def _sql(timing: window.Timing) -> str:
+    ops = window.SqlOps()
+    bumped = window.after_event(CURRENT.c, literal_column(":now"), timing, immediate=False,
+                                ops=ops)
+    steps = ", ".join(f"{'LATERAL ' if i else ''}(SELECT {_text(expr)} AS {name}) w{i}"
+                      for i, (name, expr) in enumerate(ops.steps))
+    sets = (f"({', '.join(bumped)}) = "
+            f"(SELECT {', '.join(_text(expr) for expr in bumped.values())} FROM {steps})")
+    kept = ("processed_seq", "attempts", "generations")
+    return f"""
 WITH received AS (
     INSERT INTO received_events (event_id, workflow_run_id, received_at)
     VALUES (:event_id, :workflow_run_id, :now)
     ON CONFLICT DO NOTHING
     RETURNING workflow_run_id
 ), run AS (
-    INSERT INTO workflow_runs (workflow_run_id, status, code_gen)
-    SELECT workflow_run_id, '{PENDING}', false FROM received
+    INSERT INTO workflow_runs (workflow_run_id, {", ".join(RUN_PENDING)})
+    SELECT workflow_run_id, {", ".join(f":run_{c}" for c in RUN_PENDING)} FROM received
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), block AS (
-    INSERT INTO workflow_run_blocks AS b (
-        workflow_run_block_id, workflow_run_id, parent_workflow_run_block_id, label,
-        block_type, status, executed_with, loop_index, loop_value, task_id, occurred_at,
-        fallback, output)
-    SELECT :workflow_run_block_id, workflow_run_id, :parent_workflow_run_block_id, :label,
-        :block_type, :status, :executed_with, :loop_index, :loop_value, :task_id, :occurred_at,
-        :fallback, :output
-    FROM received
-    ON CONFLICT (workflow_run_block_id) DO UPDATE SET
-        workflow_run_id = excluded.workflow_run_id,
-        parent_workflow_run_block_id = excluded.parent_workflow_run_block_id,
-        label = excluded.label, block_type = excluded.block_type, status = excluded.status,
-        executed_with = excluded.executed_with, loop_index = excluded.loop_index,
-        loop_value = excluded.loop_value, task_id = excluded.task_id,
-        occurred_at = excluded.occurred_at, fallback = excluded.fallback,
-        output = excluded.output
+    {_upsert(m.WorkflowRunBlock, f"SELECT {_from_params(m.WorkflowRunBlock)} FROM received")}
 ), task AS (
-    INSERT INTO tasks (task_id, workflow_run_id, workflow_run_block_id, url, navigation_goal,
-        data_extraction_goal, extracted_information_schema)
-    SELECT :task_id, workflow_run_id, :workflow_run_block_id, :url, :navigation_goal,
-        :data_extraction_goal, :extracted_information_schema
-    FROM received WHERE :has_task
-    ON CONFLICT (task_id) DO UPDATE SET
-        workflow_run_id = excluded.workflow_run_id,
-        workflow_run_block_id = excluded.workflow_run_block_id, url = excluded.url,
-        navigation_goal = excluded.navigation_goal,
-        data_extraction_goal = excluded.data_extraction_goal,
-        extracted_information_schema = excluded.extracted_information_schema
+    {_upsert(m.Task, f"SELECT {_from_params(m.Task)} FROM received WHERE :has_task")}
 ), actions AS (
-    INSERT INTO actions ({", ".join(name for name, _ in ACTION_COLUMNS)})
-    SELECT a.* FROM received,
-        jsonb_to_recordset(:actions) AS a({", ".join(" ".join(c) for c in ACTION_COLUMNS)})
-    ON CONFLICT (action_id) DO UPDATE SET
-        task_id = excluded.task_id, workflow_run_id = excluded.workflow_run_id,
-        workflow_run_block_id = excluded.workflow_run_block_id, ordinal = excluded.ordinal,
-        action_type = excluded.action_type, xpath = excluded.xpath,
-        intention = excluded.intention, reasoning = excluded.reasoning, text = excluded.text,
-        option = excluded.option, parameter_key = excluded.parameter_key,
-        status = excluded.status, source = excluded.source
+    {_upsert(m.Action, "SELECT a.* FROM received, "
+                       "jsonb_populate_recordset(CAST(NULL AS actions), :actions) a")}
 )
-INSERT INTO run_debounce AS d (workflow_run_id, seq, first_pending_at, last_event_at,
-    deadline_at, due_at, first_pending_seq, processed_seq, attempts, generations)
-SELECT workflow_run_id, 1, :now, :now, :deadline, :first_due, 1, 0, 0, 0 FROM received
+INSERT INTO run_debounce AS d (workflow_run_id, {", ".join(bumped)}, {", ".join(kept)})
+SELECT workflow_run_id, {", ".join(f":new_{c}" for c in bumped)}, 0, 0, 0 FROM received
 WHERE (SELECT count(*) FROM run) >= 0
-ON CONFLICT (workflow_run_id) DO UPDATE SET
-    seq = d.seq + 1,
-    last_event_at = :now,
-    first_pending_at = CASE WHEN d.due_at IS NULL THEN :now ELSE d.first_pending_at END,
-    deadline_at = CASE WHEN d.due_at IS NULL THEN :deadline ELSE d.deadline_at END,
-    first_pending_seq = CASE WHEN d.due_at IS NULL THEN d.seq + 1 ELSE d.first_pending_seq END,
-    due_at = CASE WHEN d.due_at IS NULL THEN :first_due
-                  WHEN d.deadline_at < :quiet_due THEN d.deadline_at
-                  ELSE :quiet_due END
-RETURNING d.due_at, d.seq, d.first_pending_seq
+ON CONFLICT (workflow_run_id) DO UPDATE SET {sets}
+RETURNING d.due_at, d.seq, d.first_pending_seq, d.lease_until
 """
 
 
 @cache
-def _statement() -> TextClause:
-    json = m.JSONValue
+def _statement(timing: window.Timing) -> TextClause:
+    typed = {c.name: c.type for model in (m.WorkflowRunBlock, m.Task)
+             for c in model.__table__.columns}
+    timestamps = ("now", "new_last_event_at", "new_first_pending_at", "new_due_at")
     # Sent as one line: psycopg caches its parse of a query only up to 4,096 bytes.
-    return text(" ".join(SQL.split())).bindparams(
-        *(bindparam(name, type_=DateTime(timezone=True))
-          for name in ("now", "deadline", "first_due", "quiet_due", "occurred_at")),
-        bindparam("loop_value", type_=json),
-        bindparam("output", type_=json),
-        bindparam("extracted_information_schema", type_=json),
+    return text(" ".join(_sql(timing).split())).bindparams(
+        *(bindparam(name, type_=DateTime(timezone=True)) for name in timestamps),
+        *(bindparam(name, type_=type_) for name, type_ in typed.items()
+          if name != "workflow_run_id"),
         bindparam("actions", type_=JSONB),
     )
 
 
-def take_in_block(session: Session, event: BlockCompleted, now: datetime, *, quiet_s: float,
-                  max_wait_s: float) -> Bumped | None:
+def take_in_block(session: Session, event: BlockCompleted, now: datetime,
+                  timing: window.Timing) -> Bumped | None:
     """Record a block event and bump its run's debounce record; None for a redelivery."""
     block, task, actions = block_rows(stored_form(event))
-    quiet_due = now + timedelta(seconds=quiet_s)
-    deadline = now + timedelta(seconds=max_wait_s)
+    first = window.after_event(EMPTY, now, timing, immediate=False)
     params: dict[str, Any] = {
+        **{c: None for c in columns(m.Task)},
         **block,
-        "event_id": event.event_id,
-        "now": now, "deadline": deadline, "quiet_due": quiet_due,
-        "first_due": min(quiet_due, deadline),
-        "has_task": task is not None,
-        "url": None, "navigation_goal": None, "data_extraction_goal": None,
-        "extracted_information_schema": None,
         **(task or {}),
+        "event_id": event.event_id,
+        "now": now,
+        "has_task": task is not None,
+        **{f"run_{c}": v for c, v in RUN_PENDING.items()},
+        **{f"new_{c}": v for c, v in first.items()},
         # One statement cannot update a row twice: an action id repeated within the event
         # keeps its last occurrence, as the generic path's one-by-one upserts do.
         "actions": list({a["action_id"]: a for a in actions}.values()),
     }
-    row = session.connection().execute(_statement(), params).one_or_none()
+    row = session.connection().execute(_statement(timing), params).one_or_none()
     if row is None:
         return None
-    due_at, seq, first_pending_seq = row
-    return Bumped(due_at=due_at, started_pending=seq == first_pending_seq)
+    due_at, seq, first_pending_seq, lease_until = row
+    return Bumped(due_at=due_at, started_pending=wakes_up(seq, first_pending_seq, lease_until,
+                                                         now, immediate=False))

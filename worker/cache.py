@@ -162,6 +162,7 @@ def publish(
     file_hashes: Mapping[str, str],
     now: datetime,
     blobs_since: int,
+    repair: bool = False,
 ) -> Published:
     """Insert a revision with its files and blocks and flip the live pointer, in the caller's
     transaction; on a pinned script the revision is stored as a candidate and the pointer
@@ -199,6 +200,7 @@ def publish(
         content_sha256=script.content_sha256,
         created_at=now,
         candidate=row.pinned,
+        repair=repair,  # counted by the repair budget (worker/repair.py)
     )
     session.add(revision)
     session.flush()

@@ -45,13 +45,26 @@ def echo_json(value: Any) -> None:
 def read_source(source: str) -> str:
     """A JSON Lines file (or - for stdin) as text; invalid UTF-8 is an error naming the line,
     not a traceback."""
-    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    raw = sys.stdin.buffer.read() if source == "-" else _read_file(source)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise click.ClickException(
             f"{source}: line {line}: invalid UTF-8 at byte {exc.start}") from None
+
+
+def _read_file(source: str) -> bytes:
+    """A file's bytes; a missing or unreadable path is a usage error (exit 2, one line)."""
+    try:
+        return Path(source).read_bytes()
+    except IsADirectoryError:
+        reason = "is a directory"
+    except FileNotFoundError:
+        reason = "does not exist"
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    raise click.BadParameter(f"{source!r}: {reason}", param_hint="'SOURCE'")
 
 
 def read_events(source: str) -> list[Any]:

@@ -7,17 +7,17 @@ import sys
 from typing import Any
 
 import click
+from kombu.utils.url import maybe_sanitize_url
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from worker import deadletter, debounce
+from worker import deadletter
 from worker import models as m
 from worker.cli_base import Context, echo_json, pass_ctx, read_source
-from worker.clock import utcnow
 from worker.events import read_lines
-from worker.publisher import producer_app, publish_events, publish_wake_up, task_name_for
+from worker.publisher import producer_app, publish_events, task_name_for
 
 
 @click.command()
@@ -39,7 +39,8 @@ def publish(obj: Context, source: str) -> None:
 
 
 def _safe(url: str) -> str:
-    return url.split("@", 1)[-1] if "@" in url else url
+    """The broker url without its credentials (a password may itself contain '@')."""
+    return str(maybe_sanitize_url(url, mask="***"))
 
 
 @click.group()
@@ -119,17 +120,7 @@ def dlq_replay(obj: Context, entry_ids: tuple[int, ...], replay_all: bool, task_
             raise click.UsageError("name entries by id, or use --all and/or a filter")
         with services.sessions() as session:
             entry_ids = tuple(e.dead_letter_id for e in deadletter.entries(session, where))
-    app = producer_app(obj.settings.broker_url)
-
-    def send(entry: m.DeadLetter) -> None:
-        if entry.task_name == deadletter.GENERATE_TASK:
-            run = (entry.payload or {}).get("workflow_run_id")
-            with services.sessions.begin() as session:
-                debounce.mark_due(session, str(run), utcnow())
-            publish_wake_up(app, str(run))
-        else:
-            publish_events(app, [entry.payload])
-
+    send = deadletter.republisher(services.sessions, producer_app(obj.settings.broker_url))
     failed = 0
     with Progress(disable=len(entry_ids) < 20, transient=True) as progress:
         bar = progress.add_task("replaying", total=len(entry_ids))
@@ -153,12 +144,13 @@ def dlq_purge(obj: Context, entry_ids: tuple[int, ...], purge_all: bool, task_na
               run_id: str | None, error_contains: str | None, yes: bool) -> None:
     """Delete entries for good."""
     where = deadletter.Filter(task_name, run_id, error_contains)
-    with obj.services.sessions.begin() as session:
-        if not entry_ids:
-            if not (purge_all or task_name or run_id or error_contains):
-                raise click.UsageError("name entries by id, or use --all and/or a filter")
+    if not entry_ids:
+        if not (purge_all or task_name or run_id or error_contains):
+            raise click.UsageError("name entries by id, or use --all and/or a filter")
+        with obj.services.sessions() as session:  # read only: no transaction across the prompt
             entry_ids = tuple(e.dead_letter_id for e in deadletter.entries(session, where))
-        if entry_ids and not yes:
-            click.confirm(f"purge {len(entry_ids)} entries?", abort=True)
+    if entry_ids and not yes:
+        click.confirm(f"purge {len(entry_ids)} entries?", abort=True)
+    with obj.services.sessions.begin() as session:
         removed = deadletter.remove(session, entry_ids)
     click.echo(f"purged {removed} entries")

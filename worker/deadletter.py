@@ -16,9 +16,13 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker import credentials, debounce
 from worker import models as m
+from worker.clock import utcnow
 from worker.events import GENERATE_TASK as GENERATE_TASK  # (re-exported for its callers)
-from worker.events import REDACTED, TASK_NAMES, redact_raw
+from worker.events import TASK_NAMES, payload_secrets, redact_raw
+from worker.publisher import publish_events, publish_wake_up
+from worker.secrets import Secrets
 
 REPLAYABLE = frozenset({*TASK_NAMES.values(), GENERATE_TASK})
 MAX_TEXT_CHARS = 20_000
@@ -33,21 +37,93 @@ class Filter:
 
 def add(session: Session, *, task_name: str, payload: Any, error: str, traceback: str | None,
         attempts: int, now: datetime) -> int:
-    """Dead-letter one message; secrets in the payload are redacted first, and any secret value
-    the payload carried is scrubbed from the error text and the traceback."""
-    secrets = _secret_values(payload)
+    """Dead-letter one message in its sealed form (worker/events.redact_raw): the secrets the
+    payload carries, and those its run's run_started stored, are removed from the payload,
+    the error text and the traceback."""
+    secrets = run_secrets(session, payload)
     row = m.DeadLetter(
-        task_name=_storable(task_name[:128]), payload=_storable_payload(redact_raw(payload)),
+        task_name=_storable(task_name[:128]),
+        payload=_storable_payload(redact_raw(payload, secrets)),
         workflow_run_id=_storable(text_field(payload, "workflow_run_id")),
         event_id=_storable(text_field(payload, "event_id")),
-        error=_storable(_scrub(error, secrets)[:MAX_TEXT_CHARS]),
+        error=_storable(secrets.scrub(error)[:MAX_TEXT_CHARS]),
         traceback=_storable(None if traceback is None
-                            else _scrub(traceback, secrets)[-MAX_TEXT_CHARS:]),
+                            else secrets.scrub(traceback)[-MAX_TEXT_CHARS:]),
         attempts=attempts, failed_at=now,
     )
     session.add(row)
     session.flush()
     return row.dead_letter_id
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A task that failed for good, as the task_failure signal reports it."""
+
+    task_name: str
+    task_id: str | None
+    exception: BaseException | None
+    payload: Any
+    attempts: int
+    traceback: str
+
+
+def verdict(failure: Failure) -> str:
+    """What to do with a failed task (pure): "dead_letter" it, or leave it "unreplayable"
+    (the periodic sweep carries no work; the next sweep redoes it, and an entry could never
+    be replayed) or "interrupted" (a generation killed by the hard time limit: its claim stays
+    in run_debounce, the sweeper retries it after the lease and the generate task
+    dead-letters it itself after SCRIPTCACHE_MAX_RETRIES attempts; an entry now would
+    outlive a retry that succeeds)."""
+    if failure.task_name not in REPLAYABLE:
+        return "unreplayable"
+    if failure.task_name == GENERATE_TASK and type(failure.exception).__name__ == \
+            "TimeLimitExceeded":
+        return "interrupted"
+    return "dead_letter"
+
+
+def cause_of(failure: Failure) -> tuple[str, str]:
+    """The error and traceback to keep: a give-up keeps the last real cause (item 10)."""
+    exc = failure.exception
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, str) and cause:
+        return f"{exc}: last error: {cause}", getattr(exc, "cause_traceback", None) or \
+            failure.traceback
+    error = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
+    return error, failure.traceback
+
+
+def record_failure(sessions: sessionmaker[Session], failure: Failure, now: datetime,
+                   log: Any, *, lease_s: float) -> int | None:
+    """The dead-letter hook's policy: log, and dead-letter what can be replayed. Returns the
+    entry's id, or None when nothing was written."""
+    exc = failure.exception
+    what = verdict(failure)
+    if what == "unreplayable":
+        log.warning("task_failed", task=failure.task_name, task_id=failure.task_id,
+                    error=redact_text(f"{type(exc).__name__}: {exc}", failure.payload)
+                    if exc else None)
+        return None
+    if what == "interrupted":
+        log.warning("generation_interrupted", task=failure.task_name, task_id=failure.task_id,
+                    workflow_run_id=text_field(failure.payload, "workflow_run_id"),
+                    error=type(exc).__name__,
+                    retry=f"by the sweeper after the lease ({lease_s:g} s)")
+        return None
+    error, trace = cause_of(failure)
+    try:
+        with sessions.begin() as session:
+            entry_id = add(session, task_name=failure.task_name, payload=failure.payload,
+                           error=error, traceback=trace, attempts=failure.attempts, now=now)
+            reason = redact_text(error, failure.payload, session)
+    except Exception as exc2:  # the database is down too: say so loudly, keep the reason
+        log.error("dead_letter_failed", task=failure.task_name, task_id=failure.task_id,
+                  error=type(exc2).__name__)
+        return None
+    log.warning("dead_lettered", task=failure.task_name, task_id=failure.task_id,
+                dead_letter_id=entry_id, attempts=failure.attempts, reason=reason)
+    return entry_id
 
 
 def entries(session: Session, where: Filter = Filter(), *, limit: int | None = None
@@ -101,6 +177,25 @@ def replay(sessions: sessionmaker[Session], ids: Sequence[int], publish: Publish
         yield entry_id, None
 
 
+def republisher(sessions: sessionmaker[Session], app: Any) -> Publish:
+    """How an entry is replayed. An event is published again in its sealed form, which
+    intake takes in exactly as the original (worker/events.redact_raw). A generation request
+    makes its run due at once and sends a wake-up."""
+
+    def send(entry: m.DeadLetter) -> None:
+        if entry.task_name == GENERATE_TASK:
+            run_id = text_field(entry.payload, "workflow_run_id")
+            if not run_id:
+                raise ValueError("generation request without a workflow_run_id")
+            with sessions.begin() as session:
+                debounce.mark_due(session, run_id, utcnow())
+            publish_wake_up(app, run_id)
+        else:
+            publish_events(app, [entry.payload])
+
+    return send
+
+
 def _storable(value: Any) -> Any:
     """What the database can store of a rejected payload: the very values the validator
     refuses (NUL characters, lone surrogates, NaN and infinities) are escaped, not lost."""
@@ -128,28 +223,17 @@ def text_field(payload: Any, name: str) -> str | None:
     return value[:256] if isinstance(value, str) else None
 
 
-def _secret_values(payload: Any) -> list[str]:
-    """Values in the raw payload that redaction replaces, to scrub from free text."""
-    if not isinstance(payload, dict):
-        return []
-    redacted = redact_raw(payload)
-    found: list[str] = []
-    before, after = payload.get("parameters"), redacted.get("parameters")
-    if isinstance(before, dict) and isinstance(after, dict):
-        found += [str(v) for k, v in before.items() if after.get(k) == REDACTED]
-    actions = zip(payload.get("actions") or [], redacted.get("actions") or [], strict=False)
-    for raw, clean in actions:
-        if isinstance(raw, dict) and isinstance(clean, dict):
-            found += [str(raw[k]) for k in ("text", "option") if clean.get(k) == REDACTED]
-    return [s for s in found if len(s) >= 4]
+def run_secrets(session: Session | None, payload: Any) -> Secrets:
+    """The secrets a payload carries, and those its run stored (when a session is given):
+    what must be scrubbed from anything written about it."""
+    found = payload_secrets(payload)
+    if session is not None:
+        events = payload if isinstance(payload, list) else [payload]
+        for event in events:
+            found = found.merge(credentials.load(session, text_field(event, "workflow_run_id")))
+    return found
 
 
-def redact_text(text: str, payload: Any) -> str:
+def redact_text(text: str, payload: Any, session: Session | None = None) -> str:
     """Scrub the secret values a payload carried out of a free text (an error message)."""
-    return _scrub(text, _secret_values(payload))
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
+    return run_secrets(session, payload).scrub(text)

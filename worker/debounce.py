@@ -1,9 +1,10 @@
-"""Debounce per workflow run: due-time arithmetic (pure) and the run_debounce repository.
+"""The run_debounce repository: bump, lease, heartbeat, compare-and-clear.
 
 A record is *pending* while `due_at` is set. Intake bumps it (one transaction with the
-recording); a generation claims it with a lease token and clears it with a compare-and-clear
-fenced by that token, so an event that arrived meanwhile keeps it due: the trailing event
-always causes exactly one more generation.
+recording) by the window rule of worker/window.py; a generation claims it with a lease token,
+renews the lease while it works, and clears it with a compare-and-clear fenced by that token,
+so an event that arrived meanwhile keeps it due (in a new window that starts at that event):
+the trailing event always causes exactly one more generation.
 """
 
 from __future__ import annotations
@@ -11,26 +12,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from worker import models as m
+from worker import window
 from worker.db import insert_for
 from worker.errors import LeaseLost
-
-
-def due_time(first_pending_at: datetime, last_event_at: datetime, *, quiet_s: float,
-             max_wait_s: float) -> datetime:
-    """The earlier of a quiet period after the last event and the longest wait after the first."""
-    return min(last_event_at + timedelta(seconds=quiet_s),
-               first_pending_at + timedelta(seconds=max_wait_s))
 
 
 @dataclass(frozen=True)
 class Bumped:
     due_at: datetime
-    started_pending: bool  # the record was idle before this event: a wake-up is needed
+    started_pending: bool  # nothing was pending and no generation holds the run: wake it up
 
 
 @dataclass(frozen=True)
@@ -60,35 +57,33 @@ def _locked(session: Session, run_id: str) -> m.RunDebounce | None:
     ).one_or_none()
 
 
-def bump(session: Session, run_id: str, now: datetime, *, quiet_s: float, max_wait_s: float,
+def wakes_up(seq: int, first_pending_seq: int | None, lease_until: datetime | None,
+             now: datetime, immediate: bool) -> bool:
+    """After a bump: does the run need a wake-up? Not while a live generation holds it (its
+    compare-and-clear re-arms), nor for a later event of a window already waiting."""
+    if lease_until is not None and _aware(lease_until, now) > now:
+        return False
+    return immediate or seq == first_pending_seq
+
+
+def bump(session: Session, run_id: str, now: datetime, timing: window.Timing, *,
          immediate: bool = False) -> Bumped:
-    """Record that an event of this run arrived; returns when the run is due. One statement:
-    INSERT ... ON CONFLICT DO UPDATE ... RETURNING (every SET sees the row as it was)."""
-    t = m.RunDebounce.__table__.c
-    quiet_due = now + timedelta(seconds=quiet_s)
-    deadline = now + timedelta(seconds=max_wait_s)
-    idle = t.due_at.is_(None)
-    insert = insert_for(session, m.RunDebounce).values(
-        workflow_run_id=run_id, seq=1, first_pending_at=now, last_event_at=now,
-        deadline_at=deadline, due_at=now if immediate else min(quiet_due, deadline),
-        first_pending_seq=1,
-        processed_seq=0, attempts=0, generations=0,
-    )
-    due = now if immediate else case(
-        (idle, min(quiet_due, deadline)),
-        (t.deadline_at < quiet_due, t.deadline_at),
-        else_=quiet_due,
-    )
-    stmt = insert.on_conflict_do_update(index_elements=["workflow_run_id"], set_={
-        "seq": t.seq + 1,
-        "last_event_at": now,
-        "first_pending_at": case((idle, now), else_=t.first_pending_at),
-        "deadline_at": case((idle, deadline), else_=t.deadline_at),
-        "first_pending_seq": case((idle, t.seq + 1), else_=t.first_pending_seq),
-        "due_at": due,
-    }).returning(t.due_at, t.seq, t.first_pending_seq)
-    due_at, seq, first_pending_seq = session.execute(stmt).one()
-    return Bumped(due_at=_aware(due_at, now), started_pending=seq == first_pending_seq or immediate)
+    """Record that an event of this run arrived (the generic path: lock, compute, write)."""
+    session.execute(insert_for(session, m.RunDebounce).values(
+        workflow_run_id=run_id, seq=0, processed_seq=0, attempts=0, generations=0,
+    ).on_conflict_do_nothing())
+    row = _locked(session, run_id)
+    assert row is not None
+    current = SimpleNamespace(
+        seq=row.seq, last_event_at=_maybe_aware(row.last_event_at, now), gap_s=row.gap_s,
+        first_pending_at=_maybe_aware(row.first_pending_at, now),
+        first_pending_seq=row.first_pending_seq, due_at=row.due_at,
+        leased_seq=row.leased_seq, lease_until=_maybe_aware(row.lease_until, now))
+    for column, value in window.after_event(current, now, timing, immediate=immediate).items():
+        setattr(row, column, value)
+    session.flush()
+    return Bumped(due_at=_aware(row.due_at, now), started_pending=wakes_up(
+        row.seq, row.first_pending_seq, row.lease_until, now, immediate))
 
 
 def claim(session: Session, run_id: str, now: datetime, *, lease_s: float) -> Claim | NotDue | Idle:
@@ -103,25 +98,40 @@ def claim(session: Session, run_id: str, now: datetime, *, lease_s: float) -> Cl
         return NotDue(due_at)
     row.lease_token = uuid.uuid4().hex
     row.lease_until = now + timedelta(seconds=lease_s)
+    row.leased_seq = row.seq
     row.attempts += 1
     session.flush()
     return Claim(token=row.lease_token, seq=row.seq, attempts=row.attempts,
                  first_pending_at=_aware(row.first_pending_at or now, now))
 
 
-def complete(session: Session, run_id: str, held: Claim, now: datetime) -> bool:
+def complete(session: Session, run_id: str, held: Claim, now: datetime) -> datetime | None:
     """Compare-and-clear inside the generation's transaction. Raises LeaseLost (the caller's
-    transaction rolls back) when the lease was taken over or expired. Returns True when events
-    arrived during the generation and the record stays due."""
+    transaction rolls back) when the lease was taken over or expired. Returns when the record
+    is due again if events arrived during the generation (their window started at the first
+    of them), else None."""
     row = _fenced(session, run_id, held, now)
     row.generations += 1
     row.processed_seq = held.seq
-    row.lease_token = row.lease_until = None
+    row.lease_token = row.lease_until = row.leased_seq = None
     row.attempts = 0
     if row.seq == held.seq:
-        row.due_at = row.first_pending_at = None
-        return False
-    return True
+        row.due_at = row.first_pending_at = row.first_pending_seq = None
+        return None
+    return _aware(row.due_at, now)
+
+
+def renew(session: Session, run_id: str, held: Claim, now: datetime, *, lease_s: float
+          ) -> bool:
+    """The heartbeat: extend a live lease. False when it was taken over or had expired (the
+    generation must then stop: its compare-and-clear would fail anyway)."""
+    r = m.RunDebounce
+    renewed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(r).where(r.workflow_run_id == run_id, r.lease_token == held.token,
+                        r.lease_until >= now)
+        .values(lease_until=now + timedelta(seconds=lease_s))
+        .execution_options(synchronize_session=False))
+    return bool(renewed.rowcount)
 
 
 def retry_later(session: Session, run_id: str, held: Claim, now: datetime, *,
@@ -130,7 +140,7 @@ def retry_later(session: Session, run_id: str, held: Claim, now: datetime, *,
     a late run_started is not a failed attempt (`count_attempt=False`): it has its own limit,
     SCRIPTCACHE_RUN_START_WAIT_S."""
     row = _fenced(session, run_id, held, now)
-    row.lease_token = row.lease_until = None
+    row.lease_token = row.lease_until = row.leased_seq = None
     if not count_attempt:
         row.attempts = max(0, held.attempts - 1)
     row.due_at = now + timedelta(seconds=delay_s)
@@ -140,7 +150,8 @@ def retry_later(session: Session, run_id: str, held: Claim, now: datetime, *,
 def give_up(session: Session, run_id: str, held: Claim, now: datetime) -> None:
     """Clear the record after a permanent failure (the request goes to the dead-letter queue)."""
     row = _fenced(session, run_id, held, now)
-    row.lease_token = row.lease_until = row.due_at = row.first_pending_at = None
+    row.lease_token = row.lease_until = row.leased_seq = row.due_at = None
+    row.first_pending_at = row.first_pending_seq = None
     row.processed_seq = held.seq
     row.attempts = 0
 
@@ -155,8 +166,8 @@ def mark_due(session: Session, run_id: str, now: datetime) -> None:
     row.seq += 1
     row.due_at = now
     row.first_pending_at = row.first_pending_at or now
-    row.deadline_at = row.deadline_at or now
-    row.lease_token = row.lease_until = None
+    row.first_pending_seq = row.first_pending_seq or row.seq
+    row.lease_token = row.lease_until = row.leased_seq = None
     row.attempts = 0
 
 
@@ -177,6 +188,10 @@ def _fenced(session: Session, run_id: str, held: Claim, now: datetime) -> m.RunD
     if _aware(row.lease_until, now) < now:
         raise LeaseLost(f"run {run_id}: the lease expired before the commit")
     return row
+
+
+def _maybe_aware(value: datetime | None, like: datetime) -> datetime | None:
+    return None if value is None else _aware(value, like)
 
 
 def _aware(value: datetime | None, like: datetime) -> datetime:

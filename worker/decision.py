@@ -1,4 +1,4 @@
-"""The regeneration decision and the run plan (DESIGN.md section 3): pure functions."""
+"""The regeneration decision and the run plan (ARCHITECTURE.md §3): pure functions."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def uncovered_containers(run: RunRecord) -> frozenset[str]:
 
 
 def repair_labels(run: RunRecord) -> frozenset[str]:
-    """Labels whose cached code fell back to the agent in this run (DESIGN.md section 8): a
+    """Labels whose cached code fell back to the agent in this run (ARCHITECTURE.md §8): a
     completed cacheable block with `fallback` other than none, at top level or in a branch,
     or a completed loop or task_v2 any of whose cacheable descendants fell back (the
     container's entry covers its children, so the container is repaired)."""
@@ -140,7 +140,7 @@ def decide(
     """Whether this run's recording should produce a new revision, and of what.
 
     `pinned`: an operator pinned the script's revision, which forbids automatic repair;
-    `repairs`: the script's repair budget (DESIGN.md section 8).
+    `repairs`: the script's repair budget (ARCHITECTURE.md §8).
     """
     executable = executable_labels(run.definition, live)
     missing = run.definition.required_labels() - executable

@@ -15,6 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from worker.errors import PermanentError
+from worker.sandbox import RenderError, render_bounded
 
 
 class BlockKind(Enum):
@@ -75,9 +76,28 @@ CACHEABLE = frozenset(t for t, k in BLOCK_TYPES.items() if k in CACHEABLE_KINDS)
 LIVE = frozenset(BLOCK_TYPES) - CACHEABLE
 CONTAINERS = frozenset(t for t, k in BLOCK_TYPES.items() if k in CONTAINER_KINDS)
 MAX_DEPTH = 32
+# Loops nest `async for` statements in the generated code, and CPython refuses more than 20
+# statically nested blocks: the generator's own nesting leaves room for 16 loops.
+MAX_LOOP_DEPTH = 16
+# What intake stores and generates: labels key rows (primary keys) and name functions.
+MAX_LABEL_CHARS = 256
+# Labels scriptcache uses itself (the orchestrator's script_blocks row): never a block's.
+RESERVED_LABELS = frozenset({"__start_block__"})
+
+
+def check_label(label: str) -> str:
+    """A block label intake can store and generate; a ValueError names the problem."""
+    if len(label) > MAX_LABEL_CHARS:
+        raise ValueError(f"label is {len(label)} characters, over {MAX_LABEL_CHARS}")
+    if label in RESERVED_LABELS:
+        raise ValueError(f"label {label!r} is reserved (scriptcache's own)")
+    return label
 
 # totp: the value is a base32 secret, handled like a credential; scripts type ctx.totp(key).
 ParameterType = Literal["workflow", "credential", "output", "context", "totp"]
+# Parameter types whose values may be stored; every other type's values are secret
+# (credential, totp, and any type this version does not know: worker/secrets.py).
+PUBLIC_PARAMETER_TYPES = frozenset({"workflow", "output", "context"})
 
 
 def kind_of(block_type: str) -> BlockKind:
@@ -103,17 +123,16 @@ class Block(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     label: str = Field(min_length=1)
-    block_type: str
+    # An unknown type is kept and never cached: a newer platform may add types (section 2).
+    block_type: str = Field(min_length=1, max_length=64)
     url: str | None = None
     loop_blocks: list[Block] = Field(default_factory=list)
     branches: list[Branch] = Field(default_factory=list)
 
-    @field_validator("block_type")
+    @field_validator("label")
     @classmethod
-    def _known_type(cls, value: str) -> str:
-        if value not in BLOCK_TYPES:
-            raise ValueError(f"unknown block type {value!r}")
-        return value
+    def _storable_label(cls, value: str) -> str:
+        return check_label(value)
 
     @property
     def kind(self) -> BlockKind:
@@ -145,6 +164,9 @@ class Definition(BaseModel):
         for block, depth in _walk_with_depth(self.blocks, 1):
             if depth > MAX_DEPTH:
                 raise ValueError(f"blocks nested deeper than {MAX_DEPTH} levels")
+            if block.kind is BlockKind.LOOP and _loop_depth(block) > MAX_LOOP_DEPTH:
+                raise ValueError(f"block {block.label[:80]!r}: loops nested deeper than "
+                                 f"{MAX_LOOP_DEPTH} levels cannot be generated")
             if block.label in seen:
                 raise ValueError(f"duplicate block label {block.label!r}")
             seen.add(block.label)
@@ -162,9 +184,9 @@ class Definition(BaseModel):
 
     def credential_keys(self) -> frozenset[str]:
         """Parameters whose values are secret: credentials and totp secrets (handled like a
-        credential, DESIGN.md section 9)."""
+        credential, ARCHITECTURE.md §9)."""
         return frozenset(p.key for p in self.parameters
-                         if p.parameter_type in ("credential", "totp"))
+                         if p.parameter_type not in PUBLIC_PARAMETER_TYPES)
 
     def totp_keys(self) -> frozenset[str]:
         """Parameters holding a one-time-code secret (RFC 6238): scripts type ctx.totp(key)."""
@@ -190,6 +212,18 @@ def _walk_with_depth(blocks: list[Block], depth: int) -> Iterator[tuple[Block, i
         stack.extend((c, level + 1) for c in reversed(list(block.children())))
 
 
+def _loop_depth(block: Block) -> int:
+    """How many loops nest in `block`, itself included (iteratively: no recursion limit)."""
+    deepest = 0
+    stack = [(block, 0)]
+    while stack:
+        node, loops = stack.pop()
+        loops += node.kind is BlockKind.LOOP
+        deepest = max(deepest, loops)
+        stack.extend((child, loops) for child in node.children())
+    return deepest
+
+
 def _top_level_walk(blocks: list[Block]) -> Iterator[Block]:
     for block in blocks:
         yield block
@@ -202,7 +236,8 @@ def canonical_json(value: Any) -> str:
 
 
 class _CacheKeyEnvironment(SandboxedEnvironment):
-    """The sandbox, plus no `**` and no huge repetitions: a cache key cannot hang a worker."""
+    """The sandbox, plus no `**` and no huge repetitions (of one `*` or of several in a row).
+    Time, memory and size are bounded around the render (worker/sandbox.py)."""
 
     intercepted_binops = frozenset({"**", "*"})
 
@@ -210,8 +245,8 @@ class _CacheKeyEnvironment(SandboxedEnvironment):
         if operator == "**":
             raise SecurityError("the power operator is not allowed in cache keys")
         if operator == "*" and any(isinstance(v, str | list | tuple) for v in (left, right)):
-            count = right if isinstance(left, str | list | tuple) else left
-            if isinstance(count, int) and count > MAX_CACHE_KEY_CHARS:
+            seq, count = (left, right) if isinstance(left, str | list | tuple) else (right, left)
+            if isinstance(count, int) and len(seq) * count > MAX_CACHE_KEY_CHARS:
                 raise SecurityError("repetition too large for a cache key")
         return super().call_binop(context, operator, left, right)
 
@@ -220,23 +255,45 @@ _JINJA = _CacheKeyEnvironment(undefined=jinja2.StrictUndefined, autoescape=False
 MAX_CACHE_KEY_CHARS = 512
 
 
+def _chunks(template: str, parameters: Mapping[str, Any]) -> Any:
+    return _JINJA.from_string(template).generate(**dict(parameters))
+
+
 def render_cache_key(definition: Definition, parameters: Mapping[str, Any]) -> str:
     """Render the definition's cache key template with the run's parameters.
 
-    A template that fails to render, or renders to nothing, is a PermanentError: never an
-    empty key that would mix unrelated runs.
+    Secret parameters (credential, totp) are never stored, so they are not available to the
+    template: a template that uses one is refused, the same way wherever it is rendered
+    (plan, generation, replay). A template that fails to render, takes too long or grows too
+    large, or renders to nothing, is a PermanentError with the reason: never an empty key
+    that would mix unrelated runs.
     """
     template = (definition.cache_key or "").strip()
     if template in ("", "default"):
         url = definition.first_url()
         domain = (urlsplit(url).hostname or "") if url else ""
         return f"default:{domain}"
+    secret = definition.credential_keys()
     try:
-        value = _JINJA.from_string(template).render(**dict(parameters)).strip()
-    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        # Names only, from the parse tree: compiling would fold constants, which is where
+        # `center(300000000)` spends its time.
+        used = {n.name for n in _JINJA.parse(template).find_all(jinja2.nodes.Name)}
+    except (jinja2.TemplateError, RecursionError) as exc:
+        raise PermanentError(
+            f"cache_key: template {template!r} cannot be parsed: {type(exc).__name__}: {exc}"
+        ) from None
+    if used & secret:
+        raise PermanentError(
+            f"cache_key: template {template!r} uses the secret parameter(s) "
+            f"{', '.join(sorted(used & secret))}: secrets are never stored, so never part of a key")
+    public = {k: v for k, v in parameters.items() if k not in secret}
+    try:
+        value = render_bounded(_chunks, template, public).strip()
+    except (RenderError, jinja2.TemplateError, TypeError, ValueError, ArithmeticError,
+            LookupError, RecursionError, MemoryError) as exc:
         raise PermanentError(
             f"cache_key: template {template!r} cannot be rendered: {type(exc).__name__}: {exc}"
-        ) from exc
+        ) from None
     if not value:
         raise PermanentError(f"cache_key: template {template!r} rendered to an empty key")
     if len(value) > MAX_CACHE_KEY_CHARS:

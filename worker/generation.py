@@ -19,10 +19,12 @@ from config.settings import Settings
 from worker import cache, debounce, retry
 from worker.clock import Clock, utcnow
 from worker.codegen import CarriedBlock, GeneratedScript, generate_script
-from worker.decision import Decision, decide
+from worker.decision import DEFAULT_REPAIRS_PER_DAY, Decision, decide
 from worker.definition import render_cache_key
 from worker.errors import PermanentError, TransientError
+from worker.lease import Lease
 from worker.recording import load_run
+from worker.repair import repair_budget
 from worker.run import RunRecord
 from worker.store import BlobNotFound, BlobStore
 
@@ -75,28 +77,35 @@ def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
     if retry.exhausted(held.attempts, settings):  # earlier attempts died with their worker
         _give_up(sessions, run_id, held, clock)
         raise PermanentError(f"run {run_id}: gave up after {held.attempts - 1} attempts")
+    lease = Lease(sessions, run_id, held, lease_s=settings.lease_s,
+                  heartbeat_s=settings.heartbeat_s, clock=clock)
     try:
-        result, still_due = _generate(sessions, store, run_id, clock, held)
+        with lease:  # renewed in the background until the commit
+            result, due_again = _generate(sessions, store, run_id, clock, lease,
+                                          settings.repairs_per_day)
     except Exception as exc:
         return _after_failure(sessions, run_id, held, settings, clock, exc)
-    return Outcome("generated" if result.regenerated else "unchanged",
-                   rearm_at=clock() if still_due else None, generation=result)
+    return Outcome("generated" if result.regenerated else "unchanged", rearm_at=due_again,
+                   generation=result)
 
 
 def generate_now(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
-                 clock: Clock = utcnow) -> GenerateResult:
+                 clock: Clock = utcnow, *,
+                 repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY) -> GenerateResult:
     """Decide for one run and publish a revision if it taught something new, at once and
     without the debounce record (the CLI's in-process generation)."""
-    return _generate(sessions, store, run_id, clock, None)[0]
+    return _generate(sessions, store, run_id, clock, None, repairs_per_day)[0]
 
 
 def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, clock: Clock,
-              held: debounce.Claim | None) -> tuple[GenerateResult, bool]:
+              lease: Lease | None, repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY
+              ) -> tuple[GenerateResult, datetime | None]:
     """Load, decide, generate, upload, then publish + compare-and-clear in one transaction.
 
-    Returns the result and whether events arrived meanwhile (the record stays due). Files are
+    Returns the result and, if events arrived meanwhile, when the run is due again. Files are
     uploaded before the transaction; when another writer published first, the decision is
-    made again against its result."""
+    made again against its result. A lost lease stops the work before the upload and before
+    the commit."""
     for _ in range(MAX_PUBLISH_ATTEMPTS):
         with sessions.begin() as session:
             run = load_run(session, run_id)
@@ -105,17 +114,26 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             key = render_cache_key(run.definition, run.parameters)
             live = cache.live_revision(session, run.workflow_permanent_id, key)
             blobs_since = cache.blob_watermark(session)
-            decision = decide(run, None if live is None else live.entries)
+            # No `pinned=` here: a pinned script's new revisions, repairs included, are
+            # stored as candidates by cache.publish and never made live (issue 15).
+            script_id = None if live is None else live.script_id
+            decision = decide(run, None if live is None else live.entries,
+                              repairs=repair_budget(session, script_id, clock(),
+                                                    repairs_per_day))
             if not decision.regenerate:  # nothing to write: clear the record in this one
-                still_due = held is not None and debounce.complete(session, run_id, held, clock())
-                return _unchanged(run, key, live, decision.reason), still_due
+                due_again = None if lease is None else lease.complete(session)
+                return _unchanged(run, key, live, decision.reason), due_again
         try:
             script = _script(store, run, live, decision)
         except BlobNotFound:
             if _still_live(sessions, run, key, live):
                 raise
             continue  # the live revision was purged or replaced meanwhile: decide again
+        if lease is not None:
+            lease.check()
         hashes = {path: store.put(data) for path, data in script.files.items()}
+        if lease is not None:
+            lease.check()
         try:
             with sessions.begin() as session:
                 published = cache.publish(
@@ -123,12 +141,12 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
                     expected_revision_id=None if live is None else live.revision_id,
                     script=script, workflow_version=run.workflow_version,
                     source_run_id=run.workflow_run_id, file_hashes=hashes, now=clock(),
-                    blobs_since=blobs_since,
+                    blobs_since=blobs_since, repair=decision.is_repair,
                 )
-                still_due = held is not None and debounce.complete(session, run_id, held, clock())
+                due_again = None if lease is None else lease.complete(session)
         except cache.StaleRevision:
             continue
-        return _published(run, key, live, decision, script, published), still_due
+        return _published(run, key, live, decision, script, published), due_again
     raise TransientError(f"run {run_id}: the live revision kept moving, "
                          f"{MAX_PUBLISH_ATTEMPTS} attempts")
 

@@ -13,12 +13,13 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from worker import debounce
+from worker import debounce, intake_guard
 from worker.block_intake import take_in_block
 from worker.clock import Clock
 from worker.errors import PermanentError
 from worker.events import BlockCompleted, Event, RunFinished, parse_event
 from worker.recording import first_delivery, record_event
+from worker.window import Timing
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,16 @@ def record_and_bump(session: Session, event: Event, now: datetime, settings: Set
     """Record the event and bump its run's debounce record; None for a redelivery.
 
     A block event on PostgreSQL takes one statement (worker/block_intake.py); the others, and
-    every event on SQLite or with `one_statement=False`, take the generic statements."""
+    every event on SQLite or with `one_statement=False`, take the generic statements. Its
+    run's secrets are removed first (worker/intake_guard.py)."""
+    event = intake_guard.guard(session, event)
     if (one_statement and isinstance(event, BlockCompleted)
             and session.get_bind().dialect.name == "postgresql"):
-        return take_in_block(session, event, now, quiet_s=settings.quiet_s,
-                             max_wait_s=settings.max_wait_s)
+        return take_in_block(session, event, now, Timing.of(settings))
     if not first_delivery(session, event.event_id, event.workflow_run_id, now):
         return None
     run_id = record_event(session, event)
-    return debounce.bump(session, run_id, now, quiet_s=settings.quiet_s,
-                         max_wait_s=settings.max_wait_s,
+    return debounce.bump(session, run_id, now, Timing.of(settings),
                          immediate=isinstance(event, RunFinished))
 
 
@@ -75,5 +76,5 @@ def record_only(sessions: sessionmaker[Session], events: Iterable[Event]) -> lis
     touched: dict[str, None] = {}
     for event in events:
         with sessions.begin() as session:
-            touched[record_event(session, event)] = None
+            touched[record_event(session, intake_guard.guard(session, event))] = None
     return list(touched)

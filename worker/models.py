@@ -1,4 +1,4 @@
-"""Tables (DESIGN.md section 5) as SQLAlchemy 2 typed models."""
+"""Tables (ARCHITECTURE.md §5) as SQLAlchemy 2 typed models."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -135,15 +136,20 @@ class RunDebounce(Base):
     first_pending_at: Mapped[datetime | None] = mapped_column(_tz())
     last_event_at: Mapped[datetime | None] = mapped_column(_tz())
     due_at: Mapped[datetime | None] = mapped_column(_tz())
-    # first_pending_at + max wait: lets intake bump the record in one statement.
-    deadline_at: Mapped[datetime | None] = mapped_column(_tz())
     # The seq of the event that made the record pending: equal to seq means "just started".
     first_pending_seq: Mapped[int | None] = mapped_column(BigInteger)
     lease_token: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(_tz())
+    # The seq the current lease covers: a later event starts the next window (window.py).
+    leased_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # The run's typical gap between events, in seconds (a moving geometric mean).
+    gap_s: Mapped[float | None] = mapped_column(Float)
     processed_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     generations: Mapped[int] = mapped_column(Integer, default=0)
+    # The last failed attempt's error and traceback: what a give-up dead-letters.
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_run_debounce_due_at", "due_at"),)
 
@@ -251,6 +257,22 @@ class BlobDeletion(Base):
     audit_id: Mapped[int | None] = mapped_column(BigInteger)
     requested_at: Mapped[datetime] = mapped_column(_tz())
     done_at: Mapped[datetime | None] = mapped_column(_tz())
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+class RunSecret(Base):
+    """Seals of a run's secret values (worker/secrets.py): a salt and a SHA-256, never the
+    value. They let intake redact the value from block events that arrive after run_started."""
+
+    __tablename__ = "run_secrets"
+
+    workflow_run_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    parameter_key: Mapped[str] = mapped_column(Text)
+    length: Mapped[int] = mapped_column(Integer)
+    salt: Mapped[str] = mapped_column(String(64))
 
 
 # --- operations ------------------------------------------------------------------------------

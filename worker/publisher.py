@@ -14,7 +14,7 @@ from celery import Celery
 
 from config import redis_transport
 from config.celery import EVENTS_QUEUE, GENERATE_QUEUE
-from worker.events import GENERATE_TASK, TASK_NAMES, redact_raw
+from worker.events import GENERATE_TASK, TASK_NAMES, summary_repr
 
 
 def producer_app(broker_url: str) -> Celery:
@@ -43,9 +43,9 @@ def publish_events(app: Celery, events: Iterable[dict[str, Any]]) -> int:
     sent = 0
     with app.producer_or_acquire() as producer:
         for event in events:
-            # argsrepr is what Flower and Celery's logs show: never the credential values.
+            # argsrepr is what Flower and Celery's logs show: the event's identifiers only.
             app.send_task(task_name_for(event), args=[event], queue=EVENTS_QUEUE,
-                          producer=producer, retry=True, argsrepr=repr([redact_raw(event)]),
+                          producer=producer, retry=True, argsrepr=summary_repr([event]),
                           kwargsrepr="{}")
             sent += 1
     return sent

@@ -19,6 +19,23 @@ from worker.events import BlockCompleted, Event, RunStarted, redact_event
 from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
 
 PENDING, RUNNING = "pending", "running"  # known from blocks only / run_started seen
+# The run's row while only its blocks are known (inserted if missing, never updated).
+RUN_PENDING = {"status": PENDING, "code_gen": False}
+# Recording tables whose rows a later delivery overwrites: table -> conflict key. Every other
+# column is updated (`updated_columns`). The generic statements below and the one-statement
+# intake (worker/block_intake.py) are both built from this.
+UPSERT_KEYS: dict[type[m.Base], str] = {
+    m.WorkflowRunBlock: "workflow_run_block_id", m.Task: "task_id", m.Action: "action_id",
+}
+
+
+def columns(model: type[m.Base]) -> list[str]:
+    return [c.name for c in model.__table__.columns]
+
+
+def updated_columns(model: type[m.Base]) -> list[str]:
+    """The columns an upsert of `model` overwrites: all but its conflict key."""
+    return [c for c in columns(model) if c != UPSERT_KEYS[model]]
 
 
 
@@ -94,20 +111,19 @@ def _statements(dialect: str) -> _Statements:
         run_finished=finished.on_conflict_do_update(
             index_elements=["workflow_run_id"],
             set_={c: finished.excluded[c] for c in ("status", "finished_at")}),
-        run_pending=insert(m.WorkflowRun).values(status=PENDING, code_gen=False)
-        .on_conflict_do_nothing(),
-        block=_upsert(insert(m.WorkflowRunBlock), "workflow_run_block_id"),
-        task=_upsert(insert(m.Task), "task_id"),
-        actions=_upsert(insert(m.Action), "action_id"),
+        run_pending=insert(m.WorkflowRun).values(**RUN_PENDING).on_conflict_do_nothing(),
+        block=_upsert(insert, m.WorkflowRunBlock),
+        task=_upsert(insert, m.Task),
+        actions=_upsert(insert, m.Action),
     )
 
 
-def _upsert(insert: Any, key: str) -> Any:
+def _upsert(insert: Any, model: type[m.Base]) -> Any:
     """INSERT ... ON CONFLICT (key) DO UPDATE of every other column."""
-    return insert.on_conflict_do_update(
-        index_elements=[key],
-        set_={c.name: insert.excluded[c.name] for c in insert.table.columns if c.name != key},
-    )
+    statement = insert(model)
+    return statement.on_conflict_do_update(
+        index_elements=[UPSERT_KEYS[model]],
+        set_={c: statement.excluded[c] for c in updated_columns(model)})
 
 
 def _record_run_started(conn: Connection, sql: _Statements, event: RunStarted) -> None:

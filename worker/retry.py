@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from config.settings import Settings
 from worker.errors import LeaseLost, PermanentError, RunNotStarted, TransientError
 
-# Errors that a later attempt can get past: ours, and database or network blips. The Celery
-# tasks retry the same ones (tasks/common.py).
+# Errors that a later attempt can get past: ours, database or network blips, and a generation
+# that ran into the soft time limit (a slow store). The Celery tasks retry the same ones
+# (tasks/common.py).
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientError, OperationalError, InterfaceError, ConnectionError, TimeoutError,
+    SoftTimeLimitExceeded,
 )
 
 

@@ -1,4 +1,4 @@
-"""Operators steer revisions (DESIGN.md section 10): pin, unpin, promote, roll back, and the
+"""Operators steer revisions (ARCHITECTURE.md §10): pin, unpin, promote, roll back, and the
 audit trail of every such action.
 
 Each action is one transaction that locks the script row (SELECT ... FOR UPDATE) as a
@@ -112,10 +112,10 @@ def rollback(sessions: sessionmaker[Session], wpid: str, cache_key: str | None, 
         live = _live(session, script)
         target = _revision(session, script, version)
         if live is None or target.version >= live.version:
+            live_text = "none" if live is None else f"v{live.version}"
             raise Refused(
-                f"rollback goes to a version older than the live one "
-                f"(v{_version(live)}); use promote for v{version}. Versions: "
-                f"{versions_text(session, script)}")
+                f"rollback goes to a version older than the live one ({live_text}); use "
+                f"promote for v{version}. Versions: {versions_text(session, script)}")
         _make_live(script, target)
         return _record(session, script, "rollback", live, target, operator, now)
 

@@ -55,7 +55,7 @@ class BlockRun:
     task: TaskRecord | None = None
     actions: tuple[ActionRecord, ...] = ()
     children: tuple[BlockRun, ...] = ()
-    fallback: str = "none"  # "none" | "element" | "block" (DESIGN.md section 8)
+    fallback: str = "none"  # "none" | "element" | "block" (ARCHITECTURE.md §8)
     output: Any = None  # block_completed.output: what the block extracted, or None
 
     @property

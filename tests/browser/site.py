@@ -10,8 +10,11 @@ so their recorded selectors stop matching.
 Redesigns for the closed loop (`variant`): "v1" as above; "v2" puts an announcement banner
 at the top of every page and the content in an extra wrapper, so absolute positional xpaths
 recorded on v1 fail; "v3" is v2 with other button texts, each button in its own wrapper.
-`welcome_once` shows a welcome dialog over the order list on its first view in a session
-(the search form appears once it is closed): a one-off obstacle in the first loop iteration.
+`welcome_once` shows a welcome dialog over the order list the first time a session opens it
+(not on the redirect after signing in; the search form appears once it is closed): a one-off
+obstacle in the first loop iteration.
+`drift` nests the sign-in page one wrapper deeper on every view: its positional xpaths never
+hold twice, so a repaired sign-in keeps failing.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ class Site:
     rename_fields: bool = False
     variant: str = "v1"
     welcome_once: bool = False
+    drift: bool = False
+    login_views: int = 0
     posts: list[Post] = field(default_factory=list)
     views: list[tuple[str, str]] = field(default_factory=list)  # (username, order number)
     _sessions: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -123,8 +128,11 @@ class Site:
         if (handled := self._values_pages(req, session)) is not None:
             return handled
         if req.path == "/orders":
-            welcome = self.welcome_once and not session.get("welcomed")
-            session["welcomed"] = "1"
+            # Shown when the user opens the list, not on the redirect after signing in.
+            welcome = (self.welcome_once and not session.get("welcomed")
+                       and not req.referer.endswith("/login"))
+            if welcome:
+                session["welcomed"] = "1"
             return ok(page(req, "Your orders", orders_page(account, welcome, req.variant)))
         if req.path == "/orders/search":
             number = req.query.get("q", "").strip()
@@ -160,7 +168,12 @@ class Site:
                 return redirect("/orders", cookie=f"sid={sid}; Path=/; HttpOnly")
             body = "<p id='error'>Wrong username or password.</p>" + login_form(self)
             return "401 Unauthorized", [], page(req, "Sign in", body)
-        return ok(page(req, "Sign in", login_form(self)))
+        self.login_views += 1
+        form = login_form(self)
+        if self.drift:
+            depth = self.login_views % 4 + 1
+            form = "<div>" * depth + form + "</div>" * depth
+        return ok(page(req, "Sign in", form))
 
 
     def _values_pages(self, req: Request, session: dict[str, str]
@@ -201,6 +214,7 @@ class Site:
 class Request:
     def __init__(self, environ: dict[str, Any]) -> None:
         self.variant = "v1"
+        self.referer = environ.get("HTTP_REFERER", "")
         self.method = environ["REQUEST_METHOD"]
         self.path = environ.get("PATH_INFO", "/")
         self.query = _flat(parse_qs(environ.get("QUERY_STRING", "")))

@@ -1,4 +1,4 @@
-"""Values belong to the run (DESIGN.md section 9), in real Chromium on the test portal.
+"""Values belong to the run (ARCHITECTURE.md §9), in real Chromium on the test portal.
 
 An agent's run as user A with orders [1, 2] is recorded with every typed value as plain text
 (no `parameter_key`, except the password): the username, each order

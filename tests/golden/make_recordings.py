@@ -203,7 +203,7 @@ def mixed_live() -> None:
     run.write(HERE, "mixed_live")
 
 
-# --- binding by value (DESIGN.md section 9): one recording per kind ---------------------
+# --- binding by value (ARCHITECTURE.md §9): one recording per kind ---------------------
 
 
 def bind_parameters() -> None:

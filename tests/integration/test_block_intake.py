@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
@@ -24,6 +24,8 @@ from worker import debounce
 from worker import models as m
 from worker.events import parse_event
 from worker.intake import record_and_bump
+from worker.recording import UPSERT_KEYS, columns
+from worker.window import Timing
 
 SETTINGS = Settings(quiet_s=2.0, max_wait_s=9.0)
 TABLES = (m.Workflow, m.WorkflowRun, m.WorkflowRunBlock, m.Task, m.Action, m.RunDebounce,
@@ -33,20 +35,33 @@ GAPS_MS = (120, 40, 2_500, 700, 9_500, 15, 1_900, 300)
 
 
 def feed(sessions: sessionmaker[Session], events: list[Any], *, one_statement: bool) -> list[Any]:
-    """Take the events in at fixed moments; every fifth event, generate whatever is due."""
-    results: list[Any] = []
+    """Take the events in at fixed moments. After every fifth event, claim whatever is due;
+    two events later, compare-and-clear: events arrive during a live lease, where the next
+    window starts."""
+    results: list[Any] = []  # what each intake returned
+    cleared: list[Any] = []  # what each compare-and-clear returned
+    held: dict[str, debounce.Claim] = {}
     now = T0
     for i, event in enumerate(events):
         now += timedelta(milliseconds=GAPS_MS[i % len(GAPS_MS)])
         with sessions.begin() as session:
             results.append(record_and_bump(session, event, now, SETTINGS,
                                            one_statement=one_statement))
-        if i % 5 == 4:
-            for run_id in {e.workflow_run_id for e in events}:
+        if i % 5 == 1:
+            for run_id, claim in held.items():
                 with sessions.begin() as session:
-                    held = debounce.claim(session, run_id, now, lease_s=60)
-                    if isinstance(held, debounce.Claim):
-                        debounce.complete(session, run_id, held, now)
+                    cleared.append(debounce.complete(session, run_id, claim, now))
+            held.clear()
+        if i % 5 == 4:
+            for run_id in sorted({e.workflow_run_id for e in events}):
+                with sessions.begin() as session:
+                    claim = debounce.claim(session, run_id, now, lease_s=60)
+                if isinstance(claim, debounce.Claim):
+                    held[run_id] = claim
+    for run_id, claim in held.items():
+        with sessions.begin() as session:
+            cleared.append(debounce.complete(session, run_id, claim, now))
+    results.append(cleared)
     return results
 
 
@@ -85,7 +100,8 @@ def test_one_statement_and_generic_intake_leave_the_same_rows(
     assert rows == generic_rows
     assert results == generic_results
     assert len(rows["actions"]) == 38 and len(rows["received_events"]) == 26
-    duplicates = sum(r is None for r in results)
+    assert any(due is not None for due in results[-1])  # a window started during a lease
+    duplicates = sum(r is None for r in results[:-1])
     assert duplicates == len(events) - 26
     assert any(r is not None and r.started_pending for r in results[1:])  # idle → pending again
 
@@ -131,9 +147,22 @@ def test_the_statement_is_short_enough_for_psycopgs_parse_cache() -> None:
 
     from worker.block_intake import _statement
 
-    compiled = _statement().compile(dialect=postgresql.psycopg.dialect())
+    compiled = _statement(Timing.of(Settings())).compile(dialect=postgresql.psycopg.dialect())
     assert len(str(compiled).encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
     assert len(compiled.params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
+
+
+@pytest.mark.parametrize("model", list(UPSERT_KEYS), ids=lambda model: model.__tablename__)
+def test_the_upserted_tables_columns_are_in_the_models_order(
+    pg_sessions: sessionmaker[Session], model: type[m.Base],
+) -> None:
+    """The one-statement upserts set every column from `excluded.*`, which is in the table's
+    physical order: a migration must add a column where the model declares it (at the end)."""
+    with pg_sessions() as session:
+        physical = session.scalars(text(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = :t "
+            "ORDER BY ordinal_position"), {"t": model.__tablename__}).all()
+    assert list(physical) == columns(model)
 
 
 def test_a_block_taken_in_while_run_started_is_being_recorded_does_not_deadlock(
@@ -165,7 +194,7 @@ def test_a_block_taken_in_while_run_started_is_being_recorded_does_not_deadlock(
         other.start()
         other.join(0.5)
         assert other.is_alive(), "the block did not wait for the run's row"
-        debounce.bump(session, started.workflow_run_id, T0, quiet_s=2, max_wait_s=9)
+        debounce.bump(session, started.workflow_run_id, T0, Timing(quiet_s=2, max_wait_s=9))
     other.join(10)
 
     assert errors == []

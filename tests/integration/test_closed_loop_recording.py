@@ -1,4 +1,4 @@
-"""A replayed run's events (DESIGN.md section 8) are recorded whole by both intake paths:
+"""A replayed run's events (ARCHITECTURE.md §8) are recorded whole by both intake paths:
 the revision it executed, where its blocks fell back, who did each action. Real PostgreSQL."""
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from worker.events import parse_event
 from worker.generation import MAX_PUBLISH_ATTEMPTS, GenerateResult, generate_due, generate_now
 from worker.intake import record_only
 from worker.store import BlobStore, open_store
+from worker.window import Timing
 
 Events = list[dict[str, Any]]
 
@@ -296,7 +297,7 @@ def test_a_writer_whose_debounce_lease_was_taken_over_writes_nothing(
     record(pg_sessions, linear_run("wr_1", "wf", LABELS[:2]))
     clock = ManualClock()
     with pg_sessions.begin() as session:
-        debounce.bump(session, "wr_1", clock(), quiet_s=1, max_wait_s=5, immediate=True)
+        debounce.bump(session, "wr_1", clock(), Timing(quiet_s=1, max_wait_s=5), immediate=True)
     settings = Settings(lease_s=300.0)
     store = TakenOverDuringUpload(local_store, pg_sessions, "wr_1", clock)
 
@@ -310,7 +311,7 @@ def test_a_writer_whose_debounce_lease_was_taken_over_writes_nothing(
         assert row is not None and row.lease_token == store.other.token
         assert row.generations == 0
     with pg_sessions.begin() as session:  # the new holder generates and clears the record
-        assert debounce.complete(session, "wr_1", store.other, clock()) is False
+        assert debounce.complete(session, "wr_1", store.other, clock()) is None
     assert generate_now(pg_sessions, local_store, "wr_1").version == 1
 
 

@@ -244,7 +244,7 @@ def fell_back(events: Events, label: str) -> Events:
 def test_a_repair_on_a_pinned_script_is_stored_as_a_candidate_not_made_live(
     pg_sessions: sessionmaker[Session], store: BlobStore,
 ) -> None:
-    # DESIGN.md section 8: a pinned script is never repaired automatically; issue 15: the
+    # ARCHITECTURE.md §8: a pinned script is never repaired automatically; issue 15: the
     # repair is still stored, as a candidate an operator can promote.
     record(pg_sessions, linear_run("wr_1", "wf", LABELS),
            fell_back(linear_run("wr_2", "wf", LABELS), "search"))

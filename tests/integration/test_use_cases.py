@@ -3,6 +3,7 @@ and fencing against real PostgreSQL (no broker: these functions are what the tas
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -104,7 +105,7 @@ def test_an_event_during_a_generation_keeps_the_record_due(
     run.block("b")
     take_in(pg_sessions, run.events[-1:])  # arrives while the lease is held
     with pg_sessions.begin() as session:
-        assert debounce.complete(session, "wr_tr", held, utcnow()) is True
+        assert debounce.complete(session, "wr_tr", held, utcnow()) is not None
     row = record(pg_sessions, "wr_tr")
     assert row.due_at is not None and row.lease_token is None and row.processed_seq == held.seq
 
@@ -123,7 +124,7 @@ def test_a_writer_whose_lease_was_taken_over_rolls_back(
     with pytest.raises(LeaseLost), pg_sessions.begin() as session:
         debounce.complete(session, "wr_l", first, utcnow())
     with pg_sessions.begin() as session:
-        assert debounce.complete(session, "wr_l", second, later) is False
+        assert debounce.complete(session, "wr_l", second, later) is None
 
 
 def test_a_live_lease_makes_a_second_generate_task_do_nothing(
@@ -199,3 +200,61 @@ def test_a_run_with_nothing_to_generate_is_cleared_in_its_one_transaction(
     assert outcome.result == "unchanged" and outcome.rearm_at is None
     row = record(pg_sessions, "wr_x")
     assert (row.due_at, row.lease_token, row.generations) == (None, None, 1)
+
+
+class SlowStore(MemoryStore):
+    """Uploads that take longer than the lease: only a heartbeat keeps the lease alive."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+
+    def put(self, data: bytes) -> str:
+        time.sleep(self.delay_s)
+        return super().put(data)
+
+
+def test_a_generation_longer_than_its_lease_commits_because_the_heartbeat_renews_it(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    short = Settings(quiet_s=1.0, max_wait_s=5.0, lease_s=3.0)  # renewed every second
+    take_in(pg_sessions, linear_run("wr_slow", "wf_slow", ["a"]))
+    started = time.monotonic()
+    outcome = generate_due(pg_sessions, SlowStore(2.0), "wr_slow", short, utcnow)
+    assert time.monotonic() - started > short.lease_s
+    assert outcome.result == "generated"
+    assert record(pg_sessions, "wr_slow").lease_token is None
+
+
+class TakenOverStore(MemoryStore):
+    """The first upload lets another worker take the lease over, then waits for a beat."""
+
+    def __init__(self, sessions: sessionmaker[Session], run_id: str, wait_s: float) -> None:
+        super().__init__()
+        self.sessions, self.run_id, self.wait_s, self.puts = sessions, run_id, wait_s, 0
+
+    def put(self, data: bytes) -> str:
+        self.puts += 1
+        if self.puts == 1:
+            with self.sessions.begin() as session:
+                row = session.get(m.RunDebounce, self.run_id)
+                assert row is not None
+                row.lease_token = "another-worker"
+                row.lease_until = utcnow() + timedelta(seconds=60)
+            time.sleep(self.wait_s)
+        return super().put(data)
+
+
+def test_a_renewal_that_finds_its_lease_taken_over_stops_the_generation_before_the_commit(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    short = Settings(quiet_s=1.0, max_wait_s=5.0, lease_s=3.0)
+    take_in(pg_sessions, linear_run("wr_taken", "wf_taken", ["a", "b"]))
+    outcome = generate_due(pg_sessions, TakenOverStore(pg_sessions, "wr_taken", 1.5),
+                           "wr_taken", short, utcnow)
+    # stopped by the heartbeat's finding (Lease.check), before the publishing transaction
+    assert outcome.result.startswith("rolled back") and "while generating" in outcome.result
+    with pg_sessions() as session:
+        assert session.scalar(select(func.count()).select_from(m.ScriptRevision)) == 0
+    row = record(pg_sessions, "wr_taken")
+    assert row.lease_token == "another-worker" and row.generations == 0

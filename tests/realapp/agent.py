@@ -8,7 +8,7 @@ action it enables), and records each element as an absolute positional xpath (Ch
 block's plan: which fields, which buttons, in which order (what a model would decide from
 the goal); the page decides the rest. Every call is counted in `calls`.
 
-The shapes are DESIGN.md section 8's: `act(page, request) -> list[action]`,
+The shapes are ARCHITECTURE.md §8's: `act(page, request) -> list[action]`,
 `run_block(page, request) -> {"status", "actions", "extracted"}`; actions are event
 `actions` items (`action_type`, `xpath`, `text`, `option`, `intention`, `parameter_key`).
 """

@@ -13,6 +13,7 @@ from tests.recordings import Recorder, act, defn, param
 from worker.codegen import generate_script
 from worker.codegen.nodes import literal, source
 from worker.decision import executed_labels
+from worker.definition import RESERVED_LABELS
 
 PAGE_METHODS = frozenset({
     "goto", "click", "fill", "select_option", "upload_file", "hover", "press", "scroll", "wait",
@@ -93,7 +94,8 @@ def check_calls(tree: ast.Module) -> None:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(labels=st.lists(text.filter(bool), min_size=5, max_size=5, unique=True),
+@given(labels=st.lists(text.filter(bool).filter(lambda s: s not in RESERVED_LABELS),
+                      min_size=5, max_size=5, unique=True),
        xpath=text, intention=text, typed=text, url=text, schema=json_value, key=text.filter(bool))
 def test_recorded_strings_enter_scripts_only_as_string_constants(
     labels: list[str], xpath: str, intention: str, typed: str, url: str, schema: Any, key: str

@@ -1,4 +1,4 @@
-"""Binding by value (DESIGN.md section 9): which expression a recorded value becomes."""
+"""Binding by value (ARCHITECTURE.md §9): which expression a recorded value becomes."""
 
 from __future__ import annotations
 
@@ -213,3 +213,17 @@ def test_a_one_time_code_typed_without_parameter_key_becomes_ctx_totp(
     script = generate_script(run, frozenset({"b"}), {})
     [entered] = script.blocks["b"].inputs
     assert entered.expression.replace('"', "'") == expected
+
+
+def test_a_recorded_child_url_is_bound_by_value_and_never_rendered_as_a_template() -> None:
+    rec = Recorder("v2url", defn([{"label": "v2", "block_type": "task_v2", "prompt": "go"}],
+                                 [param("city")]), {"city": "Lisbon"})
+    rec.block("child", "navigation", [], task={
+        "url": "https://fly.test/{{ password }}?to=Lisbon"}, parent="wrb_v2")
+    rec.block("v2", "task_v2", block_id="wrb_v2")
+    run = rec.finish().run()
+    main = generate_script(run, frozenset({"v2"}), {}).files["main.py"].decode()
+    assert "ctx.render" not in main
+    url = "f\"https://fly.test/{{{{ password }}}}?to={ctx.param('city')}\""
+    assert url in main
+    assert evaluate(url, Ctx({"city": "Porto"})) == "https://fly.test/{{ password }}?to=Porto"

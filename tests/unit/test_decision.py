@@ -1,4 +1,4 @@
-"""The regeneration decision and the run plan (DESIGN.md section 3), from tables of scenarios."""
+"""The regeneration decision and the run plan (ARCHITECTURE.md §3), from tables of scenarios."""
 
 from __future__ import annotations
 
@@ -276,7 +276,7 @@ SCENARIOS = [
 ]
 
 
-# --- repair, the fourth reason (DESIGN.md section 8) -----------------------------------------
+# --- repair, the fourth reason (ARCHITECTURE.md §8) -----------------------------------------
 
 CACHED_REST = (block("sign_in", "login", "code"), loop("code", "code"),
                block("route", "conditional"))

@@ -1,4 +1,4 @@
-"""The closed loop's event fields (DESIGN.md section 8): run_started.script,
+"""The closed loop's event fields (ARCHITECTURE.md §8): run_started.script,
 block_completed.fallback, actions[].source and skipped actions; old events stay valid."""
 
 from __future__ import annotations

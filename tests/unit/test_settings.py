@@ -19,8 +19,9 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.broker_url == "redis://localhost:6379/0"
     assert settings.store_url == "file://./var/blobs"
     assert settings.quiet_s == 2.0
-    assert settings.max_wait_s == 30.0
-    assert settings.task_time_limit_s < settings.lease_s < settings.visibility_timeout_s
+    assert (settings.max_wait_s, settings.quiet_factor, settings.lease_s) == (1200.0, 10.0, 30.0)
+    assert settings.heartbeat_s < settings.lease_s < settings.visibility_timeout_s
+    assert settings.task_time_limit_s < settings.visibility_timeout_s
     assert settings == Settings()
 
 
@@ -42,6 +43,7 @@ def test_blank_values_count_as_unset() -> None:
         ("SCRIPTCACHE_STORE_URL", "file:///srv/blobs", "store_url", "file:///srv/blobs"),
         ("SCRIPTCACHE_QUIET_S", "0.5", "quiet_s", 0.5),
         ("SCRIPTCACHE_MAX_WAIT_S", "45", "max_wait_s", 45.0),
+        ("SCRIPTCACHE_QUIET_FACTOR", "4", "quiet_factor", 4.0),
         ("SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S", "90", "task_soft_time_limit_s", 90.0),
         ("SCRIPTCACHE_TASK_TIME_LIMIT_S", "150", "task_time_limit_s", 150.0),
         ("SCRIPTCACHE_LEASE_S", "400", "lease_s", 400.0),
@@ -56,6 +58,9 @@ def test_blank_values_count_as_unset() -> None:
         ("SCRIPTCACHE_LOG_FORMAT", "JSON", "log_format", "json"),
         ("SCRIPTCACHE_LOG_LEVEL", "debug", "log_level", "DEBUG"),
         ("FLOWER_BASIC_AUTH", "admin:pw", "flower_basic_auth", "admin:pw"),
+        ("SCRIPTCACHE_REPAIRS_PER_DAY", "3", "repairs_per_day", 3),
+        ("SCRIPTCACHE_REPAIRS_PER_DAY", "0", "repairs_per_day", 0),
+        ("SCRIPTCACHE_OPTIONAL_WAIT_S", "0.25", "optional_wait_s", 0.25),
     ],
 )
 def test_each_variable_is_read_into_its_field(
@@ -89,6 +94,8 @@ def test_a_plain_postgresql_url_gets_the_psycopg_driver() -> None:
         ("SCRIPTCACHE_MAX_EVENT_BYTES", "8MB"),
         ("SCRIPTCACHE_LOG_FORMAT", "xml"),
         ("SCRIPTCACHE_LOG_LEVEL", "LOUD"),
+        ("SCRIPTCACHE_REPAIRS_PER_DAY", "ten"),
+        ("SCRIPTCACHE_OPTIONAL_WAIT_S", "0"),
     ],
 )
 def test_a_malformed_value_fails_naming_the_variable(variable: str, value: str) -> None:
@@ -153,37 +160,38 @@ def test_the_settings_object_cannot_be_mutated() -> None:
 
 
 @pytest.mark.parametrize(
-    "environ",
+    ("environ", "named"),
     [
-        {"SCRIPTCACHE_TASK_TIME_LIMIT_S": "300"},  # equal to the lease
-        {"SCRIPTCACHE_TASK_TIME_LIMIT_S": "500"},  # above the lease
-        {"SCRIPTCACHE_LEASE_S": "100"},  # below the time limit
-        {"SCRIPTCACHE_LEASE_S": "3600"},  # equal to the visibility timeout
-        {"SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "200"},  # below the lease
+        ({"SCRIPTCACHE_LEASE_S": "3600"}, "SCRIPTCACHE_LEASE_S"),  # equal to the visibility
+        ({"SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "20"}, "SCRIPTCACHE_LEASE_S"),  # below the lease
+        ({"SCRIPTCACHE_TASK_TIME_LIMIT_S": "3600"}, "SCRIPTCACHE_TASK_TIME_LIMIT_S"),
+        ({"SCRIPTCACHE_LEASE_S": "2"}, "SCRIPTCACHE_LEASE_S"),  # no room for a heartbeat
     ],
-    ids=["limit-equals-lease", "limit-above-lease", "lease-below-limit",
-         "lease-equals-visibility", "visibility-below-lease"],
+    ids=["lease-equals-visibility", "visibility-below-lease", "limit-equals-visibility",
+         "lease-too-short-to-renew"],
 )
-def test_the_time_limit_lease_visibility_ladder_is_enforced(environ: dict[str, str]) -> None:
-    with pytest.raises(SettingsError, match="SCRIPTCACHE_LEASE_S"):
+def test_the_heartbeat_lease_visibility_and_time_limit_ladder_is_enforced(
+    environ: dict[str, str], named: str,
+) -> None:
+    with pytest.raises(SettingsError, match=named):
         Settings.from_env(environ)
 
 
-def test_a_consistent_ladder_of_custom_timings_is_accepted() -> None:
+def test_the_lease_may_be_shorter_than_the_time_limit_because_it_is_renewed() -> None:
     settings = Settings.from_env({
-        "SCRIPTCACHE_TASK_TIME_LIMIT_S": "10",
-        "SCRIPTCACHE_LEASE_S": "20",
-        "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "30",
+        "SCRIPTCACHE_TASK_TIME_LIMIT_S": "120",
+        "SCRIPTCACHE_LEASE_S": "30",
+        "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "3600",
     })
 
-    assert (settings.task_time_limit_s, settings.lease_s, settings.visibility_timeout_s) == (
-        10.0, 20.0, 30.0,
+    assert (settings.task_time_limit_s, settings.lease_s, settings.heartbeat_s) == (
+        120.0, 30.0, 10.0,
     )
 
 
 def test_the_ladder_is_enforced_on_direct_construction_too() -> None:
     with pytest.raises(SettingsError):
-        Settings(task_time_limit_s=400.0)
+        Settings(task_time_limit_s=4000.0)
 
 
 def test_redis_broker_urls_use_the_transport_that_surfaces_pubsub_resets() -> None:

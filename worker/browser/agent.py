@@ -1,4 +1,4 @@
-"""The platform's agent as a plug-in of the browser runtime (DESIGN.md section 8).
+"""The platform's agent as a plug-in of the browser runtime (ARCHITECTURE.md §8).
 
 An agent is any object with two async methods; `page` is the Playwright page:
 

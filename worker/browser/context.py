@@ -58,6 +58,12 @@ class BrowserRunContext(InMemoryRunContext):
         page.credentials = {k: v for k, v in self._credentials.items()}
         page.parameters = {k: v for k, v in self._parameters.items() if k not in secret}
 
+    def totp(self, key: str) -> str:
+        """The current one-time code; the page records an action typing it by `key`."""
+        code = super().totp(key)
+        self.page.one_time_codes[code] = key
+        return code
+
     async def loop(self, label: str, values: Iterable[Any] | None) -> AsyncIterator[Any]:
         if values is None and label not in self._known_loops:
             raise ReplayError(

@@ -1,4 +1,4 @@
-"""A replay as the events of the producer contract (DESIGN.md sections 2 and 8), pure.
+"""A replay as the events of the producer contract (ARCHITECTURE.md §2 and §8), pure.
 
 `run_started` (run_with "code", the revision it executed as `script`), one `block_completed`
 per block and loop iteration in the order they finished (with executed_with, fallback and

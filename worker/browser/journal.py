@@ -49,7 +49,7 @@ Fallback = Literal["none", "element", "block"]
 @dataclass
 class BlockRecord:
     """One block (or loop iteration of a child) as it ran; `actions` are dicts in the shape
-    of an event's actions items (DESIGN.md sections 2 and 8)."""
+    of an event's actions items (ARCHITECTURE.md §2 and §8)."""
 
     label: str
     loop_index: int | None

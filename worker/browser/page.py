@@ -149,6 +149,9 @@ class BrowserPage:
         self.agent = agent
         self.parameters: dict[str, Any] = {}  # non-credential values, for agent requests
         self.credentials: dict[str, Any] = {}  # recorded by key, never by value
+        # One-time codes ctx.totp gave in this run (code → totp key): recorded by key too, so
+        # a script generated from this run computes the code again instead of typing it.
+        self.one_time_codes: dict[str, str] = {}
         self._fallback = fallback
         self._extractor = extractor
         self._timeout_ms = selector_timeout_s * 1000
@@ -291,6 +294,10 @@ class BrowserPage:
             if isinstance(secret, str) and secret and secret in (item.get("text"),
                                                                  item.get("option")):
                 return {**item, "text": None, "option": None, "parameter_key": key}
+        typed = item.get("text")
+        if isinstance(typed, str) and typed in self.one_time_codes:
+            return {**item, "text": None, "option": None,
+                    "parameter_key": self.one_time_codes[typed]}
         return item
 
     async def _fall_back(

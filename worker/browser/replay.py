@@ -1,5 +1,8 @@
 """Load a revision's main.py from its files and run it, block by block, into a journal.
 
+`replay_and_emit` is the platform's API: the revision run with its agent plugged in, and
+the run's events (ARCHITECTURE.md §8) to publish.
+
 The script is written to a directory and imported from there under a private module name.
 Every function the script registered with `@block(label)` is wrapped in the module's
 namespace, so `run_workflow` calls the wrapper: the journal learns when each cached block
@@ -22,6 +25,7 @@ from typing import Any
 from worker.browser.agent import Agent
 from worker.browser.chromium import open_page
 from worker.browser.context import BlockHook, BrowserRunContext
+from worker.browser.emit import RunInfo, emit_events
 from worker.browser.journal import Journal, Observer, Outcome, ReplayResult, first_line
 from worker.browser.page import (
     DEFAULT_OPTIONAL_TIMEOUT_S,
@@ -152,3 +156,28 @@ async def replay_revision(
             ctx = BrowserRunContext(page, definition, parameters, credentials,
                                     block_hook=hooks.block_hook)
             return await run_script(module, ctx)
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A replay and its events in the producer contract (worker/browser/emit.py)."""
+
+    result: ReplayResult
+    events: list[dict[str, Any]]
+
+
+async def replay_and_emit(
+    files: Mapping[str, bytes], definition: Definition, parameters: Mapping[str, Any],
+    credentials: Mapping[str, Any], *, info: RunInfo, chromium_path: str,
+    agent: Agent | None = None, hooks: Hooks = Hooks(),
+    selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S,
+    optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S, headless: bool = True,
+) -> Replayed:
+    """The platform's call: run the revision with its agent plugged in, and get back the
+    run's events to publish (`worker.publisher.publish_events`), so that whatever fell back
+    is repaired by the next generation. `info` names the run and the revision."""
+    result = await replay_revision(
+        files, definition, parameters, credentials, chromium_path=chromium_path, hooks=hooks,
+        selector_timeout_s=selector_timeout_s, headless=headless, agent=agent,
+        optional_timeout_s=optional_timeout_s)
+    return Replayed(result, emit_events(result, definition, info))

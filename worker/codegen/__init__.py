@@ -1,6 +1,6 @@
 """The script generator: a recorded run (plus carried entries) → a revision's files and rows.
 
-Pure and deterministic; see DESIGN.md section 4 and docs/RUNTIME.md.
+Pure and deterministic; see ARCHITECTURE.md §4 and docs/RUNTIME.md.
 """
 
 from worker.codegen.module import block_body, generate_script

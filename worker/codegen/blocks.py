@@ -191,7 +191,7 @@ def loop(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
     over = (block.model_extra or {}).get("loop_over")
     values: ast.expr = literal(None)  # while_loop: the runtime evaluates the condition
     if block.block_type == "for_loop" and isinstance(over, str) and over:
-        values = ctx_call("param", literal(over))
+        values = ctx_call("credential" if over in gen.credential_keys else "param", literal(over))
     statement = ast.AsyncFor(
         ast.Name("value", ast.Store()), ctx_call("loop", literal(block.label), values), body, [],
         lineno=LINENO,

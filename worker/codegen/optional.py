@@ -1,5 +1,5 @@
-"""Which recorded actions a script performs only when their element is there (DESIGN.md
-section 8): `optional=True`, so the runtime waits briefly and goes on without the agent.
+"""Which recorded actions a script performs only when their element is there (ARCHITECTURE.md
+§8): `optional=True`, so the runtime waits briefly and goes on without the agent.
 
 - an action recorded as skipped (the agent judged it unnecessary, or the script's own
   optional action found nothing);

@@ -1,4 +1,4 @@
-"""Which expression a recorded value becomes (DESIGN.md section 9): pure and deterministic.
+"""Which expression a recorded value becomes (ARCHITECTURE.md §9): pure and deterministic.
 
 A replay types the values of the run it is in, never the recorded run's. A recorded string
 (typed text, a selected option, an upload path, a visited url, a key pressed, and the

@@ -1,6 +1,6 @@
 """The closed loop: what a run executed and where it fell back; repair revisions
 
-run_started.script, block_completed.fallback and actions[].source (DESIGN.md section 8) are
+run_started.script, block_completed.fallback and actions[].source (ARCHITECTURE.md §8) are
 recorded; script_revisions.repair marks the revisions the repair budget counts.
 
 Revision ID: 0007

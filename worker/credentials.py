@@ -1,0 +1,117 @@
+"""A run's secrets at intake, whatever the order its events arrive in (ARCHITECTURE.md §9).
+
+- run_started carries the values: its seals are stored in `run_secrets`, and everything the
+  run recorded before (blocks, tasks, actions, dead letters of its block events) is scrubbed
+  of the values in the same transaction.
+- a block event that arrives later is scrubbed with the stored seals before it is recorded.
+
+The rules of what a secret is and how it is scrubbed live in worker/secrets.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from worker import models as m
+from worker.events import (
+    BlockCompleted,
+    Event,
+    RunFinished,
+    RunStarted,
+    redact_event,
+    redact_raw,
+)
+from worker.secrets import Seal, Secrets, protect_action
+
+
+def protect(session: Session, event: Event) -> Event:
+    """The event with its run's secrets removed; run_started also stores its seals and
+    scrubs what the run recorded before it."""
+    if isinstance(event, RunFinished):
+        return event
+    _serialize(session, event)
+    if isinstance(event, RunStarted):
+        secrets = Secrets.of_parameters(event.parameters, event.definition.credential_keys())
+        if secrets:
+            save(session, event.workflow_run_id, secrets)
+            scrub_recorded(session, event.workflow_run_id, secrets)
+        return event
+    secrets = load(session, event.workflow_run_id)
+    return redact_event(event, secrets) if secrets else event
+
+
+def _serialize(session: Session, event: RunStarted | BlockCompleted) -> None:
+    """run_started and the run's block events must not pass each other unseen: without this,
+    a block committed while run_started scrubs would keep its secret. On PostgreSQL a
+    transaction-level advisory lock per run (shared for blocks, so they do not wait for each
+    other); SQLite runs one writer at a time anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    lock = (func.pg_advisory_xact_lock if isinstance(event, RunStarted)
+            else func.pg_advisory_xact_lock_shared)
+    session.execute(select(lock(func.hashtextextended(event.workflow_run_id, 0))))
+
+
+def save(session: Session, run_id: str, secrets: Secrets) -> None:
+    """Replace the run's seals (a redelivered run_started seals the same values again)."""
+    session.execute(delete(m.RunSecret).where(m.RunSecret.workflow_run_id == run_id))
+    seen: set[str] = set()
+    for seal in secrets.sealed():
+        if seal.digest not in seen:
+            seen.add(seal.digest)
+            session.add(m.RunSecret(workflow_run_id=run_id, digest=seal.digest,
+                                    parameter_key=seal.key, length=seal.length, salt=seal.salt))
+    session.flush()
+
+
+def load(session: Session, run_id: str | None) -> Secrets:
+    if not run_id:
+        return Secrets()
+    rows = session.execute(
+        select(m.RunSecret.parameter_key, m.RunSecret.length, m.RunSecret.salt,
+               m.RunSecret.digest).where(m.RunSecret.workflow_run_id == run_id)
+    ).all()
+    return Secrets(seals=tuple(Seal(k, n, salt, digest) for k, n, salt, digest in rows))
+
+
+# Columns that identify a row or hold one of a few fixed words, never scrubbed; every other
+# column of a recorded row is (the same fields as worker/events.py's _ROUTING).
+_IDS = frozenset({"workflow_run_block_id", "workflow_run_id", "parent_workflow_run_block_id",
+                  "task_id", "action_id", "ordinal", "occurred_at", "loop_index", "block_type",
+                  "status", "executed_with", "fallback", "action_type", "source"})
+
+
+def _free(model: type[m.Base]) -> tuple[str, ...]:
+    return tuple(c.key for c in model.__table__.columns if c.key not in _IDS)
+
+
+_BLOCK_TEXT = _free(m.WorkflowRunBlock)
+_TASK_TEXT = _free(m.Task)
+_ACTION_TEXT = _free(m.Action)
+
+
+def scrub_recorded(session: Session, run_id: str, secrets: Secrets) -> None:
+    """Remove the secrets from every row the run recorded before run_started arrived."""
+    for block in session.scalars(select(m.WorkflowRunBlock)
+                                 .where(m.WorkflowRunBlock.workflow_run_id == run_id)):
+        _update(block, {k: secrets.scrub_tree(getattr(block, k)) for k in _BLOCK_TEXT})
+    for task in session.scalars(select(m.Task).where(m.Task.workflow_run_id == run_id)):
+        _update(task, {k: secrets.scrub_tree(getattr(task, k)) for k in _TASK_TEXT})
+    for action in session.scalars(select(m.Action).where(m.Action.workflow_run_id == run_id)):
+        _update(action, protect_action({k: getattr(action, k) for k in _ACTION_TEXT}, secrets))
+    for entry in session.scalars(select(m.DeadLetter)
+                                 .where(m.DeadLetter.workflow_run_id == run_id)):
+        _update(entry, {"payload": redact_raw(entry.payload, secrets),
+                        "error": secrets.scrub(entry.error),
+                        "traceback": None if entry.traceback is None
+                        else secrets.scrub(entry.traceback)})
+    session.flush()
+
+
+def _update(row: Any, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
