@@ -60,6 +60,13 @@ def live_version(engine: Engine, wpid: str) -> int:
                    or 0)
 
 
+def blocked(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()")))
+
+
 def trial(i: int, engine: Engine, env: dict[str, str], logs: Path, rng: random.Random
           ) -> float:
     worker = celery("tasks.app", worker_args("scriptcache.events,scriptcache.generate", 2,
@@ -82,9 +89,7 @@ def trial(i: int, engine: Engine, env: dict[str, str], logs: Path, rng: random.R
                                 "FOR UPDATE"), {"w": wpid})
             run.block("two")
             publish_events(app, [run.events[-1], run.finish()[-1]])
-            wait_until(lambda: bool(engine.connect().execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database()")).scalar()), 60, "the generation to block")
+            wait_until(lambda: blocked(engine), 60, "the generation to block")
             time.sleep(rng.uniform(0, 15))
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
