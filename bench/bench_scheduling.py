@@ -157,6 +157,7 @@ def regenerate_everything(sessions: sessionmaker[Session], store: CountingStore,
         assert run is not None
         key = render_cache_key(run.definition, run.parameters)
         live = cache.live_revision(session, run.workflow_permanent_id, key)
+        blobs_since = cache.blob_watermark(session)
     executed = executed_labels(run)
     if run.failed or not executed:
         return False
@@ -171,7 +172,8 @@ def regenerate_everything(sessions: sessionmaker[Session], store: CountingStore,
         cache.publish(session, wpid=run.workflow_permanent_id, cache_key_value=key,
                       expected_revision_id=None if live is None else live.revision_id,
                       script=script, workflow_version=run.workflow_version,
-                      source_run_id=run.workflow_run_id, file_hashes=hashes, now=utcnow())
+                      source_run_id=run.workflow_run_id, file_hashes=hashes, now=utcnow(),
+                      blobs_since=blobs_since)
     return True
 
 
