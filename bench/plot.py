@@ -128,9 +128,26 @@ def _recovery(ax: Any, data: dict[str, Any]) -> None:
     ax.legend(fontsize=7)
 
 
+def _convergence(ax: Any, data: dict[str, list[tuple[int, int, int, int]]]) -> None:
+    styles = {"scriptcache": ("o-", OURS), "no repair": ("s--", BASE),
+              "always agent": ("^:", "tab:orange")}
+    for policy, runs in data.items():
+        style, color = styles.get(policy, ("x-", "k"))
+        ax.plot([r[0] for r in runs], [r[1] for r in runs], style, color=color, label=policy,
+                markersize=4)
+    for change in (5, 10, 15):
+        ax.axvline(change - 0.5, color="k", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("run (site changes at the dashed lines)")
+    ax.set_ylabel("agent calls per run")
+    ax.set_xticks(range(1, 21, 2))
+    ax.set_title("7 convergence (portal, stand-in agent)")
+    ax.legend(fontsize=7, loc="upper right")
+
+
 PANELS = {"scheduling": _scheduling, "intake": _intake, "statements": _statements,
           "generator": _generator, "latency": _latency, "memory": _memory,
-          "realapp": _realapp, "realistic": _realistic, "recovery": _recovery}
+          "realapp": _realapp, "convergence": _convergence, "realistic": _realistic,
+          "recovery": _recovery}
 
 
 def plot(results: list[Result], path: Path) -> None:

@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import bench_convergence
 import bench_generator
 import bench_intake
 import bench_latency
@@ -59,6 +60,11 @@ BASELINES = """\
 - **5 latency** — the moment the run_finished event itself is recorded (intake only), seen in
   the same poll: the floor under any generation.
 - **6 memory** — the worker's RSS at 10 % of the events (after warm-up).
+- **7 convergence** — *no repair*: the same replays with the agent plug-in and the same
+  generation, with SCRIPTCACHE_REPAIRS_PER_DAY=0, so a cached block that fell back stays as it
+  is; and *always agent*: every run is the stand-in agent's, nothing cached. 20 runs of the
+  portal workflow; the site changes before runs 5 (v2), 10 (v3) and 15 (a welcome dialog in
+  the first loop iteration only).
 - **8 real-app fidelity** — *the agent run* the cached script replaces: its recorded time
   (the sum of its block durations, at one 3 s model step per action and per block); agent
   calls against a cache that is *never repaired*, computed as the first run after each
@@ -95,6 +101,7 @@ def run(only: set[str], s: dict[str, object]) -> list[Result]:
                 "4": lambda: bench_generator.run(_ints(s["generator_sizes"])),
                 "5": lambda: bench_latency.run(dbs, broker_url, int(s["latency_runs"])),
                 "6": lambda: bench_memory.run(dbs, broker_url, int(s["memory_events"])),
+                "7": lambda: bench_convergence.run(),
                 "8": lambda: bench_realapp.run(dbs),
                 "9": lambda: bench_realistic.run(dbs, int(s["realistic_runs"]),
                                                  float(s["realistic_scale"])),
@@ -170,7 +177,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
                         default=os.environ.get("SCRIPTCACHE_BENCH_QUICK") == "1")
-    parser.add_argument("--only", default="1,2,3,4,5,6,8,9,10",
+    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10",
                         help="benchmarks to run, e.g. 1,3")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     for key, value in FULL.items():

@@ -11,10 +11,14 @@ if [ -z "${FLOWER_BASIC_AUTH:-}" ]; then
 fi
 IFS=',' read -r -a logins <<< "${FLOWER_BASIC_AUTH}"
 for login in "${logins[@]}"; do
+  if [[ "$login" != *:* ]]; then
+    echo "FLOWER_BASIC_AUTH must be user:password[,user:password...]: refusing to start Flower" >&2
+    exit 64
+  fi
   user="${login%%:*}"
   password="${login#*:}"
   lowered="$(printf '%s' "$password" | tr '[:upper:]' '[:lower:]')"
-  if [ "$login" = "$user" ] || [ -z "$user" ] || [ "${#password}" -lt 12 ] \
+  if [ -z "$user" ] || [ "${#password}" -lt 12 ] \
       || [[ "$lowered" == *change*me* ]] || [[ "$lowered" == *placeholder* ]] \
       || [[ "$lowered" =~ ^(password|passw0rd|admin|secret|flower|letmein|123456)+[0-9!]*$ ]] \
       || [ "$lowered" = "$(printf '%s' "$user" | tr '[:upper:]' '[:lower:]')" ]; then

@@ -1,4 +1,4 @@
-"""What Celery shows and re-sends of our messages never holds a secret (DESIGN section 9).
+"""What Celery shows and re-sends of our messages never holds a secret (ARCHITECTURE.md §9).
 
 Celery writes a message's arguments into its `argsrepr`, the `task-received` and `task-sent`
 events (what Flower shows and stores), its failure log lines, and re-sends them on a retry.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import click
 from worker import scripts as read
 from worker.cli_base import Context, echo_json, json_object, pass_ctx, read_events
 from worker.db import make_engine, make_sessionmaker
-from worker.errors import ScriptcacheError
+from worker.errors import PermanentError, ScriptcacheError
 from worker.generation import generate_now
 from worker.intake import record_only
 from worker.migrate import upgrade
@@ -45,16 +46,40 @@ def migrate(obj: Context) -> None:
               help="Then decide and generate for every run touched, in-process.")
 @pass_ctx
 def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
-    """Record a JSON Lines file of events (or - for stdin) without a broker."""
+    """Record a JSON Lines file of events (or - for stdin) without a broker.
+
+    With --generate, one JSON object per run: its result, or `error` naming why the run could
+    not be recorded or generated; every run is tried, and the exit status is 1 if any failed.
+    """
     events = read_events(source)
     services = obj.services
-    runs = record_only(services.sessions, events)
+    runs: dict[str, str | None] = {}  # run id → the first error recording it, in order
+    for event in events:
+        try:
+            record_only(services.sessions, [event])
+            runs.setdefault(event.workflow_run_id, None)
+        except ScriptcacheError as exc:
+            runs[event.workflow_run_id] = runs.get(event.workflow_run_id) or str(exc)
     if not and_generate:
-        echo_json({"events": len(events), "runs": runs})
+        errors = {r: e for r, e in runs.items() if e}
+        echo_json({"events": len(events), "runs": list(runs), **({"errors": errors} if errors
+                                                                  else {})})
+        if errors:
+            sys.exit(1)
         return
-    for run_id in runs:
-        echo_json(generate_now(services.sessions, services.store, run_id, services.clock,
-                               repairs_per_day=obj.settings.repairs_per_day).as_json())
+    failed = 0
+    for run_id, error in runs.items():
+        try:
+            if error is not None:
+                raise PermanentError(error)
+            echo_json(generate_now(services.sessions, services.store, run_id, services.clock,
+                                   repairs_per_day=obj.settings.repairs_per_day).as_json())
+        except ScriptcacheError as exc:
+            failed += 1
+            echo_json({"workflow_run_id": run_id, "regenerated": False, "error": str(exc)})
+    if failed:
+        click.echo(f"{failed} of {len(runs)} runs failed", err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""A run's secrets at intake, whatever the order its events arrive in (DESIGN section 9).
+"""A run's secrets at intake, whatever the order its events arrive in (ARCHITECTURE.md §9).
 
 - run_started carries the values: its seals are stored in `run_secrets`, and everything the
   run recorded before (blocks, tasks, actions, dead letters of its block events) is scrubbed

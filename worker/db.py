@@ -14,7 +14,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Build an engine; call once per process (after fork in a worker). Statement parameters
-    never appear in error messages (they may hold recorded text: DESIGN section 9)."""
+    never appear in error messages (they may hold recorded text: ARCHITECTURE.md §9)."""
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)

@@ -1,6 +1,6 @@
 """What intake checks and removes before an event is recorded, whatever order a run's events
 arrive in: its run's secrets (worker/credentials.py), and block labels that are not in the
-run's definition (DESIGN section 2: such a block_completed is dead-lettered with the reason).
+run's definition (ARCHITECTURE.md §2: such a block_completed is dead-lettered with the reason).
 
 A top-level block (no parent) arriving after run_started is refused at once. One that arrived
 before is dead-lettered when run_started arrives, in the same transaction, with the reason;

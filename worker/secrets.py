@@ -1,7 +1,7 @@
 """A run's secret values and how they are kept out of everything scriptcache writes (pure).
 
 A run's secrets are the values of its parameters whose definition type is `credential` or
-`totp` (DESIGN section 9). They arrive once, in run_started; everything else a run sends
+`totp` (ARCHITECTURE.md §9). They arrive once, in run_started; everything else a run sends
 (block events, in any order) may repeat them in any field, typed by an agent without
 `parameter_key` or inside other text (a url, an intention, extracted data).
 

@@ -1,4 +1,4 @@
-"""The debounce window (docs: DESIGN section 1), written once and evaluated two ways.
+"""The debounce window (docs: ARCHITECTURE.md §1), written once and evaluated two ways.
 
 A run is due at the earlier of *last event + quiet period* and *first pending event + max
 wait*. "First pending" is the first event the last generation did not cover: an event that

@@ -1,6 +1,6 @@
 """A credential's value, typed by an agent without `parameter_key` or inside any other field,
 never reaches a table, a blob or the dead-letter queue, whatever order the run's events
-arrive in (DESIGN section 9), on both PostgreSQL intake paths. The generated code refers to
+arrive in (ARCHITECTURE.md §9), on both PostgreSQL intake paths. The generated code refers to
 it as `ctx.credential(key)`.
 
 Intake and generation run in-process against real PostgreSQL, through the same functions the
