@@ -7,18 +7,21 @@ publish succeeded; replaying twice is harmless because intake and generation are
 
 from __future__ import annotations
 
+import contextlib
 import math
+import traceback as tb
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker import credentials, debounce
 from worker import models as m
 from worker.clock import utcnow
+from worker.errors import GaveUp
 from worker.events import GENERATE_TASK as GENERATE_TASK  # (re-exported for its callers)
 from worker.events import TASK_NAMES, payload_secrets, redact_raw
 from worker.publisher import publish_events, publish_wake_up
@@ -84,12 +87,11 @@ def verdict(failure: Failure) -> str:
 
 
 def cause_of(failure: Failure) -> tuple[str, str]:
-    """The error and traceback to keep: a give-up keeps the last real cause (item 10)."""
+    """The error and traceback to keep: when the retries ran out, the last real failure's
+    (worker/errors.GaveUp), not the give-up's own."""
     exc = failure.exception
-    cause = getattr(exc, "cause", None)
-    if isinstance(cause, str) and cause:
-        return f"{exc}: last error: {cause}", getattr(exc, "cause_traceback", None) or \
-            failure.traceback
+    if isinstance(exc, GaveUp) and exc.cause:
+        return f"{exc}: last error: {exc.cause}", exc.cause_traceback or failure.traceback
     error = f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"
     return error, failure.traceback
 
@@ -106,6 +108,10 @@ def record_failure(sessions: sessionmaker[Session], failure: Failure, now: datet
                     if exc else None)
         return None
     if what == "interrupted":
+        run_id = text_field(failure.payload, "workflow_run_id")
+        if run_id and exc is not None:
+            with contextlib.suppress(Exception), sessions.begin() as session:
+                note_failure(session, run_id, exc)
         log.warning("generation_interrupted", task=failure.task_name, task_id=failure.task_id,
                     workflow_run_id=text_field(failure.payload, "workflow_run_id"),
                     error=type(exc).__name__,
@@ -124,6 +130,21 @@ def record_failure(sessions: sessionmaker[Session], failure: Failure, now: datet
     log.warning("dead_lettered", task=failure.task_name, task_id=failure.task_id,
                 dead_letter_id=entry_id, attempts=failure.attempts, reason=reason)
     return entry_id
+
+
+def note_failure(session: Session, run_id: str, exc: BaseException) -> None:
+    """Keep a generation attempt's failure on its run's debounce record: if the retries run
+    out later (attempts killed by the time limit or with their worker), the dead letter says
+    what actually went wrong, with that failure's traceback."""
+    trace = "".join(tb.format_exception(exc))[-MAX_TEXT_CHARS:]
+    session.execute(update(m.RunDebounce).where(m.RunDebounce.workflow_run_id == run_id)
+                    .values(last_error=f"{type(exc).__name__}: {exc}"[:MAX_TEXT_CHARS],
+                            last_traceback=trace))
+
+
+def last_failure(session: Session, run_id: str) -> tuple[str | None, str | None]:
+    row = session.get(m.RunDebounce, run_id)
+    return (None, None) if row is None else (row.last_error, row.last_traceback)
 
 
 def entries(session: Session, where: Filter = Filter(), *, limit: int | None = None

@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from worker import cache, debounce, retry
+from worker import cache, deadletter, debounce, retry
 from worker.clock import Clock, utcnow
 from worker.codegen import CarriedBlock, GeneratedScript, generate_script
 from worker.decision import DEFAULT_REPAIRS_PER_DAY, Decision, decide
 from worker.definition import render_cache_key
-from worker.errors import PermanentError, TransientError
+from worker.errors import GaveUp, PermanentError, TransientError
 from worker.lease import Lease
 from worker.recording import load_run
 from worker.repair import repair_budget
@@ -75,8 +75,10 @@ def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
     if isinstance(held, debounce.NotDue):
         return Outcome("not due yet", rearm_at=held.due_at)
     if retry.exhausted(held.attempts, settings):  # earlier attempts died with their worker
+        with sessions() as session:
+            cause, trace = deadletter.last_failure(session, run_id)
         _give_up(sessions, run_id, held, clock)
-        raise PermanentError(f"run {run_id}: gave up after {held.attempts - 1} attempts")
+        raise GaveUp(f"run {run_id}: gave up after {held.attempts - 1} attempts", cause, trace)
     lease = Lease(sessions, run_id, held, lease_s=settings.lease_s,
                   heartbeat_s=settings.heartbeat_s, clock=clock)
     try:
@@ -194,6 +196,7 @@ def _after_failure(sessions: sessionmaker[Session], run_id: str, held: debounce.
             due_at: datetime | None = debounce.retry_later(
                 session, run_id, held, clock(), delay_s=verdict.delay_s,
                 count_attempt=verdict.counts)
+            deadletter.note_failure(session, run_id, exc)
     except Exception:
         due_at = None
     return Outcome(verdict.reason, rearm_at=due_at, level="warning")

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from worker import debounce, intake_guard
+from worker import debounce, intake_guard, retry
 from worker.block_intake import take_in_block
 from worker.clock import Clock
 from worker.errors import PermanentError
@@ -45,8 +46,16 @@ def take_in(sessions: sessionmaker[Session], raw: Any, expected_type: str, setti
     if event.type != expected_type:
         raise PermanentError(f"event: type {event.type!r} sent to the {expected_type} task")
     now = clock()
-    with sessions.begin() as session:
-        bumped = record_and_bump(session, event, now, settings)
+    try:
+        with sessions.begin() as session:
+            bumped = record_and_bump(session, event, now, settings)
+    except DBAPIError as exc:
+        if retry.is_transient(exc):
+            raise
+        # The database refuses this event's content the same way every time: dead-letter it.
+        raise PermanentError(f"event {event.event_id!r}: the database refused it: "
+                             f"{type(exc.orig).__name__}: {str(exc.orig).strip()[:500]}"
+                             ) from exc
     if bumped is None:
         return Intake(event.workflow_run_id, event.type, now, False, duplicate=True)
     return Intake(event.workflow_run_id, event.type, bumped.due_at, bumped.started_pending)

@@ -59,10 +59,23 @@ def exhausted(attempts: int, settings: Settings) -> bool:
     return attempts > settings.max_retries + 1
 
 
+# SQLSTATE classes a later attempt can get past: connection exceptions, transaction rollbacks
+# (serialization failures, deadlocks), insufficient resources, operator intervention (a
+# restart) and system errors; and lock_not_available. Everything else the database answers
+# with (a value too long, a constraint violated, a program limit such as an index row too
+# large) fails the same way every time: permanent.
+RETRYABLE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+RETRYABLE_SQLSTATES = frozenset({"55P03"})
+
+
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, TRANSIENT_ERRORS):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = getattr(exc.orig, "sqlstate", None)
+        if isinstance(state, str) and state:
+            return state[:2] in RETRYABLE_SQLSTATE_CLASSES or state in RETRYABLE_SQLSTATES
+    return isinstance(exc, TRANSIENT_ERRORS)
 
 
 def after_failure(exc: BaseException, *, attempts: int, waited_s: float,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.browser import recordings as rec
+from tests.browser.closed_loop import agent_run
 from tests.browser.conftest import Portal
 from tests.browser.site import Post
 from tests.browser.test_replay import ALICE
@@ -86,3 +88,53 @@ def test_replay_refuses_to_start_without_the_credentials_the_script_reads(
 
     assert result.exit_code == 2
     assert "missing credentials: password" in result.output
+
+
+def test_replay_with_an_agent_emits_the_run_whose_ingest_repairs_the_script(
+    env: dict[str, str], portal: Portal, tmp_path: Path
+) -> None:
+    learned = asyncio.run(agent_run(env["SCRIPTCACHE_CHROMIUM_PATH"], portal.base_url, ALICE,
+                                    "wr_learned"))
+    events = tmp_path / "learned.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in learned.events))
+    for args in (["migrate"], ["ingest", "--generate", str(events)]):
+        assert CliRunner().invoke(main, args, env=env).exit_code == 0
+    portal.site.variant = "v2"
+    emitted = tmp_path / "replayed.jsonl"
+
+    result = replay(env, "--params", json.dumps(ALICE.parameters()), "--credentials",
+                    json.dumps(ALICE.credentials()), "--selector-timeout-s", "1",
+                    "--agent", "tests.browser.closed_loop:standin", "--run-id", "wr_cli",
+                    "--emit", str(emitted))
+    repaired = CliRunner().invoke(main, ["ingest", "--generate", str(emitted)], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "with fallback" in result.output and ALICE.password not in result.output
+    lines = emitted.read_text().splitlines()
+    assert ALICE.password not in emitted.read_text()
+    first, last = json.loads(lines[0]), json.loads(lines[-1])
+    assert (first["type"], first["workflow_run_id"], first["run_with"], first["script"]) == (
+        "run_started", "wr_cli", "code", {"script_id": 1, "version": 1})
+    assert (last["type"], last["status"]) == ("run_finished", "completed")
+    assert repaired.exit_code == 0, repaired.output
+    outcome = json.loads(repaired.output)
+    assert (outcome["regenerated"], outcome["version"]) == (True, 2)
+    assert outcome["reason"].startswith("repair: cached blocks fell back to the agent")
+
+
+def test_replay_emits_to_stdout_with_progress_on_stderr_and_names_a_bad_agent(
+    env: dict[str, str], portal: Portal, tmp_path: Path
+) -> None:
+    ingested(env, portal, tmp_path)
+    args = ["--params", json.dumps(ALICE.parameters()), "--credentials",
+            json.dumps(ALICE.credentials())]
+
+    result = CliRunner().invoke(replay_command, [rec.WPID, *args, "--emit", "-"], env=env)
+    bad = replay(env, *args, "--agent", "tests.browser.closed_loop:no_such_agent")
+
+    assert result.exit_code == 0, result.output
+    types = [json.loads(line)["type"] for line in result.stdout.splitlines()]
+    assert types[0] == "run_started" and types[-1] == "run_finished"
+    assert types.count("block_completed") == 11  # 1 + 3 x 2 + loop, route, refund, settle
+    assert "done in" in result.stderr
+    assert bad.exit_code == 2 and "no_such_agent" in bad.output
