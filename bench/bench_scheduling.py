@@ -18,6 +18,7 @@ import argparse
 import random
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -98,14 +99,15 @@ def event_stream(runs: int, blocks: int, workflows: int, seed: int = 6) -> list[
 
 
 @contextmanager
-def counting_generate_script() -> Iterator[list[int]]:
-    """Count the pipeline's generate_script calls (a measuring probe, removed afterwards)."""
-    calls = [0]
+def counting_generate_script() -> Iterator[Counter[str]]:
+    """Count the pipeline's generate_script calls per run (a measuring probe, removed
+    afterwards)."""
+    calls: Counter[str] = Counter()
     original = generation.generate_script
 
-    def probe(*args: Any, **kwargs: Any) -> Any:
-        calls[0] += 1
-        return original(*args, **kwargs)
+    def probe(run: Any, *args: Any, **kwargs: Any) -> Any:
+        calls[run.workflow_run_id] += 1
+        return original(run, *args, **kwargs)
 
     generation.generate_script = probe  # type: ignore[assignment]
     try:
@@ -115,7 +117,7 @@ def counting_generate_script() -> Iterator[list[int]]:
 
 
 def run_pipeline(sessions: sessionmaker[Session], store: CountingStore, counter: StatementCounter,
-                 events: list[dict[str, Any]], settings: Settings) -> dict[str, int]:
+                 events: list[dict[str, Any]], settings: Settings) -> dict[str, Any]:
     due: dict[str, datetime] = {}
     tasks = 0
     clock = ManualClock(T0)
@@ -133,7 +135,7 @@ def run_pipeline(sessions: sessionmaker[Session], store: CountingStore, counter:
                                    clock)
             tasks += 1
             if outcome.rearm_at is not None:
-                due[run_id] = due_at
+                due[run_id] = max(outcome.rearm_at, due_at)
 
     with counting_generate_script() as calls:
         for raw in events:
@@ -144,7 +146,7 @@ def run_pipeline(sessions: sessionmaker[Session], store: CountingStore, counter:
             done = take_in(sessions, raw, raw["type"], settings, clock)
             due[done.workflow_run_id] = done.due_at
         fire_until(None)
-    return {"generate_tasks": tasks, "generations": calls[0]}
+    return {"generate_tasks": tasks, "generations": sum(calls.values()), "per_run": calls}
 
 
 def regenerate_everything(sessions: sessionmaker[Session], store: CountingStore, run_id: str
@@ -155,6 +157,7 @@ def regenerate_everything(sessions: sessionmaker[Session], store: CountingStore,
         assert run is not None
         key = render_cache_key(run.definition, run.parameters)
         live = cache.live_revision(session, run.workflow_permanent_id, key)
+        blobs_since = cache.blob_watermark(session)
     executed = executed_labels(run)
     if run.failed or not executed:
         return False
@@ -169,13 +172,14 @@ def regenerate_everything(sessions: sessionmaker[Session], store: CountingStore,
         cache.publish(session, wpid=run.workflow_permanent_id, cache_key_value=key,
                       expected_revision_id=None if live is None else live.revision_id,
                       script=script, workflow_version=run.workflow_version,
-                      source_run_id=run.workflow_run_id, file_hashes=hashes, now=utcnow())
+                      source_run_id=run.workflow_run_id, file_hashes=hashes, now=utcnow(),
+                      blobs_since=blobs_since)
     return True
 
 
 def run_baseline(sessions: sessionmaker[Session], store: CountingStore, counter: StatementCounter,
-                 events: list[dict[str, Any]], _settings: Settings) -> dict[str, int]:
-    generations = 0
+                 events: list[dict[str, Any]], _settings: Settings) -> dict[str, Any]:
+    per_run: Counter[str] = Counter()
     for raw in events:
         event = parse_event(raw)
         counter.phase = "record"
@@ -183,8 +187,10 @@ def run_baseline(sessions: sessionmaker[Session], store: CountingStore, counter:
             record_event(session, event)
         if event.type == "block_completed":
             counter.phase = "generate"
-            generations += regenerate_everything(sessions, store, event.workflow_run_id)
-    return {"generate_tasks": generations, "generations": generations}
+            per_run[event.workflow_run_id] += regenerate_everything(
+                sessions, store, event.workflow_run_id)
+    generations = sum(per_run.values())
+    return {"generate_tasks": generations, "generations": generations, "per_run": per_run}
 
 
 def live_hashes(sessions: sessionmaker[Session]) -> dict[tuple[str, str], str]:
@@ -197,13 +203,14 @@ def live_hashes(sessions: sessionmaker[Session]) -> dict[tuple[str, str], str]:
         return {(w, k): sha for w, k, sha in rows}
 
 
-def measure(side: Callable[..., dict[str, int]], url: str, events: list[dict[str, Any]],
-            blobs: Path) -> dict[str, Any]:
+def measure(side: Callable[..., dict[str, Any]], url: str, events: list[dict[str, Any]],
+            blobs: Path, settings: Settings | None = None) -> dict[str, Any]:
+    """One side over the events; the default timings unless `settings` says otherwise."""
     engine = make_engine(url)
     counter = StatementCounter(engine)
     sessions = make_sessionmaker(engine)
     store = CountingStore(LocalStore(blobs))
-    settings = Settings(database_url=url, quiet_s=2.0, max_wait_s=30.0)
+    settings = settings or Settings(database_url=url)
     cpu_s, wall_s = time.process_time(), time.perf_counter()
     figures = side(sessions, store, counter, events, settings)
     figures.update(

@@ -53,8 +53,11 @@ class Row:
     better: str = "lower"  # "lower" or "higher": how the ratio is oriented
     goal: str = ""
     goal_min: float | None = None  # the ratio the goal asks for, when it is a ratio
+    goal_max: float | None = None  # the value the goal allows at most, when it is absolute
 
     def met(self) -> str:
+        if self.goal_max is not None:
+            return "yes" if self.value <= self.goal_max else "NO"
         ratio = self.ratio()
         if self.goal_min is None or ratio is None:
             return ""

@@ -102,6 +102,32 @@ def _realapp(ax: Any, data: list[dict[str, Any]]) -> None:
     ax.legend(fontsize=7, loc="upper right")
 
 
+def _realistic(ax: Any, data: dict[str, list[int]]) -> None:
+    """Generations per run, sorted: scriptcache's sides against the per-block baseline."""
+    for key, color, label in (("baseline", BASE, "regenerate on every block"),
+                              ("simulated", OURS, "scriptcache, simulated clock"),
+                              ("live", "tab:green", "scriptcache, real worker (scaled)")):
+        if data.get(key):
+            values = sorted(data[key])
+            ax.plot(range(1, len(values) + 1), values, color=color, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("runs, sorted")
+    ax.set_ylabel("generations per run")
+    ax.set_title("9 realistic agent timing")
+    ax.legend(fontsize=7)
+
+
+def _recovery(ax: Any, data: dict[str, Any]) -> None:
+    seconds = data["seconds"]
+    ax.bar(range(1, len(seconds) + 1), seconds, color=OURS)
+    ax.axhline(data["bound_s"], color="k", linestyle="--", linewidth=0.8, label="lease + sweep")
+    ax.axhline(45, color="tab:red", linestyle=":", linewidth=0.8, label="goal (p99)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("s from SIGKILL to revision live")
+    ax.set_title("10 recovery after SIGKILL")
+    ax.legend(fontsize=7)
+
+
 def _convergence(ax: Any, data: dict[str, list[tuple[int, int, int, int]]]) -> None:
     styles = {"scriptcache": ("o-", OURS), "no repair": ("s--", BASE),
               "always agent": ("^:", "tab:orange")}
@@ -120,7 +146,8 @@ def _convergence(ax: Any, data: dict[str, list[tuple[int, int, int, int]]]) -> N
 
 PANELS = {"scheduling": _scheduling, "intake": _intake, "statements": _statements,
           "generator": _generator, "latency": _latency, "memory": _memory,
-          "realapp": _realapp, "convergence": _convergence}
+          "realapp": _realapp, "convergence": _convergence, "realistic": _realistic,
+          "recovery": _recovery}
 
 
 def plot(results: list[Result], path: Path) -> None:
