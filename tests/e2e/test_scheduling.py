@@ -6,17 +6,13 @@ Real `celery worker` and `celery beat` processes, real Redis and PostgreSQL."""
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from sqlalchemy import text
 
-from tests.conftest import ROOT, free_port, stop, wait_for_port
 from tests.e2e.conftest import Stack, wait_until
-from tests.e2e.test_operations import AUTH, flower_get
+from tests.e2e.test_operations import flower_get, running_flower
 from tests.e2e.test_worker import live_labels, lock_script_row, waiting_on_lock
 from tests.factory import RunBuilder, definition, linear_run, task_block
 
@@ -152,14 +148,7 @@ def test_idle_sweeps_stay_out_of_flower_and_out_of_the_info_log(stack: Stack, tm
                                                                  ) -> None:
     """The sweeper runs every second here; Flower's task list still shows the real tasks and
     no sweep, and an idle sweep writes no info line."""
-    port = free_port()
-    env = {**os.environ, **stack.env, "FLOWER_BASIC_AUTH": AUTH, "FLOWER_PORT": str(port),
-           "SCRIPTCACHE_VAR_DIR": str(tmp_path),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    flower = subprocess.Popen(["bash", "deploy/flower.sh"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, timeout_s=60)
+    with running_flower(stack, tmp_path) as port:
         stack.start_worker()
         stack.start_beat()
         wait_ready(stack)
@@ -175,5 +164,3 @@ def test_idle_sweeps_stay_out_of_flower_and_out_of_the_info_log(stack: Stack, tm
         logs = "".join(p.read_text(errors="replace").split(" ready.", 1)[-1]  # no banner
                        for p in stack.logs.glob("worker-*.log"))
         assert "scriptcache.sweep" not in logs and "dispatched 0" not in logs
-    finally:
-        stop(flower)
