@@ -251,7 +251,9 @@ def run_secrets(session: Session | None, payload: Any) -> Secrets:
     if session is not None:
         events = payload if isinstance(payload, list) else [payload]
         for event in events:
-            found = found.merge(credentials.load(session, text_field(event, "workflow_run_id")))
+            # As the entry stores it: a run id with a NUL cannot even be looked up.
+            found = found.merge(credentials.load(
+                session, _storable(text_field(event, "workflow_run_id"))))
     return found
 
 

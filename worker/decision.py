@@ -85,10 +85,12 @@ def repair_labels(run: RunRecord) -> frozenset[str]:
     """Labels whose cached code fell back to the agent in this run (ARCHITECTURE.md §8): a
     completed cacheable block with `fallback` other than none, at top level or in a branch,
     or a completed loop or task_v2 any of whose cacheable descendants fell back (the
-    container's entry covers its children, so the container is repaired)."""
+    container's entry covers its children, so the container is repaired). A container is
+    generated from its children: one recorded without any is never repaired from this run."""
     return frozenset(
         block.label for block in run.blocks
-        if block.block_type in CACHEABLE and block.status == "completed" and (
+        if block.block_type in CACHEABLE and block.status == "completed"
+        and (block.block_type not in CONTAINERS or block.children) and (
             block.fell_back
             or (block.block_type in CONTAINERS
                 and any(d.block_type in CACHEABLE and d.fell_back for d in block.descendants()))

@@ -129,6 +129,7 @@ class DeskApp:
 
     database: Path
     variant_file: Path
+    slow_file: Path
     users: Users
     port: int
     log_path: Path
@@ -143,10 +144,12 @@ class DeskApp:
     def start(cls, seeded: Path, users: Users, directory: Path) -> Iterator[DeskApp]:
         database = directory / "desk.sqlite3"
         shutil.copyfile(seeded, database)
-        app = cls(database, directory / "variant.txt", users, free_port(),
-                  directory / "runserver.log")
+        app = cls(database, directory / "variant.txt", directory / "slow.txt", users,
+                  free_port(), directory / "runserver.log")
         app.variant_file.write_text("", encoding="utf-8")
-        env = _env(database, DESKAPP_VARIANT_FILE=str(app.variant_file))
+        app.slow_file.write_text("", encoding="utf-8")
+        env = _env(database, DESKAPP_VARIANT_FILE=str(app.variant_file),
+                   DESKAPP_SLOW_FILE=str(app.slow_file))
         with app.log_path.open("wb") as log:
             app.process = subprocess.Popen(
                 [sys.executable, "manage.py", "runserver", f"127.0.0.1:{app.port}",
@@ -183,6 +186,10 @@ class DeskApp:
         if unknown:
             raise ValueError(f"unknown site change(s) {sorted(unknown)}; known: {VARIANTS}")
         self.variant_file.write_text(" ".join(variants), encoding="utf-8")
+
+    def slow_posts(self, seconds: float) -> None:
+        """Answer form posts `seconds` late from now on (0: at once), as a loaded server."""
+        self.slow_file.write_text(str(seconds), encoding="utf-8")
 
     # --- the application's own state -----------------------------------------------------
 

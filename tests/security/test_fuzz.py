@@ -85,10 +85,10 @@ def fuzzed(rng: random.Random, i: int) -> tuple[str, Any]:
         event["extra"] = {"lone": "\ud800" + "x"}  # not encodable as UTF-8
     elif choice == 7:
         event["extra"] = [1.0, float(rng.choice(["nan", "inf", "-inf"]))]
-    elif choice == 8:  # definitions: unknown block type, duplicate labels, too deep
+    elif choice == 8:  # definitions: a reserved label, duplicate labels, too deep
         start = copy.deepcopy(base_events(i)[0])
         blocks = rng.choice([
-            [{"label": "a", "block_type": "teleport"}],
+            [task_block("__start_block__")],
             [task_block("a"), task_block("a")],
             [_nested_loops(40)],
         ])

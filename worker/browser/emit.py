@@ -5,6 +5,9 @@ per block and loop iteration in the order they finished (with executed_with, fal
 every action performed), then `run_finished`. Ready for `scriptcache ingest --generate`, the
 worker (`scriptcache publish`) or a platform's own publisher.
 
+A task_v2 block's recorded children are helpers of its function, not blocks of the replay:
+it is emitted as one block without them (and so is never repaired from a replay).
+
 Credentials never appear: run parameters of type credential are left out, an action whose
 typed value is a credential's names its key instead (worker/browser/page.py), and any string
 that still contains a credential's value is redacted.

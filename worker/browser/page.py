@@ -23,6 +23,7 @@ from playwright.async_api import Page as PlaywrightPage
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from worker.browser.agent import ActRequest, Agent, agent_actions
+from worker.browser.chromium import NAVIGATION_TIMEOUT_S
 from worker.browser.journal import FallbackRecord, Journal, first_line
 from worker.errors import PermanentError
 
@@ -110,6 +111,15 @@ def key_name(key: Any) -> str:
 Perform = Callable[[Locator, float], Awaitable[None]]
 
 
+async def click_once(locator: Locator, ms: float) -> None:
+    """Click once the element is actionable within the selector timeout `ms` (Playwright's
+    trial click: the checks alone); the click itself then waits for the navigation it starts
+    up to the navigation timeout. A form post that a loaded server answers late is not a
+    missing element: handing that click to the agent would submit the form twice."""
+    await locator.click(trial=True, timeout=ms)
+    await locator.click(force=True, timeout=max(ms, NAVIGATION_TIMEOUT_S * 1000))
+
+
 def action_item(method: str, selector: str | None, intention: str | None, value: Any = None,
                 **fields: Any) -> dict[str, Any]:
     """A runtime call in the shape of an event's actions item."""
@@ -155,8 +165,7 @@ class BrowserPage:
 
     async def click(self, selector: str | None, *, intention: str | None,
                     optional: bool = False) -> None:
-        await self._act("click", selector, intention, lambda loc, ms: loc.click(timeout=ms),
-                        optional=optional)
+        await self._act("click", selector, intention, click_once, optional=optional)
         await self._settle()
 
     async def fill(self, selector: str | None, value: Any, *, intention: str | None,

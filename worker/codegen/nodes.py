@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 import hashlib
 import keyword
 import re
@@ -115,6 +114,10 @@ _INDENT = "    "
 _HOLE = "_scriptcache_hole_"
 # Statement fields holding a nested block, one level deeper than the statement.
 _BLOCKS = frozenset({"body", "orelse", "finalbody"})
+# Nodes with no bracket to lay out below them (nor inside an f-string: a line break inside
+# its braces is a syntax error in 3.11).
+_LEAVES = (ast.Constant, ast.Name, ast.JoinedStr, ast.expr_context, ast.operator, ast.cmpop,
+           ast.boolop, ast.unaryop)
 
 
 def source(node: ast.AST) -> str:
@@ -133,6 +136,8 @@ def source(node: ast.AST) -> str:
 
 def _render(node: ast.AST, indent: int) -> str:
     """`node` as a statement at `indent` levels, or as an expression on a line at `indent`."""
+    if isinstance(node, _LEAVES):
+        return ast.unparse(node)
     layout = _Layout()
     if isinstance(node, ast.stmt | ast.Module):
         tree = layout.statement(node, indent)
@@ -200,8 +205,8 @@ class _Layout:
         """`node` on a line at `indent`, each outermost bracket swapped for a placeholder
         name: its one-line form when that fits, else its items one per line. `lead`: the
         columns allowed for what precedes it on its line (`await `, an assignment's target)."""
-        if isinstance(node, ast.Constant | ast.Name | ast.JoinedStr):
-            return node  # (a line break inside an f-string's braces is a syntax error in 3.11)
+        if isinstance(node, _LEAVES):
+            return node
         items = _items(node)
         if items is None:
             changes = {field: new for field, value in ast.iter_fields(node)
@@ -266,7 +271,6 @@ def _replaced(node: ast.AST, changes: dict[str, Any]) -> ast.AST:
     """A shallow copy of `node` with `changes`, or `node` itself when there are none."""
     if not changes:
         return node
-    new = copy.copy(node)
-    for field, value in changes.items():
-        setattr(new, field, value)
+    new = node.__class__.__new__(node.__class__)
+    new.__dict__.update(node.__dict__, **changes)
     return new

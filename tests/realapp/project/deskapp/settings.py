@@ -4,7 +4,8 @@ Everything a test varies comes from the environment:
 - DESKAPP_DB: the SQLite file (one per test session or test),
 - DESKAPP_VARIANT_FILE: a file naming the active site change (a directory under variants/
   whose templates override the admin's), read on every template lookup, so a test switches
-  the site's look the way its operators would (template overrides) without a restart.
+  the site's look the way its operators would (template overrides) without a restart,
+- DESKAPP_SLOW_FILE: seconds by which form posts are answered late (a loaded server).
 """
 
 import os
@@ -26,6 +27,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "deskapp.slow.SlowPosts",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
