@@ -53,9 +53,11 @@ def take_in(sessions: sessionmaker[Session], raw: Any, expected_type: str, setti
         if retry.is_transient(exc):
             raise
         # The database refuses this event's content the same way every time: dead-letter it.
+        # Only the primary message: its DETAIL may quote the row's values.
+        primary = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
         raise PermanentError(f"event {event.event_id!r}: the database refused it: "
-                             f"{type(exc.orig).__name__}: {str(exc.orig).strip()[:500]}"
-                             ) from exc
+                             f"{type(exc.orig).__name__}: {primary or 'no message'}"[:600]
+                             ) from None
     if bumped is None:
         return Intake(event.workflow_run_id, event.type, now, False, duplicate=True)
     return Intake(event.workflow_run_id, event.type, bumped.due_at, bumped.started_pending)
