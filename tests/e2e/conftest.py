@@ -134,6 +134,14 @@ class Stack:
         row = self.debounce(run_id)
         return row is not None and row.due_at is None and row.generations > 0
 
+    def wait_ready(self, workers: int = 1) -> None:
+        """Until `workers` worker processes have said they are ready: on a loaded machine
+        starting one takes seconds, which timings measured from a publish must not count."""
+        def ready() -> int:
+            return sum(p.read_text(errors="replace").count(" ready.")
+                       for p in self.logs.glob("worker-*.log"))
+        wait_until(lambda: ready() >= workers, 60, "the worker to be ready", self)
+
     def worker_log(self) -> str:
         return "\n".join(
             p.read_text(errors="replace")[-4000:] for p in sorted(self.logs.glob("*.log"))

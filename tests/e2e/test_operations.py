@@ -9,6 +9,8 @@ import subprocess
 import sys
 import urllib.request
 from base64 import b64encode
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,9 @@ def flower_get(port: int, path: str) -> Any:
         return json.loads(response.read())
 
 
-def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_path: Path
-                                                              ) -> None:
+@contextmanager
+def running_flower(stack: Stack, tmp_path: Path) -> Iterator[int]:
+    """deploy/flower.sh on a free port, with the stack's broker; yields the port."""
     port = free_port()
     env = {**os.environ, **stack.env, "FLOWER_BASIC_AUTH": AUTH, "FLOWER_PORT": str(port),
            "SCRIPTCACHE_VAR_DIR": str(tmp_path),
@@ -41,6 +44,14 @@ def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, timeout_s=60)
+        yield port
+    finally:
+        stop(flower)
+
+
+def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_path: Path
+                                                              ) -> None:
+    with running_flower(stack, tmp_path) as port:
         stack.start_worker()
         stack.publish(linear_run("wr_flower", "wf_flower", ["a", "b"]))
         wait_until(lambda: stack.settled("wr_flower"), 30, "the run to be generated", stack)
@@ -59,8 +70,6 @@ def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_
             raise AssertionError("Flower answered without a login")
         except urllib.error.HTTPError as exc:
             assert exc.code == 401
-    finally:
-        stop(flower)
 
 
 def test_a_generation_dead_lettered_for_a_missing_bucket_replays_once_it_exists(

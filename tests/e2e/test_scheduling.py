@@ -6,28 +6,15 @@ Real `celery worker` and `celery beat` processes, real Redis and PostgreSQL."""
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from sqlalchemy import text
 
-from tests.conftest import ROOT, free_port, stop, wait_for_port
 from tests.e2e.conftest import Stack, wait_until
-from tests.e2e.test_operations import AUTH, flower_get
+from tests.e2e.test_operations import flower_get, running_flower
 from tests.e2e.test_worker import live_labels, lock_script_row, waiting_on_lock
 from tests.factory import RunBuilder, definition, linear_run, task_block
-
-
-def wait_ready(stack: Stack, workers: int = 1) -> None:
-    """Until `workers` worker processes have said they are ready (a loaded machine takes
-    seconds to start one; the timings below start when it consumes)."""
-    def ready() -> int:
-        return sum(p.read_text(errors="replace").count(" ready.")
-                   for p in Path(stack.logs).glob("worker-*.log"))
-    wait_until(lambda: ready() >= workers, 60, "the worker to be ready", stack)
 
 
 def steady_run(run_id: str, blocks: int) -> RunBuilder:
@@ -41,7 +28,7 @@ def test_a_steady_stream_of_thirty_blocks_gets_at_most_one_revision_per_max_wait
     """30 blocks 0.5 s apart (15 s), quiet 1 s, max wait 4 s: at most ceil(15 / 4) + 1 = 5."""
     run = steady_run("wr_steady", 30)
     stack.start_worker()
-    wait_ready(stack)
+    stack.wait_ready()
     stack.publish(run.events)  # run_started
     started = time.monotonic()
     for i in range(30):
@@ -66,7 +53,7 @@ def test_a_slow_agent_is_generated_once_at_run_finished_not_after_each_block(
     run = steady_run("wr_agent", 6)
     stack.start_worker()
     stack.start_beat()
-    wait_ready(stack)
+    stack.wait_ready()
     stack.publish(run.events)
     for i in range(6):
         time.sleep(2.5)
@@ -93,7 +80,7 @@ def test_a_worker_killed_mid_generation_is_recovered_within_the_default_lease_an
     run.block("one")
     worker = stack.start_worker()
     beat = stack.start_beat()
-    wait_ready(stack)
+    stack.wait_ready()
     stack.publish(run.events)
     wait_until(lambda: stack.settled("wr_dead"), 20, "the first generation", stack)
     holder = lock_script_row(stack, "wf_dead")
@@ -124,7 +111,7 @@ def test_a_generation_whose_lease_is_taken_over_commits_nothing(stack: Stack) ->
     run = RunBuilder("wr_over", "wf_over", definition([task_block("one"), task_block("two")]))
     run.block("one")
     stack.start_worker()
-    wait_ready(stack)
+    stack.wait_ready()
     stack.publish(run.events)
     wait_until(lambda: stack.settled("wr_over"), 20, "the first generation", stack)
     holder = lock_script_row(stack, "wf_over")
@@ -152,17 +139,10 @@ def test_idle_sweeps_stay_out_of_flower_and_out_of_the_info_log(stack: Stack, tm
                                                                  ) -> None:
     """The sweeper runs every second here; Flower's task list still shows the real tasks and
     no sweep, and an idle sweep writes no info line."""
-    port = free_port()
-    env = {**os.environ, **stack.env, "FLOWER_BASIC_AUTH": AUTH, "FLOWER_PORT": str(port),
-           "SCRIPTCACHE_VAR_DIR": str(tmp_path),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    flower = subprocess.Popen(["bash", "deploy/flower.sh"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, timeout_s=60)
+    with running_flower(stack, tmp_path) as port:
         stack.start_worker()
         stack.start_beat()
-        wait_ready(stack)
+        stack.wait_ready()
         stack.publish(linear_run("wr_ops", "wf_ops", ["a", "b"]))
         wait_until(lambda: stack.settled("wr_ops"), 30, "the run to be generated", stack)
 
@@ -175,5 +155,3 @@ def test_idle_sweeps_stay_out_of_flower_and_out_of_the_info_log(stack: Stack, tm
         logs = "".join(p.read_text(errors="replace").split(" ready.", 1)[-1]  # no banner
                        for p in stack.logs.glob("worker-*.log"))
         assert "scriptcache.sweep" not in logs and "dispatched 0" not in logs
-    finally:
-        stop(flower)

@@ -41,6 +41,7 @@ def test_a_run_whose_events_keep_coming_is_generated_within_the_max_wait(stack: 
     labels = [f"slow_{i:02d}" for i in range(14)]
     events = linear_run("wr_slow", "wf_slow", labels, finish=False)
     stack.start_worker()
+    stack.wait_ready()
     stack.publish(events[:2])
     first_event_at = time.monotonic()
     for event in events[2:]:  # an event every 0.5 s, shorter than the 1 s quiet period
@@ -59,6 +60,7 @@ def test_twenty_interleaved_runs_each_get_their_labels_cached(stack: Stack) -> N
             for i in range(20)]
     interleaved = [e for group in zip(*runs, strict=True) for e in group]
     stack.start_worker()
+    stack.wait_ready()
     stack.publish(interleaved)
     wait_until(lambda: all(stack.settled(f"wr_mix_{i}") for i in range(20)), 60,
                "all twenty runs to be generated", stack)
