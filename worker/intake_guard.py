@@ -25,8 +25,9 @@ from worker.errors import PermanentError
 from worker.events import TASK_NAMES, BlockCompleted, Event, RunStarted
 
 _CACHE_SIZE = 256
-# Labels of a workflow version (immutable once recorded), per process.
-_labels: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
+# Labels of a workflow version (immutable once recorded: the first definition wins), per
+# process and database.
+_labels: OrderedDict[tuple[str, str, int], frozenset[str]] = OrderedDict()
 
 
 def guard(session: Session, event: Event) -> Event:
@@ -57,11 +58,11 @@ def _check_label(session: Session, event: BlockCompleted) -> None:
 
 
 def _labels_of(session: Session, wpid: str, version: int) -> frozenset[str]:
-    key = (wpid, version)
+    key = (str(session.get_bind().engine.url), wpid, version)
     if key in _labels:
         _labels.move_to_end(key)
         return _labels[key]
-    workflow = session.get(m.Workflow, key)
+    workflow = session.get(m.Workflow, (wpid, version))
     labels = frozenset() if workflow is None else frozenset(
         b.label for b in Definition.model_validate(workflow.definition).all_blocks())
     _labels[key] = labels
