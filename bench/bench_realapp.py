@@ -65,7 +65,7 @@ def _effect(before: State, after: State, ticket: Ticket) -> bool:
 
 
 def _figures(state: str, n: int, run: Replay, ok: bool, repaired: str) -> RunFigures:
-    blocks = [b for b in run.result.blocks if b.outcome != "skipped"]
+    blocks = [b for b in run.result.blocks if b.outcome not in ("skipped", "live")]
     return RunFigures(state, n, run.wall_s, run.result.duration_s, run.fallbacks,
                       run.agent_calls, len(blocks),
                       sum(1 for b in blocks if b.outcome == "code"), ok, repaired)

@@ -89,6 +89,21 @@ class Replay:
         return [(b.label, b.loop_index, b.outcome) for b in self.result.blocks]
 
 
+@dataclass(frozen=True)
+class LiveBlocks:
+    """The platform's block hook: it runs the blocks that are never cached, as it did in the
+    agent run (the workflow's `wait`), so a replay takes the time they take."""
+
+    definition: Definition
+
+    async def __call__(self, label: str, mode: str) -> None:
+        block = self.definition.block(label)
+        seconds = None if block is None else (block.model_extra or {}).get("seconds")
+        if mode != "live" or block is None or block.block_type != "wait" or seconds is None:
+            raise AssertionError(f"the platform cannot run {label!r} ({mode})")
+        await asyncio.sleep(float(seconds))
+
+
 async def _record(chromium: str, desk: DeskApp, run_id: str, inputs: Inputs
                   ) -> list[dict[str, Any]]:
     async with open_page(chromium) as page:
@@ -108,7 +123,7 @@ def replay(chromium: str, cache: Cache, inputs: Inputs, run_id: str, *,
     started = time.monotonic()
     result = asyncio.run(replay_revision(
         files, definition, inputs.parameters(), inputs.credentials(), chromium_path=chromium,
-        hooks=Hooks(extractor=read_form), agent=agent,
+        hooks=Hooks(extractor=read_form, block_hook=LiveBlocks(definition)), agent=agent,
         selector_timeout_s=SELECTOR_TIMEOUT_S))
     wall_s = time.monotonic() - started
     run = RunInfo(info.workflow_permanent_id, info.workflow_version, info.script_id,

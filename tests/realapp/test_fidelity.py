@@ -7,6 +7,8 @@ the cache, and the next replay runs from code with 0 fallbacks and the same effe
 
 from __future__ import annotations
 
+import json
+
 from tests.realapp.agent import DeskAgent
 from tests.realapp.app import DeskApp, Ticket
 from tests.realapp.fidelity import Cache, as_clerk, changes, record, replay
@@ -35,8 +37,11 @@ def test_after_each_site_change_one_run_with_the_agent_repairs_the_script(
         repairing.result.raise_for_error()
         assert repairing.fallbacks > 0 and repairing.agent_calls > 0, change
         assert changes(before, desk.state()) == effect, change
+        assert inputs.password not in json.dumps(repairing.events)  # the agent typed it
         [repaired] = cache.record(repairing.events)
         assert repaired.regenerated and "repair" in repaired.reason, (change, repaired)
+        files, _, _ = cache.live()
+        assert all(inputs.password.encode() not in data for data in files.values())
 
         before = desk.state()
         after = replay(chromium, cache, inputs, f"replay_change{n}_code", agent=DeskAgent())
