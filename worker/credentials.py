@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from worker import models as m
@@ -32,27 +32,48 @@ def protect(session: Session, event: Event) -> Event:
     scrubs what the run recorded before it."""
     if isinstance(event, RunFinished):
         return event
-    _serialize(session, event)
+    serialize(session, event)
     if isinstance(event, RunStarted):
         secrets = Secrets.of_parameters(event.parameters, event.definition.credential_keys())
         if secrets:
             save(session, event.workflow_run_id, secrets)
             scrub_recorded(session, event.workflow_run_id, secrets)
         return event
-    secrets = load(session, event.workflow_run_id)
+    secrets, _ = lookup(session, event.workflow_run_id)
     return redact_event(event, secrets) if secrets else event
 
 
-def _serialize(session: Session, event: RunStarted | BlockCompleted) -> None:
+# A block event's one read: its run's seals and its run's workflow version (if run_started
+# was recorded), in one round trip.
+_LOOKUP = text(
+    "SELECT r.workflow_permanent_id, r.workflow_version, s.parameter_key, s.length, s.salt, "
+    "s.digest FROM (SELECT CAST(:run_id AS VARCHAR(256)) AS id) AS q "
+    "LEFT JOIN workflow_runs AS r ON r.workflow_run_id = q.id "
+    "LEFT JOIN run_secrets AS s ON s.workflow_run_id = q.id")
+
+
+def lookup(session: Session, run_id: str) -> tuple[Secrets, tuple[str, int] | None]:
+    """The run's seals, and its (workflow_permanent_id, version) once run_started is in."""
+    rows = session.execute(_LOOKUP, {"run_id": run_id}).all()
+    seals = tuple(Seal(k, n, salt, digest) for _, _, k, n, salt, digest in rows
+                  if digest is not None)
+    wpid, version = (rows[0][0], rows[0][1]) if rows else (None, None)
+    return Secrets(seals=seals), (None if wpid is None or version is None else (wpid, version))
+
+
+def serialize(session: Session, event: RunStarted | BlockCompleted) -> None:
     """run_started and the run's block events must not pass each other unseen: without this,
     a block committed while run_started scrubs would keep its secret. On PostgreSQL a
     transaction-level advisory lock per run (shared for blocks, so they do not wait for each
     other); SQLite runs one writer at a time anyway."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    lock = (func.pg_advisory_xact_lock if isinstance(event, RunStarted)
-            else func.pg_advisory_xact_lock_shared)
-    session.execute(select(lock(func.hashtextextended(event.workflow_run_id, 0))))
+    session.execute(_LOCKS[isinstance(event, RunStarted)], {"run_id": event.workflow_run_id})
+
+
+_LOCKS = {exclusive: text(f"SELECT {name}(hashtextextended(:run_id, 0))")
+          for exclusive, name in ((True, "pg_advisory_xact_lock"),
+                                  (False, "pg_advisory_xact_lock_shared"))}
 
 
 def save(session: Session, run_id: str, secrets: Secrets) -> None:

@@ -22,7 +22,7 @@ from worker import models as m
 from worker.clock import utcnow
 from worker.definition import Definition
 from worker.errors import PermanentError
-from worker.events import TASK_NAMES, BlockCompleted, Event, RunStarted
+from worker.events import TASK_NAMES, BlockCompleted, Event, RunStarted, redact_event
 
 _CACHE_SIZE = 256
 # Labels of a workflow version (immutable once recorded: the first definition wins), per
@@ -32,10 +32,15 @@ _labels: OrderedDict[tuple[str, str, int], frozenset[str]] = OrderedDict()
 
 def guard(session: Session, event: Event) -> Event:
     """The event as intake may record it; PermanentError when it must be dead-lettered."""
+    if isinstance(event, BlockCompleted):
+        credentials.serialize(session, event)
+        secrets, run = credentials.lookup(session, event.workflow_run_id)
+        block: BlockCompleted = redact_event(event, secrets) if secrets else event
+        if block.parent_workflow_run_block_id is None and run is not None:
+            _check_label(session, block, *run)
+        return block
     event = credentials.protect(session, event)
-    if isinstance(event, BlockCompleted) and event.parent_workflow_run_block_id is None:
-        _check_label(session, event)
-    elif isinstance(event, RunStarted):
+    if isinstance(event, RunStarted):
         _dead_letter_strays(session, event)
     return event
 
@@ -45,13 +50,8 @@ def not_in_definition(label: str, wpid: str, version: int) -> str:
             f"version {version}")
 
 
-def _check_label(session: Session, event: BlockCompleted) -> None:
-    run = session.execute(
-        select(m.WorkflowRun.workflow_permanent_id, m.WorkflowRun.workflow_version)
-        .where(m.WorkflowRun.workflow_run_id == event.workflow_run_id)).one_or_none()
-    wpid, version = run if run is not None else (None, None)
-    if wpid is None or version is None:
-        return  # run_started has not arrived: checked when it does
+def _check_label(session: Session, event: BlockCompleted, wpid: str, version: int) -> None:
+    """Before run_started arrives there is nothing to check against: it checks then."""
     if event.label not in _labels_of(session, wpid, version):
         raise PermanentError(f"block_completed {event.event_id!r}: "
                              + not_in_definition(event.label, wpid, version))
