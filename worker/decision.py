@@ -136,13 +136,14 @@ class Decision:
 
 
 def decide(
-    run: RunRecord, live: Mapping[str, Entry] | None, *, pinned: bool = False,
+    run: RunRecord, live: Mapping[str, Entry] | None, *,
     repairs: RepairBudget = RepairBudget(),
 ) -> Decision:
     """Whether this run's recording should produce a new revision, and of what.
 
-    `pinned`: an operator pinned the script's revision, which forbids automatic repair;
-    `repairs`: the script's repair budget (ARCHITECTURE.md §8).
+    `repairs`: the script's repair budget (ARCHITECTURE.md §8). A pinned script is not this
+    function's concern: its new revisions, repairs included, are stored as candidates by
+    cache.publish and never made live (§10).
     """
     executable = executable_labels(run.definition, live)
     missing = run.definition.required_labels() - executable
@@ -150,9 +151,7 @@ def decide(
     new = (executed & missing) | (uncovered_containers(run) & executable)
     broken = (repair_labels(run) & executable) - new
     held = ""  # why the broken labels are not repaired
-    if broken and pinned:
-        held = f"the script is pinned: not repaired ({_names(broken)})"
-    elif broken and repairs.spent:
+    if broken and repairs.spent:
         held = f"{repairs.describe()}; not repaired: {_names(broken)}"
     repair = frozenset() if held else broken
 

@@ -116,8 +116,6 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             key = render_cache_key(run.definition, run.parameters)
             live = cache.live_revision(session, run.workflow_permanent_id, key)
             blobs_since = cache.blob_watermark(session)
-            # No `pinned=` here: a pinned script's new revisions, repairs included, are
-            # stored as candidates by cache.publish and never made live (issue 15).
             script_id = None if live is None else live.script_id
             decision = decide(run, None if live is None else live.entries,
                               repairs=repair_budget(session, script_id, clock(),

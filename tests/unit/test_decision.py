@@ -284,64 +284,61 @@ SPENT = RepairBudget(used=10, per_day=10)
 
 REPAIRS = [
     pytest.param(run(V1, (fell_back("sign_in", "login", "element"), loop("code", "code"))),
-                 live(V1, *ALL_V1), False, RepairBudget(), yes("sign_in", carry=(
+                 live(V1, *ALL_V1), RepairBudget(), yes("sign_in", carry=(
                      "each_order", "request_refund", "contact_support")), "repair",
                  id="a cached top-level block with an element fallback is repaired alone"),
     pytest.param(run(V1, (fell_back("sign_in", "login", "block"), loop("code", "code"))),
-                 live(V1, *ALL_V1), False, RepairBudget(), yes("sign_in"), "sign_in",
+                 live(V1, *ALL_V1), RepairBudget(), yes("sign_in"), "sign_in",
                  id="a cached top-level block whose code failed (block fallback) is repaired"),
     pytest.param(run(V1, (*CACHED_REST, fell_back("request_refund", "task", "element"))),
-                 live(V1, *ALL_V1), False, RepairBudget(), yes("request_refund", carry=(
+                 live(V1, *ALL_V1), RepairBudget(), yes("request_refund", carry=(
                      "sign_in", "each_order", "contact_support")), "request_refund",
                  id="a cached branch block that fell back is repaired, the other branch kept"),
     pytest.param(run(V1, (block("sign_in", "login", "code"), loop("code", "code", extra=(
         child("read_order", "extraction", 2, "code", fallback="element"),)))),
-                 live(V1, *ALL_V1), False, RepairBudget(), yes("each_order", carry=(
+                 live(V1, *ALL_V1), RepairBudget(), yes("each_order", carry=(
                      "sign_in", "request_refund", "contact_support")), "each_order",
                  id="a loop child with an element fallback repairs its loop"),
     pytest.param(run(V1, (block("sign_in", "login", "code"), loop("code", "code", extra=(
         child("open_order", "navigation", 2, "agent", fallback="block"),)))),
-                 live(V1, *ALL_V1), False, RepairBudget(), yes("each_order"), "repair",
+                 live(V1, *ALL_V1), RepairBudget(), yes("each_order"), "repair",
                  id="a loop child whose code failed repairs its loop as a repair"),
     pytest.param(run(V1, (block("sign_in", "login", "code"),
                           block("each_order", "for_loop", "code", fallback="element"))),
-                 live(V1, *ALL_V1), False, RepairBudget(), no(), "",
+                 live(V1, *ALL_V1), RepairBudget(), no(), "",
                  id="a loop that fell back without any recorded child is not repaired from it"),
     pytest.param(run(V1, (fell_back("sign_in", "login", "element", status="failed"),)),
-                 live(V1, *ALL_V1), False, RepairBudget(), no(), "",
+                 live(V1, *ALL_V1), RepairBudget(), no(), "",
                  id="a block that fell back and still failed is no reason"),
     pytest.param(run(V1, (fell_back("sign_in", "login", "element"),), status="failed"),
-                 live(V1, *ALL_V1), False, RepairBudget(), no(), "failed",
+                 live(V1, *ALL_V1), RepairBudget(), no(), "failed",
                  id="a failed run repairs nothing"),
     pytest.param(run(V1, (fell_back("sign_in", "login", "element"),)),
-                 live(V1, "each_order"), False, RepairBudget(), no(), "",
+                 live(V1, "each_order"), RepairBudget(), no(), "",
                  id="a fallback of a block without an executable entry is no repair"),
     pytest.param(run(V1, (fell_back("sign_in", "login", "element"), loop("code", "code"))),
-                 live(V1, *ALL_V1), True, RepairBudget(), no(), "pinned",
-                 id="a pinned script is not repaired and the reason says so"),
-    pytest.param(run(V1, (fell_back("sign_in", "login", "element"), loop("code", "code"))),
-                 live(V1, *ALL_V1), False, SPENT, no(), "SCRIPTCACHE_REPAIRS_PER_DAY=10",
+                 live(V1, *ALL_V1), SPENT, no(), "SCRIPTCACHE_REPAIRS_PER_DAY=10",
                  id="a spent repair budget writes nothing and the reason says so"),
     pytest.param(run(V1, (fell_back("sign_in", "login", "element"), loop("code", "code"))),
-                 live(V1, *ALL_V1), False, RepairBudget(used=9, per_day=10), yes("sign_in"),
+                 live(V1, *ALL_V1), RepairBudget(used=9, per_day=10), yes("sign_in"),
                  "repair", id="the last repair of the budget is still made"),
     pytest.param(run(V2_NEW, (fell_back("sign_in", "login", "element"), loop("code", "code"),
                               block("download_invoice", "file_download"))),
-                 live(V1, *ALL_V1), False, SPENT, yes("download_invoice"), "budget spent",
+                 live(V1, *ALL_V1), SPENT, yes("download_invoice"), "budget spent",
                  id="a spent budget still lets a new block in, not the repair"),
     pytest.param(run(V1, (fell_back("sign_in", "login", "element"),), code_gen=True),
-                 live(V1, *ALL_V1), True, SPENT, yes("sign_in"), "code_gen",
-                 id="code_gen regenerates a block that fell back even when pinned or spent"),
+                 live(V1, *ALL_V1), SPENT, yes("sign_in"), "code_gen",
+                 id="code_gen regenerates a block that fell back even when the budget is spent"),
 ]
 
 
-@pytest.mark.parametrize(("record", "live_revision", "pinned", "budget", "expect", "says"),
+@pytest.mark.parametrize(("record", "live_revision", "budget", "expect", "says"),
                          REPAIRS)
 def test_the_repair_decision(
-    record: RunRecord, live_revision: Mapping[str, Entry] | None, pinned: bool,
-    budget: RepairBudget, expect: Expect, says: str,
+    record: RunRecord, live_revision: Mapping[str, Entry] | None, budget: RepairBudget,
+    expect: Expect, says: str,
 ) -> None:
-    decision = decide(record, live_revision, pinned=pinned, repairs=budget)
+    decision = decide(record, live_revision, repairs=budget)
 
     assert decision.regenerate is expect.regenerate, decision.reason
     assert decision.generate == expect.generate
