@@ -10,8 +10,6 @@ from worker.definition import CACHEABLE, CONTAINERS, Definition
 from worker.inputs import InputRecord
 from worker.run import BlockRun, RunRecord
 
-START_BLOCK = "__start_block__"
-
 
 @dataclass(frozen=True)
 class Entry:

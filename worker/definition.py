@@ -81,8 +81,10 @@ MAX_DEPTH = 32
 MAX_LOOP_DEPTH = 16
 # What intake stores and generates: labels key rows (primary keys) and name functions.
 MAX_LABEL_CHARS = 256
-# Labels scriptcache uses itself (the orchestrator's script_blocks row): never a block's.
-RESERVED_LABELS = frozenset({"__start_block__"})
+# The orchestrator's script_blocks label (ARCHITECTURE.md §3).
+START_BLOCK = "__start_block__"
+# Labels scriptcache uses itself: never a block's.
+RESERVED_LABELS = frozenset({START_BLOCK})
 
 
 def check_label(label: str) -> str:

@@ -45,7 +45,7 @@ from worker import models as m
 from worker.codegen.script import content_sha256
 from worker.db import make_engine, make_sessionmaker
 from worker.deadletter import REPLAYABLE
-from worker.decision import START_BLOCK
+from worker.definition import START_BLOCK
 from worker.events import parse_event
 from worker.generation import generate_now
 from worker.intake import record_only

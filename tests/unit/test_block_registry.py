@@ -11,12 +11,13 @@ import pytest
 
 from worker.codegen import generate_script
 from worker.codegen.blocks import GENERATORS
-from worker.decision import START_BLOCK, executed_labels
+from worker.decision import executed_labels
 from worker.definition import (
     BLOCK_TYPES,
     CACHEABLE,
     CACHEABLE_KINDS,
     CONTAINERS,
+    START_BLOCK,
     Definition,
     kind_of,
 )

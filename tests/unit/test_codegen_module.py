@@ -11,7 +11,8 @@ import pytest
 from tests.recordings import Recorder, act, defn, param, runs_from_jsonl, sample_runs
 from worker.codegen import CarriedBlock, CodegenError, block_body, generate_script
 from worker.codegen.actions import seconds
-from worker.decision import START_BLOCK, executed_labels
+from worker.decision import executed_labels
+from worker.definition import START_BLOCK
 from worker.run import RunRecord
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

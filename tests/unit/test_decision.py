@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from worker.decision import (
-    START_BLOCK,
     Entry,
     RepairBudget,
     decide,
@@ -21,7 +20,7 @@ from worker.decision import (
     plan,
     repair_labels,
 )
-from worker.definition import Definition
+from worker.definition import START_BLOCK, Definition
 from worker.run import BlockRun, RunRecord
 
 # --- definitions -----------------------------------------------------------------------------

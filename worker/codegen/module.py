@@ -20,8 +20,8 @@ from worker.codegen.script import (
     sha256_hex,
 )
 from worker.codegen.values import RunValues
-from worker.decision import START_BLOCK, is_executable
-from worker.definition import CACHEABLE, Block, Definition
+from worker.decision import is_executable
+from worker.definition import CACHEABLE, START_BLOCK, Block, Definition
 from worker.run import BlockRun, RunRecord
 
 BLOCK_HEADER = "from worker.runtime import Page, RunContext, block\n"
