@@ -22,24 +22,13 @@ from typing import Any
 
 from playwright.async_api import Locator, Page
 
+from worker.browser.standin import _QUOTED, FULL_XPATH_JS
+
 FIND_TIMEOUT_MS = 5_000
 ORDER_SCHEMA = {"type": "object", "properties": {"status": {"type": "string"},
                                                  "total": {"type": "string"}}}
 CONTACT_SCHEMA = {"type": "object", "properties": {"email": {"type": "string"}}}
 
-# Chromium's "Copy full XPath": tag names from the root, an index only among same-tag siblings.
-FULL_XPATH_JS = """el => {
-  const parts = [];
-  for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
-    let index = 0, count = 0;
-    for (const s of (n.parentElement ? n.parentElement.children : [n])) {
-      if (s.localName === n.localName) { count++; if (s === n) index = count; }
-    }
-    parts.unshift(count > 1 ? `${n.localName}[${index}]` : n.localName);
-  }
-  return '/' + parts.join('/');
-}"""
-_QUOTED = re.compile(r"(?<![\w])'([^']+)'(?![\w])")  # 'Name', not the ' of customer's
 _EVENT_TYPES = {"fill": "input_text", "click": "click", "select_option": "select_option",
                 "press": "keypress", "hover": "hover", "upload_file": "upload_file"}
 
