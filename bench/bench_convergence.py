@@ -1,4 +1,4 @@
-"""Convergence: 20 runs of the portal workflow (tests/browser) in Chromium while the site
+"""Convergence: 20 runs of the portal workflow (worker/portal) in Chromium while the site
 changes three times, before runs 5, 10 and 15: v2 (a banner on top and an extra wrapper:
 positional xpaths fail), v3 (other button texts, each button wrapped), then a welcome dialog
 in the first loop iteration only.
@@ -30,10 +30,7 @@ from typing import Any
 
 from common import ROOT, Result, Row
 
-from tests.browser.closed_loop import Run, agent_run, replay_with_agent
 from tests.browser.conftest import Cache
-from tests.browser.recordings import WPID
-from tests.browser.site import Site, serve
 from tests.browser.test_replay import ALICE
 from worker import scripts as read
 from worker.browser.chromium import check_chromium, chromium_path
@@ -43,6 +40,9 @@ from worker.events import parse_event
 from worker.generation import generate_now
 from worker.intake import record_only
 from worker.migrate import upgrade
+from worker.portal.closed_loop import Run, agent_run, replay_with_agent
+from worker.portal.site import Site, serve
+from worker.portal.workflow import WPID
 from worker.store import MemoryStore
 
 NAME = "7 convergence"

@@ -6,17 +6,14 @@ A missing Chromium or Playwright fails these tests; it never skips them.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.async_api import Page as PlaywrightPage
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.browser.site import Site, serve
 from worker import scripts as read
 from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
 from worker.db import make_sessionmaker
@@ -24,6 +21,7 @@ from worker.definition import Definition
 from worker.events import parse_event
 from worker.generation import GenerateResult, generate_now
 from worker.intake import record_only
+from worker.portal.site import Site, serve
 from worker.store import MemoryStore
 
 
@@ -73,18 +71,3 @@ class Cache:
 @pytest.fixture
 def cache(sqlite_engine: Engine) -> Cache:
     return Cache(make_sessionmaker(sqlite_engine), MemoryStore())
-
-
-_STATUS = re.compile(r"Status\s+(\S+)")
-_TOTAL = re.compile(r"Total\s+EUR\s+([0-9.]+)")
-
-
-async def read_status_total(
-    page: PlaywrightPage, goal: str | None, schema: Any, intention: str | None
-) -> dict[str, Any]:
-    """The test extractor: status and total from the order page's text."""
-    text = await page.locator("body").inner_text()
-    status, total = _STATUS.search(text), _TOTAL.search(text)
-    if status is None or total is None:
-        raise AssertionError(f"no status/total on {page.url}: {text[:200]!r}")
-    return {"status": status.group(1), "total": float(total.group(1))}

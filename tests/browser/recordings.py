@@ -1,9 +1,8 @@
-"""Recorded agent runs on the test portal (tests/browser/site.py), in the event format.
+"""Recorded agent runs on the test portal (worker/portal/site.py), in the event format.
 
 `agent_run` gives the events an agent platform would publish for one run of the portal
-workflow: sign in (the password comes from a credential parameter), a for_loop over the order
-numbers (open the order by typing its number into the search box and pressing Enter, then
-extract its status and total), a conditional (refund or support), then a live wait block.
+workflow (worker/portal/workflow.py: sign in, a loop over orders, refund or support, a live
+wait block).
 Times follow an agent's pace: one model step of STEP_S per action, plus one to finish.
 
 `act_out` plays a recording's actions verbatim on the site with Playwright, as the agent
@@ -19,12 +18,17 @@ from typing import Any
 
 from playwright.async_api import Page
 
-WPID = "wpid_browser_portal"
+from worker.portal.workflow import (
+    EXTRACTION_GOAL,
+    SCHEMA,
+    SUPPORT_TEXT,
+    WPID,
+    Inputs,
+    definition,
+)
+
 T0 = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 STEP_S = 3  # one agent (LLM) step
-EXTRACTION_GOAL = "Extract the order status and total"
-SCHEMA = {"type": "object", "properties": {"status": {"type": "string"},
-                                           "total": {"type": "number"}}}
 
 DISMISS_BANNER = "//button[@aria-label='Dismiss cookie banner']"
 USERNAME = "//input[@name='username']"
@@ -35,61 +39,6 @@ REFUND_REASON = "//select[@id='reason']"
 SUBMIT_REFUND = "//button[@id='submit-refund']"
 SUPPORT_MESSAGE = "//textarea[@name='message']"
 SEND = "//button[text()='Send']"
-SUPPORT_TEXT = "My order has not arrived yet."
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """One run's parameter values."""
-
-    username: str
-    password: str
-    order_numbers: tuple[str, ...]
-    action: str  # "refund" or "support"
-    refund_reason: str = "damaged"
-
-    def parameters(self) -> dict[str, Any]:
-        return {"username": self.username, "order_numbers": list(self.order_numbers),
-                "action": self.action, "refund_reason": self.refund_reason}
-
-    def credentials(self) -> dict[str, Any]:
-        return {"password": self.password}
-
-
-def definition(base_url: str) -> dict[str, Any]:
-    return {
-        "title": "Shop portal: read orders, then refund or contact support",
-        "cache_key": "default",
-        "parameters": [
-            {"key": "username", "parameter_type": "workflow"},
-            {"key": "password", "parameter_type": "credential"},
-            {"key": "order_numbers", "parameter_type": "workflow"},
-            {"key": "action", "parameter_type": "workflow"},
-            {"key": "refund_reason", "parameter_type": "workflow"},
-        ],
-        "blocks": [
-            {"label": "sign_in", "block_type": "login", "url": f"{base_url}/login",
-             "navigation_goal": "Sign in with the given username and password"},
-            {"label": "each_order", "block_type": "for_loop", "loop_over": "order_numbers",
-             "loop_blocks": [
-                 {"label": "open_order", "block_type": "navigation", "url": f"{base_url}/orders",
-                  "navigation_goal": "Open order {{ current_value }}"},
-                 {"label": "read_order", "block_type": "extraction",
-                  "data_extraction_goal": EXTRACTION_GOAL, "data_schema": SCHEMA},
-             ]},
-            {"label": "route", "block_type": "conditional", "branches": [
-                {"condition": "{{ action == 'refund' }}", "blocks": [
-                    {"label": "request_refund", "block_type": "task",
-                     "url": f"{base_url}/refunds/new",
-                     "navigation_goal": "Request a refund for the last order viewed"}]},
-                {"condition": None, "blocks": [
-                    {"label": "contact_support", "block_type": "task",
-                     "url": f"{base_url}/support",
-                     "navigation_goal": "Ask support about the last order viewed"}]},
-            ]},
-            {"label": "settle", "block_type": "wait", "seconds": 1},
-        ],
-    }
 
 
 def action(kind: str, xpath: str | None, intention: str, **fields: Any) -> dict[str, Any]:

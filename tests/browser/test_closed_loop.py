@@ -14,7 +14,6 @@ import jsonschema
 from sqlalchemy import select
 
 from tests.browser import recordings as rec
-from tests.browser.closed_loop import Run, agent_run, replay_with_agent
 from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
 from worker import models as m
@@ -22,6 +21,7 @@ from worker import scripts as read
 from worker.events import parse_event
 from worker.generation import GenerateResult, generate_now
 from worker.intake import record_only
+from worker.portal.closed_loop import Run, agent_run, replay_with_agent
 from worker.schemas import schemas
 
 

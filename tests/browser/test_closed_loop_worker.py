@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tests.browser import recordings as rec
-from tests.browser.closed_loop import Run, agent_run, replay_with_agent
 from tests.browser.conftest import Portal
 from tests.browser.test_closed_loop import check_events, effects
 from tests.browser.test_replay import ALICE
@@ -19,6 +18,7 @@ from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Stack, wait_until
 from worker import models as m
 from worker import scripts as read
+from worker.portal.closed_loop import Run, agent_run, replay_with_agent
 from worker.store import open_store
 
 e2e_stack = e2e.stack  # the e2e fixture `stack`: worker processes, PostgreSQL, Redis

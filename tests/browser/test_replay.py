@@ -18,15 +18,16 @@ from playwright.async_api import Page as PlaywrightPage
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser import recordings as rec
-from tests.browser.conftest import Cache, Portal, read_status_total
+from tests.browser.conftest import Cache, Portal
 from tests.browser.recordings import Inputs
-from tests.browser.site import ACCOUNTS, Post
 from worker.browser.chromium import open_page
 from worker.browser.context import BrowserRunContext
 from worker.browser.journal import Journal, ReplayResult
 from worker.browser.page import BrowserPage, ExtractorHook, FallbackHook
 from worker.browser.replay import load_script, run_script
 from worker.definition import Definition
+from worker.portal.site import ACCOUNTS, Post
+from worker.portal.workflow import read_status_total
 
 ALICE = Inputs("alice@shop.test", ACCOUNTS["alice@shop.test"].password,
                ("A-1001", "A-1002", "A-1003"), "refund")

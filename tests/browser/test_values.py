@@ -22,7 +22,6 @@ import pyotp
 from playwright.async_api import Page as PlaywrightPage
 
 from tests.browser.conftest import Cache, Portal
-from tests.browser.site import ACCOUNTS
 from tests.recordings import runs_from_raw
 from worker.browser.chromium import open_page
 from worker.browser.context import BrowserRunContext
@@ -31,6 +30,7 @@ from worker.browser.journal import Journal, ReplayResult
 from worker.browser.page import BrowserPage
 from worker.browser.replay import load_script, run_script
 from worker.codegen import generate_script
+from worker.portal.site import ACCOUNTS
 
 WPID = "wpid_values_portal"
 T0 = datetime(2026, 11, 21, 9, 0, 0, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""A small order portal on loopback for browser tests: a stdlib WSGI app in a thread.
+"""A small order portal on loopback for browser tests and the demo: a stdlib WSGI app in a
+thread.
 
 Pages: login (password), an order list with a search box, order details, a refund form
 with a select, a support form. A cookie banner covers the login and support pages until it
@@ -153,8 +154,8 @@ class Site:
             return ok(page(req, "Contact support", support_form(last, req.variant)))
         if req.path in ("/refunds", "/support/tickets") and req.method == "POST":
             done = "Refund requested" if req.path == "/refunds" else "Ticket sent"
-            order = html.escape(req.form.get("order", ""))
-            return ok(page(req, done, f"<p id='confirmation'>{done} for {order}.</p>"))
+            number = html.escape(req.form.get("order", ""))
+            return ok(page(req, done, f"<p id='confirmation'>{done} for {number}.</p>"))
         return "404 Not Found", [], page(req, "Not found", "<p>Nothing here.</p>")
 
     def _login(self, req: Request) -> tuple[str, list[tuple[str, str]], str]:

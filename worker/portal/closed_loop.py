@@ -1,6 +1,6 @@
-"""The closed loop on the test portal: the stand-in agent's plans for the portal workflow
-(tests/browser/recordings.py's definition), an agent run, and a replay with the agent plug-in,
-each giving the run's events in the producer contract. Shared by tests and bench/."""
+"""The closed loop on the portal: the stand-in agent's plans for the portal workflow
+(workflow.py), an agent run, and a replay with the agent plug-in, each giving the run's
+events in the producer contract. Shared by tests and bench/."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.browser import recordings as rec
-from tests.browser.conftest import read_status_total
-from tests.browser.recordings import Inputs
 from worker.browser.agent import BlockRequest
 from worker.browser.agent_run import run_with_agent
 from worker.browser.chromium import open_page
@@ -19,6 +16,8 @@ from worker.browser.journal import ReplayResult
 from worker.browser.replay import Hooks, replay_revision
 from worker.browser.standin import Plan, StandInAgent, Step
 from worker.definition import Definition
+from worker.portal import workflow as portal
+from worker.portal.workflow import Inputs, read_status_total
 
 SELECTOR_TIMEOUT_S = 1.0
 OPTIONAL_TIMEOUT_S = 0.5
@@ -49,7 +48,7 @@ def _request_refund(request: BlockRequest, memory: Mapping[str, Any]) -> list[St
 
 
 def _contact_support(request: BlockRequest, memory: Mapping[str, Any]) -> list[Step]:
-    return [Step("fill", "Describe the problem in 'Message'", rec.SUPPORT_TEXT),
+    return [Step("fill", "Describe the problem in 'Message'", portal.SUPPORT_TEXT),
             Step("click", "Click 'Send'"), Step("complete", "Ticket sent")]
 
 
@@ -77,22 +76,23 @@ class Run:
                 if e["type"] == "block_completed" and e.get("fallback", "none") != "none"]
 
 
-async def agent_run(chromium: str, base_url: str, inputs: Inputs, run_id: str) -> Run:
+async def agent_run(chromium: str, base_url: str, inputs: Inputs, run_id: str, *,
+                    wpid: str = portal.WPID) -> Run:
     """The agent runs the whole workflow (nothing cached): the recording that is learned."""
-    definition = Definition.model_validate(rec.definition(base_url))
+    definition = Definition.model_validate(portal.definition(base_url))
     agent = standin()
     async with open_page(chromium) as page:
         result = await run_with_agent(page, definition, inputs.parameters(),
                                       inputs.credentials(), agent, extractor=read_status_total)
     result.raise_for_error()
-    info = RunInfo(rec.WPID, 1, None, None, inputs.parameters(), inputs.credentials(), run_id,
+    info = RunInfo(wpid, 1, None, None, inputs.parameters(), inputs.credentials(), run_id,
                    run_with="agent")
     return Run(result, emit_events(result, definition, info), agent, list(agent.calls))
 
 
 async def replay_with_agent(
     chromium: str, files: Mapping[str, bytes], definition: Definition, inputs: Inputs, *,
-    script_id: int, version: int, run_id: str,
+    script_id: int, version: int, run_id: str, wpid: str = portal.WPID,
 ) -> Run:
     """Run a revision from code with the stand-in agent plugged in, as a platform does."""
     agent = standin()
@@ -102,6 +102,6 @@ async def replay_with_agent(
         optional_timeout_s=OPTIONAL_TIMEOUT_S,
         hooks=Hooks(extractor=read_status_total))
     result.raise_for_error()
-    info = RunInfo(rec.WPID, 1, script_id, version, inputs.parameters(), inputs.credentials(),
+    info = RunInfo(wpid, 1, script_id, version, inputs.parameters(), inputs.credentials(),
                    run_id)
     return Run(result, emit_events(result, definition, info), agent, list(agent.calls))
