@@ -44,17 +44,24 @@ def protect(session: Session, event: Event) -> Event:
 
 
 # A block event's one read: its run's seals and its run's workflow version (if run_started
-# was recorded), in one round trip.
+# was recorded), in one round trip. On PostgreSQL the function of migration 0009 takes the
+# run's shared lock first (see `serialize`) and then reads, in the same round trip.
 _LOOKUP = text(
     "SELECT r.workflow_permanent_id, r.workflow_version, s.parameter_key, s.length, s.salt, "
     "s.digest FROM (SELECT CAST(:run_id AS VARCHAR(256)) AS id) AS q "
     "LEFT JOIN workflow_runs AS r ON r.workflow_run_id = q.id "
     "LEFT JOIN run_secrets AS s ON s.workflow_run_id = q.id")
+_LOCK_AND_LOOKUP = text("SELECT * FROM scriptcache_block_guard(CAST(:run_id AS VARCHAR))")
 
 
-def lookup(session: Session, run_id: str) -> tuple[Secrets, tuple[str, int] | None]:
-    """The run's seals, and its (workflow_permanent_id, version) once run_started is in."""
-    rows = session.execute(_LOOKUP, {"run_id": run_id}).all()
+def lookup(session: Session, run_id: str, *, lock: bool = False
+           ) -> tuple[Secrets, tuple[str, int] | None]:
+    """The run's seals, and its (workflow_permanent_id, version) once run_started is in.
+    With `lock`, a block event's shared lock on its run is taken first (`serialize`)."""
+    if lock and session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(_LOCK_AND_LOOKUP, {"run_id": run_id}).all()
+    else:  # SQLite runs one writer at a time: nothing to lock
+        rows = session.execute(_LOOKUP, {"run_id": run_id}).all()
     seals = tuple(Seal(k, n, salt, digest) for _, _, k, n, salt, digest in rows
                   if digest is not None)
     wpid, version = (rows[0][0], rows[0][1]) if rows else (None, None)

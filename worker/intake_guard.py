@@ -33,8 +33,7 @@ _labels: OrderedDict[tuple[str, str, int], frozenset[str]] = OrderedDict()
 def guard(session: Session, event: Event) -> Event:
     """The event as intake may record it; PermanentError when it must be dead-lettered."""
     if isinstance(event, BlockCompleted):
-        credentials.serialize(session, event)
-        secrets, run = credentials.lookup(session, event.workflow_run_id)
+        secrets, run = credentials.lookup(session, event.workflow_run_id, lock=True)
         block: BlockCompleted = redact_event(event, secrets) if secrets else event
         if block.parent_workflow_run_block_id is None and run is not None:
             _check_label(session, block, *run)

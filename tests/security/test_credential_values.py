@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,43 @@ def test_a_dead_lettered_event_is_scrubbed_when_its_run_started_arrives_later(
         after = json.dumps([entry.payload, entry.error, entry.traceback])
     assert CANARY not in after
     assert entry.payload["actions"][1]["parameter_key"] == "password"
+
+
+def test_a_block_event_that_waits_for_a_concurrent_run_started_reads_its_seals(
+        pg_sessions: sessionmaker[Session]) -> None:
+    """run_started holds its run's lock while it stores the seals; a block event of the same
+    run taken in meanwhile waits for it and, once it commits, reads the seals it stored (the
+    lock and the read are one round trip, in a function whose read takes a fresh snapshot:
+    worker/credentials.py, migration 0009) and records the canary as the credential's key."""
+    events = canary_run()
+    sign_in = copy.deepcopy(events[1])
+    blocked = threading.Event()
+    errors: list[BaseException] = []
+
+    def block_event() -> None:
+        try:
+            with pg_sessions.begin() as session:
+                blocked.set()
+                take_in(session, parse_event(sign_in), utcnow(), SETTINGS)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    with pg_sessions.begin() as session:
+        take_in(session, parse_event(events[0]), utcnow(), SETTINGS)  # holds the lock
+        thread = threading.Thread(target=block_event)
+        thread.start()
+        assert blocked.wait(10)
+        thread.join(1.0)
+        assert thread.is_alive(), "the block event did not wait for run_started's lock"
+        with pg_sessions() as other:  # what the waiting block sees is in no table yet
+            assert other.scalar(text("SELECT count(*) FROM actions")) == 0
+    thread.join(30)
+    assert not thread.is_alive() and errors == []
+    with pg_sessions() as session:
+        typed = session.scalars(text(
+            "SELECT parameter_key FROM actions WHERE xpath = '//input[@name=''password'']'"
+        )).all()
+        stored = json.dumps([list(r) for r in session.execute(text(
+            "SELECT text, intention, reasoning, option, xpath FROM actions"))])
+    assert typed == ["password"]
+    assert CANARY not in stored
