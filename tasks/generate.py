@@ -23,6 +23,7 @@ def generate(self: Task, request: Any) -> None:
                                services().clock)
         line.update(result=outcome.result, level=outcome.level)
         if outcome.generation is not None:
-            line.update(version=outcome.generation.version, labels=outcome.generation.labels)
+            line.update(version=outcome.generation.version, labels=outcome.generation.labels,
+                        reason=outcome.generation.reason)
     if outcome.rearm_at is not None:
         wake_up(run_id, outcome.rearm_at)

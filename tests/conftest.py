@@ -6,6 +6,7 @@ cannot be reached: CI must not pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -89,14 +90,23 @@ def _db_url(name: str) -> str:
 @pytest.fixture
 def pg_url(pg_template: str) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for one test."""
+    with fresh_database(pg_template) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_database(pg_template: str) -> Iterator[str]:
+    """A migrated PostgreSQL database copied from the template, dropped on the way out."""
     name = f"sc_test_{uuid.uuid4().hex[:12]}"
     admin = _admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield _db_url(name)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield _db_url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

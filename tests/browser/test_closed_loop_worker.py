@@ -1,42 +1,95 @@
-"""The closed loop through a real worker: a replay's emitted events, published to the broker
-as a platform would, repair the cache; the next replay runs from code with 0 fallbacks and
-the same server-side effects. Real Chromium, Celery worker processes, PostgreSQL, Redis."""
+"""The closed loop through a real worker (ARCHITECTURE.md §8): an agent run is learned, replays
+run from code, a change of the site makes them fall back to the stand-in agent plug-in, the
+replay's emitted events, published to the broker as a platform would, repair the cache, and
+the next replay runs from code with 0 fallbacks and the same server-side effects. Real
+Chromium, Celery worker processes, PostgreSQL, Redis.
+
+One worker stack serves the module (starting one costs seconds on a loaded machine), with
+SCRIPTCACHE_REPAIRS_PER_DAY=2; each test learns its own workflow (its own permanent id), so
+their scripts and repair budgets are apart.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import json
+from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
+import pytest
 from sqlalchemy import func, select
 
-from tests.browser import recordings as rec
 from tests.browser.conftest import Portal
-from tests.browser.test_closed_loop import check_events, effects
 from tests.browser.test_replay import ALICE
-from tests.e2e import conftest as e2e
-from tests.e2e.conftest import Stack, wait_until
+from tests.conftest import fresh_database
+from tests.e2e.conftest import Stack, running_stack, wait_until
 from worker import models as m
 from worker import scripts as read
+from worker.db import make_engine, make_sessionmaker
+from worker.events import GENERATE_TASK
 from worker.portal.closed_loop import Run, agent_run, replay_with_agent
+from worker.schemas import schemas
 from worker.store import open_store
 
-e2e_stack = e2e.stack  # the e2e fixture `stack`: worker processes, PostgreSQL, Redis
+REPAIRS_PER_DAY = 2
+DIALOG = "Close the dialog that covers the page"
 
 
-def live(stack: Stack) -> tuple[dict[str, bytes], Any, int, int]:
+@pytest.fixture(scope="module")
+def loop_stack(
+    pg_template: str, redis_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with fresh_database(pg_template) as url:
+        engine = make_engine(url)
+        try:
+            with running_stack(url, make_sessionmaker(engine), redis_server,
+                               tmp_path_factory.mktemp("loop"),
+                               {"SCRIPTCACHE_REPAIRS_PER_DAY": str(REPAIRS_PER_DAY)}) as stack:
+                stack.start_worker()
+                yield stack
+        finally:
+            engine.dispose()
+
+
+def effects(portal: Portal) -> tuple[list[Any], list[Any]]:
+    """The site's form posts and order views since the last call; the site is cleared."""
+    found = list(portal.site.posts), list(portal.site.views)
+    portal.site.clear()
+    return found
+
+
+def check_events(events: list[dict[str, Any]]) -> None:
+    """Valid against the published JSON Schemas, and no credential anywhere."""
+    published = schemas()
+    for event in events:
+        jsonschema.validate(event, published[event["type"]])
+    assert ALICE.password not in json.dumps(events)
+    assert [e["type"] for e in events][::len(events) - 1] == ["run_started", "run_finished"]
+
+
+def live(stack: Stack, wpid: str) -> tuple[dict[str, bytes], Any, int, int]:
     store = open_store(stack.env["SCRIPTCACHE_STORE_URL"])
     with stack.sessions() as session:
-        script = read.resolve_script(session, rec.WPID, None)
+        script = read.resolve_script(session, wpid, None)
         revision = read.select_revision(session, script, None)
-        _, definition = read.workflow_definition(session, rec.WPID, None)
+        _, definition = read.workflow_definition(session, wpid, None)
     return read.read_files(store, revision), definition, revision.script_id, revision.version
 
 
-def published(stack: Stack, run: Run, revisions: int) -> None:
+def generations(stack: Stack, run_id: str) -> list[dict[str, Any]]:
+    """The generate task's outcome lines for the run, from the worker's JSON log."""
+    lines = [json.loads(line) for path in sorted(stack.logs.glob("worker-*.log"))
+             for line in path.read_text(errors="replace").splitlines()
+             if line.startswith("{")]
+    return [line for line in lines if line.get("task") == GENERATE_TASK
+            and line.get("workflow_run_id") == run_id]
+
+
+def published(stack: Stack, run: Run, revisions: int) -> list[dict[str, Any]]:
     """Publish the run's events; wait until the worker took all of them in and generated
-    from all of them."""
-    run_id = run.events[0]["workflow_run_id"]
+    from all of them. Returns the generate task's outcome lines for the run."""
+    run_id, wpid = run.events[0]["workflow_run_id"], run.events[0]["workflow_permanent_id"]
     stack.publish(run.events)
 
     def done() -> bool:
@@ -44,47 +97,108 @@ def published(stack: Stack, run: Run, revisions: int) -> None:
                                 .where(m.ReceivedEvent.workflow_run_id == run_id))
         row = stack.debounce(run_id)
         return (received == len(run.events) and row is not None and row.due_at is None
-                and row.processed_seq == row.seq and stack.revisions(rec.WPID) == revisions)
+                and row.processed_seq == row.seq and stack.revisions(wpid) == revisions)
 
     wait_until(done, 60, f"revision {revisions} from {run_id}", stack)
+    wait_until(lambda: bool(generations(stack, run_id)), 30, f"the log line of {run_id}", stack)
+    return generations(stack, run_id)
 
 
-def replay(chromium: str, stack: Stack, run_id: str) -> Run:
-    files, definition, script_id, version = live(stack)
-    return asyncio.run(replay_with_agent(chromium, files, definition, ALICE,
-                                         script_id=script_id, version=version, run_id=run_id))
-
-
-def test_replays_that_fall_back_repair_the_cache_through_the_worker(
-    chromium: str, portal: Portal, e2e_stack: Stack, tmp_path: Path
-) -> None:
-    stack = e2e_stack
-    stack.start_worker()
-    learned = asyncio.run(agent_run(chromium, portal.base_url, ALICE, "wr_agent"))
-    agent_effects = effects(portal)
+def learn(chromium: str, portal: Portal, stack: Stack, wpid: str) -> tuple[list[Any], list[Any]]:
+    """The stand-in agent's run of the workflow on v1, published: revision 1. Returns its
+    server-side effects."""
+    learned = asyncio.run(agent_run(chromium, portal.base_url, ALICE, f"wr_{wpid}", wpid=wpid))
+    check_events(learned.events)
     published(stack, learned, 1)
+    return effects(portal)
 
-    clean = replay(chromium, stack, "wr_v1")
+
+def replay(chromium: str, stack: Stack, wpid: str, run_id: str) -> Run:
+    files, definition, script_id, version = live(stack, wpid)
+    return asyncio.run(replay_with_agent(chromium, files, definition, ALICE,
+                                         script_id=script_id, version=version, run_id=run_id,
+                                         wpid=wpid))
+
+
+def repair_flags(stack: Stack, wpid: str) -> list[bool]:
+    with stack.sessions() as session:
+        return list(session.scalars(
+            select(m.ScriptRevision.repair).join(m.Script)
+            .where(m.Script.workflow_permanent_id == wpid).order_by(m.ScriptRevision.version)))
+
+
+def test_redesigns_v2_and_v3_are_each_repaired_by_one_replay_with_fallbacks(
+    chromium: str, portal: Portal, loop_stack: Stack
+) -> None:
+    stack, wpid = loop_stack, "wpid_loop_redesign"
+    agent_effects = learn(chromium, portal, stack, wpid)
+    clean = replay(chromium, stack, wpid, "wr_v1")
     assert (clean.fallbacks, clean.calls) == ([], [])
     assert effects(portal) == agent_effects
 
-    for n, variant in enumerate(("v2", "v3"), start=2):
+    for n, (variant, broken_blocks) in enumerate(
+            (("v2", {"sign_in", "open_order", "request_refund"}),
+             ("v3", {"sign_in", "request_refund"})), start=2):
         portal.site.variant = variant
-        broken = replay(chromium, stack, f"wr_{variant}_broken")
-        effects(portal)
+        broken = replay(chromium, stack, wpid, f"wr_{variant}_broken")
+        assert effects(portal) == agent_effects  # the agent kept the run going
         check_events(broken.events)
-        assert broken.fallbacks and all(f == "element" for _, _, f in broken.fallbacks)
-        assert ("act", "sign_in") in broken.calls
-        published(stack, broken, n)
-        with stack.sessions() as session:
-            repair = session.scalar(select(m.ScriptRevision.repair).where(
-                m.ScriptRevision.version == n))
-        assert repair is True
+        assert {label for label, _, _ in broken.fallbacks} == broken_blocks
+        assert all(f == "element" for _, _, f in broken.fallbacks)
+        lines = published(stack, broken, n)
+        generated = [line for line in lines if line["result"] == "generated"]
+        assert [line["reason"].startswith("repair: ") for line in generated] == [True]
+        assert set(generated[0]["labels"]) == broken_blocks - {"open_order"} | (
+            {"each_order"} if "open_order" in broken_blocks else set())
+        assert repair_flags(stack, wpid)[-1] is True
 
-        fixed = replay(chromium, stack, f"wr_{variant}_fixed")
-        assert (fixed.fallbacks, fixed.calls) == ([], []), (variant, [
-            e["actions"] for e in fixed.events if e.get("label") == "sign_in"],
-            live(stack)[0]["blocks/sign_in.py"].decode(), live(stack)[3],
-            [e["actions"] for e in broken.events if e.get("label") == "sign_in"])
+        fixed = replay(chromium, stack, wpid, f"wr_{variant}_fixed")
+        assert (fixed.fallbacks, fixed.calls) == ([], []), variant
         assert effects(portal) == agent_effects, variant
         published(stack, fixed, n)  # a clean replay teaches nothing: no revision
+
+
+def test_a_banner_in_the_first_loop_iteration_only_becomes_optional_after_one_repair(
+    chromium: str, portal: Portal, loop_stack: Stack
+) -> None:
+    stack, wpid = loop_stack, "wpid_loop_welcome"
+    agent_effects = learn(chromium, portal, stack, wpid)
+    portal.site.welcome_once = True
+
+    broken = replay(chromium, stack, wpid, "wr_welcome")
+    assert broken.fallbacks == [("open_order", 0, "element")]
+    assert broken.calls == [("act", "open_order")]
+    effects(portal)
+    lines = published(stack, broken, 2)
+    assert [line["labels"] for line in lines if line["result"] == "generated"] == [
+        ["each_order"]]
+    code = live(stack, wpid)[0]["blocks/each_order.py"].decode()
+    assert f"intention='{DIALOG}',\n        optional=True," in code
+
+    fixed = replay(chromium, stack, wpid, "wr_welcome_fixed")
+    assert (fixed.fallbacks, fixed.calls) == ([], [])
+    assert effects(portal) == agent_effects
+    dismissed = [(e["loop_index"], a["status"], a["source"]) for e in fixed.events
+                 if e.get("label") == "open_order" for a in e["actions"]
+                 if a["intention"] == DIALOG]
+    assert dismissed == [(0, "completed", "code"), (1, "skipped", "code"),
+                         (2, "skipped", "code")]
+
+
+def test_a_block_that_keeps_failing_stops_consuming_revisions_once_the_budget_is_spent(
+    chromium: str, portal: Portal, loop_stack: Stack
+) -> None:
+    stack, wpid = loop_stack, "wpid_loop_drift"
+    learn(chromium, portal, stack, wpid)
+    portal.site.drift = True  # sign-in's positional xpaths never hold twice
+
+    for i, revisions in enumerate((2, 3, 3)):
+        drifted = replay(chromium, stack, wpid, f"wr_drift_{i}")
+        assert [label for label, _, _ in drifted.fallbacks] == ["sign_in"]
+        lines = published(stack, drifted, revisions)
+
+    assert lines[-1]["result"] == "unchanged"
+    assert lines[-1]["reason"] == (
+        f"repair budget spent: {REPAIRS_PER_DAY} repair revisions of this script in the last "
+        f"24 h (SCRIPTCACHE_REPAIRS_PER_DAY={REPAIRS_PER_DAY}); not repaired: sign_in")
+    assert repair_flags(stack, wpid) == [False, True, True]

@@ -164,17 +164,30 @@ def wait_until(
 def stack(
     pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str, tmp_path: Path
 ) -> Iterator[Stack]:
-    redis.Redis.from_url(redis_server).flushall()
-    logs = tmp_path / "logs"
+    with running_stack(pg_url, pg_sessions, redis_server, tmp_path) as s:
+        yield s
+
+
+@contextlib.contextmanager
+def running_stack(
+    pg_url: str, sessions: sessionmaker[Session], redis_url: str, folder: Path,
+    env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """A Stack on that database and a flushed Redis, its logs and blobs under `folder`; its
+    processes are stopped on the way out. `env` adds to TEST_ENV."""
+    redis.Redis.from_url(redis_url).flushall()
+    logs = folder / "logs"
     logs.mkdir()
-    env = {
+    s = Stack(env={
         **TEST_ENV,
+        **(env or {}),
         "SCRIPTCACHE_DATABASE_URL": pg_url,
-        "SCRIPTCACHE_BROKER_URL": redis_server,
-        "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}",
-    }
-    s = Stack(env=env, sessions=pg_sessions, logs=logs)
-    yield s
-    s.stop_all()
-    for proc in s.procs:
-        stop(proc)
+        "SCRIPTCACHE_BROKER_URL": redis_url,
+        "SCRIPTCACHE_STORE_URL": f"file://{folder / 'blobs'}",
+    }, sessions=sessions, logs=logs)
+    try:
+        yield s
+    finally:
+        s.stop_all()
+        for proc in s.procs:
+            stop(proc)
