@@ -1,4 +1,5 @@
-"""`scriptcache demo`: publish the bundled sample workflow's runs, show what was cached."""
+"""`scriptcache demo`: publish the bundled sample workflow's runs, show what was cached; then
+the closed loop in headless Chromium with the stand-in agent (worker/demo_loop.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from worker import models as m
 from worker import scripts as read
 from worker.cli_base import Context, echo_json, pass_ctx
+from worker.demo_loop import closed_loop, in_process, through_worker
 from worker.events import parse_line, read_lines
 from worker.generation import generate_now
 from worker.intake import record_only
@@ -32,7 +34,9 @@ def sample_events() -> list[dict[str, Any]]:
 @pass_ctx
 def demo(obj: Context, local: bool, timeout_s: float) -> None:
     """Publish the sample order-portal runs (refund branch, support branch, a loop) and print
-    the resulting revisions and run plans."""
+    the resulting revisions and run plans; then run the closed loop (learn, replay, a
+    redesign, a replay with fallbacks, its repair, a clean replay) in headless Chromium with
+    the stand-in agent, when Playwright and Chromium are there."""
     raw = sample_events()
     run_ids = list(dict.fromkeys(e["workflow_run_id"] for e in raw))
     services = obj.services
@@ -46,6 +50,9 @@ def demo(obj: Context, local: bool, timeout_s: float) -> None:
         click.echo(f"published {sent} events of runs {', '.join(run_ids)}; waiting for the worker")
         _wait_for(services, run_ids, timeout_s)
     _report(services, raw)
+    record = (in_process(services, obj.settings) if local
+              else through_worker(services, obj.settings, timeout_s))
+    closed_loop(services, obj.settings, record)
 
 
 def _wait_for(services: Any, run_ids: list[str], timeout_s: float) -> None:

@@ -106,10 +106,11 @@ def test_a_generation_dead_lettered_for_a_missing_bucket_replays_once_it_exists(
     assert again.returncode == 0 and "replayed 0 of 0" in again.stdout
 
 
-def run_cli(stack: Stack, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(stack: Stack, *args: str, stdin: str | None = None,
+            timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=ROOT,
                           env={**os.environ, **stack.env}, capture_output=True, text=True,
-                          input=stdin, timeout=120)
+                          input=stdin, timeout=timeout_s)
 
 
 def test_scriptcache_publish_sends_a_file_of_events_the_worker_caches(stack: Stack,
@@ -132,8 +133,11 @@ def test_scriptcache_publish_sends_a_file_of_events_the_worker_caches(stack: Sta
 
 def test_scriptcache_demo_shows_both_branches_cached_and_the_plan(stack: Stack) -> None:
     stack.start_worker()
-    done = run_cli(stack, "demo", "--timeout", "60")
+    done = run_cli(stack, "demo", "--timeout", "60", timeout_s=300)
     assert done.returncode == 0, done.stderr + stack.worker_log()
     assert re.search(r"version \d+ \(live\): 4 cached blocks", done.stdout), done.stdout
     assert "run plan for action='support': mode=code" in done.stdout
+    # The closed loop (Chromium, the stand-in agent), its runs' events through the worker.
+    assert "its 13 events → revision 2 (a repair, live): 3 cached blocks" in done.stdout
+    assert "4. replay of revision 2 from code: 0 fallbacks, 0 agent calls" in done.stdout
     assert "not-a-real-secret" not in done.stdout + stack.worker_log()

@@ -40,7 +40,7 @@ def run(command: str, tmp_path: Path) -> str:
            "SCRIPTCACHE_STORE_URL": f"file://{tmp_path}/blobs", "SCRIPTCACHE_LOG_LEVEL": "ERROR"}
     for args in (["migrate"], shlex.split(command)[1:]):
         done = subprocess.run([str(SCRIPTCACHE), *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
+                              text=True, timeout=300)
         assert done.returncode == 0, f"scriptcache {' '.join(args)} failed:\n{done.stderr}"
     return done.stdout
 

@@ -1,6 +1,7 @@
 """The closed loop on the portal: the stand-in agent's plans for the portal workflow
 (workflow.py), an agent run, and a replay with the agent plug-in, each giving the run's
-events in the producer contract. Shared by tests and bench/."""
+events in the producer contract. Shared by tests, bench/ and
+`scriptcache demo` (worker/demo_loop.py)."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class Run:
 
 
 async def agent_run(chromium: str, base_url: str, inputs: Inputs, run_id: str, *,
-                    wpid: str = portal.WPID) -> Run:
+                    wpid: str = portal.WPID, workflow_version: int = 1) -> Run:
     """The agent runs the whole workflow (nothing cached): the recording that is learned."""
     definition = Definition.model_validate(portal.definition(base_url))
     agent = standin()
@@ -85,14 +86,15 @@ async def agent_run(chromium: str, base_url: str, inputs: Inputs, run_id: str, *
         result = await run_with_agent(page, definition, inputs.parameters(),
                                       inputs.credentials(), agent, extractor=read_status_total)
     result.raise_for_error()
-    info = RunInfo(wpid, 1, None, None, inputs.parameters(), inputs.credentials(), run_id,
-                   run_with="agent")
+    info = RunInfo(wpid, workflow_version, None, None, inputs.parameters(),
+                   inputs.credentials(), run_id, run_with="agent")
     return Run(result, emit_events(result, definition, info), agent, list(agent.calls))
 
 
 async def replay_with_agent(
     chromium: str, files: Mapping[str, bytes], definition: Definition, inputs: Inputs, *,
     script_id: int, version: int, run_id: str, wpid: str = portal.WPID,
+    workflow_version: int = 1,
 ) -> Run:
     """Run a revision from code with the stand-in agent plugged in, as a platform does."""
     agent = standin()
@@ -102,6 +104,6 @@ async def replay_with_agent(
         optional_timeout_s=OPTIONAL_TIMEOUT_S,
         hooks=Hooks(extractor=read_status_total))
     result.raise_for_error()
-    info = RunInfo(wpid, 1, script_id, version, inputs.parameters(), inputs.credentials(),
-                   run_id)
+    info = RunInfo(wpid, workflow_version, script_id, version, inputs.parameters(),
+                   inputs.credentials(), run_id)
     return Run(result, emit_events(result, definition, info), agent, list(agent.calls))
