@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -173,7 +174,7 @@ def test_a_banner_in_the_first_loop_iteration_only_becomes_optional_after_one_re
     assert [line["labels"] for line in lines if line["result"] == "generated"] == [
         ["each_order"]]
     code = live(stack, wpid)[0]["blocks/each_order.py"].decode()
-    assert f"intention='{DIALOG}',\n        optional=True," in code
+    assert re.search(rf"intention='{DIALOG}',\n(\s+\w+=.*,\n)*?\s+optional=True,", code), code
 
     fixed = replay(chromium, stack, wpid, "wr_welcome_fixed")
     assert (fixed.fallbacks, fixed.calls) == ([], [])
