@@ -19,6 +19,7 @@ async def book(page: Page, ctx: RunContext) -> None:
     await book_0_search_3a9e53da(page, ctx)
 
 
+@block('search', block_type='navigation', child=True)
 async def book_0_search_3a9e53da(page: Page, ctx: RunContext) -> None:
     await page.goto(
         f"https://fly.example.test/search?to={ctx.param('city')}&day={ctx.param('day')}",

@@ -20,20 +20,24 @@ async def research(page: Page, ctx: RunContext) -> None:
     await research_3_read_cheapest_7ab02644(page, ctx)
 
 
+@block('open search', block_type='navigation', child=True)
 async def research_0_open_search_b38046fd(page: Page, ctx: RunContext) -> None:
     await page.goto('https://fly.test', intention="Open the block's start page")
     await page.fill("//input[@name='to']", 'Lisbon', intention='Type the destination')
     await page.click("//button[@type='submit']", intention='Search')
 
 
+@block('sort', block_type='action', child=True)
 async def research_1_compare_0_sort_029a89ff(page: Page, ctx: RunContext) -> None:
     await page.click("//th[text()='Price']", intention='Sort by price')
 
 
+@block('compare', block_type='task_v2', child=True)
 async def research_1_compare_331c825d(page: Page, ctx: RunContext) -> None:
     await research_1_compare_0_sort_029a89ff(page, ctx)
 
 
+@block('read cheapest', block_type='extraction', child=True)
 async def research_3_read_cheapest_7ab02644(page: Page, ctx: RunContext) -> None:
     ctx.outputs['read cheapest'] = await page.extract(
         'Cheapest flight',

@@ -144,7 +144,9 @@ def _children(
     owner: Block, key: str, run: BlockRun, gen: Generation, loop_value: Any,
     helpers: list[ast.AsyncFunctionDef],
 ) -> list[ast.stmt]:
-    """Calls of helpers generated for a task_v2 run's children (which the definition lacks)."""
+    """Calls of helpers generated for a task_v2 run's children (which the definition lacks),
+    each marked with the child's label and block type so that a replay records its calls as
+    the task_v2's children (worker/browser/replay.py)."""
     calls: list[ast.stmt] = []
     for index, child in enumerate(run.children):
         # The child's name includes its parent's label and position: always hashed, never
@@ -161,7 +163,7 @@ def _children(
         else:
             gen.skipped[f"task_v2_child:{child.block_type}"] += 1
             continue
-        helpers.append(block_function(function, body, None))
+        helpers.append(block_function(function, body, child.label, child_type=child.block_type))
         calls.append(call_block(function))
     return calls
 

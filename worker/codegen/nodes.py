@@ -95,14 +95,19 @@ def call_block(function_name: str) -> ast.stmt:
 
 
 def block_function(
-    function_name: str, body: list[ast.stmt], label: str | None
+    function_name: str, body: list[ast.stmt], label: str | None, *,
+    child_type: str | None = None,
 ) -> ast.AsyncFunctionDef:
-    """`@block(label) async def <name>(page: Page, ctx: RunContext) -> None:`."""
+    """`@block(label) async def <name>(page: Page, ctx: RunContext) -> None:`; with
+    `child_type`, a task_v2 child's helper: `@block(label, block_type=..., child=True)`."""
     args = ast.arguments(
         posonlyargs=[], args=[ast.arg("page", name("Page")), ast.arg("ctx", name("RunContext"))],
         kwonlyargs=[], kw_defaults=[], defaults=[],
     )
     decorators: list[ast.expr] = [] if label is None else [call(name("block"), literal(label))]
+    if label is not None and child_type is not None:
+        decorators = [call(name("block"), literal(label), block_type=literal(child_type),
+                           child=literal(True))]
     return ast.AsyncFunctionDef(
         name=function_name, args=args, body=body or [ast.Pass()],
         decorator_list=decorators, returns=ast.Constant(None), lineno=LINENO,

@@ -6,7 +6,7 @@ A platform executes a cached script by importing its main.py and awaiting
 
 from worker.runtime.context import InMemoryRunContext, RunContext
 from worker.runtime.page import Call, Page, RecordingPage
-from worker.runtime.registry import BlockFunction, block, blocks_of
+from worker.runtime.registry import BlockFunction, block, blocks_of, child_of
 
 __all__ = [
     "BlockFunction",
@@ -17,4 +17,5 @@ __all__ = [
     "RunContext",
     "block",
     "blocks_of",
+    "child_of",
 ]
