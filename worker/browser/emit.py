@@ -5,8 +5,14 @@ per block and loop iteration in the order they finished (with executed_with, fal
 every action performed), then `run_finished`. Ready for `scriptcache ingest --generate`, the
 worker (`scriptcache publish`) or a platform's own publisher.
 
-A task_v2 block's recorded children are helpers of its function, not blocks of the replay:
-it is emitted as one block without them (and so is never repaired from a replay).
+A task_v2 block's children are emitted as an agent run's are: each helper call of its
+function (worker/browser/replay.py) is a `block_completed` with the task_v2's run block as
+`parent_workflow_run_block_id`, the child's label and block type as recorded, its task and
+its actions; the task_v2 itself follows them, with fallback `element` when any of them fell
+back. So a child that fell back repairs its task_v2 (ARCHITECTURE.md §8). A task_v2 the
+agent ran whole (`run_block`: not cached yet, or its cached code raised) has one child
+instead of what its code did: labelled like the task_v2, block type `task`, holding the
+agent's actions, from which the next generation builds its function.
 
 Credentials never appear: run parameters of type credential are left out, an action whose
 typed value is a credential's names its key instead (worker/browser/page.py), and any string
@@ -16,7 +22,7 @@ that still contains a credential's value is redacted.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +32,7 @@ from worker.definition import TASK_LIKE, Definition
 from worker.events import REDACTED, BlockCompleted
 
 MIN_SECRET_CHARS = 4  # shorter "secrets" would redact ordinary words
+AGENT_CHILD_TYPE = "task"  # the child of a task_v2 the agent ran whole
 
 
 @dataclass(frozen=True)
@@ -67,22 +74,83 @@ def emit_events(
           run_with=info.run_with, code_gen=False,
           script=None if info.script_id is None or info.version is None
           else {"script_id": info.script_id, "version": info.version})
-    ids = {id(r): f"wrb_{run_id}_{n}" for n, r in enumerate(result.records)}
-    for record in result.records:
+    records = run_blocks(result.records, definition)
+    ids = {id(r): f"wrb_{run_id}_{n}" for n, r in enumerate(records)}
+    summary = fell_back_within(records, definition)
+    for record in records:
         event("block_completed", record.finished_at or finished,
-              **_block(record, definition, ids[id(record)], ids, info))
+              **_block(record, definition, ids[id(record)], ids, info, summary))
     event("run_finished", finished, status="completed" if result.ok else "failed")
     return [redacted(e, info.credentials) for e in events]
 
 
-def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict[int, str],
-           info: RunInfo) -> dict[str, Any]:
+def block_type_of(record: BlockRecord, definition: Definition) -> str:
+    """A task_v2 child's recorded type, else the definition's (task when it has none)."""
+    if record.block_type is not None:
+        return record.block_type
     block = definition.block(record.label)
-    block_type = block.block_type if block is not None else "task"
+    return block.block_type if block is not None else "task"
+
+
+def run_blocks(records: Sequence[BlockRecord], definition: Definition) -> list[BlockRecord]:
+    """The records as the run's blocks, in order: a task_v2 the agent ran whole loses what
+    its code did before (the agent's actions replace it) and gains the child holding the
+    agent's actions, just before it."""
+    whole = {id(r) for r in records
+             if r.executed_with == "agent" and block_type_of(r, definition) == "task_v2"}
+    out: list[BlockRecord] = []
+    for record in records:
+        if any(id(parent) in whole for parent in _ancestors(record)):
+            continue
+        if id(record) in whole:
+            out.append(_agent_child(record, definition))
+        out.append(record)
+    return out
+
+
+def _agent_child(record: BlockRecord, definition: Definition) -> BlockRecord:
+    """The child of a task_v2 the agent ran whole: its actions and extracted data."""
+    block = definition.block(record.label) if record.block_type is None else None
+    extra = (block.model_extra or {}) if block is not None else {}
+    return BlockRecord(
+        record.label, record.loop_index, record.loop_value, parent=record,
+        executed_with="agent", status=record.status, actions=list(record.actions),
+        extracted=list(record.extracted), finished_at=record.finished_at,
+        detail=record.detail, block_type=AGENT_CHILD_TYPE,
+        extraction=(extra.get("data_extraction_goal"), extra.get("data_schema")))
+
+
+def fell_back_within(records: Sequence[BlockRecord], definition: Definition) -> set[int]:
+    """The task_v2 records that ran from code while one of their children fell back."""
+    found: set[int] = set()
+    for record in records:
+        if record.fallback == "none":
+            continue
+        for parent in _ancestors(record):
+            if block_type_of(parent, definition) != "task_v2":
+                break
+            found.add(id(parent))
+    return found
+
+
+def _ancestors(record: BlockRecord) -> Iterator[BlockRecord]:
+    parent = record.parent
+    while parent is not None:
+        yield parent
+        parent = parent.parent
+
+
+def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict[int, str],
+           info: RunInfo, summary: set[int]) -> dict[str, Any]:
+    block = definition.block(record.label) if record.block_type is None else None
+    block_type = block_type_of(record, definition)
     in_loop = record.parent is not None
     executed_with = record.executed_with
     if block is not None and block.block_type not in TASK_LIKE and info.run_with == "agent":
         executed_with = "agent"  # loops and conditionals of a run without a script
+    fallback = record.fallback
+    if fallback == "none" and id(record) in summary:
+        fallback = "element"  # a task_v2 whose children needed the agent
     task = None
     if block_type in TASK_LIKE and block is not None:
         extra = block.model_extra or {}
@@ -90,11 +158,15 @@ def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict
                 "navigation_goal": extra.get("navigation_goal"),
                 "data_extraction_goal": extra.get("data_extraction_goal"),
                 "extracted_information_schema": extra.get("data_schema")}
+    elif block_type in TASK_LIKE and record.block_type is not None:  # a task_v2 child
+        goal, schema = record.extraction or (None, None)
+        task = {"task_id": f"tsk_{block_id}", "url": record.url, "navigation_goal": None,
+                "data_extraction_goal": goal, "extracted_information_schema": schema}
     fields: dict[str, Any] = {
         "workflow_run_block_id": block_id,
         "parent_workflow_run_block_id": ids.get(id(record.parent)) if in_loop else None,
         "label": record.label, "block_type": block_type, "status": record.status,
-        "executed_with": executed_with, "fallback": record.fallback,
+        "executed_with": executed_with, "fallback": fallback,
         "loop_index": record.loop_index if in_loop else None,
         "loop_value": record.loop_value if in_loop else None,
         "task": task,

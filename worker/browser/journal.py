@@ -1,8 +1,9 @@
 """What a replay did, block by block: outcomes, fallbacks and extracted values (pure).
 
-Besides the outcomes, the journal keeps a `BlockRecord` per block and loop iteration with
-every action performed, in order (the script's with the selectors that worked, the agent's
-with theirs), so that the run can be emitted as events (worker/browser/emit.py).
+Besides the outcomes, the journal keeps a `BlockRecord` per block, loop iteration and
+task_v2 child with every action performed, in order (the script's with the selectors that
+worked, the agent's with theirs), so that the run can be emitted as events
+(worker/browser/emit.py).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class BlockRecord:
     label: str
     loop_index: int | None
     loop_value: Any = None
-    parent: BlockRecord | None = None  # the loop this block ran in
+    parent: BlockRecord | None = None  # the loop or task_v2 this block ran in
     url: str | None = None  # the page's url when the block started
     executed_with: Literal["agent", "code"] = "code"
     fallback: Fallback = "none"
@@ -64,6 +65,10 @@ class BlockRecord:
     finished_at: datetime | None = None
     detail: str | None = None
     agent_calls: int = 0  # act() calls for its actions, run_block() calls for it
+    # A task_v2 child (a helper of its task_v2's function): its block type as recorded;
+    # None for a block of the definition (its type is the definition's).
+    block_type: str | None = None
+    extraction: tuple[Any, Any] | None = None  # (goal, schema) of its last page.extract
 
 
 @dataclass(frozen=True)
@@ -159,9 +164,10 @@ class Journal:
         return self._running[-1] if self._running else None
 
     def started(self, label: str, loop_index: int | None, *, loop_value: Any = None,
-                url: str | None = None) -> float:
+                url: str | None = None, block_type: str | None = None) -> float:
         parent = self._running[-1] if self._running else None
-        self._running.append(BlockRecord(label, loop_index, loop_value, parent, url))
+        self._running.append(BlockRecord(label, loop_index, loop_value, parent, url,
+                                          block_type=block_type))
         self._emit(BlockStarted(label, loop_index))
         return self.clock()
 

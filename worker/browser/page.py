@@ -236,6 +236,7 @@ class BrowserPage:
         self.journal.extracted.append((label, self.journal.loop_index, value))
         if self.journal.current is not None:
             self.journal.current.extracted.append(value)
+            self.journal.current.extraction = (goal, schema)  # a task_v2 child's task
         self._record("extract", None, intention)
         return value
 

@@ -6,7 +6,10 @@ the run's events (ARCHITECTURE.md §8) to publish.
 The script is written to a directory and imported from there under a private module name.
 Every function the script registered with `@block(label)` is wrapped in the module's
 namespace, so `run_workflow` calls the wrapper: the journal learns when each cached block
-starts and ends, and whether any of its actions fell back.
+starts and ends, and whether any of its actions fell back. So is every helper of a task_v2
+block marked `@block(label, block_type=..., child=True)`: each call is a child block run of
+the task_v2 with its own actions, fallback and extracted data. A child whose code raises
+fails, and the task_v2 around it is handed to the agent whole.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from worker.browser.page import (
     ReplayError,
 )
 from worker.definition import Definition
-from worker.runtime import BlockFunction
+from worker.runtime import BlockFunction, child_of
 
 _OBSERVED = "__scriptcache_observed__"
 
@@ -65,16 +68,46 @@ def load_script(files: Mapping[str, bytes], directory: Path) -> ModuleType:
 
 
 def instrument(module: ModuleType, journal: Journal) -> list[str]:
-    """Wrap the module's block functions so the journal sees them; returns their labels."""
+    """Wrap the module's block functions (and task_v2 children's helpers) so the journal
+    sees them; returns the labels of the block functions."""
     namespace = vars(module)
     labels = []
     for name, fn in list(namespace.items()):
+        if not inspect.iscoroutinefunction(fn) or getattr(fn, _OBSERVED, False):
+            continue
         label = getattr(fn, "__block_label__", None)
-        if (isinstance(label, str) and inspect.iscoroutinefunction(fn)
-                and not getattr(fn, _OBSERVED, False)):
+        if isinstance(label, str):
             namespace[name] = _observed(label, fn, journal)
             labels.append(label)
+        elif (child := child_of(fn)) is not None:
+            namespace[name] = _child_observed(*child, fn, journal)
     return labels
+
+
+def _child_observed(label: str, block_type: str, fn: BlockFunction,
+                    journal: Journal) -> BlockFunction:
+    """A task_v2 child's helper, journaled as a child block of the task_v2 running it."""
+
+    @functools.wraps(fn)
+    async def run(page: Any, ctx: Any, *args: Any, **kwargs: Any) -> None:
+        loop_index = getattr(ctx, "current_index", None)
+        started_at = journal.started(
+            label, loop_index, loop_value=getattr(ctx, "current_value", None),
+            url=getattr(getattr(page, "page", None), "url", None), block_type=block_type)
+        fallbacks = len(journal.fallbacks)
+        outcome: Outcome = "failed"
+        detail = None
+        try:
+            await fn(page, ctx, *args, **kwargs)
+            outcome = "fallback" if len(journal.fallbacks) > fallbacks else "code"
+        except Exception as exc:
+            detail = first_line(exc)
+            raise
+        finally:
+            journal.finished(label, loop_index, outcome, started_at, detail)
+
+    setattr(run, _OBSERVED, True)
+    return run
 
 
 def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
