@@ -4,19 +4,24 @@ Chromium is tests/browser/test_task_v2_loop.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from tests.recordings import runs_from_raw
+from tests.recordings import runs_from_jsonl, runs_from_raw
+from tests.unit.test_golden import GOLDEN
 from worker.browser.emit import RunInfo, emit_events
-from worker.browser.journal import BlockRecord, ReplayResult
+from worker.browser.journal import BlockRecord, Journal, ReplayResult
+from worker.browser.replay import instrument, load_script
 from worker.codegen import generate_script
 from worker.decision import executed_labels, repair_labels
 from worker.definition import Definition
 from worker.events import parse_event
+from worker.runtime import InMemoryRunContext, RecordingPage
 from worker.schemas import schemas
 
 SECRET = "hunter2-secret"
@@ -146,3 +151,44 @@ def test_an_agent_run_of_a_task_v2_teaches_its_function() -> None:
     assert executed_labels(run) == {"portal"}
     main = generate_script(run, frozenset({"portal"}), {}).files["main.py"].decode()
     assert "await page.click('/html/body/form/button'" in main
+
+
+def test_the_replay_journals_each_helper_call_as_a_child_of_its_task_v2(
+    tmp_path: Path,
+) -> None:
+    """The golden task_v2 recording's script, run against RecordingPage: the journal holds
+    each helper call as a child of the block (or nested child) that called it."""
+    (run,) = runs_from_jsonl(GOLDEN / "task_v2_children.jsonl")
+    module = load_script(generate_script(run, executed_labels(run), {}).files, tmp_path)
+    journal = Journal()
+    instrument(module, journal)
+    page = RecordingPage()
+
+    asyncio.run(module.run_workflow(page, InMemoryRunContext(page)))
+
+    shape = [(r.label, r.block_type, None if r.parent is None else r.parent.label)
+             for r in journal.records]
+    assert shape == [("open search", "navigation", "research"), ("sort", "action", "compare"),
+                     ("compare", "task_v2", "research"),
+                     ("read cheapest", "extraction", "research"), ("research", None, None)]
+    assert [c.method for c in page.calls].count("extract") == 1
+
+
+def test_a_nested_task_v2_child_that_fell_back_marks_both_task_v2s_and_repairs_the_top() -> None:
+    portal = BlockRecord("portal", None, finished_at=AT)
+    nested = BlockRecord("compare", None, parent=portal, block_type="task_v2", finished_at=AT)
+    sort = BlockRecord("sort", None, parent=nested, url=LOGIN, block_type="action",
+                       fallback="element", finished_at=AT,
+                       actions=[act("click", "//th", status="failed"),
+                                act("click", "/html/body/table/tr/th[2]", source="agent")])
+
+    out = blocks(emitted((sort, nested, portal)))
+
+    assert [(b["label"], b["fallback"]) for b in out] == [
+        ("sort", "element"), ("compare", "element"), ("portal", "element")]
+    assert out[0]["parent_workflow_run_block_id"] == out[1]["workflow_run_block_id"]
+    assert out[1]["parent_workflow_run_block_id"] == out[2]["workflow_run_block_id"]
+    (run,) = runs_from_raw(emitted((sort, nested, portal)))
+    assert repair_labels(run) == {"portal"}
+    main = generate_script(run, frozenset({"portal"}), {}).files["main.py"].decode()
+    assert "/html/body/table/tr/th[2]" in main and "'//th'" not in main
