@@ -61,6 +61,19 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
+class Element(_Model):
+    """The element an action was performed on, as its recorder saw it (worker/runtime/
+    identity.py defines `text`): a replay checks that its selector still designates it."""
+
+    tag: str = Field(min_length=1, max_length=64)  # the lower-case tag name: "input", "a"
+    text: str | None = None  # its text by identity.py's rule, or null when it has none
+
+    @field_validator("tag")
+    @classmethod
+    def _lower_case(cls, value: str) -> str:
+        return value.lower()
+
+
 class Action(_Model):
     action_id: Id
     action_type: TypeName
@@ -74,6 +87,8 @@ class Action(_Model):
     # Who performed it: the cached script or the agent (default: the block's executed_with).
     # An action the agent judged unnecessary is listed with status "skipped", source "agent".
     source: ActionSource | None = None
+    # The element it was performed on (optional; an action on no element has none).
+    element: Element | None = None
 
 
 class TaskInfo(_Model):

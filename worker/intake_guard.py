@@ -115,5 +115,5 @@ def _as_event(session: Session, block: m.WorkflowRunBlock) -> dict[str, Any]:
                                           "extracted_information_schema")},
         "actions": [{k: getattr(a, k) for k in (
             "action_id", "action_type", "xpath", "intention", "reasoning", "text", "option",
-            "parameter_key", "status")} for a in actions],
+            "parameter_key", "status", "source", "element")} for a in actions],
     }

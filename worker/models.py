@@ -123,6 +123,8 @@ class Action(Base):
     parameter_key: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str | None] = mapped_column(String(32))
     source: Mapped[str | None] = mapped_column(String(16))  # "code" | "agent"
+    # {"tag", "text"}: the element the action was performed on (actions[].element)
+    element: Mapped[Any] = mapped_column(JSONValue, nullable=True)
 
 
 # --- debounce --------------------------------------------------------------------------------

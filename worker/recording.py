@@ -16,7 +16,7 @@ from worker import models as m
 from worker.definition import Definition
 from worker.errors import RunNotStarted
 from worker.events import BlockCompleted, Event, RunStarted, redact_event
-from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
+from worker.run import ActionRecord, BlockRun, ElementRecord, RunRecord, TaskRecord
 
 PENDING, RUNNING = "pending", "running"  # known from blocks only / run_started seen
 # The run's row while only its blocks are known (inserted if missing, never updated).
@@ -202,6 +202,8 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
             "parameter_key": a.parameter_key,
             "status": a.status,
             "source": a.source,
+            "element": None if a.element is None
+            else {"tag": a.element.tag, "text": a.element.text},
         }
         for i, a in enumerate(event.actions)
     ]
@@ -248,6 +250,7 @@ def load_run(session: Session, workflow_run_id: str) -> RunRecord | None:
                 parameter_key=a.parameter_key,
                 status=a.status,
                 source=a.source,
+                element=ElementRecord.of(a.element),
             )
         )
     return RunRecord(

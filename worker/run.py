@@ -13,6 +13,23 @@ FAILED_RUN_STATUSES = frozenset({"failed", "terminated", "canceled", "timed_out"
 
 
 @dataclass(frozen=True)
+class ElementRecord:
+    """The element an action was performed on (actions[].element): its lower-case tag name
+    and its text as worker/runtime/identity.py defines it."""
+
+    tag: str
+    text: str | None = None
+
+    @classmethod
+    def of(cls, stored: Any) -> ElementRecord | None:
+        """From its JSON form ({"tag", "text"}); None when absent or not of that shape."""
+        if not isinstance(stored, Mapping) or not isinstance(stored.get("tag"), str):
+            return None
+        text = stored.get("text")
+        return cls(stored["tag"], text if isinstance(text, str) else None)
+
+
+@dataclass(frozen=True)
 class ActionRecord:
     action_id: str
     action_type: str
@@ -24,6 +41,7 @@ class ActionRecord:
     parameter_key: str | None = None
     status: str | None = None
     source: str | None = None  # "code" | "agent"; None: the block's executed_with
+    element: ElementRecord | None = None  # the element it was performed on, if recorded
 
     @property
     def skipped(self) -> bool:

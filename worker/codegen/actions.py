@@ -7,9 +7,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from worker.codegen.expect import NOTHING_VARIES, Varying, expectation
 from worker.codegen.nodes import LINENO, attr, awaited, call, ctx_call, literal
 from worker.codegen.values import Binder, Bound, RunValues, Source
 from worker.inputs import InputRecord
@@ -36,6 +37,7 @@ class ActionScope:
     totp_keys: frozenset[str] = frozenset()
     inputs: list[InputRecord] = field(default_factory=list, compare=False)
     mentioned: frozenset[str] = frozenset()  # names the block's definition templates use
+    expect: Bound | None = None  # what the action being generated expects of its element
 
     def bind(self, raw: Any) -> Bound:
         return self._binder().bind(raw)
@@ -52,23 +54,28 @@ class ActionScope:
 
 def statements(
     actions: Sequence[ActionRecord], scope: ActionScope, skipped: Counter[str],
-    optional: frozenset[int] = frozenset(),
+    optional: frozenset[int] = frozenset(), varying: Varying = NOTHING_VARIES,
 ) -> list[ast.stmt]:
     """The statements replaying `actions` in order; what is left out is counted in `skipped`.
-    Actions whose index is in `optional` that act on an element get `optional=True`."""
+    Actions whose index is in `optional` that act on an element get `optional=True`; those
+    recorded with their `element` get `expect=(tag, text)` (worker/codegen/expect.py;
+    `varying`: which elements differ between loop iterations)."""
     out: list[ast.stmt] = []
     for index, action in enumerate(actions):
         handler = HANDLERS.get(action.action_type)
         if action.action_type in DROPPED:
             skipped[f"dropped:{action.action_type}"] += 1
-        elif handler is None:
+            continue
+        if handler is None:
             skipped[f"unknown_action:{action.action_type}"] += 1
-        elif action.status == "failed":
+            continue
+        if action.status == "failed":
             skipped[f"failed_action:{action.action_type}"] += 1
-        elif index in optional and action.action_type in OPTIONAL_TYPES and action.xpath:
-            out.append(made_optional(handler(action, scope)))
-        else:
-            out.append(handler(action, scope))
+            continue
+        on_element = action.action_type in OPTIONAL_TYPES and bool(action.xpath)
+        expect = expectation(action, scope.bind, varying, index) if on_element else None
+        statement = handler(action, replace(scope, expect=expect) if expect else scope)
+        out.append(made_optional(statement) if index in optional and on_element else statement)
     return out
 
 
@@ -155,11 +162,13 @@ def page_action(method: str, action: ActionRecord, scope: ActionScope, *args: Bo
                 **keywords: Bound) -> ast.stmt:
     """`await page.<method>(*args, **keywords, intention=...)`; the intention follows the
     values the action's arguments were bound to, and nothing else."""
-    used = [src for bound in (*args, *keywords.values()) for src in bound.used]
+    expect = {} if scope.expect is None else {"expect": scope.expect}
+    used = [src for bound in (*args, *keywords.values(), *expect.values())
+            for src in bound.used]
     intention = scope.prose(used).bind(action.intention).expr
     named = {k: v.expr for k, v in keywords.items()}
     return awaited(call(attr("page", method), *(a.expr for a in args), **named,
-                        intention=intention))
+                        intention=intention, **{k: v.expr for k, v in expect.items()}))
 
 
 def _selector(action: ActionRecord, scope: ActionScope) -> Bound:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker.codegen.actions import NO_LOOP, ActionScope, statements
+from worker.codegen.expect import varying
 from worker.codegen.flow import orchestrate
 from worker.codegen.nodes import (
     LINENO,
@@ -116,7 +117,7 @@ def task_body(
     elif start_url:
         body.append(start_page(start_url))
     optional = optional_actions(run, others)
-    return body + statements(run.actions, scope, gen.skipped, optional)
+    return body + statements(run.actions, scope, gen.skipped, optional, varying(run, others))
 
 
 def task_like(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:

@@ -52,10 +52,10 @@ def not_in_every_iteration(run: BlockRun, others: Sequence[BlockRun]) -> set[int
                  and o.loop_index is not None]
     if not completed:
         return set()
-    seen = [{_key(a, o.loop_value) for a in _performed(o.actions)} for o in completed]
+    seen = [{iteration_key(a, o.loop_value) for a in _performed(o.actions)} for o in completed]
     return {
         i for i, a in enumerate(run.actions)
-        if a.status != "failed" and not all(_key(a, run.loop_value) in s for s in seen)
+        if a.status != "failed" and not all(iteration_key(a, run.loop_value) in s for s in seen)
     }
 
 
@@ -63,7 +63,7 @@ def _performed(actions: Sequence[ActionRecord]) -> list[ActionRecord]:
     return [a for a in actions if a.status not in ("failed", "skipped")]
 
 
-def _key(action: ActionRecord, loop_value: object) -> tuple[str, str | None]:
+def iteration_key(action: ActionRecord, loop_value: object) -> tuple[str, str | None]:
     """The action as iterations compare it: its type and selector, the iteration's own value
     in the selector written as a placeholder (each iteration's own: a short value only
     makes two iterations' keys equal, never the script follow it). A selector holding a
