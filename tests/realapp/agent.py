@@ -4,7 +4,8 @@ It works the way an agent does on a page it sees for the first time: it finds el
 what the intention names (a field's label, a button's or link's accessible name, the quoted
 words), clears a dialog that covers the page first (a precondition, reported before the
 action it enables), and records each element as an absolute positional xpath (Chromium's
-"Copy full XPath"), as real agents record them. Whole blocks (`run_block`) follow the
+"Copy full XPath"), as real agents record them, with its descriptor (`element`: tag and text,
+worker/runtime/identity.py) as seen before acting. Whole blocks (`run_block`) follow the
 block's plan: which fields, which buttons, in which order (what a model would decide from
 the goal); the page decides the rest. Every call is counted in `calls`.
 
@@ -23,6 +24,7 @@ from typing import Any
 from playwright.async_api import Locator, Page
 
 from worker.browser.standin import _QUOTED, FULL_XPATH_JS
+from worker.runtime.identity import DESCRIBE_JS
 
 FIND_TIMEOUT_MS = 5_000
 ORDER_SCHEMA = {"type": "object", "properties": {"status": {"type": "string"},
@@ -151,6 +153,7 @@ class DeskAgent:
         done = await self._clear_dialogs(page)
         element = await self._find(page, step)
         xpath = await element.evaluate(FULL_XPATH_JS)
+        seen = await element.evaluate(DESCRIBE_JS)  # before acting: as the agent saw it
         target = page.locator(f"xpath={xpath}")
         if step.action == "fill":
             await target.fill("" if step.value is None else str(step.value))
@@ -161,7 +164,7 @@ class DeskAgent:
             await page.wait_for_load_state("load")
         else:
             raise AgentFailed(f"the stand-in agent cannot {step.action}")
-        return [*done, _item(_EVENT_TYPES[step.action], xpath, step)]
+        return [*done, _item(_EVENT_TYPES[step.action], xpath, step, seen)]
 
     async def _clear_dialogs(self, page: Page) -> list[dict[str, Any]]:
         """A dialog over the page (a consent banner) is accepted first: a precondition."""
@@ -170,9 +173,10 @@ class DeskAgent:
         if await dialog.count() and await dialog.first.is_visible():
             button = dialog.first.get_by_role("button").first
             xpath = await button.evaluate(FULL_XPATH_JS)
+            seen = await button.evaluate(DESCRIBE_JS)
             await button.click()
             done.append(_item("click", xpath, Step(
-                "click", "Accept the dialog that covers the page")))
+                "click", "Accept the dialog that covers the page"), seen))
         return done
 
     async def _find(self, page: Page, step: Step) -> Locator:
@@ -199,10 +203,13 @@ class DeskAgent:
         raise AgentFailed(f"found nothing for {step.action} {step.intention!r} on {page.url}")
 
 
-def _item(action_type: str, xpath: str | None, step: Step) -> dict[str, Any]:
+def _item(action_type: str, xpath: str | None, step: Step,
+          element: dict[str, Any] | None = None) -> dict[str, Any]:
     item: dict[str, Any] = {"action_type": action_type, "xpath": xpath,
                             "intention": step.intention, "text": None, "option": None,
                             "parameter_key": step.parameter_key}
+    if element is not None:  # what it acted on (worker/runtime/identity.py)
+        item["element"] = element
     if action_type == "input_text":
         item["text"] = None if step.value is None else str(step.value)
     elif action_type == "select_option":

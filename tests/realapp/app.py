@@ -15,6 +15,7 @@ are template overrides (project/variants/), switched by writing the variant file
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -34,6 +35,8 @@ from tests.conftest import free_port, stop
 PROJECT = Path(__file__).resolve().parent / "project"
 VARIANTS = tuple(sorted(p.name for p in (PROJECT / "variants").iterdir() if p.is_dir()))
 START_TIMEOUT_S = 30.0
+# One request as runserver logs it: [date] "GET /admin/ HTTP/1.1" 200 1234
+_REQUEST = re.compile(r'"([A-Z]+) (\S+) HTTP/[0-9.]+" ([0-9]{3})')
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,12 @@ class DeskApp:
 
     def server_log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every request the application served, in order (its
+        runserver log): where the browsers went, as the server saw it."""
+        text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        return [(method, path, int(status)) for method, path, status in _REQUEST.findall(text)]
 
     # --- site changes -------------------------------------------------------------------
 

@@ -43,6 +43,25 @@ def as_clerk(desk: DeskApp, action: str, target: str) -> Inputs:
     return Inputs("clerk", desk.users.clerk_password, REVIEWED, "Grace Hopper", target, action)
 
 
+TICKET_FORM = "/admin/shop/ticket/add/"
+
+
+def landing(desk: DeskApp, since: int, wait_s: float = 2.0) -> str | None:
+    """The page the browser was sent to after its last post of the ticket form, among the
+    requests served after the first `since` (`len(desk.requests())` before a run): the list
+    after "Save", an empty form after "Save and add another"."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        served = desk.requests()[since:]
+        posts = [i for i, (method, path, _) in enumerate(served)
+                 if method == "POST" and path == TICKET_FORM]
+        after = [path for method, path, _ in served[posts[-1] + 1:] if method == "GET"
+                 and not path.startswith("/static/")] if posts else []
+        if after or time.monotonic() > deadline:  # the log line may trail the page a little
+            return after[0] if after else None
+        time.sleep(0.1)
+
+
 def changes(before: State, after: State) -> tuple[object, ...]:
     """What a run changed in the application: orders, tickets, and who did what."""
     return (after.orders_changed_since(before), after.tickets_since(before),

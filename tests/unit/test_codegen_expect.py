@@ -166,3 +166,22 @@ def test_the_event_field_is_validated_and_its_tag_lower_cased() -> None:
     event["actions"][0]["element"] = {"text": "Save"}
     with pytest.raises(PermanentError, match="element"):
         parse_event(event)
+
+
+def test_a_parameter_only_inside_the_sites_prose_does_not_bind() -> None:
+    record = run(act("//form/button", ("button", "Request refund"), intention="Click it"))
+
+    assert code(record, parameters={"action": "refund"}) == [
+        "await page.click('//form/button', intention='Click it', "
+        "expect=('button', 'Request refund'))"]
+
+
+def test_the_loop_value_inside_a_text_binds() -> None:
+    first = run(act("//tr[1]/td/a", ("a", "Order SO-1001"), intention="Open it"), index=0,
+                value="SO-1001")
+    second = run(act("//tr[1]/td/a", ("a", "Order SO-1004"), intention="Open it"), index=1,
+                 value="SO-1004")
+
+    assert code(first, second) == [
+        "await page.click('//tr[1]/td/a', intention='Open it', "
+        "expect=('a', f'Order {ctx.current_value}'))"]

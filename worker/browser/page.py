@@ -7,6 +7,12 @@ and the journal records that it fell back; with neither, SelectorNotFound names 
 the action and the selector. An `optional` action waits only `optional_timeout_s` for its
 element and, when it is absent, goes on without it and without the agent.
 
+Before acting, the element the selector found is described (worker/runtime/identity.py, one
+evaluate round trip). When the script `expect`s another element (another tag, or another
+text), the selector counts as failed: the agent does the action (fallback "element"), an
+optional action is skipped, and without an agent ElementMismatch names the block, the
+selector and both descriptors. The descriptor is recorded with the action (`element`).
+
 Every action performed is recorded in the journal's running block, in the shape of an
 event's actions item: the script's with `source: "code"`, the agent's with `source: "agent"`.
 """
@@ -26,6 +32,8 @@ from worker.browser.agent import ActRequest, Agent, agent_actions
 from worker.browser.chromium import NAVIGATION_TIMEOUT_S
 from worker.browser.journal import FallbackRecord, Journal, first_line
 from worker.errors import PermanentError
+from worker.runtime.identity import DESCRIBE_JS, Descriptor, descriptor, matches, shown
+from worker.runtime.page import Expected
 
 DEFAULT_SELECTOR_TIMEOUT_S = 5.0
 DEFAULT_OPTIONAL_TIMEOUT_S = 1.0
@@ -56,6 +64,11 @@ class NoSelector(ReplayError):
 
 class ExtractorMissing(ReplayError):
     """The script extracts data but no extractor hook was given."""
+
+
+class ElementMismatch(ReplayError):
+    """The recorded selector found another element than the recording's (another tag, or
+    another text): acting on it would click or type into the wrong element."""
 
 
 class ActionFailed(ReplayError):
@@ -164,18 +177,19 @@ class BrowserPage:
             self._record("goto", None, intention, str(url))
 
     async def click(self, selector: str | None, *, intention: str | None,
-                    optional: bool = False) -> None:
-        await self._act("click", selector, intention, click_once, optional=optional)
+                    optional: bool = False, expect: Expected = None) -> None:
+        await self._act("click", selector, intention, click_once, optional=optional, expect=expect)
         await self._settle()
 
     async def fill(self, selector: str | None, value: Any, *, intention: str | None,
-                   optional: bool = False) -> None:
+                   optional: bool = False, expect: Expected = None) -> None:
         text = "" if value is None else str(value)
         await self._act("fill", selector, intention, lambda loc, ms: loc.fill(text, timeout=ms),
-                        value=text, optional=optional)
+                        value=text, optional=optional, expect=expect)
 
     async def select_option(
-        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False
+        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False,
+        expect: Expected = None,
     ) -> None:
         options = [str(v) for v in value] if isinstance(value, list | tuple) else str(value)
 
@@ -183,22 +197,22 @@ class BrowserPage:
             await locator.select_option(options, timeout=ms)
 
         await self._act("select_option", selector, intention, select, value=options,
-                        optional=optional)
+                        optional=optional, expect=expect)
 
     async def upload_file(self, selector: str | None, path: Any, *, intention: str | None,
-                          optional: bool = False) -> None:
+                          optional: bool = False, expect: Expected = None) -> None:
         files = [str(p) for p in path] if isinstance(path, list | tuple) else str(path)
         await self._act("upload_file", selector, intention,
                         lambda loc, ms: loc.set_input_files(files, timeout=ms), value=files,
-                        optional=optional)
+                        optional=optional, expect=expect)
 
     async def hover(self, selector: str | None, *, intention: str | None,
-                    optional: bool = False) -> None:
+                    optional: bool = False, expect: Expected = None) -> None:
         await self._act("hover", selector, intention, lambda loc, ms: loc.hover(timeout=ms),
-                        optional=optional)
+                        optional=optional, expect=expect)
 
     async def press(self, selector: str | None, key: Any, *, intention: str | None,
-                    optional: bool = False) -> None:
+                    optional: bool = False, expect: Expected = None) -> None:
         name = key_name(key)
         if selector is None:  # the agent pressed the key on whatever had focus
             await press_focused(self.page, name)
@@ -206,18 +220,18 @@ class BrowserPage:
         else:
             await self._act("press", selector, intention,
                             lambda loc, ms: loc.press(name, timeout=ms), value=name,
-                            optional=optional)
+                            optional=optional, expect=expect)
         await self._settle()
 
     async def scroll(self, selector: str | None, *, intention: str | None,
-                     optional: bool = False) -> None:
+                     optional: bool = False, expect: Expected = None) -> None:
         if selector is None:
             await self.page.mouse.wheel(0, 600)
             self._record("scroll", None, intention)
             return
         await self._act("scroll", selector, intention,
                         lambda loc, ms: loc.scroll_into_view_if_needed(timeout=ms),
-                        optional=optional)
+                        optional=optional, expect=expect)
 
     async def wait(self, seconds: float | None, *, intention: str | None) -> None:
         if seconds is None:
@@ -241,7 +255,7 @@ class BrowserPage:
         return value
 
     async def download(self, selector: str | None, *, intention: str | None,
-                       optional: bool = False) -> None:
+                       optional: bool = False, expect: Expected = None) -> None:
         async def download(locator: Locator, ms: float) -> None:
             async with self.page.expect_download(timeout=ms) as info:
                 await locator.click(timeout=ms)
@@ -249,17 +263,19 @@ class BrowserPage:
             if self._downloads_dir is not None:
                 await done.save_as(self._downloads_dir / done.suggested_filename)
 
-        await self._act("download", selector, intention, download, optional=optional)
+        await self._act("download", selector, intention, download, optional=optional, expect=expect)
 
     async def solve_captcha(self, selector: str | None, *, intention: str | None,
-                            optional: bool = False) -> None:
+                            optional: bool = False, expect: Expected = None) -> None:
         await self._fall_back("solve_captcha", selector, intention,
                               NoSelector("a captcha needs the agent"), None)
 
     async def _act(
         self, action: str, selector: str | None, intention: str | None, perform: Perform,
-        value: Any = None, optional: bool = False,
+        value: Any = None, optional: bool = False, expect: Expected = None,
     ) -> None:
+        """Find the element, check it is the one expected, act; else the agent (an optional
+        action: skipped)."""
         if selector is None:
             await self._fall_back(action, None, intention, NoSelector(
                 f"{action} was recorded without a selector"), value)
@@ -269,11 +285,25 @@ class BrowserPage:
             self._record(action, selector, intention, value, status="skipped")
             return
         try:
+            found = await self._describe(locator)
+            wanted = descriptor(expect)
+            if wanted is not None and not matches(found, wanted):
+                if optional:  # another element is there: the one expected is absent
+                    self._record(action, selector, intention, value, status="skipped")
+                    return
+                raise ElementMismatch(f"the element at {selector} is {shown(found)}, the "
+                                      f"recording's was {shown(wanted)}")
             await perform(locator, self._timeout_ms)
-        except PlaywrightTimeoutError as exc:
+        except (PlaywrightTimeoutError, ElementMismatch) as exc:
             await self._fall_back(action, selector, intention, exc, value)
             return
-        self._record(action, selector, intention, value)
+        self._record(action, selector, intention, value, element=found)
+
+    async def _describe(self, locator: Locator) -> Descriptor:
+        """The element's descriptor (worker/runtime/identity.py), in one round trip; waits
+        up to the selector timeout for the element to be attached."""
+        raw = await locator.evaluate(DESCRIBE_JS, timeout=self._timeout_ms)
+        return descriptor(raw) or ("", None)
 
     async def _present(self, locator: Locator) -> bool:
         """An optional action's element, waited for briefly."""
@@ -284,13 +314,22 @@ class BrowserPage:
         return True
 
     def _record(self, method: str, selector: str | None, intention: str | None,
-                value: Any = None, *, status: str = "completed", source: str = "code") -> None:
+                value: Any = None, *, status: str = "completed", source: str = "code",
+                element: Descriptor | None = None) -> None:
+        fields: dict[str, Any] = {"status": status, "source": source}
+        if element is not None:  # what the action was performed on (actions[].element)
+            fields["element"] = {"tag": element[0], "text": element[1]}
         self.journal.action(self.keyed(action_item(method, selector, intention, value,
-                                                   status=status, source=source)))
+                                                   **fields)))
 
     def keyed(self, item: dict[str, Any]) -> dict[str, Any]:
         """An action whose typed value is a credential's, recorded by the credential's key
         (whether or not the agent said so), never with the value."""
+        element = item.get("element")
+        if isinstance(element, dict) and isinstance(element.get("text"), str) and any(
+                isinstance(s, str) and s and s in element["text"]
+                for s in self.credentials.values()):
+            item = {**item, "element": {**element, "text": None}}  # never a secret's value
         for key, secret in sorted(self.credentials.items()):
             if isinstance(secret, str) and secret and secret in (item.get("text"),
                                                                  item.get("option")):
@@ -311,6 +350,9 @@ class BrowserPage:
         failed attempt and what the agent did instead."""
         label = self.journal.current_label
         if self.agent is None and self._fallback is None:
+            if isinstance(error, ElementMismatch):
+                raise ElementMismatch(f"block {label!r}: {action} (intention: {intention!r}): "
+                                      f"{error}") from error
             waited = self._timeout_ms / 1000
             what = (f"{action} on {selector!r} failed after {waited:g} s" if selector
                     else f"{action} has no recorded selector")

@@ -4,7 +4,8 @@ It works the way an agent does on a page it sees for the first time: it finds el
 what the intention names in quotes (a field's label or placeholder, a button's or link's
 accessible name), clears a dialog that covers the page first (a precondition, reported
 before the action it enables), and records each element as an absolute positional xpath
-(Chromium's "Copy full XPath"), as real agents record them, so a redesign breaks them.
+(Chromium's "Copy full XPath"), as real agents record them, so a redesign breaks them, with
+the element's descriptor (`element`: tag and text, worker/runtime/identity.py).
 A button it cannot find by name is the submit button of the form it is working in.
 
 What a model would decide from a block's goal (which fields, which buttons, in which order)
@@ -24,6 +25,7 @@ from playwright.async_api import Page as PlaywrightPage
 
 from worker.browser.agent import ActRequest, AgentFailed, BlockRequest, BlockResult
 from worker.browser.page import ACTION_TYPES, key_name, press_focused
+from worker.runtime.identity import DESCRIBE_JS
 
 FIND_TIMEOUT_MS = 3_000
 # Chromium's "Copy full XPath": tag names from the root, an index only among same-tag siblings.
@@ -106,6 +108,7 @@ class StandInAgent:
             return [*done, item("keypress", None, step)]
         element = await find(page, step)
         xpath = await element.evaluate(FULL_XPATH_JS)
+        seen = await element.evaluate(DESCRIBE_JS)  # before acting: as the agent saw it
         target = page.locator(f"xpath={xpath}")
         if step.action == "fill":
             await target.fill("" if step.value is None else str(step.value))
@@ -117,7 +120,7 @@ class StandInAgent:
             await page.wait_for_load_state("load")
         else:
             raise AgentFailed(f"the stand-in agent cannot {step.action}")
-        return [*done, item(ACTION_TYPES[step.action], xpath, step)]
+        return [*done, item(ACTION_TYPES[step.action], xpath, step, seen)]
 
 
 def render_url(url: str, request: BlockRequest) -> str:
@@ -134,9 +137,10 @@ async def clear_dialogs(page: PlaywrightPage) -> list[dict[str, Any]]:
         return []
     button = dialog.first.get_by_role("button").first
     xpath = await button.evaluate(FULL_XPATH_JS)
+    seen = await button.evaluate(DESCRIBE_JS)
     await button.click()
     await page.wait_for_load_state("load")
-    return [item("click", xpath, Step("click", DIALOG_INTENTION))]
+    return [item("click", xpath, Step("click", DIALOG_INTENTION), seen)]
 
 
 def _exactly(name: str) -> re.Pattern[str]:
@@ -168,11 +172,15 @@ async def find(page: PlaywrightPage, step: Step) -> Locator:
     raise AgentFailed(f"found nothing for {step.action} {step.intention!r} on {page.url}")
 
 
-def item(action_type: str, xpath: str | None, step: Step) -> dict[str, Any]:
-    """An event's actions item for what the agent did."""
+def item(action_type: str, xpath: str | None, step: Step,
+         element: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An event's actions item for what the agent did; `element`: what it acted on, as
+    worker/runtime/identity.py describes it."""
     found: dict[str, Any] = {"action_type": action_type, "xpath": xpath,
                              "intention": step.intention, "text": None, "option": None,
                              "parameter_key": step.parameter_key}
+    if element is not None:
+        found["element"] = element
     if action_type in ("input_text", "keypress"):
         found["text"] = None if step.value is None else str(step.value)
     elif action_type == "select_option":

@@ -45,6 +45,10 @@ class ActionScope:
     def prose(self, used: Iterable[Source]) -> Binder:
         return self._binder().only(used)
 
+    def values(self) -> Binder:
+        """What the block's recorded values bind to."""
+        return self._binder()
+
     def _binder(self) -> Binder:
         if self.binder is not None:
             return self.binder
@@ -73,7 +77,7 @@ def statements(
             skipped[f"failed_action:{action.action_type}"] += 1
             continue
         on_element = action.action_type in OPTIONAL_TYPES and bool(action.xpath)
-        expect = expectation(action, scope.bind, varying, index) if on_element else None
+        expect = expectation(action, scope.values(), varying, index) if on_element else None
         statement = handler(action, replace(scope, expect=expect) if expect else scope)
         out.append(made_optional(statement) if index in optional and on_element else statement)
     return out

@@ -7,22 +7,22 @@ tag falls back instead of clicking or typing into the wrong one.
 
 The text is bound like a typed value (worker/codegen/values.py): a link whose text is the
 loop's current value, a parameter or an earlier block's output follows the run, never the
-recorded literal. Inside a loop, an element whose text differs between the recorded
-iterations and is not bound is expected by its tag only; one whose tag differs is not
-expected at all. A text holding a redacted secret is left out. Actions recorded without
-`element` are generated exactly as before.
+recorded literal (a value inside a longer text binds only when it is the loop's or the
+block's definition mentions it: `bound_text`). Inside a loop, an element whose text differs
+between the recorded iterations and is not bound is expected by its tag only; one whose tag
+differs is not expected at all. A text holding a redacted secret is left out. Actions
+recorded without `element` are generated exactly as before.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from worker.codegen.nodes import literal
 from worker.codegen.optional import iteration_key
-from worker.codegen.values import Bound
+from worker.codegen.values import LOOP, Binder, Bound
 from worker.run import ActionRecord, BlockRun
 from worker.runtime.identity import normalized
 from worker.secrets import REDACTED
@@ -39,19 +39,31 @@ class Varying:
 NOTHING_VARIES = Varying()
 
 
-def expectation(action: ActionRecord, bind: Callable[[Any], Bound], varying: Varying,
-                index: int) -> Bound | None:
-    """`(tag, text)` for the action at `index`, the text bound by `bind` (the block's
-    binder, as its typed values are), or None when nothing is expected of it."""
+def expectation(action: ActionRecord, binder: Binder, varying: Varying, index: int
+                ) -> Bound | None:
+    """`(tag, text)` for the action at `index`, its text bound by the block's binder, or
+    None when nothing is expected of it."""
     element = action.element
     if element is None or not action.xpath or not element.tag or index in varying.tags:
         return None
     text = Bound(literal(None))
     if element.text and REDACTED not in element.text:
-        bound = bind(element.text)
+        bound = bound_text(element.text, binder)
         if not (bound.literal and index in varying.texts):
             text = bound
     return Bound(ast.Tuple([literal(element.tag.lower()), text.expr], ast.Load()), text.used)
+
+
+def bound_text(text: str, binder: Binder) -> Bound:
+    """An element's text as code. A text that IS a value of the run (the loop's value, a
+    parameter, an earlier output) binds to it; a value only contained in the text binds
+    when it is the loop's value or one the block's definition mentions: an element's text
+    is the site's prose ("Request refund"), which a parameter ("refund") matches by
+    accident more often than a typed value does."""
+    bound = binder.bind(text)
+    if bound.literal or (len(bound.used) == 1 and bound.used[0].text == text):
+        return bound
+    return binder.within(lambda src: src.group == LOOP or src.mentioned).bind(text)
 
 
 def varying(run: BlockRun, others: Sequence[BlockRun] = ()) -> Varying:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +112,10 @@ class Binder:
         """A binder for prose around a value (an intention): the sources that value read,
         so a description follows its data and never matches words by accident."""
         return Binder(tuple(dict.fromkeys(sources)))
+
+    def within(self, keep: Callable[[Source], bool]) -> Binder:
+        """A binder of the sources `keep` accepts."""
+        return Binder(tuple(s for s in self.sources if keep(s)))
 
     def mentioned(self) -> Binder:
         """A binder for text the platform rendered from the block's definition (a goal):

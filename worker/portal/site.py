@@ -16,6 +16,9 @@ recorded on v1 fail; "v3" is v2 with other button texts, each button in its own 
 obstacle in the first loop iteration.
 `drift` nests the sign-in page one wrapper deeper on every view: its positional xpaths never
 hold twice, so a repaired sign-in keeps failing.
+`decoy` puts a "Save as draft" button (posting to /refunds/draft) before the refund form's
+submit button: the recorded positional xpath of "Request refund" now designates it, an
+element of the same tag, and clicking it would save a draft instead of requesting the refund.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class Site:
     variant: str = "v1"
     welcome_once: bool = False
     drift: bool = False
+    decoy: bool = False
     login_views: int = 0
     posts: list[Post] = field(default_factory=list)
     views: list[tuple[str, str]] = field(default_factory=list)  # (username, order number)
@@ -149,9 +153,11 @@ class Site:
             return ok(page(req, f"Order {order.number}", order_page(order)))
         last = session.get("last_order", "")
         if req.path == "/refunds/new":
-            return ok(page(req, "Request a refund", refund_form(last, req.variant)))
+            return ok(page(req, "Request a refund", refund_form(last, req.variant, self.decoy)))
         if req.path == "/support":
             return ok(page(req, "Contact support", support_form(last, req.variant)))
+        if req.path == "/refunds/draft" and req.method == "POST":
+            return ok(page(req, "Draft saved", "<p id='draft'>Draft saved.</p>"))
         if req.path in ("/refunds", "/support/tickets") and req.method == "POST":
             done = "Refund requested" if req.path == "/refunds" else "Ticket sent"
             number = html.escape(req.form.get("order", ""))
@@ -306,7 +312,10 @@ def order_page(order: Order) -> str:
             "<p><a href='/orders'>Back to orders</a></p>")
 
 
-def refund_form(order: str, variant: str = "v1") -> str:
+DECOY = '<button type="submit" formaction="/refunds/draft">Save as draft</button>'
+
+
+def refund_form(order: str, variant: str = "v1", decoy: bool = False) -> str:
     options = "".join(f"<option value='{k}'>{html.escape(v)}</option>"
                       for k, v in REFUND_REASONS.items())
     return f"""<form method="post" action="/refunds">
@@ -314,7 +323,7 @@ def refund_form(order: str, variant: str = "v1") -> str:
  <input type="hidden" name="order" value="{html.escape(order)}">
  <label>Reason <select id="reason" name="reason"><option value="">Choose…</option>
  {options}</select></label>
- {button("refund", variant, 'id="submit-refund" type="submit"')}</form>"""
+ {DECOY if decoy else ""}{button("refund", variant, 'id="submit-refund" type="submit"')}</form>"""
 
 
 def support_form(order: str, variant: str = "v1") -> str:

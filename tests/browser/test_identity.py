@@ -1,0 +1,173 @@
+"""The element identity check in real Chromium (actions[].element, `expect=`): a recorded
+positional xpath that now designates another element of the same tag is never acted on.
+
+The test portal's `decoy` puts a "Save as draft" button before "Request refund": the
+recorded `/html/body/form/button` now finds the decoy. Judged by the site's form posts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Cache, Portal
+from tests.browser.test_replay import ALICE
+from worker import scripts as read
+from worker.browser.chromium import open_page
+from worker.browser.journal import Journal
+from worker.browser.page import BrowserPage, ElementMismatch
+from worker.browser.replay import Hooks, replay_revision
+from worker.events import parse_event
+from worker.generation import GenerateResult, generate_now
+from worker.intake import record_only
+from worker.portal.closed_loop import Run, agent_run, replay_with_agent
+from worker.portal.workflow import WPID, read_status_total
+from worker.runtime.identity import DESCRIBE_JS
+
+ELEMENTS = """<form>
+ <input id="save" type="submit" value="  Save   changes ">
+ <input type="button" value="Go">
+ <label for="who">Your  name:</label> <input id="who" name="person">
+ <label>Reason <select name="reason"><option>Damaged</option><option>Late</option></select>
+ </label>
+ <input aria-label="Search orders" placeholder="Order number">
+ <input placeholder="Order number">
+ <input name="code">
+ <textarea name="note"></textarea>
+ <button type="submit"><span>Request</span>
+   refund</button>
+ <button aria-label="Close dialog">X</button>
+</form>
+<a href="#">SO-1001</a>
+<p id="long">""" + "word " * 40 + """</p>
+<div id="empty"></div>"""
+
+DESCRIBED = [
+    ("#save", {"tag": "input", "text": "Save changes"}),
+    ("input[type=button]", {"tag": "input", "text": "Go"}),
+    ("#who", {"tag": "input", "text": "Your name:"}),
+    ("select", {"tag": "select", "text": "Reason"}),  # the wrapping label, not its options
+    ("[aria-label='Search orders']", {"tag": "input", "text": "Search orders"}),
+    ("input[placeholder]:not([aria-label])", {"tag": "input", "text": "Order number"}),
+    ("[name=code]", {"tag": "input", "text": "code"}),
+    ("textarea", {"tag": "textarea", "text": "note"}),
+    ("button[type=submit]", {"tag": "button", "text": "Request refund"}),
+    ("[aria-label='Close dialog']", {"tag": "button", "text": "Close dialog"}),
+    ("a", {"tag": "a", "text": "SO-1001"}),
+    ("#long", {"tag": "p", "text": ("word " * 16).strip()}),  # cut to 80 characters
+    ("#empty", {"tag": "div", "text": None}),
+]
+
+
+def test_the_descriptor_recorders_and_replay_share_reads_each_kind_of_element(
+    chromium: str,
+) -> None:
+    async def describe() -> list[Any]:
+        async with open_page(chromium) as page:
+            await page.set_content(ELEMENTS)
+            return [await page.locator(css).first.evaluate(DESCRIBE_JS)
+                    for css, _ in DESCRIBED]
+
+    assert asyncio.run(describe()) == [expected for _, expected in DESCRIBED]
+
+
+def posted(portal: Portal) -> list[str]:
+    """The paths of the forms posted since the last look (the site is cleared)."""
+    paths = [p.path for p in portal.site.posts]
+    portal.site.clear()
+    return paths
+
+
+def record(cache: Cache, run: Run) -> GenerateResult:
+    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events])
+    return generate_now(cache.sessions, cache.store, run_id)
+
+
+def learn(chromium: str, portal: Portal, cache: Cache) -> None:
+    """The stand-in agent's run of the portal workflow, learned; the site's log cleared."""
+    assert record(cache, asyncio.run(agent_run(chromium, portal.base_url, ALICE,
+                                               "wr_agent"))).regenerated
+    portal.site.clear()
+
+
+def replay(chromium: str, cache: Cache, run_id: str) -> Run:
+    """The live revision from code, the stand-in agent plugged in."""
+    files, definition = cache.live(WPID)
+    with cache.sessions() as session:
+        revision = read.select_revision(session, read.resolve_script(session, WPID, None),
+                                        None)
+    return asyncio.run(replay_with_agent(chromium, files, definition, ALICE,
+                                         script_id=revision.script_id,
+                                         version=revision.version, run_id=run_id))
+
+
+def test_without_an_agent_the_replay_stops_before_clicking_the_decoy(
+    chromium: str, portal: Portal, cache: Cache
+) -> None:
+    learn(chromium, portal, cache)
+    code = cache.live(WPID)[0]["blocks/request_refund.py"].decode()
+    assert "expect=('button', 'Request refund')" in code
+    portal.site.decoy = True
+
+    files, definition = cache.live(WPID)
+    result = asyncio.run(replay_revision(
+        files, definition, ALICE.parameters(), ALICE.credentials(), chromium_path=chromium,
+        hooks=Hooks(extractor=read_status_total), selector_timeout_s=1.0))
+
+    assert isinstance(result.exception, ElementMismatch)
+    assert str(result.exception) == (
+        "block 'request_refund': click (intention: \"Click 'Request refund'\"): the element "
+        "at /html/body/form/button is <button 'Save as draft'>, the recording's was "
+        "<button 'Request refund'>")
+    assert posted(portal) == ["/login"]  # signed in; neither the draft nor the refund posted
+
+
+def test_with_the_agent_the_decoy_is_a_fallback_and_the_next_replay_runs_from_code(
+    chromium: str, portal: Portal, cache: Cache
+) -> None:
+    learn(chromium, portal, cache)
+    portal.site.decoy = True
+
+    caught = replay(chromium, cache, "wr_decoy")
+    assert caught.fallbacks == [("request_refund", None, "element")]
+    assert caught.calls == [("act", "request_refund")]
+    [fallback] = caught.result.fallbacks
+    assert fallback.error == ("the element at /html/body/form/button is <button 'Save as "
+                              "draft'>, the recording's was <button 'Request refund'>")
+    assert posted(portal) == ["/login", "/refunds"]
+    repaired = record(cache, caught)
+    assert repaired.regenerated and repaired.labels == ("request_refund",)
+    code = cache.live(WPID)[0]["blocks/request_refund.py"].decode()
+    assert "'/html/body/form/button[2]'" in code
+    assert "expect=('button', 'Request refund')" in code
+
+    fixed = replay(chromium, cache, "wr_decoy_fixed")
+    assert (fixed.fallbacks, fixed.calls) == ([], [])
+    assert posted(portal) == ["/login", "/refunds"]
+
+
+@pytest.mark.parametrize(("expect", "clicked", "status"), [
+    (("button", "Save as draft"), 1, "completed"),
+    (("button", "Request refund"), 0, "skipped"),
+    (("a", None), 0, "skipped"),
+])
+def test_an_optional_action_on_another_element_counts_as_absent(
+    chromium: str, expect: tuple[str, str | None], clicked: int, status: str
+) -> None:
+    async def run() -> tuple[int, list[dict[str, Any]]]:
+        async with open_page(chromium) as page:
+            await page.set_content("<button onclick='window.clicks = (window.clicks || 0) + 1'>"
+                                   "Save as draft</button>")
+            journal = Journal()
+            journal.started("banner", None)
+            runtime = BrowserPage(page, journal, selector_timeout_s=1.0,
+                                  optional_timeout_s=0.5)
+            await runtime.click("/html/body/button", intention="Close it", optional=True,
+                                expect=expect)
+            return await page.evaluate("window.clicks || 0"), journal.current.actions  # type: ignore[union-attr]
+
+    clicks, actions = asyncio.run(run())
+
+    assert clicks == clicked
+    assert [(a["status"], a["source"]) for a in actions] == [(status, "code")]
