@@ -80,11 +80,24 @@ def live(stack: Stack, wpid: str) -> tuple[dict[str, bytes], Any, int, int]:
 
 def generations(stack: Stack, run_id: str) -> list[dict[str, Any]]:
     """The generate task's outcome lines for the run, from the worker's JSON log."""
-    lines = [json.loads(line) for path in sorted(stack.logs.glob("worker-*.log"))
+    lines = [entry for path in sorted(stack.logs.glob("worker-*.log"))
              for line in path.read_text(errors="replace").splitlines()
-             if line.startswith("{")]
+             if (entry := json_entry(line)) is not None]
     return [line for line in lines if line.get("task") == GENERATE_TASK
             and line.get("workflow_run_id") == run_id]
+
+
+def json_entry(line: str) -> dict[str, Any] | None:
+    """The JSON log entry a line starts with. The worker's processes share one log file, so
+    another process's plain line may follow an entry before its newline does (seen here:
+    `{...}[2026-12-01 ...] INFO celery.worker.strategy: ...`)."""
+    if not line.startswith("{"):
+        return None
+    try:
+        entry, _ = json.JSONDecoder().raw_decode(line)
+    except json.JSONDecodeError:
+        return None  # a line still being written
+    return entry if isinstance(entry, dict) else None
 
 
 def published(stack: Stack, run: Run, revisions: int) -> list[dict[str, Any]]:

@@ -124,12 +124,34 @@ def key_name(key: Any) -> str:
 Perform = Callable[[Locator, float], Awaitable[None]]
 
 
+# Playwright's checks before a click, read at once: the element is visible and enabled, its
+# click point (the centre of its first box, as Playwright computes it) lies in the viewport,
+# and a click there hits the element itself or something inside it (nothing covers it). In a
+# frame nothing outside the frame can be seen from here, so the answer is then no.
+CLICKABLE_NOW_JS = """el => {
+  if (window !== window.top || !el.isConnected || !el.checkVisibility()) return false;
+  if (el.matches(':disabled')) return false;
+  const box = Array.from(el.getClientRects()).find(r => r.width * r.height > 0.99);
+  if (!box || box.left < 0 || box.top < 0 || box.right > innerWidth
+      || box.bottom > innerHeight) return false;
+  const root = el.getRootNode();
+  const hit = (root.elementFromPoint ? root : document).elementFromPoint(
+    box.left + box.width / 2, box.top + box.height / 2);
+  return !!hit && (hit === el || el.contains(hit));
+}"""
+
+
 async def click_once(locator: Locator, ms: float) -> None:
-    """Click once the element is actionable within the selector timeout `ms` (Playwright's
-    trial click: the checks alone); the click itself then waits for the navigation it starts
-    up to the navigation timeout. A form post that a loaded server answers late is not a
-    missing element: handing that click to the agent would submit the form twice."""
-    await locator.click(trial=True, timeout=ms)
+    """Click once the element is actionable within the selector timeout `ms`; the click
+    itself then waits for the navigation it starts up to the navigation timeout. A form post
+    that a loaded server answers late is not a missing element: handing that click to the
+    agent would submit the form twice.
+
+    Actionable is Playwright's trial click (its checks alone, waiting up to `ms`), unless
+    CLICKABLE_NOW_JS says at once that the element can be clicked: one evaluate instead of
+    the trial's waits for animation frames (about 50 ms a click on the real-app replay)."""
+    if not await locator.evaluate(CLICKABLE_NOW_JS, timeout=ms):
+        await locator.click(trial=True, timeout=ms)
     await locator.click(force=True, timeout=max(ms, NAVIGATION_TIMEOUT_S * 1000))
 
 
