@@ -17,30 +17,25 @@ from sqlalchemy.orm import Session
 
 from worker import models as m
 from worker.events import (
-    BlockCompleted,
     Event,
-    RunFinished,
     RunStarted,
-    redact_event,
     redact_raw,
 )
 from worker.secrets import Seal, Secrets, protect_action
 
 
 def protect(session: Session, event: Event) -> Event:
-    """The event with its run's secrets removed; run_started also stores its seals and
-    scrubs what the run recorded before it."""
-    if isinstance(event, RunFinished):
+    """run_started stores its seals and scrubs what the run recorded before it; the other
+    events pass as they are (a block event is scrubbed by worker/intake_guard.py with
+    `lookup`, which takes the run's shared lock)."""
+    if not isinstance(event, RunStarted):
         return event
     serialize(session, event)
-    if isinstance(event, RunStarted):
-        secrets = Secrets.of_parameters(event.parameters, event.definition.credential_keys())
-        if secrets:
-            save(session, event.workflow_run_id, secrets)
-            scrub_recorded(session, event.workflow_run_id, secrets)
-        return event
-    secrets, _ = lookup(session, event.workflow_run_id)
-    return redact_event(event, secrets) if secrets else event
+    secrets = Secrets.of_parameters(event.parameters, event.definition.credential_keys())
+    if secrets:
+        save(session, event.workflow_run_id, secrets)
+        scrub_recorded(session, event.workflow_run_id, secrets)
+    return event
 
 
 # A block event's one read: its run's seals and its run's workflow version (if run_started
@@ -57,7 +52,7 @@ _LOCK_AND_LOOKUP = text("SELECT * FROM scriptcache_block_guard(CAST(:run_id AS V
 def lookup(session: Session, run_id: str, *, lock: bool = False
            ) -> tuple[Secrets, tuple[str, int] | None]:
     """The run's seals, and its (workflow_permanent_id, version) once run_started is in.
-    With `lock`, a block event's shared lock on its run is taken first (`serialize`)."""
+    With `lock`, a block event's shared lock on its run is taken first (see `serialize`)."""
     if lock and session.get_bind().dialect.name == "postgresql":
         rows = session.execute(_LOCK_AND_LOOKUP, {"run_id": run_id}).all()
     else:  # SQLite runs one writer at a time: nothing to lock
@@ -68,19 +63,18 @@ def lookup(session: Session, run_id: str, *, lock: bool = False
     return Secrets(seals=seals), (None if wpid is None or version is None else (wpid, version))
 
 
-def serialize(session: Session, event: RunStarted | BlockCompleted) -> None:
+def serialize(session: Session, event: RunStarted) -> None:
     """run_started and the run's block events must not pass each other unseen: without this,
     a block committed while run_started scrubs would keep its secret. On PostgreSQL a
-    transaction-level advisory lock per run (shared for blocks, so they do not wait for each
-    other); SQLite runs one writer at a time anyway."""
+    transaction-level advisory lock per run, exclusive for run_started (block events take it
+    shared in `lookup`, so they do not wait for each other); SQLite runs one writer at a time
+    anyway."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    session.execute(_LOCKS[isinstance(event, RunStarted)], {"run_id": event.workflow_run_id})
+    session.execute(_EXCLUSIVE_LOCK, {"run_id": event.workflow_run_id})
 
 
-_LOCKS = {exclusive: text(f"SELECT {name}(hashtextextended(:run_id, 0))")
-          for exclusive, name in ((True, "pg_advisory_xact_lock"),
-                                  (False, "pg_advisory_xact_lock_shared"))}
+_EXCLUSIVE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:run_id, 0))")
 
 
 def save(session: Session, run_id: str, secrets: Secrets) -> None:
