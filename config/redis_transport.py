@@ -36,6 +36,7 @@ from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 from kombu.utils.json import dumps
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 SCHEMES = ("redis", "rediss")
@@ -43,6 +44,14 @@ SCHEMES = ("redis", "rediss")
 
 class Channel(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        if self.connection.client is None:
+            # The broker connection was closed under this channel: a reset seen by the
+            # consumer closes the connection, and closing the channel then restores its
+            # unacked messages through a new client. kombu would fail with an AttributeError,
+            # which Celery takes as unrecoverable and the worker exits; as a connection error
+            # it is ignored on close and the consumer reconnects. The messages stay in
+            # `unacked` and are restored after the visibility timeout, as after a crash.
+            raise RedisConnectionError("the broker connection is closed")
         params: dict[str, Any] = super()._connparams(asynchronous)
         params["retry"] = Retry(NoBackoff(), 0)  # errors reach kombu, which reconnects
         return params
