@@ -138,6 +138,8 @@ def summary(result: ReplayResult) -> str:
     ]
     lines += [f"  fallback: {f.label} {f.action} {f.selector!r} ({f.intention!r}): {f.error}"
               for f in result.fallbacks]
+    lines += [f"  relocated: {r.label} {r.action} {r.selector!r} -> {r.xpath!r} "
+              f"({r.intention!r})" for r in result.relocations]
     return "\n".join(lines)
 
 

@@ -2,8 +2,9 @@
 
 The portal workflow (worker/portal) on a site served on loopback, with the deterministic
 stand-in agent (no model): the agent's run is learned, a replay runs from code, the site is
-redesigned, a replay falls back to the agent, its emitted events repair the cache, and the
-next replay runs from code again. The runs' events go where the sample's went: in-process
+redesigned twice: a replay finds the moved elements again without the agent, then a replay
+falls back to the agent for renamed buttons; each time its emitted events repair the cache
+and the next replay runs from code again. The runs' events go where the sample's went: in-process
 (`--local`) or to the broker and the worker. Without Playwright or Chromium it says so and
 does nothing.
 
@@ -38,7 +39,10 @@ if TYPE_CHECKING:
     from worker.portal.workflow import Inputs
 
 WPID = "wpid_demo_portal"
-REDESIGN = "v2"
+# The site's redesigns, in turn: the first moves every element (found again by tag and
+# text, without the agent), the second renames buttons (the agent finds them).
+REDESIGNS = (("v2", "a banner on top, each page's content in a wrapper"),
+             ("v3", "other button texts, each button in its own wrapper"))
 INDENT = " " * 5
 # Takes events, records them and generates; returns the generation's reason when it is known.
 Record = Callable[[list[dict[str, Any]]], str | None]
@@ -131,19 +135,22 @@ class _Loop:
         clean = self.replay(f"wr_demo_{v}_code", first)
         same = self.effects() == agent_effects
         click.echo(f"  2. replay of revision {first} from code: {_outcome(clean, same)}")
-        self.site.variant = REDESIGN
-        click.echo(f"  3. the site is redesigned ({REDESIGN}: a banner on top, each page's "
-                   "content in a wrapper)")
-        broken = self.replay(f"wr_demo_{v}_redesign", first)
-        same = self.effects() == agent_effects
-        click.echo(f"     replay of revision {first}: {_outcome(broken, same)}")
-        repaired = self.generate(broken)
-        if repaired == first:
-            return
-        fixed = self.replay(f"wr_demo_{v}_repaired", repaired)
-        same = self.effects() == agent_effects
-        click.echo(f"  4. replay of revision {repaired} from code: {_outcome(fixed, same)}")
-        self.show_diff(first, repaired)
+        live, step = first, 3
+        for variant, what in REDESIGNS:
+            self.site.variant = variant
+            click.echo(f"  {step}. the site is redesigned ({variant}: {what})")
+            broken = self.replay(f"wr_demo_{v}_{variant}", live)
+            same = self.effects() == agent_effects
+            click.echo(f"     replay of revision {live}: {_outcome(broken, same)}")
+            repaired = self.generate(broken)
+            if repaired == live:
+                return
+            fixed = self.replay(f"wr_demo_{v}_{variant}_repaired", repaired)
+            same = self.effects() == agent_effects
+            click.echo(f"  {step + 1}. replay of revision {repaired} from code: "
+                       f"{_outcome(fixed, same)}")
+            live, step = repaired, step + 2
+        self.show_diff(live - 1, live)
 
     def generate(self, run: Run) -> int:
         """Record the run's events and generate; print and return the live version."""
@@ -205,12 +212,18 @@ def _calls(run: Run) -> str:
 
 
 def _outcome(run: Run, same_effects: bool) -> str:
-    if not run.fallbacks:
-        text = "0 fallbacks, 0 agent calls"
-    else:
+    parts = []
+    if run.relocated:
+        labels = _counted(label for label, _ in run.relocated)
+        parts.append(f"{len(run.relocated)} blocks relocated (their elements moved and were "
+                     f"found again\n{INDENT}by tag and text, without the agent: {labels})")
+    if run.fallbacks:
         labels = _counted(label for label, _, _ in run.fallbacks)
-        text = (f"{len(run.fallbacks)} fallbacks, {len(run.calls)} agent calls, one per "
-                f"failed action\n{INDENT}({labels})")
+        parts.append(f"{len(run.fallbacks)} fallbacks, {len(run.calls)} agent calls, one per "
+                     f"failed action\n{INDENT}({labels})")
+    if not run.fallbacks:
+        parts.append(f"{'' if run.relocated else '0 fallbacks, '}0 agent calls")
+    text = f"\n{INDENT}".join(parts)
     return text + f"\n{INDENT}" + ("the same form posts and order views as the agent's run"
                                     if same_effects else
                                     "NOT the agent's form posts and order views")

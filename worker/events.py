@@ -34,7 +34,7 @@ BlockStatus = Literal["completed", "failed", "terminated", "canceled", "timed_ou
 RunStatus = Literal["completed", "failed", "terminated", "canceled", "timed_out"]
 ExecutedWith = Literal["agent", "code"]
 # ARCHITECTURE.md §8: whether a block that ran from code needed the agent, and for how much.
-Fallback = Literal["none", "element", "block"]
+Fallback = Literal["none", "relocated", "element", "block"]
 ActionSource = Literal["code", "agent"]
 KNOWN_ACTION_TYPES = frozenset({
     "click", "input_text", "select_option", "upload_file", "goto_url", "hover", "keypress",

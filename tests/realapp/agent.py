@@ -23,8 +23,8 @@ from typing import Any
 
 from playwright.async_api import Locator, Page
 
-from worker.browser.standin import _QUOTED, FULL_XPATH_JS
-from worker.runtime.identity import DESCRIBE_JS
+from worker.browser.standin import _QUOTED
+from worker.runtime.identity import DESCRIBE_JS, FULL_XPATH_JS
 
 FIND_TIMEOUT_MS = 5_000
 ORDER_SCHEMA = {"type": "object", "properties": {"status": {"type": "string"},

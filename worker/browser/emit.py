@@ -8,11 +8,12 @@ worker (`scriptcache publish`) or a platform's own publisher.
 A task_v2 block's children are emitted as an agent run's are: each helper call of its
 function (worker/browser/replay.py) is a `block_completed` with the task_v2's run block as
 `parent_workflow_run_block_id`, the child's label and block type as recorded, its task and
-its actions; the task_v2 itself follows them, with fallback `element` when any of them fell
-back. So a child that fell back repairs its task_v2 (ARCHITECTURE.md §8). A task_v2 the
-agent ran whole (`run_block`: not cached yet, or its cached code raised) has one child
-instead of what its code did: labelled like the task_v2, block type `task`, holding the
-agent's actions, from which the next generation builds its function.
+its actions; the task_v2 itself follows them, with fallback `element` when the agent did
+any of their actions (`relocated` when their elements only moved). So a child that fell
+back repairs its task_v2 (ARCHITECTURE.md §8). A task_v2 the agent ran whole (`run_block`:
+not cached yet, or its cached code raised) has one child instead of what its code did:
+labelled like the task_v2, block type `task`, holding the agent's actions, from which the
+next generation builds its function.
 
 Credentials never appear: run parameters of type credential are left out, an action whose
 typed value is a credential's names its key instead (worker/browser/page.py), and any string
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from worker.browser.journal import BlockRecord, ReplayResult
+from worker.browser.journal import BlockRecord, Fallback, ReplayResult
 from worker.definition import TASK_LIKE, Definition
 from worker.events import REDACTED, BlockCompleted
 
@@ -120,16 +121,21 @@ def _agent_child(record: BlockRecord, definition: Definition) -> BlockRecord:
         extraction=(extra.get("data_extraction_goal"), extra.get("data_schema")))
 
 
-def fell_back_within(records: Sequence[BlockRecord], definition: Definition) -> set[int]:
-    """The task_v2 records that ran from code while one of their children fell back."""
-    found: set[int] = set()
+def fell_back_within(records: Sequence[BlockRecord],
+                     definition: Definition) -> dict[int, Fallback]:
+    """The task_v2 records that ran from code while one of their children fell back, with
+    the fallback they report: "element" when the agent did any of the children's actions,
+    else "relocated"."""
+    found: dict[int, Fallback] = {}
     for record in records:
         if record.fallback == "none":
             continue
+        child: Fallback = "relocated" if record.fallback == "relocated" else "element"
         for parent in _ancestors(record):
             if block_type_of(parent, definition) != "task_v2":
                 break
-            found.add(id(parent))
+            if found.get(id(parent)) != "element":
+                found[id(parent)] = child
     return found
 
 
@@ -141,7 +147,7 @@ def _ancestors(record: BlockRecord) -> Iterator[BlockRecord]:
 
 
 def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict[int, str],
-           info: RunInfo, summary: set[int]) -> dict[str, Any]:
+           info: RunInfo, summary: dict[int, Fallback]) -> dict[str, Any]:
     block = definition.block(record.label) if record.block_type is None else None
     block_type = block_type_of(record, definition)
     in_loop = record.parent is not None
@@ -150,7 +156,7 @@ def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict
         executed_with = "agent"  # loops and conditionals of a run without a script
     fallback = record.fallback
     if fallback == "none" and id(record) in summary:
-        fallback = "element"  # a task_v2 whose children needed the agent
+        fallback = summary[id(record)]  # a task_v2 whose children fell back
     task = None
     if block_type in TASK_LIKE and block is not None:
         extra = block.model_extra or {}

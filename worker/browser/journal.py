@@ -29,6 +29,18 @@ class FallbackRecord:
 
 
 @dataclass(frozen=True)
+class Relocation:
+    """One action whose recorded selector no longer designated the recorded element, done
+    on that element where the runtime found it again (worker/browser/page.py `_relocate`)."""
+
+    label: str | None
+    action: str
+    selector: str  # the recorded one
+    xpath: str  # where the element is now
+    intention: str | None
+
+
+@dataclass(frozen=True)
 class BlockStarted:
     label: str
     loop_index: int | None
@@ -44,7 +56,7 @@ class BlockFinished:
 
 
 Observer = Callable[[BlockStarted | BlockFinished], None]
-Fallback = Literal["none", "element", "block"]
+Fallback = Literal["none", "relocated", "element", "block"]
 
 
 @dataclass
@@ -83,10 +95,16 @@ class ReplayResult:
     records: tuple[BlockRecord, ...] = field(default=(), compare=False, repr=False)
     started_at: datetime | None = field(default=None, compare=False)
     finished_at: datetime | None = field(default=None, compare=False)
+    relocations: tuple[Relocation, ...] = ()
 
     def fallback_count(self) -> int:
         """Blocks whose cached code needed the agent (element or block level)."""
-        return sum(1 for r in self.records if r.fallback != "none")
+        return sum(1 for r in self.records if r.fallback in ("element", "block"))
+
+    def relocated_count(self) -> int:
+        """Blocks that ran from code without the agent although some of their recorded
+        selectors had moved (fallback "relocated": their events repair the cache)."""
+        return sum(1 for r in self.records if r.fallback == "relocated")
 
     def agent_calls(self) -> int:
         """Calls of the agent: one per element fallback, one per block it ran."""
@@ -122,6 +140,11 @@ class ReplayResult:
                  "intention": f.intention, "error": f.error}
                 for f in self.fallbacks
             ],
+            "relocations": [
+                {"label": r.label, "action": r.action, "selector": r.selector,
+                 "xpath": r.xpath, "intention": r.intention}
+                for r in self.relocations
+            ],
             "extracted": [
                 {"label": label, "loop_index": index, "value": value}
                 for label, index, value in self.extracted
@@ -144,6 +167,7 @@ class Journal:
     wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     blocks: list[BlockFinished] = field(default_factory=list)
     fallbacks: list[FallbackRecord] = field(default_factory=list)
+    relocations: list[Relocation] = field(default_factory=list)
     extracted: list[tuple[str | None, int | None, Any]] = field(default_factory=list)
     records: list[BlockRecord] = field(default_factory=list)  # in the order they finished
     _running: list[BlockRecord] = field(default_factory=list)
@@ -207,7 +231,7 @@ class Journal:
         return ReplayResult(
             tuple(self.blocks), tuple(self.fallbacks), tuple(self.extracted), duration_s,
             None if error is None else first_line(error), error, tuple(self.records),
-            started_at, self.wall_clock(),
+            started_at, self.wall_clock(), tuple(self.relocations),
         )
 
     def _close(self, record: BlockRecord, outcome: Outcome, detail: str | None) -> None:

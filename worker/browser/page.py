@@ -13,6 +13,11 @@ text), the selector counts as failed: the agent does the action (fallback "eleme
 optional action is skipped, and without an agent ElementMismatch names the block, the
 selector and both descriptors. The descriptor is recorded with the action (`element`).
 
+Before the agent, the runtime looks for the expected element elsewhere: a redesign that
+wrapped the content moves every absolute xpath, but the element is still there, the one
+visible element of its tag with its text. It acts on it at its new xpath, without the agent,
+and the block reports fallback "relocated" so that the run's events repair the cache.
+
 Every action performed is recorded in the journal's running block, in the shape of an
 event's actions item: the script's with `source: "code"`, the agent's with `source: "agent"`.
 """
@@ -24,15 +29,25 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
 from playwright.async_api import Page as PlaywrightPage
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from worker.browser.agent import ActRequest, Agent, agent_actions
 from worker.browser.chromium import NAVIGATION_TIMEOUT_S
-from worker.browser.journal import FallbackRecord, Journal, first_line
+from worker.browser.journal import FallbackRecord, Journal, Relocation, first_line
 from worker.errors import PermanentError
-from worker.runtime.identity import DESCRIBE_JS, Descriptor, descriptor, matches, shown
+from worker.runtime.identity import (
+    CANDIDATES_JS,
+    DESCRIBE_JS,
+    TAG_NAME,
+    Descriptor,
+    descriptor,
+    matches,
+    relocated,
+    shown,
+)
 from worker.runtime.page import Expected
 
 DEFAULT_SELECTOR_TIMEOUT_S = 5.0
@@ -306,20 +321,58 @@ class BrowserPage:
         if optional and not await self._present(locator):
             self._record(action, selector, intention, value, status="skipped")
             return
+        wanted = descriptor(expect)
+        located = False  # the selector designates the element expected
         try:
             found = await self._describe(locator)
-            wanted = descriptor(expect)
             if wanted is not None and not matches(found, wanted):
                 if optional:  # another element is there: the one expected is absent
                     self._record(action, selector, intention, value, status="skipped")
                     return
                 raise ElementMismatch(f"the element at {selector} is {shown(found)}, the "
                                       f"recording's was {shown(wanted)}")
+            located = True
             await perform(locator, self._timeout_ms)
         except (PlaywrightTimeoutError, ElementMismatch) as exc:
-            await self._fall_back(action, selector, intention, exc, value)
+            if located or optional or not await self._relocate(
+                    action, selector, intention, perform, value, wanted):
+                await self._fall_back(action, selector, intention, exc, value)
             return
         self._record(action, selector, intention, value, element=found)
+
+    async def _relocate(self, action: str, selector: str, intention: str | None,
+                        perform: Perform, value: Any, wanted: Descriptor | None) -> bool:
+        """The recorded element moved (its selector designates nothing, or another element):
+        find it by its descriptor, the one visible element of its tag with its text
+        (worker/runtime/identity.py `relocated`), and act on it there, without the agent.
+        The block reports fallback "relocated": the failed attempt, then the action at the
+        new xpath, so that the run's events repair the cache. False when it is not found
+        exactly once, or acting on it failed too: the agent's turn."""
+        if wanted is None or not TAG_NAME.fullmatch(wanted[0]):
+            return False
+        try:
+            candidates = await self.page.evaluate(CANDIDATES_JS, wanted[0])
+        except PlaywrightError:  # the page navigated away under the evaluate
+            return False
+        xpath = relocated(candidates, wanted)
+        if xpath is None:
+            return False
+        locator = self.page.locator(playwright_selector(xpath)).first
+        try:
+            found = await self._describe(locator)
+            if not matches(found, wanted):
+                return False
+            await perform(locator, self._timeout_ms)
+        except PlaywrightTimeoutError:
+            return False
+        self.journal.relocations.append(
+            Relocation(self.journal.current_label, action, selector, xpath, intention))
+        record = self.journal.current
+        if record is not None and record.fallback == "none":
+            record.fallback = "relocated"
+        self._record(action, selector, intention, value, status="failed")
+        self._record(action, xpath, intention, value, element=found)
+        return True
 
     async def _describe(self, locator: Locator) -> Descriptor:
         """The element's descriptor (worker/runtime/identity.py), in one round trip; waits
@@ -385,7 +438,8 @@ class BrowserPage:
             FallbackRecord(label, action, selector, intention, first_line(error)))
         record = self.journal.current
         if record is not None:
-            record.fallback = "element" if record.fallback == "none" else record.fallback
+            if record.fallback in ("none", "relocated"):
+                record.fallback = "element"
             record.agent_calls += 1
         self._record(action, selector, intention, value, status="failed")
         if self.agent is None:

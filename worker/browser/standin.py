@@ -25,21 +25,9 @@ from playwright.async_api import Page as PlaywrightPage
 
 from worker.browser.agent import ActRequest, AgentFailed, BlockRequest, BlockResult
 from worker.browser.page import ACTION_TYPES, key_name, press_focused
-from worker.runtime.identity import DESCRIBE_JS
+from worker.runtime.identity import DESCRIBE_JS, FULL_XPATH_JS
 
 FIND_TIMEOUT_MS = 3_000
-# Chromium's "Copy full XPath": tag names from the root, an index only among same-tag siblings.
-FULL_XPATH_JS = """el => {
-  const parts = [];
-  for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
-    let index = 0, count = 0;
-    for (const s of (n.parentElement ? n.parentElement.children : [n])) {
-      if (s.localName === n.localName) { count++; if (s === n) index = count; }
-    }
-    parts.unshift(count > 1 ? `${n.localName}[${index}]` : n.localName);
-  }
-  return '/' + parts.join('/');
-}"""
 _QUOTED = re.compile(r"(?<![\w])'([^']+)'(?![\w])")  # 'Name', not the ' of customer's
 DIALOG_INTENTION = "Close the dialog that covers the page"
 

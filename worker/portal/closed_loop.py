@@ -73,8 +73,17 @@ class Run:
 
     @property
     def fallbacks(self) -> list[tuple[str, int | None, str]]:
+        """The blocks whose cached code needed the agent (fallback element or block)."""
         return [(e["label"], e["loop_index"], e["fallback"]) for e in self.events
-                if e["type"] == "block_completed" and e.get("fallback", "none") != "none"]
+                if e["type"] == "block_completed"
+                and e.get("fallback", "none") in ("element", "block")]
+
+    @property
+    def relocated(self) -> list[tuple[str, int | None]]:
+        """The blocks that ran from code without the agent while their elements had moved
+        (fallback relocated: the run's events still repair them)."""
+        return [(e["label"], e["loop_index"]) for e in self.events
+                if e["type"] == "block_completed" and e.get("fallback") == "relocated"]
 
 
 async def agent_run(chromium: str, base_url: str, inputs: Inputs, run_id: str, *,

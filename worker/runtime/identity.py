@@ -17,12 +17,18 @@ same function on the element, so descriptors compare exactly. `text` is:
 - anything else: its aria-label, else its innerText;
 
 whitespace collapsed, trimmed, cut to TEXT_CHARS characters; null when empty. Two texts are
-the same when they are equal ignoring case and runs of whitespace (`same_text`).
+the same when they are equal ignoring case and runs of whitespace (`matches`).
+
+The descriptor also finds the element again when a redesign moved it (`relocated`): among the
+page's visible elements of the expected tag (CANDIDATES_JS), the one whose text is the
+expected text, when exactly one is. The runtime then acts on it at its new xpath without the
+agent, and the run's events repair the cache (fallback "relocated", ARCHITECTURE.md §8).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 TEXT_CHARS = 80
@@ -55,6 +61,30 @@ DESCRIBE_JS = """el => {
   text = text.slice(0, TEXT_CHARS).trim();
   return {tag: tag, text: text || null};
 }""".replace("TEXT_CHARS", str(TEXT_CHARS))
+
+# Chromium's "Copy full XPath": tag names from the root, an index only among same-tag siblings.
+FULL_XPATH_JS = """el => {
+  const parts = [];
+  for (let n = el; n && n.nodeType === 1; n = n.parentElement) {
+    let index = 0, count = 0;
+    for (const s of (n.parentElement ? n.parentElement.children : [n])) {
+      if (s.localName === n.localName) { count++; if (s === n) index = count; }
+    }
+    parts.unshift(count > 1 ? `${n.localName}[${index}]` : n.localName);
+  }
+  return '/' + parts.join('/');
+}"""
+
+# The visible elements of one tag in the page's document, each with its descriptor and full
+# xpath: where the runtime looks for a recorded element its selector no longer designates.
+CANDIDATES_JS = """tag => {
+  const describe = DESCRIBE;
+  const xpath = XPATH;
+  return Array.from(document.getElementsByTagName(tag))
+    .filter(el => el.checkVisibility())
+    .map(el => Object.assign(describe(el), {xpath: xpath(el)}));
+}""".replace("DESCRIBE", DESCRIBE_JS).replace("XPATH", FULL_XPATH_JS)
+TAG_NAME = re.compile(r"[a-z][a-z0-9-]*")
 
 Descriptor = tuple[str, str | None]  # (tag, text): the `expect` of a generated statement
 
@@ -92,3 +122,14 @@ def shown(element: Descriptor) -> str:
     """`<input 'Save'>`, `<a>`: a descriptor in a message."""
     tag, text = element
     return f"<{tag} {text!r}>" if text else f"<{tag}>"
+
+
+def relocated(candidates: Sequence[Any], expected: Descriptor | None) -> str | None:
+    """The xpath of the one candidate (CANDIDATES_JS's items) that is the element expected,
+    or None: when nothing names the element (no text expected), when none matches, and when
+    several do (two "Delete" links: which one the recording meant cannot be told)."""
+    if expected is None or expected[1] is None or not normalized(expected[1]):
+        return None
+    hits = [c for c in candidates if isinstance(c, Mapping) and isinstance(c.get("xpath"), str)
+            and (found := descriptor(c)) is not None and matches(found, expected)]
+    return hits[0]["xpath"] if len(hits) == 1 else None
