@@ -2,7 +2,9 @@
 positional xpath that now designates another element of the same tag is never acted on.
 
 The test portal's `decoy` puts a "Save as draft" button before "Request refund": the
-recorded `/html/body/form/button` now finds the decoy. Judged by the site's form posts."""
+recorded `/html/body/form/button` now finds the decoy, and the runtime finds "Request
+refund" again where it moved (tests/browser/test_relocate.py has the rules). Judged by the
+site's form posts."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from tests.browser.test_replay import ALICE
 from worker import scripts as read
 from worker.browser.chromium import open_page
 from worker.browser.journal import Journal
-from worker.browser.page import BrowserPage, ElementMismatch
+from worker.browser.page import BrowserPage
 from worker.browser.replay import Hooks, replay_revision
 from worker.events import parse_event
 from worker.generation import GenerateResult, generate_now
@@ -102,7 +104,7 @@ def replay(chromium: str, cache: Cache, run_id: str) -> Run:
                                          version=revision.version, run_id=run_id))
 
 
-def test_without_an_agent_the_replay_stops_before_clicking_the_decoy(
+def test_without_an_agent_the_decoy_is_never_clicked_and_the_refund_button_is_found_again(
     chromium: str, portal: Portal, cache: Cache
 ) -> None:
     learn(chromium, portal, cache)
@@ -115,26 +117,21 @@ def test_without_an_agent_the_replay_stops_before_clicking_the_decoy(
         files, definition, ALICE.parameters(), ALICE.credentials(), chromium_path=chromium,
         hooks=Hooks(extractor=read_status_total), selector_timeout_s=1.0))
 
-    assert isinstance(result.exception, ElementMismatch)
-    assert str(result.exception) == (
-        "block 'request_refund': click (intention: \"Click 'Request refund'\"): the element "
-        "at /html/body/form/button is <button 'Save as draft'>, the recording's was "
-        "<button 'Request refund'>")
-    assert posted(portal) == ["/login"]  # signed in; neither the draft nor the refund posted
+    result.raise_for_error()
+    assert [(r.label, r.selector, r.xpath) for r in result.relocations] == [
+        ("request_refund", "/html/body/form/button", "/html/body/form/button[2]")]
+    assert posted(portal) == ["/login", "/refunds"]  # the refund, never the draft
 
 
-def test_with_the_agent_the_decoy_is_a_fallback_and_the_next_replay_runs_from_code(
+def test_the_decoy_is_relocated_without_the_agent_and_the_next_replay_runs_from_code(
     chromium: str, portal: Portal, cache: Cache
 ) -> None:
     learn(chromium, portal, cache)
     portal.site.decoy = True
 
     caught = replay(chromium, cache, "wr_decoy")
-    assert caught.fallbacks == [("request_refund", None, "element")]
-    assert caught.calls == [("act", "request_refund")]
-    [fallback] = caught.result.fallbacks
-    assert fallback.error == ("the element at /html/body/form/button is <button 'Save as "
-                              "draft'>, the recording's was <button 'Request refund'>")
+    assert (caught.fallbacks, caught.calls) == ([], [])
+    assert caught.relocated == [("request_refund", None)]
     assert posted(portal) == ["/login", "/refunds"]
     repaired = record(cache, caught)
     assert repaired.regenerated and repaired.labels == ("request_refund",)
@@ -143,7 +140,7 @@ def test_with_the_agent_the_decoy_is_a_fallback_and_the_next_replay_runs_from_co
     assert "expect=('button', 'Request refund')" in code
 
     fixed = replay(chromium, cache, "wr_decoy_fixed")
-    assert (fixed.fallbacks, fixed.calls) == ([], [])
+    assert (fixed.fallbacks, fixed.relocated, fixed.calls) == ([], [], [])
     assert posted(portal) == ["/login", "/refunds"]
 
 
