@@ -51,11 +51,15 @@ from worker.definition import Definition, render_cache_key
 @click.option("--publish", is_flag=True, help="Send the replayed run's events to the broker.")
 @click.option("--run-id", default=None, help="The replayed run's workflow_run_id "
               "(default: a fresh wr_<uuid>).")
+@click.option("--no-relocate", "no_relocate", is_flag=True,
+              help="Do not look for a moved element by its tag and text: its action goes to "
+                   "the agent (or fails).")
 @pass_ctx
 def replay_command(
     obj: Context, wpid: str, params: str, cache_key: str | None, version: int | None,
     credentials: str, selector_timeout_s: float, executable: str | None, as_json: bool,
     agent_spec: str | None, emit_to: str | None, publish: bool, run_id: str | None,
+    no_relocate: bool,
 ) -> None:
     """Replay the live (or given) revision of a workflow's script in headless Chromium."""
     try:
@@ -94,7 +98,7 @@ def replay_command(
         files, definition, parameters, secrets, info=info,
         chromium_path=executable or obj.settings.chromium_path, hooks=hooks,
         selector_timeout_s=selector_timeout_s, agent=plugged,
-        optional_timeout_s=obj.settings.optional_wait_s,
+        optional_timeout_s=obj.settings.optional_wait_s, relocate=not no_relocate,
     ))
     result = replayed.result
     if as_json:

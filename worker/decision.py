@@ -80,7 +80,8 @@ def uncovered_containers(run: RunRecord) -> frozenset[str]:
 
 
 def repair_labels(run: RunRecord) -> frozenset[str]:
-    """Labels whose cached code fell back to the agent in this run (ARCHITECTURE.md §8): a
+    """Labels whose cached code fell back in this run (ARCHITECTURE.md §8; to the agent, or
+    a moved element found again: fallback "relocated"): a
     completed cacheable block with `fallback` other than none, at top level or in a branch,
     or a completed loop or task_v2 any of whose cacheable descendants fell back (the
     container's entry covers its children, so the container is repaired). A container is
@@ -173,7 +174,7 @@ def decide(
         generate = new | repair
         reasons = [f"executed blocks not covered by the cache: {_names(new)}"] if new else []
         if repair:
-            reasons.append(f"repair: cached blocks fell back to the agent: {_names(repair)}")
+            reasons.append(f"repair: cached blocks fell back: {_names(repair)}")
         reason = also("; ".join(reasons))
     elif held:
         return no(held)

@@ -193,7 +193,7 @@ class ScriptRevision(Base):
     source_workflow_run_id: Mapped[str] = mapped_column(Id)
     content_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(_tz())
-    # Made because cached blocks fell back to the agent (counted by the repair budget).
+    # Made because cached blocks fell back (counted by the repair budget).
     repair: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Stored while the script was pinned and never made live since.
     candidate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -119,7 +119,7 @@ def test_replay_with_an_agent_emits_the_run_whose_ingest_repairs_the_script(
     assert repaired.exit_code == 0, repaired.output
     outcome = json.loads(repaired.output)
     assert (outcome["regenerated"], outcome["version"]) == (True, 2)
-    assert outcome["reason"].startswith("repair: cached blocks fell back to the agent")
+    assert outcome["reason"].startswith("repair: cached blocks fell back: sign_in")
 
 
 def test_replay_emits_to_stdout_with_progress_on_stderr_and_names_a_bad_agent(

@@ -57,7 +57,7 @@ def test_a_fallback_repairs_only_its_block_from_the_replay(
     result = record(pg_sessions, store, fell_back("wr_replay", "/html/body/div[2]/button"))
 
     assert (result.regenerated, result.labels, result.version) == (True, ("sign_in",), 2)
-    assert result.reason == "repair: cached blocks fell back to the agent: sign_in"
+    assert result.reason == "repair: cached blocks fell back: sign_in"
     with pg_sessions() as session:
         rows = session.execute(select(m.ScriptRevision.version, m.ScriptRevision.repair)
                                .order_by(m.ScriptRevision.version)).all()

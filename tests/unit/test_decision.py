@@ -286,6 +286,16 @@ REPAIRS = [
                  live(V1, *ALL_V1), RepairBudget(), yes("sign_in", carry=(
                      "each_order", "request_refund", "contact_support")), "repair",
                  id="a cached top-level block with an element fallback is repaired alone"),
+    pytest.param(run(V1, (fell_back("sign_in", "login", "relocated"), loop("code", "code"))),
+                 live(V1, *ALL_V1), RepairBudget(), yes("sign_in", carry=(
+                     "each_order", "request_refund", "contact_support")), "repair: cached "
+                 "blocks fell back: sign_in",
+                 id="a cached block whose moved elements were found again is repaired"),
+    pytest.param(run(V1, (block("sign_in", "login", "code"), loop("code", "code", extra=(
+        child("read_order", "extraction", 2, "code", fallback="relocated"),)))),
+                 live(V1, *ALL_V1), RepairBudget(), yes("each_order", carry=(
+                     "sign_in", "request_refund", "contact_support")), "each_order",
+                 id="a loop child relocated repairs its loop"),
     pytest.param(run(V1, (fell_back("sign_in", "login", "block"), loop("code", "code"))),
                  live(V1, *ALL_V1), RepairBudget(), yes("sign_in"), "sign_in",
                  id="a cached top-level block whose code failed (block fallback) is repaired"),

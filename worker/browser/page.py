@@ -192,7 +192,7 @@ class BrowserPage:
         fallback: FallbackHook | None = None, extractor: ExtractorHook | None = None,
         selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S,
         downloads_dir: Path | None = None, agent: Agent | None = None,
-        optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S,
+        optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S, relocate: bool = True,
     ) -> None:
         self.page = page
         self.journal = journal
@@ -207,6 +207,7 @@ class BrowserPage:
         self._timeout_ms = selector_timeout_s * 1000
         self._optional_ms = optional_timeout_s * 1000
         self._downloads_dir = downloads_dir
+        self._relocate_moved = relocate  # look for a moved element before the agent
 
     async def goto(self, url: str, *, intention: str | None) -> None:
         await self.page.goto(str(url), wait_until="load")
@@ -348,7 +349,7 @@ class BrowserPage:
         The block reports fallback "relocated": the failed attempt, then the action at the
         new xpath, so that the run's events repair the cache. False when it is not found
         exactly once, or acting on it failed too: the agent's turn."""
-        if wanted is None or not TAG_NAME.fullmatch(wanted[0]):
+        if not self._relocate_moved or wanted is None or not TAG_NAME.fullmatch(wanted[0]):
             return False
         try:
             candidates = await self.page.evaluate(CANDIDATES_JS, wanted[0])

@@ -174,17 +174,19 @@ async def replay_revision(
     credentials: Mapping[str, Any], *, chromium_path: str, hooks: Hooks = Hooks(),
     selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S, headless: bool = True,
     agent: Agent | None = None, optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S,
+    relocate: bool = True,
 ) -> ReplayResult:
     """Run a revision's main.py in a fresh headless Chromium; the script's files live in a
     temporary directory for the duration. With an `agent`, failed actions and blocks fall
-    back to it, and blocks not cached yet are run by it."""
+    back to it, and blocks not cached yet are run by it. `relocate=False`: a moved element
+    is not looked for elsewhere (worker/browser/page.py), its action goes to the agent."""
     with tempfile.TemporaryDirectory(prefix="scriptcache-replay-") as tmp:
         module = load_script(files, Path(tmp))
         async with open_page(chromium_path, headless=headless) as browser_page:
             page = BrowserPage(
                 browser_page, Journal(hooks.observer), fallback=hooks.fallback,
                 extractor=hooks.extractor, selector_timeout_s=selector_timeout_s,
-                agent=agent, optional_timeout_s=optional_timeout_s,
+                agent=agent, optional_timeout_s=optional_timeout_s, relocate=relocate,
             )
             ctx = BrowserRunContext(page, definition, parameters, credentials,
                                     block_hook=hooks.block_hook)
@@ -205,6 +207,7 @@ async def replay_and_emit(
     agent: Agent | None = None, hooks: Hooks = Hooks(),
     selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S,
     optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S, headless: bool = True,
+    relocate: bool = True,
 ) -> Replayed:
     """The platform's call: run the revision with its agent plugged in, and get back the
     run's events to publish (`worker.publisher.publish_events`), so that whatever fell back
@@ -212,5 +215,5 @@ async def replay_and_emit(
     result = await replay_revision(
         files, definition, parameters, credentials, chromium_path=chromium_path, hooks=hooks,
         selector_timeout_s=selector_timeout_s, headless=headless, agent=agent,
-        optional_timeout_s=optional_timeout_s)
+        optional_timeout_s=optional_timeout_s, relocate=relocate)
     return Replayed(result, emit_events(result, definition, info))

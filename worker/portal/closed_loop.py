@@ -103,14 +103,14 @@ async def agent_run(chromium: str, base_url: str, inputs: Inputs, run_id: str, *
 async def replay_with_agent(
     chromium: str, files: Mapping[str, bytes], definition: Definition, inputs: Inputs, *,
     script_id: int, version: int, run_id: str, wpid: str = portal.WPID,
-    workflow_version: int = 1,
+    workflow_version: int = 1, relocate: bool = True,
 ) -> Run:
     """Run a revision from code with the stand-in agent plugged in, as a platform does."""
     agent = standin()
     result = await replay_revision(
         files, definition, inputs.parameters(), inputs.credentials(), chromium_path=chromium,
         agent=agent, selector_timeout_s=SELECTOR_TIMEOUT_S,
-        optional_timeout_s=OPTIONAL_TIMEOUT_S,
+        optional_timeout_s=OPTIONAL_TIMEOUT_S, relocate=relocate,
         hooks=Hooks(extractor=read_status_total))
     result.raise_for_error()
     info = RunInfo(wpid, workflow_version, script_id, version, inputs.parameters(),
