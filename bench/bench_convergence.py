@@ -3,13 +3,19 @@ changes three times, before runs 5, 10 and 15: v2 (a banner on top and an extra 
 positional xpaths fail), v3 (other button texts, each button wrapped), then a welcome dialog
 in the first loop iteration only.
 
-Three policies run the same 20 runs on their own copy of the site and their own cache:
+The policies run the same 20 runs on their own copy of the site and their own cache:
 - scriptcache: run 1 is the stand-in agent's run (nothing cached); every later run replays
   the live revision with the agent plug-in and its emitted events go through the generation
-  (`generate_now`), which repairs what fell back;
-- no repair (the reference policy): the same, with SCRIPTCACHE_REPAIRS_PER_DAY=0, so a cached
-  block that fell back stays as it is (other reasons to regenerate still apply);
-- always agent: every run is the agent's.
+  (`generate_now`), which repairs what fell back; the runtime finds a moved element again
+  by its tag and text before it calls the agent (relocation, worker/browser/page.py);
+- no repair (the reference policy): a cached block that fell back stays as it is
+  (SCRIPTCACHE_REPAIRS_PER_DAY=0; other reasons to regenerate still apply), and every
+  failed selector goes to the agent, as the reference implementation's runtime does
+  (relocation off);
+- always agent: every run is the agent's;
+- two ablations, to show what each half is worth: "no repair, relocating" (the reference
+  policy on scriptcache's runtime) and "repair, no relocation" (scriptcache with every
+  failed selector handed to the agent).
 
 Per run: agent calls (act per failed action, run_block per block the agent ran) and the
 blocks (task-like executions, loop iterations included) run from code, with and without an
@@ -48,7 +54,23 @@ from worker.store import MemoryStore
 NAME = "7 convergence"
 RUNS = 20
 CHANGES = {5: "v2", 10: "v3", 15: "v3 + welcome dialog"}
-POLICIES = ("scriptcache", "no repair", "always agent")
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    repairs_per_day: int  # 0: never repaired
+    relocate: bool
+    agent_only: bool = False
+
+
+POLICIES = (
+    Policy("scriptcache", 10, relocate=True),
+    Policy("no repair", 0, relocate=False),
+    Policy("always agent", 0, relocate=False, agent_only=True),
+    Policy("no repair, relocating", 0, relocate=True),
+    Policy("repair, no relocation", 10, relocate=False),
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +81,7 @@ class Figures:
     agent_calls: int
     blocks: int
     from_code: int  # executed_with code (an element fallback included)
-    clean: int  # executed_with code and no fallback
+    clean: int  # executed_with code and no agent call (fallback none or relocated)
     wall_s: float
     regenerated: str
 
@@ -78,7 +100,8 @@ def figures(policy: str, n: int, run: Run, wall_s: float, regenerated: str) -> F
               and e["block_type"] in TASK_LIKE]
     code = [e for e in blocks if e["executed_with"] == "code"]
     return Figures(policy, n, state_at(n), len(run.calls), len(blocks), len(code),
-                   sum(1 for e in code if e.get("fallback", "none") == "none"), wall_s,
+                   sum(1 for e in code if e.get("fallback", "none") in ("none", "relocated")),
+                   wall_s,
                    regenerated)
 
 
@@ -89,18 +112,23 @@ def record(cache: Cache, run: Run, repairs_per_day: int) -> str:
     return "; ".join(r.reason for r in results if r.regenerated)
 
 
-def replay(chromium: str, cache: Cache, run_id: str) -> Run:
+def replay(chromium: str, cache: Cache, run_id: str, relocate: bool) -> Run:
     files, definition = cache.live(WPID)
     with cache.sessions() as session:
         revision = read.select_revision(session, read.resolve_script(session, WPID, None), None)
     return asyncio.run(replay_with_agent(chromium, files, definition, ALICE,
                                          script_id=revision.script_id,
-                                         version=revision.version, run_id=run_id))
+                                         version=revision.version, run_id=run_id,
+                                         relocate=relocate))
 
 
-def policy_runs(chromium: str, policy: str, directory: Path,
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def policy_runs(chromium: str, policy: Policy, directory: Path,
                 progress: Callable[[Figures], None]) -> list[Figures]:
-    engine = make_engine(f"sqlite:///{directory / (policy.replace(' ', '_') + '.db')}")
+    engine = make_engine(f"sqlite:///{directory / (slug(policy.name) + '.db')}")
     upgrade(engine)
     cache = Cache(make_sessionmaker(engine), MemoryStore())
     site = Site()
@@ -109,17 +137,17 @@ def policy_runs(chromium: str, policy: str, directory: Path,
         with serve(site) as base_url:
             for n in range(1, RUNS + 1):
                 apply(site, state_at(n))
-                run_id = f"bench_{policy.replace(' ', '_')}_{n}"
+                run_id = f"bench_{slug(policy.name)}_{n}"
                 started = time.monotonic()
-                if n == 1 or policy == "always agent":
+                if n == 1 or policy.agent_only:
                     done = asyncio.run(agent_run(chromium, base_url, ALICE, run_id))
                 else:
-                    done = replay(chromium, cache, run_id)
+                    done = replay(chromium, cache, run_id, policy.relocate)
                 wall_s = time.monotonic() - started
-                reason = "" if policy == "always agent" else record(
-                    cache, done, 0 if policy == "no repair" else 10)
+                reason = "" if policy.agent_only else record(cache, done,
+                                                              policy.repairs_per_day)
                 site.clear()
-                out.append(figures(policy, n, done, wall_s, reason))
+                out.append(figures(policy.name, n, done, wall_s, reason))
                 progress(out[-1])
     finally:
         engine.dispose()
@@ -130,12 +158,12 @@ def run(_: Any = None) -> Result:
     chromium = chromium_path({})
     check_chromium(chromium)
     with tempfile.TemporaryDirectory(prefix="bench-convergence-") as tmp:
-        data = {p: policy_runs(chromium, p, Path(tmp), _print) for p in POLICIES}
+        data = {p.name: policy_runs(chromium, p, Path(tmp), _print) for p in POLICIES}
     return result(data)
 
 
 def _print(f: Figures) -> None:
-    print(f"  {f.policy:12} run {f.n:2} ({f.state}): {f.agent_calls} agent calls, "
+    print(f"  {f.policy:21} run {f.n:2} ({f.state}): {f.agent_calls} agent calls, "
           f"{f.from_code}/{f.blocks} from code ({f.clean} clean), {f.wall_s:.1f} s"
           + (f"; {f.regenerated}" if f.regenerated else ""), flush=True)
 
@@ -154,7 +182,7 @@ def share(runs: list[Figures], field: str, first: int = 1) -> float:
 
 
 def result(data: dict[str, list[Figures]]) -> Result:
-    ours, norepair, agent = (data[p] for p in POLICIES)
+    ours, norepair, agent, relocating, unrelocated = (data[p.name] for p in POLICIES)
     calls = {p: sum(r.agent_calls for r in runs) for p, runs in data.items()}
     later = {p: sum(r.agent_calls for r in runs if r.n > 1) for p, runs in data.items()}
     after = runs_with_agent_after_changes(ours)
@@ -165,6 +193,10 @@ def result(data: dict[str, list[Figures]]) -> Result:
             "no repair", goal=">= 10x fewer", goal_min=10),
         Row(NAME, "agent calls, 20 runs (vs always agent)", calls["scriptcache"],
             calls["always agent"], "", "always agent"),
+        Row(NAME, "agent calls, 20 runs (vs no repair, relocating)", calls["scriptcache"],
+            calls["no repair, relocating"], "", "no repair, relocating"),
+        Row(NAME, "agent calls, 20 runs (repair without relocation vs no repair)",
+            calls["repair, no relocation"], calls["no repair"], "", "no repair"),
         Row(NAME, "most runs with agent calls after one change", max(after.values()),
             max(runs_with_agent_after_changes(norepair).values()), "", "no repair",
             goal="<= 1"),
@@ -176,11 +208,13 @@ def result(data: dict[str, list[Figures]]) -> Result:
             share(norepair, "clean", 2), "%", "no repair", better="higher"),
     ]
     table = ["| run | site | scriptcache calls | no-repair calls | always-agent calls | "
+             "no repair, relocating | repair, no relocation | "
              "scriptcache from code (clean) / blocks |",
-             "| ---: | --- | ---: | ---: | ---: | ---: |"]
-    for a, b, c in zip(ours, norepair, agent, strict=True):
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for a, b, c, d, e in zip(ours, norepair, agent, relocating, unrelocated, strict=True):
         table.append(f"| {a.n} | {a.state} | {a.agent_calls} | {b.agent_calls} | "
-                     f"{c.agent_calls} | {a.from_code} ({a.clean}) / {a.blocks} |")
+                     f"{c.agent_calls} | {d.agent_calls} | {e.agent_calls} | "
+                     f"{a.from_code} ({a.clean}) / {a.blocks} |")
     notes = [
         f"runs with agent calls after each change (scriptcache): {after}; goal <= 1 each: "
         f"{'met' if max(after.values()) <= 1 else 'NOT met'}",
