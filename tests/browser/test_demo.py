@@ -68,22 +68,32 @@ def test_the_demo_shows_the_closed_loop_and_leaves_the_repaired_revision_live(
         "(sign_in, open_order x3, read_order x3, request_refund)",
         "its 13 events → revision 1 (live): 3 cached blocks"]
     assert "2. replay of revision 1 from code: 0 fallbacks, 0 agent calls" in steps
-    at = steps.index(
-        "replay of revision 1: 5 fallbacks, 8 agent calls, one per failed action")
-    assert steps[at + 1:at + 4] == [
-        "(sign_in, open_order x3, request_refund)",
+    at = steps.index("replay of revision 1: 5 blocks relocated (their elements moved and were "
+                     "found again")
+    assert steps[at + 1:at + 5] == [
+        "by tag and text, without the agent: sign_in, open_order x3, request_refund)",
+        "0 agent calls",
         "the same form posts and order views as the agent's run",
         "its 13 events → revision 2 (a repair, live): 3 cached blocks"]
-    assert steps[at + 4:at + 6] == [
+    assert steps[at + 5:at + 7] == [
         "4. replay of revision 2 from code: 0 fallbacks, 0 agent calls",
         "the same form posts and order views as the agent's run"]
-    assert f"scriptcache script diff {WPID} 1 2" in loop
-    assert "-        '/html/body/form/input'," in loop
-    assert "+        '/html/body/div[2]/main/form/input'," in loop
+    at = steps.index("replay of revision 2: 2 fallbacks, 2 agent calls, one per failed action")
+    assert steps[at + 1:at + 6] == [
+        "(sign_in, request_refund)",
+        "the same form posts and order views as the agent's run",
+        "its 13 events → revision 3 (a repair, live): 3 cached blocks",
+        "6. replay of revision 3 from code: 0 fallbacks, 0 agent calls",
+        "the same form posts and order views as the agent's run"]
+    assert f"scriptcache script diff {WPID} 2 3" in loop
+    assert "-        '/html/body/div[2]/main/form/button'," in loop
+    assert "+        '/html/body/div[2]/main/form/div/button'," in loop
+    assert "+        expect=('button', 'Submit request')," in loop
     assert "NOT" not in loop
 
     assert revisions(tmp_path, WPID) == [(1, False, "wr_demo_1_agent", False),
-                                         (2, True, "wr_demo_1_redesign", True)]
+                                         (2, True, "wr_demo_1_v2", False),
+                                         (3, True, "wr_demo_1_v3", True)]
     secret = ACCOUNTS["alice@shop.test"].password
     blobs = b"".join(p.read_bytes() for p in (tmp_path / "blobs").rglob("*") if p.is_file())
     assert secret not in output and secret.encode() not in blobs

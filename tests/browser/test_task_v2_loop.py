@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 from sqlalchemy import select
 
 from tests.browser.conftest import Cache, Portal
@@ -161,12 +162,12 @@ async def _agent_run(chromium: str, base_url: str, run_id: str) -> Run:
 
 
 async def _replay(chromium: str, files: Mapping[str, bytes], defn: Definition,
-                  script: tuple[int, int], run_id: str) -> Run:
+                  script: tuple[int, int], run_id: str, relocate: bool = True) -> Run:
     agent = standin()
     result = await replay_revision(
         files, defn, PARAMETERS, CREDENTIALS, chromium_path=chromium, agent=agent,
         selector_timeout_s=SELECTOR_TIMEOUT_S, optional_timeout_s=OPTIONAL_TIMEOUT_S,
-        hooks=Hooks(extractor=read_status_total))
+        hooks=Hooks(extractor=read_status_total), relocate=relocate)
     result.raise_for_error()
     info = RunInfo(WPID, 1, *script, PARAMETERS, CREDENTIALS, run_id)
     return Run(result, emit_events(result, defn, info), agent, list(agent.calls))
@@ -179,9 +180,9 @@ def live(cache: Cache) -> tuple[dict[str, bytes], Definition, tuple[int, int]]:
     return files, defn, (revision.script_id, revision.version)
 
 
-def replay(chromium: str, cache: Cache, run_id: str) -> Run:
+def replay(chromium: str, cache: Cache, run_id: str, relocate: bool = True) -> Run:
     files, defn, script = live(cache)
-    return asyncio.run(_replay(chromium, files, defn, script, run_id))
+    return asyncio.run(_replay(chromium, files, defn, script, run_id, relocate))
 
 
 def children(run: Run) -> list[tuple[str, str, str]]:
@@ -199,8 +200,9 @@ def task_v2_code(cache: Cache) -> str:
     return live(cache)[0][f"blocks/{LABEL}.py"].decode()
 
 
+@pytest.mark.parametrize("relocate", [True, False], ids=["relocated", "agent"])
 def test_an_agent_run_task_v2_is_repaired_from_a_replay_whose_child_fell_back(
-    chromium: str, portal: Portal, cache: Cache
+    chromium: str, portal: Portal, cache: Cache, relocate: bool
 ) -> None:
     learned = asyncio.run(_agent_run(chromium, portal.base_url, "wr_v2_agent"))
     check_events(learned.events)
@@ -216,11 +218,16 @@ def test_an_agent_run_task_v2_is_repaired_from_a_replay_whose_child_fell_back(
     assert not record(cache, clean).regenerated
 
     portal.site.variant = "v2"  # the agent's absolute xpaths no longer hold
-    broken = replay(chromium, cache, "wr_v2_broken")
+    broken = replay(chromium, cache, "wr_v2_broken", relocate)
     check_events(broken.events)
-    assert broken.fallbacks == [(LABEL, None, "element"), (LABEL, None, "element")]
-    assert children(broken) == [(LABEL, "task", "element")]
-    assert ("run_block", LABEL) not in broken.calls
+    if relocate:  # the moved elements are found again by tag and text: no agent call
+        assert (broken.relocated, broken.fallbacks, broken.calls) == (
+            [(LABEL, None), (LABEL, None)], [], [])  # the child, then its task_v2
+        assert children(broken) == [(LABEL, "task", "relocated")]
+    else:
+        assert broken.fallbacks == [(LABEL, None, "element"), (LABEL, None, "element")]
+        assert children(broken) == [(LABEL, "task", "element")]
+        assert ("run_block", LABEL) not in broken.calls
     before = task_v2_code(cache)
     assert effects(portal) == agent_effects  # the agent kept the run going
     repaired = record(cache, broken)
@@ -229,7 +236,7 @@ def test_an_agent_run_task_v2_is_repaired_from_a_replay_whose_child_fell_back(
     assert task_v2_code(cache) != before
 
     fixed = replay(chromium, cache, "wr_v2_fixed")
-    assert (fixed.fallbacks, fixed.calls) == ([], [])
+    assert (fixed.fallbacks, fixed.relocated, fixed.calls) == ([], [], [])
     assert effects(portal) == agent_effects
     assert not record(cache, fixed).regenerated
 
