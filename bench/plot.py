@@ -130,18 +130,22 @@ def _recovery(ax: Any, data: dict[str, Any]) -> None:
 
 def _convergence(ax: Any, data: dict[str, list[tuple[int, int, int, int]]]) -> None:
     styles = {"scriptcache": ("o-", OURS), "no repair": ("s--", BASE),
-              "always agent": ("^:", "tab:orange")}
-    for policy, runs in data.items():
+              "always agent": ("^:", "tab:orange"),
+              "no repair, relocating": ("d-.", "tab:purple"),
+              "repair, no relocation": ("v:", "tab:gray")}
+    # scriptcache last, on top of the ablation that shares most of its points
+    for policy in sorted(data, key=lambda p: p == "scriptcache"):
+        runs = data[policy]
         style, color = styles.get(policy, ("x-", "k"))
         ax.plot([r[0] for r in runs], [r[1] for r in runs], style, color=color, label=policy,
-                markersize=4)
+                markersize=4, linewidth=2.2 if policy == "scriptcache" else 1.2)
     for change in (5, 10, 15):
         ax.axvline(change - 0.5, color="k", linestyle="--", linewidth=0.8)
     ax.set_xlabel("run (site changes at the dashed lines)")
     ax.set_ylabel("agent calls per run")
     ax.set_xticks(range(1, 21, 2))
     ax.set_title("7 convergence (portal, stand-in agent)")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 0.86))
 
 
 PANELS = {"scheduling": _scheduling, "intake": _intake, "statements": _statements,
