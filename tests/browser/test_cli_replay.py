@@ -109,7 +109,10 @@ def test_replay_with_an_agent_emits_the_run_whose_ingest_repairs_the_script(
     repaired = CliRunner().invoke(main, ["ingest", "--generate", str(emitted)], env=env)
 
     assert result.exit_code == 0, result.output
-    assert "with fallback" in result.output and ALICE.password not in result.output
+    assert "0 with fallback" in result.output and ALICE.password not in result.output
+    # v2 moved every element: each found again by its tag and text, without the agent
+    assert "  relocated: sign_in click '/html/body/form/button' -> " \
+           "'/html/body/div[2]/main/form/button' (\"Click 'Sign in'\")" in result.output
     lines = emitted.read_text().splitlines()
     assert ALICE.password not in emitted.read_text()
     first, last = json.loads(lines[0]), json.loads(lines[-1])
@@ -119,7 +122,8 @@ def test_replay_with_an_agent_emits_the_run_whose_ingest_repairs_the_script(
     assert repaired.exit_code == 0, repaired.output
     outcome = json.loads(repaired.output)
     assert (outcome["regenerated"], outcome["version"]) == (True, 2)
-    assert outcome["reason"].startswith("repair: cached blocks fell back: sign_in")
+    assert outcome["reason"] == (
+        "repair: cached blocks fell back: each_order, request_refund, sign_in")
 
 
 def test_replay_emits_to_stdout_with_progress_on_stderr_and_names_a_bad_agent(
