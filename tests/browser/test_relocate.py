@@ -151,3 +151,33 @@ def test_a_found_element_that_cannot_be_clicked_goes_to_the_agent(chromium: str)
     assert done.error is None and done.clicks == {}
     assert [sel for sel, _ in done.hook_calls] == ["/html/body/button"]
     assert done.record.fallback == "element" and done.journal.relocations == []
+
+
+def test_once_the_site_moved_an_element_a_missing_selector_is_looked_for_at_once(
+    chromium: str,
+) -> None:
+    """The second button's recorded place is filled only 3 s after the page loaded; the
+    first relocation takes the 2 s selector timeout. Looked for at once, the second click
+    goes to the moved "Two" (at about 2 s); waited for (until about 4 s), it would have gone
+    to the late one."""
+    late = ("<script>setTimeout(() => document.body.insertAdjacentHTML('beforeend', "
+            "\"<section><button id='late'>Two</button></section>\"), 3000);</script>")
+
+    async def run() -> tuple[dict[str, int], Journal]:
+        async with open_page(chromium) as page:
+            await page.set_content(COUNTED + "<div><button id='one'>One</button>"
+                                   "<button id='two'>Two</button></div>" + late)
+            journal = Journal()
+            journal.started("block", None)
+            runtime = BrowserPage(page, journal, selector_timeout_s=2.0)
+            await runtime.click("/html/body/p/button", intention="Click 'One'",
+                                expect=("button", "One"))
+            await runtime.click("/html/body/section/button", intention="Click 'Two'",
+                                expect=("button", "Two"))
+            return await page.evaluate("window.clicks"), journal
+
+    clicks, journal = asyncio.run(run())
+
+    assert clicks == {"one": 1, "two": 1}
+    assert [r.xpath for r in journal.relocations] == ["/html/body/div/button[1]",
+                                                      "/html/body/div/button[2]"]

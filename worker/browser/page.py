@@ -16,7 +16,10 @@ selector and both descriptors. The descriptor is recorded with the action (`elem
 Before the agent, the runtime looks for the expected element elsewhere: a redesign that
 wrapped the content moves every absolute xpath, but the element is still there, the one
 visible element of its tag with its text. It acts on it at its new xpath, without the agent,
-and the block reports fallback "relocated" so that the run's events repair the cache.
+and the block reports fallback "relocated" so that the run's events repair the cache. Once
+an element was relocated in a run, a later selector that designates nothing is looked for
+elsewhere at once instead of after the selector timeout (and waited for as usual when it is
+not found): the site has changed, and a redesign moves most elements.
 
 Every action performed is recorded in the journal's running block, in the shape of an
 event's actions item: the script's with `source: "code"`, the agent's with `source: "agent"`.
@@ -208,6 +211,7 @@ class BrowserPage:
         self._optional_ms = optional_timeout_s * 1000
         self._downloads_dir = downloads_dir
         self._relocate_moved = relocate  # look for a moved element before the agent
+        self._moved = False  # an element was relocated in this run: the site has changed
 
     async def goto(self, url: str, *, intention: str | None) -> None:
         await self.page.goto(str(url), wait_until="load")
@@ -323,6 +327,9 @@ class BrowserPage:
             self._record(action, selector, intention, value, status="skipped")
             return
         wanted = descriptor(expect)
+        if self._moved and not optional and await locator.count() == 0 and await self._relocate(
+                action, selector, intention, perform, value, wanted):
+            return  # the site moved elements already in this run: not waited for
         located = False  # the selector designates the element expected
         try:
             found = await self._describe(locator)
@@ -366,6 +373,7 @@ class BrowserPage:
             await perform(locator, self._timeout_ms)
         except PlaywrightTimeoutError:
             return False
+        self._moved = True
         self.journal.relocations.append(
             Relocation(self.journal.current_label, action, selector, xpath, intention))
         record = self.journal.current
