@@ -65,6 +65,9 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
             r["created_at"],
         )
     Console().print(table)
+    if target.repair_held_at is not None:  # plain text: recorded labels are not markup
+        click.echo(f"last repair held back: {target.repair_held_at.isoformat()} "
+                   f"(run {target.repair_held_run}): {target.repair_held_reason}")
 
 
 @script.command()

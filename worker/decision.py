@@ -127,6 +127,7 @@ class Decision:
     generate: frozenset[str]  # labels that get fresh entries from this run
     carry_forward: frozenset[str]  # executable live entries kept unchanged
     repair: frozenset[str] = frozenset()  # the labels of `generate` that are repairs
+    held: str = ""  # why blocks that fell back are not repaired (the budget), or ""
 
     @property
     def is_repair(self) -> bool:
@@ -155,7 +156,8 @@ def decide(
     repair = frozenset() if held else broken
 
     def no(reason: str) -> Decision:
-        return Decision(False, reason, executed, missing, frozenset(), executable)
+        return Decision(False, reason, executed, missing, frozenset(), executable,
+                        held="" if run.failed else held)
 
     def also(reason: str) -> str:
         return f"{reason}; {held}" if held else reason
@@ -182,7 +184,8 @@ def decide(
         return no(f"missing labels did not execute in this run: {_names(missing)}")
     else:
         return no("every executed block is already cached")
-    return Decision(True, reason, executed, missing, generate, executable - generate, repair)
+    return Decision(True, reason, executed, missing, generate, executable - generate, repair,
+                    held="" if run.code_gen else held)
 
 
 Mode = Literal["code", "agent"]

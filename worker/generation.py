@@ -24,7 +24,7 @@ from worker.definition import render_cache_key
 from worker.errors import GaveUp, PermanentError, TransientError
 from worker.lease import Lease
 from worker.recording import load_run
-from worker.repair import repair_budget
+from worker.repair import note_held, repair_budget
 from worker.run import RunRecord
 from worker.store import BlobNotFound, BlobStore
 
@@ -120,6 +120,8 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             decision = decide(run, None if live is None else live.entries,
                               repairs=repair_budget(session, script_id, clock(),
                                                     repairs_per_day))
+            if decision.held and script_id is not None:
+                note_held(session, script_id, run.workflow_run_id, decision.held, clock())
             if not decision.regenerate:  # nothing to write: clear the record in this one
                 due_again = None if lease is None else lease.complete(session)
                 return _unchanged(run, key, live, decision.reason), due_again

@@ -179,6 +179,11 @@ class Script(Base):
     created_at: Mapped[datetime] = mapped_column(_tz())
     # Pinned: generation stores new revisions as candidates; only an operator moves the pointer.
     pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The last run whose fallbacks the repair budget did not repair, and the decision's words
+    # (`scriptcache script history` shows them; the worker's log has every one).
+    repair_held_at: Mapped[datetime | None] = mapped_column(_tz(), nullable=True)
+    repair_held_run: Mapped[str | None] = mapped_column(Id, nullable=True)
+    repair_held_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (UniqueConstraint("workflow_permanent_id", "cache_key_value"),)
 

@@ -1,11 +1,12 @@
 """The repair budget as the database knows it: repair revisions of a script in the last 24 h
-(ARCHITECTURE.md §8). The rule itself is pure, in worker.decision.RepairBudget."""
+(ARCHITECTURE.md §8), and the last repair it held back. The rule itself is pure, in
+worker.decision.RepairBudget."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from worker import models as m
@@ -23,3 +24,11 @@ def repair_budget(session: Session, script_id: int | None, now: datetime,
             m.ScriptRevision.script_id == script_id, m.ScriptRevision.repair.is_(True),
             m.ScriptRevision.created_at > since))
     return RepairBudget(int(used or 0), per_day)
+
+
+def note_held(session: Session, script_id: int, run_id: str, reason: str,
+              now: datetime) -> None:
+    """Keep on the script the last run whose fallbacks the budget did not repair, and why,
+    for `scriptcache script history` (in the caller's transaction)."""
+    session.execute(update(m.Script).where(m.Script.script_id == script_id).values(
+        repair_held_at=now, repair_held_run=run_id, repair_held_reason=reason))

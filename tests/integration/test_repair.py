@@ -4,6 +4,10 @@ repair, and the repair budget stops a block that keeps failing from consuming re
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -66,21 +70,36 @@ def test_a_fallback_repairs_only_its_block_from_the_replay(
             .where(m.ScriptBlock.script_revision_id == select(m.Script.current_revision_id)
                    .scalar_subquery())).all())
     assert [tuple(r) for r in rows] == [(1, False), (2, True)]
+    with pg_sessions() as session:  # nothing was held back
+        assert session.scalars(select(m.Script.repair_held_at)).one() is None
     assert blocks == {"__start_block__": "wr_replay", "sign_in": "wr_replay",
                       "report": "wr_agent"}
 
 
 def test_a_block_that_keeps_failing_stops_consuming_revisions_when_the_budget_is_spent(
-    pg_sessions: sessionmaker[Session],
+    pg_sessions: sessionmaker[Session], pg_url: str, tmp_path: Path,
 ) -> None:
     store = MemoryStore()
     record(pg_sessions, store, agent_run())
 
     results = [record(pg_sessions, store, fell_back(f"wr_{i}", f"/html/body/div[{i}]/button"),
                       per_day=3) for i in range(5)]
+    history = subprocess.run(
+        [str(Path(sys.executable).with_name("scriptcache")), "script", "history", "wf_repair"],
+        env={**os.environ, "SCRIPTCACHE_DATABASE_URL": pg_url,
+             "SCRIPTCACHE_STORE_URL": f"file://{tmp_path}/blobs", "COLUMNS": "250"},
+        capture_output=True, text=True, timeout=60, check=True).stdout
 
     assert [r.regenerated for r in results] == [True, True, True, False, False]
     assert [r.version for r in results] == [2, 3, 4, 4, 4]
     assert results[3].reason == (
         "repair budget spent: 3 repair revisions of this script in the last 24 h "
         "(SCRIPTCACHE_REPAIRS_PER_DAY=3); not repaired: sign_in")
+    # the operator sees the last held run and why, without the worker's log
+    with pg_sessions() as session:
+        script = session.scalars(select(m.Script)).one()
+        held = (script.repair_held_run, script.repair_held_reason)
+    assert held == ("wr_4", results[4].reason)
+    last = history.rstrip("\n").splitlines()[-1]
+    assert last.startswith("last repair held back: ") and last.endswith(
+        f"(run wr_4): {results[4].reason}"), history

@@ -356,6 +356,8 @@ def test_the_repair_decision(
         assert decision.carry_forward == expect.carry_forward
     assert decision.repair <= decision.generate
     assert decision.is_repair is ("repair:" in decision.reason)
+    assert bool(decision.held) is ("repair budget spent" in decision.reason)
+    assert decision.held in decision.reason
     assert decision.generate <= decision.executed | repair_labels(record)
     assert not decision.generate & decision.carry_forward
 
