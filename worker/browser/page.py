@@ -210,7 +210,7 @@ class BrowserPage:
         self._timeout_ms = selector_timeout_s * 1000
         self._optional_ms = optional_timeout_s * 1000
         self._downloads_dir = downloads_dir
-        self._relocate_moved = relocate  # look for a moved element before the agent
+        self._relocation_on = relocate  # look for a moved element before the agent
         self._moved = False  # an element was relocated in this run: the site has changed
 
     async def goto(self, url: str, *, intention: str | None) -> None:
@@ -356,7 +356,7 @@ class BrowserPage:
         The block reports fallback "relocated": the failed attempt, then the action at the
         new xpath, so that the run's events repair the cache. False when it is not found
         exactly once, or acting on it failed too: the agent's turn."""
-        if not self._relocate_moved or wanted is None or not TAG_NAME.fullmatch(wanted[0]):
+        if not self._relocation_on or wanted is None or not TAG_NAME.fullmatch(wanted[0]):
             return False
         try:
             candidates = await self.page.evaluate(CANDIDATES_JS, wanted[0])
