@@ -101,11 +101,6 @@ class ReplayResult:
         """Blocks whose cached code needed the agent (element or block level)."""
         return sum(1 for r in self.records if r.fallback in ("element", "block"))
 
-    def relocated_count(self) -> int:
-        """Blocks that ran from code without the agent although some of their recorded
-        selectors had moved (fallback "relocated": their events repair the cache)."""
-        return sum(1 for r in self.records if r.fallback == "relocated")
-
     def agent_calls(self) -> int:
         """Calls of the agent: one per element fallback, one per block it ran."""
         return sum(r.agent_calls for r in self.records) if self.records else 0
