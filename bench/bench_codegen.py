@@ -9,9 +9,9 @@ import argparse
 import statistics
 import time
 
-from worker.codegen import generate_script
-from worker.definition import Definition
-from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
+from worker.domain.codegen import generate_script
+from worker.domain.definition import Definition
+from worker.domain.run import ActionRecord, BlockRun, RunRecord, TaskRecord
 
 KINDS = ("click", "input_text", "select_option", "hover", "keypress", "scroll", "extract")
 

@@ -1,4 +1,4 @@
-"""Convergence: 20 runs of the portal workflow (worker/portal) in Chromium while the site
+"""Convergence: 20 runs of the portal workflow (worker/demo/portal) in Chromium while the site
 changes three times, before runs 5, 10 and 15: v2 (a banner on top and an extra wrapper:
 positional xpaths fail), v3 (other button texts, each button wrapped), then a welcome dialog
 in the first loop iteration only.
@@ -38,18 +38,18 @@ from common import ROOT, Result, Row
 
 from tests.browser.conftest import Cache
 from tests.browser.test_replay import ALICE
-from worker import scripts as read
+from worker.adapters.sql import scripts as read
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.adapters.sql.migrate import upgrade
+from worker.adapters.store import MemoryStore
+from worker.app.generation import generate_now
+from worker.app.intake import record_only
 from worker.browser.chromium import check_chromium, chromium_path
-from worker.db import make_engine, make_sessionmaker
-from worker.definition import TASK_LIKE
-from worker.events import parse_event
-from worker.generation import generate_now
-from worker.intake import record_only
-from worker.migrate import upgrade
-from worker.portal.closed_loop import Run, agent_run, replay_with_agent
-from worker.portal.site import Site, serve
-from worker.portal.workflow import WPID
-from worker.store import MemoryStore
+from worker.demo.portal.closed_loop import Run, agent_run, replay_with_agent
+from worker.demo.portal.site import Site, serve
+from worker.demo.portal.workflow import WPID
+from worker.domain.definition import TASK_LIKE
+from worker.domain.events import parse_event
 
 NAME = "7 convergence"
 RUNS = 20

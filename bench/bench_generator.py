@@ -1,4 +1,4 @@
-"""4. Generator scaling: time and peak memory of worker.codegen.generate_script for recordings
+"""4. Generator scaling: time and peak memory of worker.domain.codegen.generate_script for recordings
 of 100, 1,000 and 10,000 task blocks (20 actions each), all labels generated.
 
 Time is measured without tracemalloc (best of `repeat`), peak memory in a separate traced
@@ -17,7 +17,7 @@ import tracemalloc
 from bench_codegen import synthetic_run
 from common import Result, Row, fmt
 
-from worker.codegen import generate_script
+from worker.domain.codegen import generate_script
 
 
 def measure(blocks: int, actions: int, repeat: int) -> dict[str, float]:

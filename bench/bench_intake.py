@@ -36,8 +36,8 @@ from common import (
 from sqlalchemy import create_engine, func, select
 
 from config.celery import EVENTS_QUEUE
-from worker import models as m
-from worker.publisher import producer_app, publish_events
+from worker.adapters.publisher import producer_app, publish_events
+from worker.adapters.sql import models as m
 
 EVENTS_PER_RUN = 52  # run_started, 50 blocks, run_finished
 

@@ -31,7 +31,7 @@ from common import (
 )
 from sqlalchemy import create_engine, text
 
-from worker.publisher import producer_app, publish_events
+from worker.adapters.publisher import producer_app, publish_events
 
 STATE = text("""
 SELECT r.status,

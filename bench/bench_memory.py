@@ -31,7 +31,7 @@ from common import (
 )
 
 from config.celery import EVENTS_QUEUE, GENERATE_QUEUE
-from worker.publisher import producer_app, publish_events
+from worker.adapters.publisher import producer_app, publish_events
 
 BACKLOG = 1_000
 

@@ -33,9 +33,9 @@ from tests.realapp.agent import DeskAgent
 from tests.realapp.app import DeskApp, State, Ticket, seeded_database
 from tests.realapp.fidelity import Cache, Replay, record, replay
 from tests.realapp.workflows import Inputs, recorded_block_seconds
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.adapters.store import LocalStore
 from worker.browser.chromium import check_chromium, chromium_path
-from worker.db import make_engine, make_sessionmaker
-from worker.store import LocalStore
 
 NAME = "8 real-app fidelity"
 REPLAYS = 4

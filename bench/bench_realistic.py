@@ -47,10 +47,10 @@ from sqlalchemy import create_engine, func, select
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
-from worker import models as m
-from worker.db import make_sessionmaker
-from worker.migrate import upgrade
-from worker.publisher import producer_app, publish_events
+from worker.adapters.publisher import producer_app, publish_events
+from worker.adapters.sql import models as m
+from worker.adapters.sql.engine import make_sessionmaker
+from worker.adapters.sql.migrate import upgrade
 
 T0 = datetime(2020, 1, 6, 9, 0, tzinfo=UTC)
 ACTIONS_PER_BLOCK = 5

@@ -39,9 +39,9 @@ from sqlalchemy import Engine, create_engine, func, select, text
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
-from worker import models as m
-from worker.migrate import upgrade
-from worker.publisher import producer_app, publish_events
+from worker.adapters.publisher import producer_app, publish_events
+from worker.adapters.sql import models as m
+from worker.adapters.sql.migrate import upgrade
 
 
 def default_env(url: str, broker: str, blobs: Path) -> dict[str, str]:

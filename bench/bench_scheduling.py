@@ -1,11 +1,11 @@
 """1. Scheduling: scriptcache's debounced pipeline vs the reference's regenerate-on-every-block.
 
-The same recorded event stream goes (a) through worker.intake.take_in / generation.generate_due
+The same recorded event stream goes (a) through worker.app.intake.take_in / generation.generate_due
 in-process, on a simulated clock: each event is taken in at its recorded time (`now`), and a
 run's generation is processed when the simulated clock reaches the due time intake returned
 (an ideal wake-up; no Celery), and (b) through the baseline, which records each event the same
 way and then, after EVERY block completion, regenerates all labels the run executed so far
-(worker.codegen.generate_script + worker.cache.publish, live entries of other labels carried
+(worker.domain.codegen.generate_script + worker.adapters.sql.cache.publish, live entries of other labels carried
 forward), as the reference does. Each side has its own fresh PostgreSQL database and blob
 directory.
 
@@ -42,18 +42,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
-from worker import cache, generation
-from worker import models as m
-from worker.clock import ManualClock, utcnow
-from worker.codegen import CarriedBlock, generate_script
-from worker.db import make_engine, make_sessionmaker
-from worker.decision import executable_labels, executed_labels
-from worker.definition import render_cache_key
-from worker.events import parse_event
-from worker.generation import generate_due
-from worker.intake import take_in
-from worker.recording import load_run, record_event
-from worker.store import LocalStore
+from worker.adapters.clock import ManualClock, utcnow
+from worker.adapters.sql import cache
+from worker.adapters.sql import models as m
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.adapters.sql.recording import load_run, record_event
+from worker.adapters.store import LocalStore
+from worker.app import generation
+from worker.app.generation import generate_due
+from worker.app.intake import take_in
+from worker.domain.codegen import CarriedBlock, generate_script
+from worker.domain.decision import executable_labels, executed_labels
+from worker.domain.definition import render_cache_key
+from worker.domain.events import parse_event
 
 T0 = datetime(2020, 1, 6, 9, 0, tzinfo=UTC)  # in the past: the pipeline's lease clock is real
 ACTIONS_PER_BLOCK = 5

@@ -1,7 +1,7 @@
 """3. SQL statements per generation for runs of 10, 100 and 1,000 blocks.
 
-Each run (its own workflow of task blocks) is recorded through worker.intake.take_in, then
-one worker.generation.generate_due generates it (claim, load, decide, generate, upload,
+Each run (its own workflow of task blocks) is recorded through worker.app.intake.take_in, then
+one worker.app.generation.generate_due generates it (claim, load, decide, generate, upload,
 publish + compare-and-clear); only the statements of generate_due are counted. Baseline: the same
 figure for the smallest run, measured in the same database.
 
@@ -18,11 +18,11 @@ from pathlib import Path
 from common import Databases, Result, Row, StatementCounter, fmt, linear_events
 
 from config.settings import Settings
-from worker.clock import ManualClock, utcnow
-from worker.db import make_engine, make_sessionmaker
-from worker.generation import generate_due
-from worker.intake import take_in
-from worker.store import LocalStore
+from worker.adapters.clock import ManualClock, utcnow
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.adapters.store import LocalStore
+from worker.app.generation import generate_due
+from worker.app.intake import take_in
 
 ACTIONS_PER_BLOCK = 5
 PAST = datetime(2020, 1, 6, 9, 0, tzinfo=UTC)

@@ -13,8 +13,8 @@ from typing import Any
 from celery import Celery
 
 from config.celery import celery_config
+from config.names import TASK_NAMES
 from config.settings import Settings
-from worker.events import TASK_NAMES
 
 app = Celery("scriptcache-noop")
 app.config_from_object(celery_config(Settings.from_env()))

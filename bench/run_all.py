@@ -43,9 +43,9 @@ BASELINES = """\
   recorded one transaction each (with `record_event`'s statements: scriptcache's intake takes
   a block event in one statement, which shows only in the "total" row), and after **every**
   `block_completed` the run's
-  executed labels are all regenerated with `worker.codegen.generate_script` and published with
-  `worker.cache.publish` (live entries of other labels carried forward). scriptcache's side is
-  `worker.intake.take_in` + `worker.generation.generate_due` driven **in-process on a
+  executed labels are all regenerated with `worker.domain.codegen.generate_script` and published with
+  `worker.adapters.sql.cache.publish` (live entries of other labels carried forward). scriptcache's side is
+  `worker.app.intake.take_in` + `worker.app.generation.generate_due` driven **in-process on a
   simulated clock** (each event taken in at its recorded time; a run processed when the clock
   reaches the due time intake returned — an ideal wake-up, no Celery), default timings (quiet
   2 s x a factor of 10 of the run's typical gap, max wait 1200 s).

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from config import redis_transport
+from config.names import GENERATE_TASK, SWEEP_TASK, TASK_NAMES
 from config.settings import Settings
-from worker.events import GENERATE_TASK, SWEEP_TASK, TASK_NAMES
 
 EVENTS_QUEUE = "scriptcache.events"
 GENERATE_QUEUE = "scriptcache.generate"

@@ -25,7 +25,7 @@ class Settings:
     database_url: str = "sqlite:///./var/scriptcache.db"
     broker_url: str = "redis://localhost:6379/0"
     store_url: str = "file://./var/blobs"
-    # Debounce (worker/window.py): a run is due a quiet period after its last event (the
+    # Debounce (worker/domain/window.py): a run is due a quiet period after its last event (the
     # quiet factor times its typical gap, at least quiet_s) or max wait after the first event
     # no generation covered, whichever is earlier; run_finished makes it due at once.
     quiet_s: float = 2.0

@@ -12,9 +12,9 @@ from celery import Celery, signals
 from config.celery import celery_config
 from config.logging import configure_logging
 from config.settings import Settings
-from worker import deadletter
-from worker.bootstrap import Services, build
-from worker.clock import utcnow
+from worker.adapters.clock import utcnow
+from worker.adapters.sql import deadletter
+from worker.app.bootstrap import Services, build
 
 settings = Settings.from_env()
 # Every task shows and re-sends only redacted arguments (tasks/redacted.py).
@@ -57,7 +57,7 @@ def _dead_letter(
     einfo: Any = None,
     **_: Any,
 ) -> None:
-    """A task failed for good: worker/deadletter.py decides what to keep and keeps it."""
+    """A task failed for good: worker/adapters/sql/deadletter.py decides what to keep and keeps it."""
     failure = deadletter.Failure(
         task_name=getattr(sender, "name", "unknown"), task_id=task_id, exception=exception,
         payload=args[0] if args else None,

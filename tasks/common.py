@@ -9,9 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from tasks.app import app, log, services, settings
-from worker.errors import ScriptcacheError
-from worker.publisher import publish_wake_up
-from worker.retry import TRANSIENT_ERRORS
+from worker.adapters.publisher import publish_wake_up
+from worker.domain.errors import ScriptcacheError
+from worker.domain.retry import TRANSIENT_ERRORS
 
 # Database and broker blips retry with backoff and jitter; anything else fails at once.
 RETRY_OPTIONS: dict[str, Any] = {

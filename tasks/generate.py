@@ -6,11 +6,11 @@ from typing import Any
 
 from celery import Task
 
+from config.names import GENERATE_TASK
 from tasks.app import app, services, settings
 from tasks.common import RETRY_OPTIONS, outcome_line, wake_up
-from worker.errors import PermanentError
-from worker.events import GENERATE_TASK
-from worker.generation import generate_due
+from worker.app.generation import generate_due
+from worker.domain.errors import PermanentError
 
 
 @app.task(name=GENERATE_TASK, **RETRY_OPTIONS)

@@ -6,10 +6,10 @@ from typing import Any
 
 from celery import Task
 
+from config.names import TASK_NAMES
 from tasks.app import app, services, settings
 from tasks.common import RETRY_OPTIONS, outcome_line, wake_up
-from worker.events import TASK_NAMES
-from worker.intake import take_in
+from worker.app.intake import take_in
 
 
 def _intake(task: Task, raw: Any, event_type: str) -> None:

@@ -6,7 +6,7 @@ Every task of this app therefore:
 
 - shows only a summary of its event (type and identifiers) as `argsrepr`, whatever the
   producer set, from the moment the worker receives the message (`RedactedRequest`);
-- re-sends on retry the sealed form of its event (worker/events.redact_raw: secrets
+- re-sends on retry the sealed form of its event (worker/domain/events.redact_raw: secrets
   removed, the run's secrets sealed), with that summary as `argsrepr` (`RedactedTask.retry`).
 
 A block event's retry is scrubbed with its run's seals, read from the database or, when the
@@ -25,9 +25,11 @@ from typing import Any
 from celery import Task
 from celery.worker.request import Request
 
-from worker.deadletter import run_secrets, text_field
-from worker.events import TASK_NAMES, payload_secrets, redact_raw, summary_repr
-from worker.secrets import Seal, Secrets
+from config.names import TASK_NAMES
+from worker.domain.events import text_field
+from worker.secrets.credentials import run_secrets
+from worker.secrets.redaction import payload_secrets, redact_raw, summary_repr
+from worker.secrets.seals import Seal, Secrets
 
 SEALS_KEY = "scriptcache:seals:{}"
 SEALS_TTL_S = 7 * 24 * 3600

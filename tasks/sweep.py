@@ -13,10 +13,10 @@ from typing import Any
 
 from celery import signals
 
+from config.names import SWEEP_TASK
 from tasks.app import app, services, settings
 from tasks.common import outcome_line, wake_up
-from worker.events import SWEEP_TASK
-from worker.generation import due_runs
+from worker.app.generation import due_runs
 
 
 class _WithoutSweeps(logging.Filter):

@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.db import make_engine, make_sessionmaker
-from worker.migrate import upgrade
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.adapters.sql.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "worker" / "samples"

@@ -1,5 +1,5 @@
 """Recorded runs for unit tests, made by the worker's own code: events are recorded with
-worker.recording.record_event and read back with worker.recording.load_run, in an in-memory
+worker.adapters.sql.recording.record_event and read back with worker.adapters.sql.recording.load_run, in an in-memory
 SQLite database with the real schema (the goldens see exactly what a generation sees)."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from worker.db import make_engine, make_sessionmaker
-from worker.events import Event, parse_event, parse_line, read_lines
-from worker.migrate import upgrade
-from worker.recording import load_run, record_event
-from worker.run import RunRecord
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.adapters.sql.migrate import upgrade
+from worker.adapters.sql.recording import load_run, record_event
+from worker.domain.events import Event, parse_event, parse_line, read_lines
+from worker.domain.run import RunRecord
 
 T0 = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)
 

@@ -14,15 +14,15 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker import scripts as read
+from worker.adapters.sql import scripts as read
+from worker.adapters.sql.engine import make_sessionmaker
+from worker.adapters.store import MemoryStore
+from worker.app.generation import GenerateResult, generate_now
+from worker.app.intake import record_only
 from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
-from worker.db import make_sessionmaker
-from worker.definition import Definition
-from worker.events import parse_event
-from worker.generation import GenerateResult, generate_now
-from worker.intake import record_only
-from worker.portal.site import Site, serve
-from worker.store import MemoryStore
+from worker.demo.portal.site import Site, serve
+from worker.domain.definition import Definition
+from worker.domain.events import parse_event
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
-"""Recorded agent runs on the test portal (worker/portal/site.py), in the event format.
+"""Recorded agent runs on the test portal (worker/demo/portal/site.py), in the event format.
 
 `agent_run` gives the events an agent platform would publish for one run of the portal
-workflow (worker/portal/workflow.py: sign in, a loop over orders, refund or support, a live
+workflow (worker/demo/portal/workflow.py: sign in, a loop over orders, refund or support, a live
 wait block).
 Times follow an agent's pace: one model step of STEP_S per action, plus one to finish.
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from playwright.async_api import Page
 
-from worker.portal.workflow import (
+from worker.demo.portal.workflow import (
     EXTRACTION_GOAL,
     SCHEMA,
     SUPPORT_TEXT,

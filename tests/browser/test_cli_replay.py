@@ -12,10 +12,10 @@ from click.testing import CliRunner, Result
 from tests.browser import recordings as rec
 from tests.browser.conftest import Portal
 from tests.browser.test_replay import ALICE
-from worker.cli import main
-from worker.cli_replay import replay_command
-from worker.portal.closed_loop import agent_run
-from worker.portal.site import Post
+from worker.cli.main import main
+from worker.cli.replay import replay_command
+from worker.demo.portal.closed_loop import agent_run
+from worker.demo.portal.site import Post
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_replay_with_an_agent_emits_the_run_whose_ingest_repairs_the_script(
 
     result = replay(env, "--params", json.dumps(ALICE.parameters()), "--credentials",
                     json.dumps(ALICE.credentials()), "--selector-timeout-s", "1",
-                    "--agent", "worker.portal.closed_loop:standin", "--run-id", "wr_cli",
+                    "--agent", "worker.demo.portal.closed_loop:standin", "--run-id", "wr_cli",
                     "--emit", str(emitted))
     repaired = CliRunner().invoke(main, ["ingest", "--generate", str(emitted)], env=env)
 
@@ -134,7 +134,7 @@ def test_replay_emits_to_stdout_with_progress_on_stderr_and_names_a_bad_agent(
             json.dumps(ALICE.credentials())]
 
     result = CliRunner().invoke(replay_command, [rec.WPID, *args, "--emit", "-"], env=env)
-    bad = replay(env, *args, "--agent", "worker.portal.closed_loop:no_such_agent")
+    bad = replay(env, *args, "--agent", "worker.demo.portal.closed_loop:no_such_agent")
 
     assert result.exit_code == 0, result.output
     types = [json.loads(line)["type"] for line in result.stdout.splitlines()]

@@ -21,17 +21,17 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select
 
+from config.names import GENERATE_TASK
 from tests.browser.conftest import Portal
 from tests.browser.test_replay import ALICE
 from tests.conftest import fresh_database
 from tests.e2e.conftest import Stack, running_stack, wait_until
-from worker import models as m
-from worker import scripts as read
-from worker.db import make_engine, make_sessionmaker
-from worker.events import GENERATE_TASK
-from worker.portal.closed_loop import Run, agent_run, replay_with_agent
-from worker.schemas import schemas
-from worker.store import open_store
+from worker.adapters.sql import models as m
+from worker.adapters.sql import scripts as read
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.adapters.store import open_store
+from worker.demo.portal.closed_loop import Run, agent_run, replay_with_agent
+from worker.domain.schemas import schemas
 
 REPAIRS_PER_DAY = 2
 DIALOG = "Close the dialog that covers the page"

@@ -14,15 +14,15 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import ROOT
-from worker import models as m
-from worker.db import make_engine, make_sessionmaker
-from worker.demo_loop import WPID
-from worker.portal.site import ACCOUNTS
+from worker.adapters.sql import models as m
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.demo.loop import WPID
+from worker.demo.portal.site import ACCOUNTS
 
 SAMPLE_REPORT = "version 2 (live): 4 cached blocks, from run wr_portal_2"
 # Runs the command with Playwright made unimportable, as in an install without the extra.
 WITHOUT_PLAYWRIGHT = ("import sys; sys.modules['playwright'] = None; "
-                      "from worker.cli import main; main()")
+                      "from worker.cli.main import main; main()")
 
 
 def demo(tmp_path: Path, *, prefix: tuple[str, ...] = (), **env: str) -> str:

@@ -15,16 +15,16 @@ import pytest
 
 from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
-from worker import scripts as read
+from worker.adapters.sql import scripts as read
+from worker.app.generation import GenerateResult, generate_now
+from worker.app.intake import record_only
 from worker.browser.chromium import open_page
 from worker.browser.journal import Journal
 from worker.browser.page import BrowserPage
 from worker.browser.replay import Hooks, replay_revision
-from worker.events import parse_event
-from worker.generation import GenerateResult, generate_now
-from worker.intake import record_only
-from worker.portal.closed_loop import Run, agent_run, replay_with_agent
-from worker.portal.workflow import WPID, read_status_total
+from worker.demo.portal.closed_loop import Run, agent_run, replay_with_agent
+from worker.demo.portal.workflow import WPID, read_status_total
+from worker.domain.events import parse_event
 from worker.runtime.identity import DESCRIBE_JS
 
 ELEMENTS = """<form>

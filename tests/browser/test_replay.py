@@ -25,9 +25,9 @@ from worker.browser.context import BrowserRunContext
 from worker.browser.journal import Journal, ReplayResult
 from worker.browser.page import BrowserPage, ExtractorHook, FallbackHook
 from worker.browser.replay import load_script, run_script
-from worker.definition import Definition
-from worker.portal.site import ACCOUNTS, Post
-from worker.portal.workflow import read_status_total
+from worker.demo.portal.site import ACCOUNTS, Post
+from worker.demo.portal.workflow import read_status_total
+from worker.domain.definition import Definition
 
 ALICE = Inputs("alice@shop.test", ACCOUNTS["alice@shop.test"].password,
                ("A-1001", "A-1002", "A-1003"), "refund")

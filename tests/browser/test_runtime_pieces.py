@@ -12,7 +12,7 @@ from worker.browser.chromium import DEFAULT_CHROMIUM_PATH, chromium_path
 from worker.browser.context import choose_branch, loop_items, truth
 from worker.browser.page import ReplayError, key_name, playwright_selector
 from worker.browser.replay import load_script
-from worker.definition import Block
+from worker.domain.definition import Block
 
 
 @pytest.mark.parametrize(("recorded", "expected"), [

@@ -22,22 +22,22 @@ from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Stack
-from worker import models as m
-from worker import scripts as read
+from worker.adapters.sql import models as m
+from worker.adapters.sql import scripts as read
+from worker.adapters.store import open_store
+from worker.app.generation import GenerateResult, generate_now
+from worker.app.intake import record_only
 from worker.browser.agent import BlockRequest
 from worker.browser.agent_run import run_with_agent
 from worker.browser.chromium import open_page
 from worker.browser.emit import RunInfo, emit_events
 from worker.browser.replay import Hooks, replay_revision
-from worker.browser.standin import StandInAgent, Step
-from worker.definition import Definition
-from worker.events import parse_event
-from worker.generation import GenerateResult, generate_now
-from worker.intake import record_only
-from worker.portal.closed_loop import OPTIONAL_TIMEOUT_S, SELECTOR_TIMEOUT_S, Run
-from worker.portal.workflow import read_status_total
-from worker.schemas import schemas
-from worker.store import open_store
+from worker.demo.portal.closed_loop import OPTIONAL_TIMEOUT_S, SELECTOR_TIMEOUT_S, Run
+from worker.demo.portal.workflow import read_status_total
+from worker.demo.standin import StandInAgent, Step
+from worker.domain.definition import Definition
+from worker.domain.events import parse_event
+from worker.domain.schemas import schemas
 
 e2e_stack = e2e.stack  # the e2e fixture `stack`: worker processes, PostgreSQL, Redis
 

@@ -29,8 +29,8 @@ from worker.browser.emit import RunInfo, emit_events
 from worker.browser.journal import Journal, ReplayResult
 from worker.browser.page import BrowserPage
 from worker.browser.replay import load_script, run_script
-from worker.codegen import generate_script
-from worker.portal.site import ACCOUNTS
+from worker.demo.portal.site import ACCOUNTS
+from worker.domain.codegen import generate_script
 
 WPID = "wpid_values_portal"
 T0 = datetime(2026, 11, 21, 9, 0, 0, tzinfo=UTC)

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import ROOT, stop
-from worker import models as m
-from worker.publisher import producer_app, publish_events
+from worker.adapters.publisher import producer_app, publish_events
+from worker.adapters.sql import models as m
 
 # Short timings so a test sees debounce, leases and sweeps in seconds. The ladder holds:
 # time limit 8 s < lease 10 s < visibility timeout 60 s.

@@ -21,7 +21,7 @@ from tests.conftest import ROOT, free_port, stop, wait_for_port
 from tests.e2e.conftest import Stack, wait_until
 from tests.e2e.test_worker import live_labels
 from tests.factory import linear_run
-from worker import models as m
+from worker.adapters.sql import models as m
 
 AUTH = "ops:s3cret-flower"
 
@@ -93,7 +93,7 @@ def test_a_generation_dead_lettered_for_a_missing_bucket_replays_once_it_exists(
     assert stack.revisions() == 0
 
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="sc-replay")
-    cli = [sys.executable, "-m", "worker.cli", "dlq", "replay", "--all"]
+    cli = [sys.executable, "-m", "worker.cli.main", "dlq", "replay", "--all"]
     done = subprocess.run(cli, cwd=ROOT, env={**os.environ, **stack.env}, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -108,7 +108,7 @@ def test_a_generation_dead_lettered_for_a_missing_bucket_replays_once_it_exists(
 
 def run_cli(stack: Stack, *args: str, stdin: str | None = None,
             timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "worker.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "worker.cli.main", *args], cwd=ROOT,
                           env={**os.environ, **stack.env}, capture_output=True, text=True,
                           input=stdin, timeout=timeout_s)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, linear_run, task_block
-from worker import models as m
+from worker.adapters.sql import models as m
 
 
 def live_labels(stack: Stack, wpid: str) -> set[str]:

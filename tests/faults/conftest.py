@@ -9,7 +9,7 @@ most one revision: a fault-free delivery makes exactly K revisions per workflow,
 revision beyond the oracle's count is a duplicate.
 
 The oracle ingests the same events into a fresh SQLite database in-process
-(`worker.intake.record_only` + `worker.generation.generate_now`, run after run) with a
+(`worker.app.intake.record_only` + `worker.app.generation.generate_now`, run after run) with a
 memory blob store.
 
 Verdict per trial:
@@ -41,17 +41,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.e2e.conftest import TEST_ENV, Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
-from worker import models as m
-from worker.codegen.script import content_sha256
-from worker.db import make_engine, make_sessionmaker
-from worker.deadletter import REPLAYABLE
-from worker.definition import START_BLOCK
-from worker.events import parse_event
-from worker.generation import generate_now
-from worker.intake import record_only
-from worker.migrate import upgrade
-from worker.publisher import producer_app, publish_events
-from worker.store import BlobStore, open_store
+from worker.adapters.publisher import producer_app, publish_events
+from worker.adapters.sql import models as m
+from worker.adapters.sql.deadletter import REPLAYABLE
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.adapters.sql.migrate import upgrade
+from worker.adapters.store import BlobStore, open_store
+from worker.app.generation import generate_now
+from worker.app.intake import record_only
+from worker.domain.codegen.script import content_sha256
+from worker.domain.definition import START_BLOCK
+from worker.domain.events import parse_event
 
 # Short timings, with the visibility timeout short enough that a killed worker's unacked
 # messages come back within a trial. Ladder: time limit 6 s < lease 7 s < visibility 9 s.

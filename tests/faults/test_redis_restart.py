@@ -33,7 +33,7 @@ from tests.faults.conftest import (
     trial_count,
     wait_ready,
 )
-from worker import models as m
+from worker.adapters.sql import models as m
 
 
 class RedisServer:

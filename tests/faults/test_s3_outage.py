@@ -32,8 +32,8 @@ from tests.faults.conftest import (
     trial_count,
     wait_ready,
 )
-from worker import models as m
-from worker.store import open_store
+from worker.adapters.sql import models as m
+from worker.adapters.store import open_store
 
 BUCKET = "scriptcache-faults"
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

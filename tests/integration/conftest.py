@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from worker.store import S3Store, open_store
+from worker.adapters.store import S3Store, open_store
 
 
 @pytest.fixture

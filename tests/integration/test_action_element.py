@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.integration.test_block_intake import both_paths
 from tests.recordings import Recorder, act, defn, param
-from worker import scripts as read
-from worker.db import make_sessionmaker
-from worker.events import parse_event
-from worker.generation import generate_now
-from worker.intake import record_only
-from worker.recording import load_run
-from worker.run import ElementRecord
-from worker.store import MemoryStore
+from worker.adapters.sql import scripts as read
+from worker.adapters.sql.engine import make_sessionmaker
+from worker.adapters.sql.recording import load_run
+from worker.adapters.store import MemoryStore
+from worker.app.generation import generate_now
+from worker.app.intake import record_only
+from worker.domain.events import parse_event
+from worker.domain.run import ElementRecord
 
 CANARY = "CANARY-0d4e-in-an-element"
 

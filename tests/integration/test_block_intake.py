@@ -1,4 +1,4 @@
-"""The one-statement intake of block events (worker/block_intake.py) against the generic path
+"""The one-statement intake of block events (worker/adapters/sql/block_intake.py) against the generic path
 (first_delivery + record_event + debounce.bump): the same event streams, taken in at the same
 moments, must leave every row of every table identical and report the same debounce results.
 
@@ -20,12 +20,12 @@ from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
 from tests.integration.test_recording import ORDERS, sample_events
 from tests.recordings import T0
-from worker import debounce
-from worker import models as m
-from worker.events import parse_event
-from worker.intake import record_and_bump
-from worker.recording import UPSERT_KEYS, columns
-from worker.window import Timing
+from worker.adapters.sql import debounce
+from worker.adapters.sql import models as m
+from worker.adapters.sql.recording import UPSERT_KEYS, columns
+from worker.app.intake import record_and_bump
+from worker.domain.events import parse_event
+from worker.domain.window import Timing
 
 SETTINGS = Settings(quiet_s=2.0, max_wait_s=9.0)
 TABLES = (m.Workflow, m.WorkflowRun, m.WorkflowRunBlock, m.Task, m.Action, m.RunDebounce,
@@ -145,7 +145,7 @@ def test_the_statement_is_short_enough_for_psycopgs_parse_cache() -> None:
     from psycopg import _queries
     from sqlalchemy.dialects import postgresql
 
-    from worker.block_intake import _statement
+    from worker.adapters.sql.block_intake import _statement
 
     compiled = _statement(Timing.of(Settings())).compile(dialect=postgresql.psycopg.dialect())
     assert len(str(compiled).encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
@@ -173,7 +173,7 @@ def test_a_block_taken_in_while_run_started_is_being_recorded_does_not_deadlock(
     commit: the block's statement must not have locked the debounce row first."""
     import threading
 
-    from worker.recording import first_delivery, record_event
+    from worker.adapters.sql.recording import first_delivery, record_event
 
     run = RunBuilder("wr_lock", "wf_lock", definition([task_block("a")]))
     run.block("a")

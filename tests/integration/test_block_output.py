@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.integration.test_block_intake import both_paths
 from tests.recordings import Recorder, act, defn
-from worker.events import parse_event
-from worker.recording import load_run
+from worker.adapters.sql.recording import load_run
+from worker.domain.events import parse_event
 
 OUTPUT = {"ticket": "T-99817", "lines": [{"sku": "A", "n": 2}], "ok": True, "none": None}
 

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import SAMPLES
 from tests.factory import RunBuilder, branching_run, definition, task_block
-from worker import models as m
-from worker.store import BlobStore, open_store
+from worker.adapters.sql import models as m
+from worker.adapters.store import BlobStore, open_store
 
 SCRIPTCACHE = Path(sys.executable).with_name("scriptcache")
 SAMPLE = SAMPLES / "order-portal.jsonl"

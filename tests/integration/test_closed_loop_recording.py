@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.integration.test_block_intake import both_paths
 from tests.unit.test_events_closed_loop import replayed_run
-from worker.events import parse_event
-from worker.recording import load_run
+from worker.adapters.sql.recording import load_run
+from worker.domain.events import parse_event
 
 
 def test_both_intake_paths_record_script_fallback_and_source_alike(

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.e2e.conftest import TEST_ENV
-from worker import models as m
+from worker.adapters.sql import models as m
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK = """
@@ -27,7 +27,7 @@ import sys
 from celery.exceptions import TimeLimitExceeded
 import tasks.generate  # registers the task
 from tasks.app import _dead_letter, app
-from worker.errors import PermanentError
+from worker.domain.errors import PermanentError
 
 failure = {"time limit": TimeLimitExceeded(8.0),
            "permanent": PermanentError("run wr_hook: gave up after 4 attempts")}[sys.argv[1]]

@@ -21,17 +21,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from tests.conftest import free_port
 from tests.factory import RunBuilder, definition, linear_run, task_block
-from worker import cache, debounce, scripts
-from worker import models as m
-from worker.clock import ManualClock
-from worker.decision import executable_labels
-from worker.definition import Definition
-from worker.errors import LeaseLost, TransientError
-from worker.events import parse_event
-from worker.generation import MAX_PUBLISH_ATTEMPTS, GenerateResult, generate_due, generate_now
-from worker.intake import record_only
-from worker.store import BlobStore, open_store
-from worker.window import Timing
+from worker.adapters.clock import ManualClock
+from worker.adapters.sql import cache, debounce, scripts
+from worker.adapters.sql import models as m
+from worker.adapters.store import BlobStore, open_store
+from worker.app.generation import MAX_PUBLISH_ATTEMPTS, GenerateResult, generate_due, generate_now
+from worker.app.intake import record_only
+from worker.domain.decision import executable_labels
+from worker.domain.definition import Definition
+from worker.domain.errors import LeaseLost, TransientError
+from worker.domain.events import parse_event
+from worker.domain.window import Timing
 
 Events = list[dict[str, Any]]
 

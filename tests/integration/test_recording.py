@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import Engine, delete, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker import models as m
-from worker.db import make_sessionmaker
-from worker.errors import RunNotStarted
-from worker.events import INT32_MAX, parse_event, parse_line, read_lines
-from worker.recording import load_run, record_event
+from worker.adapters.sql import models as m
+from worker.adapters.sql.engine import make_sessionmaker
+from worker.adapters.sql.recording import load_run, record_event
+from worker.domain.errors import RunNotStarted
+from worker.domain.events import INT32_MAX, parse_event, parse_line, read_lines
 
 SAMPLE = Path(__file__).resolve().parents[2] / "worker" / "samples" / "order-portal.jsonl"
 SECRET = "not-a-real-secret"

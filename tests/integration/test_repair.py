@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factory import RunBuilder, definition, task_block
-from worker import models as m
-from worker.events import parse_event
-from worker.generation import generate_now
-from worker.intake import record_only
-from worker.store import MemoryStore
+from worker.adapters.sql import models as m
+from worker.adapters.store import MemoryStore
+from worker.app.generation import generate_now
+from worker.app.intake import record_only
+from worker.domain.events import parse_event
 
 DEFINITION = definition([task_block("sign_in", "login"), task_block("report")])
 

@@ -21,16 +21,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, linear_run, task_block
-from worker import cache, revisions, scripts
-from worker import models as m
-from worker import purge as purging
-from worker.clock import utcnow
-from worker.db import make_sessionmaker
-from worker.errors import PermanentError
-from worker.events import parse_event
-from worker.generation import GenerateResult, generate_now
-from worker.intake import record_only, take_in
-from worker.store import BLOB_DIR, BlobStore, LocalStore, S3Store, open_store
+from worker.adapters.clock import utcnow
+from worker.adapters.sql import cache, scripts
+from worker.adapters.sql import models as m
+from worker.adapters.sql.engine import make_sessionmaker
+from worker.adapters.store import BLOB_DIR, BlobStore, LocalStore, S3Store, open_store
+from worker.app import purge as purging
+from worker.app import revisions
+from worker.app.generation import GenerateResult, generate_now
+from worker.app.intake import record_only, take_in
+from worker.domain.errors import PermanentError
+from worker.domain.events import parse_event
 
 Events = list[dict[str, Any]]
 OPERATOR = revisions.Operator("ops@test", "a test says so")

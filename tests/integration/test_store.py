@@ -16,8 +16,15 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
-from worker.errors import PermanentError, TransientError
-from worker.store import BlobNotFound, BlobStore, LocalStore, MemoryStore, S3Store, open_store
+from worker.adapters.store import (
+    BlobNotFound,
+    BlobStore,
+    LocalStore,
+    MemoryStore,
+    S3Store,
+    open_store,
+)
+from worker.domain.errors import PermanentError, TransientError
 
 DATA = b"def block_login(page):\n    page.click('#submit')\n"
 DATA_SHA = hashlib.sha256(DATA).hexdigest()

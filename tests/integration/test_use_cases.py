@@ -1,4 +1,4 @@
-"""The worker's use cases (worker/intake.py, worker/generation.py): intake, debounce, lease
+"""The worker's use cases (worker/app/intake.py, worker/app/generation.py): intake, debounce, lease
 and fencing against real PostgreSQL (no broker: these functions are what the tasks call)."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, linear_run, task_block
-from worker import debounce
-from worker import models as m
-from worker.clock import ManualClock, utcnow
-from worker.errors import LeaseLost, PermanentError
-from worker.generation import generate_due
-from worker.intake import take_in as intake
-from worker.store import MemoryStore
+from worker.adapters.clock import ManualClock, utcnow
+from worker.adapters.sql import debounce
+from worker.adapters.sql import models as m
+from worker.adapters.store import MemoryStore
+from worker.app.generation import generate_due
+from worker.app.intake import take_in as intake
+from worker.domain.errors import LeaseLost, PermanentError
 
 SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, run_start_wait_s=30.0, max_retries=2)
 
@@ -157,7 +157,7 @@ def test_blocks_of_a_run_that_never_started_wait_then_are_given_up(
 
 class BrokenStore(MemoryStore):
     def put(self, data: bytes) -> str:
-        from worker.errors import TransientError
+        from worker.domain.errors import TransientError
         raise TransientError("store down")
 
 

@@ -1,8 +1,8 @@
 """A credential typed without `parameter_key` never reaches a generated file: the script
 types `ctx.credential(key)` where the agent typed the value, in either event order.
 
-Intake binds a typed value equal to a secret to its key (worker/secrets.py, the security
-issue); the generator turns the key into `ctx.credential` (worker/codegen/values.py)."""
+Intake binds a typed value equal to a secret to its key (worker/secrets/seals.py, the security
+issue); the generator turns the key into `ctx.credential` (worker/domain/codegen/values.py)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.recordings import Recorder, act, defn, param
-from worker import scripts as read
-from worker.db import make_sessionmaker
-from worker.events import parse_event
-from worker.generation import generate_now
-from worker.intake import record_only
-from worker.store import MemoryStore
+from worker.adapters.sql import scripts as read
+from worker.adapters.sql.engine import make_sessionmaker
+from worker.adapters.store import MemoryStore
+from worker.app.generation import generate_now
+from worker.app.intake import record_only
+from worker.domain.events import parse_event
 
 CANARY = "CANARY-5e1f0c-typed-by-value"
 

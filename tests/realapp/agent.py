@@ -23,7 +23,7 @@ from typing import Any
 
 from playwright.async_api import Locator, Page
 
-from worker.browser.standin import _QUOTED
+from worker.demo.standin import _QUOTED
 from worker.runtime.identity import DESCRIBE_JS, FULL_XPATH_JS
 
 FIND_TIMEOUT_MS = 5_000

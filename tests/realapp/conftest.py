@@ -16,9 +16,9 @@ from sqlalchemy import Engine
 
 from tests.realapp.app import DeskApp, Users, seeded_database
 from tests.realapp.fidelity import Cache
+from worker.adapters.sql.engine import make_sessionmaker
+from worker.adapters.store import MemoryStore
 from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
-from worker.db import make_sessionmaker
-from worker.store import MemoryStore
 
 
 @pytest.fixture(scope="session")

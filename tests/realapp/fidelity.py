@@ -23,16 +23,16 @@ from tests.realapp import workflows as wf
 from tests.realapp.agent import DeskAgent, read_form
 from tests.realapp.app import DeskApp, State
 from tests.realapp.workflows import Inputs
-from worker import scripts as read
+from worker.adapters.sql import scripts as read
+from worker.adapters.store import BlobStore
+from worker.app.generation import GenerateResult, generate_now
+from worker.app.intake import record_only
 from worker.browser.chromium import open_page
 from worker.browser.emit import RunInfo, emit_events
 from worker.browser.journal import ReplayResult
 from worker.browser.replay import Hooks, replay_revision
-from worker.definition import Definition
-from worker.events import parse_event
-from worker.generation import GenerateResult, generate_now
-from worker.intake import record_only
-from worker.store import BlobStore
+from worker.domain.definition import Definition
+from worker.domain.events import parse_event
 
 SELECTOR_TIMEOUT_S = 5.0  # how long a recorded selector may take before the agent is asked
 REVIEWED = ("SO-1001", "SO-1004")

@@ -13,7 +13,7 @@ from tests.realapp.app import DeskApp, Order, Ticket
 from tests.realapp.fidelity import Cache, record
 from tests.realapp.workflows import Inputs
 from worker.browser.chromium import open_page
-from worker.events import parse_event
+from worker.domain.events import parse_event
 
 ORDERS = ("SO-1001", "SO-1004")
 

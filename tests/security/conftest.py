@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.e2e.conftest import TEST_ENV, Stack
 from tests.faults.conftest import ClosingStack, flush
-from worker import models as m
-from worker.store import open_store
+from worker.adapters.sql import models as m
+from worker.adapters.store import open_store
 
 WORKER_DEATH = re.compile(r"WorkerLostError|exited with 'signal|Process '.*' pid:\d+ exited")
 

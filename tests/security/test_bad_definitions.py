@@ -17,16 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
-from worker import deadletter
-from worker import models as m
-from worker.clock import utcnow
-from worker.definition import MAX_LABEL_CHARS, MAX_LOOP_DEPTH, Definition, render_cache_key
-from worker.errors import PermanentError
-from worker.events import parse_event
-from worker.generation import generate_now as generate
-from worker.intake import record_and_bump as take_in
-from worker.sandbox import RENDER_TIMEOUT_S
-from worker.store import open_store
+from worker.adapters.clock import utcnow
+from worker.adapters.sql import deadletter
+from worker.adapters.sql import models as m
+from worker.adapters.store import open_store
+from worker.app.generation import generate_now as generate
+from worker.app.intake import record_and_bump as take_in
+from worker.domain.definition import MAX_LABEL_CHARS, MAX_LOOP_DEPTH, Definition, render_cache_key
+from worker.domain.errors import PermanentError
+from worker.domain.events import parse_event
+from worker.domain.sandbox import RENDER_TIMEOUT_S
 
 SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0)
 

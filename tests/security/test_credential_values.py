@@ -23,14 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
-from worker import deadletter
-from worker import models as m
-from worker.clock import utcnow
-from worker.errors import PermanentError
-from worker.events import parse_event
-from worker.generation import generate_now as generate
-from worker.intake import record_and_bump as take_in
-from worker.store import open_store
+from worker.adapters.clock import utcnow
+from worker.adapters.sql import deadletter
+from worker.adapters.sql import models as m
+from worker.adapters.store import open_store
+from worker.app.generation import generate_now as generate
+from worker.app.intake import record_and_bump as take_in
+from worker.domain.errors import PermanentError
+from worker.domain.events import parse_event
 
 CANARY = "CANARY-9d2e-s3cr3t-VALUE"
 SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0)
@@ -179,7 +179,7 @@ def test_a_block_event_that_waits_for_a_concurrent_run_started_reads_its_seals(
     """run_started holds its run's lock while it stores the seals; a block event of the same
     run taken in meanwhile waits for it and, once it commits, reads the seals it stored (the
     lock and the read are one round trip, in a function whose read takes a fresh snapshot:
-    worker/credentials.py, migration 0009) and records the canary as the credential's key."""
+    worker/secrets/credentials.py, migration 0009) and records the canary as the credential's key."""
     events = canary_run()
     sign_in = copy.deepcopy(events[1])
     blocked = threading.Event()

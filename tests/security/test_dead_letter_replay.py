@@ -15,9 +15,9 @@ from tests.conftest import ROOT
 from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
 from tests.security.conftest import all_logs, dump_tables
-from worker import deadletter
-from worker import models as m
-from worker.clock import utcnow
+from worker.adapters.clock import utcnow
+from worker.adapters.sql import deadletter
+from worker.adapters.sql import models as m
 
 CLI = str(ROOT / ".venv" / "bin" / "scriptcache")
 CANARY = "CANARY-dlq-93aa-s3cr3t"

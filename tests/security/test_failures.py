@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
-from worker import deadletter, retry
-from worker import models as m
-from worker.clock import utcnow
-from worker.errors import GaveUp, PermanentError
-from worker.generation import generate_due
-from worker.intake import take_in
-from worker.store import MemoryStore
+from worker.adapters.clock import utcnow
+from worker.adapters.sql import deadletter
+from worker.adapters.sql import models as m
+from worker.adapters.store import MemoryStore
+from worker.app.generation import generate_due
+from worker.app.intake import take_in
+from worker.domain import retry
+from worker.domain.errors import GaveUp, PermanentError
 
 SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, max_retries=2)
 

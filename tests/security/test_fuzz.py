@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from config.names import TASK_NAMES
 from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, linear_run, task_block
 from tests.security.conftest import WORKER_DEATH, all_logs, live_labels
-from worker import models as m
-from worker.events import TASK_NAMES
-from worker.publisher import producer_app, publish_events
+from worker.adapters.publisher import producer_app, publish_events
+from worker.adapters.sql import models as m
 
 MAX_EVENT_BYTES = 200_000
 Event = dict[str, Any]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, linear_run, task_block
 from tests.security.conftest import all_logs, live_labels
-from worker import models as m
+from worker.adapters.sql import models as m
 
 MAX_EVENT_BYTES = 200_000
 

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import Stack
-from worker import deadletter
-from worker import models as m
-from worker.clock import utcnow
-from worker.errors import PermanentError
-from worker.events import parse_line
+from worker.adapters.clock import utcnow
+from worker.adapters.sql import deadletter
+from worker.adapters.sql import models as m
+from worker.domain.errors import PermanentError
+from worker.domain.events import parse_line
 
 CLI = str(ROOT / ".venv" / "bin" / "scriptcache")
 

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.recordings import Recorder, act, defn, param
-from worker.codegen import generate_script
-from worker.decision import executed_labels
+from worker.domain.codegen import generate_script
+from worker.domain.decision import executed_labels
 from worker.runtime import Call, InMemoryRunContext, RecordingPage
 
 SITE = "https://shop.test"

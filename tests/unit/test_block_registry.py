@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from worker.codegen import generate_script
-from worker.codegen.blocks import GENERATORS
-from worker.decision import executed_labels
-from worker.definition import (
+from worker.domain.codegen import generate_script
+from worker.domain.codegen.blocks import GENERATORS
+from worker.domain.decision import executed_labels
+from worker.domain.definition import (
     BLOCK_TYPES,
     CACHEABLE,
     CACHEABLE_KINDS,
@@ -21,7 +21,7 @@ from worker.definition import (
     Definition,
     kind_of,
 )
-from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
+from worker.domain.run import ActionRecord, BlockRun, RunRecord, TaskRecord
 
 CHILD = {"label": "child", "block_type": "task", "url": "https://app.test/child"}
 

@@ -10,8 +10,8 @@ from types import ModuleType
 from typing import Any
 
 from tests.recordings import sample_runs
-from worker.codegen import GeneratedScript, generate_script
-from worker.decision import executed_labels
+from worker.domain.codegen import GeneratedScript, generate_script
+from worker.domain.decision import executed_labels
 from worker.runtime import Call, InMemoryRunContext, RecordingPage, blocks_of
 
 START = "Open the block's start page"

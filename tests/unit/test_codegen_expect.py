@@ -1,4 +1,4 @@
-"""What a statement expects of its element (worker/codegen/expect.py, actions[].element), and
+"""What a statement expects of its element (worker/domain/codegen/expect.py, actions[].element), and
 the descriptor rules they are compared by (worker/runtime/identity.py), from tables."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from worker.codegen.actions import ActionScope, statements
-from worker.codegen.expect import varying
-from worker.codegen.nodes import source
-from worker.codegen.values import RunValues
-from worker.events import PermanentError, parse_event
-from worker.run import ActionRecord, BlockRun, ElementRecord
+from worker.domain.codegen.actions import ActionScope, statements
+from worker.domain.codegen.expect import varying
+from worker.domain.codegen.nodes import source
+from worker.domain.codegen.values import RunValues
+from worker.domain.events import PermanentError, parse_event
+from worker.domain.run import ActionRecord, BlockRun, ElementRecord
 from worker.runtime.identity import descriptor, matches, normalized, shown
-from worker.secrets import REDACTED
+from worker.secrets.seals import REDACTED
 
 SAVE = "//form/div/input[1]"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 
 from tests.conftest import ROOT
-from worker.codegen.nodes import (
+from worker.domain.codegen.nodes import (
     LINENO,
     attr,
     awaited,

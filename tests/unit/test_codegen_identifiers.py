@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worker.codegen.nodes import RESERVED, identifier
+from worker.domain.codegen.nodes import RESERVED, identifier
 
 CASES = [
     # label, expected name

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.recordings import Recorder, act, defn, param
-from worker.codegen import generate_script
-from worker.codegen.nodes import literal, source
-from worker.decision import executed_labels
-from worker.definition import RESERVED_LABELS
+from worker.domain.codegen import generate_script
+from worker.domain.codegen.nodes import literal, source
+from worker.domain.decision import executed_labels
+from worker.domain.definition import RESERVED_LABELS
 
 PAGE_METHODS = frozenset({
     "goto", "click", "fill", "select_option", "upload_file", "hover", "press", "scroll", "wait",

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.recordings import Recorder, act, defn, param, runs_from_jsonl, sample_runs
-from worker.codegen import CarriedBlock, CodegenError, block_body, generate_script
-from worker.codegen.actions import seconds
-from worker.decision import executed_labels
-from worker.definition import START_BLOCK
-from worker.run import RunRecord
+from worker.domain.codegen import CarriedBlock, CodegenError, block_body, generate_script
+from worker.domain.codegen.actions import seconds
+from worker.domain.decision import executed_labels
+from worker.domain.definition import START_BLOCK
+from worker.domain.run import RunRecord
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -126,8 +126,8 @@ def test_wait_seconds_come_from_the_recorded_text_when_it_is_a_number(
 def test_the_piecewise_gate_refuses_a_broken_piece_and_a_name_defined_twice() -> None:
     import pytest as _pytest
 
-    from worker.codegen import CodegenError
-    from worker.codegen.module import MAIN_HEADER, validate_pieces
+    from worker.domain.codegen import CodegenError
+    from worker.domain.codegen.module import MAIN_HEADER, validate_pieces
 
     fn = "async def step(page, ctx) -> None:\n    await page.click('x', intention=None)\n"
     validate_pieces([MAIN_HEADER, fn], {})

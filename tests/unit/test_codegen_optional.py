@@ -1,4 +1,4 @@
-"""Which actions are generated with optional=True (worker/codegen/optional.py), from tables."""
+"""Which actions are generated with optional=True (worker/domain/codegen/optional.py), from tables."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from worker.codegen.actions import ActionScope, statements
-from worker.codegen.nodes import source
-from worker.codegen.optional import optional_actions
-from worker.run import ActionRecord, BlockRun
+from worker.domain.codegen.actions import ActionScope, statements
+from worker.domain.codegen.nodes import source
+from worker.domain.codegen.optional import optional_actions
+from worker.domain.run import ActionRecord, BlockRun
 
 
 def act(xpath: str, status: str = "completed", source: str | None = None,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tests.recordings import Recorder, act, defn, param
-from worker.codegen import generate_script
-from worker.decision import executed_labels
-from worker.definition import Definition
-from worker.run import ActionRecord, BlockRun, RunRecord, TaskRecord
+from worker.domain.codegen import generate_script
+from worker.domain.decision import executed_labels
+from worker.domain.definition import Definition
+from worker.domain.run import ActionRecord, BlockRun, RunRecord, TaskRecord
 
 CANARY = "CANARY-7f3e9c-do-not-leak"
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from tests.recordings import Recorder, act, defn, param
-from worker.codegen import generate_script
-from worker.codegen.values import RunValues, mentions
-from worker.decision import executed_labels
-from worker.definition import Block
+from worker.domain.codegen import generate_script
+from worker.domain.codegen.values import RunValues, mentions
+from worker.domain.decision import executed_labels
+from worker.domain.definition import Block
 
 
 class Ctx:

@@ -7,9 +7,9 @@ import ast
 import pytest
 
 from tests.recordings import sample_runs
-from worker.codegen import CarriedBlock, GeneratedScript, block_body, generate_script
-from worker.decision import Entry, decide, executed_labels
-from worker.run import RunRecord
+from worker.domain.codegen import CarriedBlock, GeneratedScript, block_body, generate_script
+from worker.domain.decision import Entry, decide, executed_labels
+from worker.domain.run import RunRecord
 
 
 def first_generation() -> tuple[RunRecord, RunRecord, GeneratedScript]:

@@ -1,4 +1,4 @@
-"""The debounce window (worker/window.py) and the retry backoff: pure functions, from tables."""
+"""The debounce window (worker/domain/window.py) and the retry backoff: pure functions, from tables."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from worker.retry import backoff_s
-from worker.window import Timing, after_event, due_time, next_gap, quiet_for
+from worker.domain.retry import backoff_s
+from worker.domain.window import Timing, after_event, due_time, next_gap, quiet_for
 
 T = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 TIMING = Timing(quiet_s=2.0, max_wait_s=30.0, quiet_factor=10.0, gap_weight=0.25)
@@ -104,7 +104,7 @@ def test_an_event_moves_the_window_by_one_rule(
 
 def generations(gap_s: float, duration_s: float, timing: Timing, generate_s: float) -> int:
     """Events every gap_s for duration_s, each due record generated (taking generate_s) at its
-    due time: the claim and compare-and-clear of worker/debounce.py, on one record."""
+    due time: the claim and compare-and-clear of worker/adapters/sql/debounce.py, on one record."""
     row, count, now, lease_ends = record(), 0, 0.0, None
     events = [i * gap_s for i in range(int(duration_s / gap_s) + 1)]
     while events or row.due_at is not None:

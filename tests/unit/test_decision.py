@@ -10,18 +10,18 @@ from typing import Any
 
 import pytest
 
-from worker.decision import (
+from worker.domain.decision import (
     Entry,
     RepairBudget,
     decide,
+    executable_labels,
     executed_labels,
     is_executable,
-    missing_labels,
     plan,
     repair_labels,
 )
-from worker.definition import START_BLOCK, Definition
-from worker.run import BlockRun, RunRecord
+from worker.domain.definition import START_BLOCK, Definition
+from worker.domain.run import BlockRun, RunRecord
 
 # --- definitions -----------------------------------------------------------------------------
 
@@ -473,6 +473,9 @@ def test_executed_labels_are_completed_cacheable_blocks_that_ran_with_the_agent(
 
 
 def test_missing_labels_are_required_labels_without_an_executable_entry() -> None:
+    def missing_labels(definition: Definition, live: Mapping[str, Entry] | None) -> frozenset[str]:
+        return definition.required_labels() - executable_labels(definition, live)
+
     assert missing_labels(V1, None) == REQUIRED_V1
     assert missing_labels(V1, live(V1, "sign_in", unsigned=("each_order",))) == {
         "each_order", "request_refund", "contact_support"}

@@ -1,4 +1,4 @@
-"""Block types, the definition tree, required labels and cache keys (worker/definition.py)."""
+"""Block types, the definition tree, required labels and cache keys (worker/domain/definition.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from worker.definition import (
+from worker.domain.definition import (
     BLOCK_TYPES,
     CACHEABLE,
     LIVE,
@@ -19,7 +19,7 @@ from worker.definition import (
     Definition,
     render_cache_key,
 )
-from worker.errors import PermanentError
+from worker.domain.errors import PermanentError
 
 SAMPLE = Path(__file__).resolve().parents[2] / "worker" / "samples" / "order-portal.jsonl"
 

@@ -9,9 +9,9 @@ import jsonschema
 
 from worker.browser.emit import RunInfo, emit_events, parameter_for
 from worker.browser.journal import BlockRecord, ReplayResult
-from worker.definition import Definition
-from worker.events import REDACTED, parse_event
-from worker.schemas import schemas
+from worker.domain.definition import Definition
+from worker.domain.events import REDACTED, parse_event
+from worker.domain.schemas import schemas
 
 SECRET = "hunter2-secret"
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

@@ -17,12 +17,12 @@ from tests.unit.test_golden import GOLDEN
 from worker.browser.emit import RunInfo, emit_events
 from worker.browser.journal import BlockRecord, Journal, ReplayResult
 from worker.browser.replay import instrument, load_script
-from worker.codegen import generate_script
-from worker.decision import executed_labels, repair_labels
-from worker.definition import Definition
-from worker.events import parse_event
+from worker.domain.codegen import generate_script
+from worker.domain.decision import executed_labels, repair_labels
+from worker.domain.definition import Definition
+from worker.domain.events import parse_event
+from worker.domain.schemas import schemas
 from worker.runtime import InMemoryRunContext, RecordingPage
-from worker.schemas import schemas
 
 SECRET = "hunter2-secret"
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Event models, validation and redaction (worker/events.py)."""
+"""Event models, validation and redaction (worker/domain/events.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from worker.errors import PermanentError
-from worker.events import (
+from worker.domain.errors import PermanentError
+from worker.domain.events import (
     REDACTED,
     BlockCompleted,
     RunFinished,
@@ -18,10 +18,9 @@ from worker.events import (
     parse_event,
     parse_line,
     read_lines,
-    redact_event,
-    redact_raw,
 )
-from worker.secrets import is_sealed
+from worker.secrets.redaction import redact_event, redact_raw
+from worker.secrets.seals import is_sealed
 
 SAMPLE = Path(__file__).resolve().parents[2] / "worker" / "samples" / "order-portal.jsonl"
 SECRET = "not-a-real-secret"

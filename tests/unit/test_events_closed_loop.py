@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 
 from tests.factory import RunBuilder, definition, task_block
-from worker.errors import PermanentError
-from worker.events import BlockCompleted, RunStarted, parse_event
-from worker.schemas import schemas
+from worker.domain.errors import PermanentError
+from worker.domain.events import BlockCompleted, RunStarted, parse_event
+from worker.domain.schemas import schemas
 
 
 def replayed_run() -> list[dict[str, Any]]:

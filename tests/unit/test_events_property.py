@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from worker.errors import PermanentError
-from worker.events import BlockCompleted, RunFinished, RunStarted, parse_event, parse_line
+from worker.domain.errors import PermanentError
+from worker.domain.events import BlockCompleted, RunFinished, RunStarted, parse_event, parse_line
 
 SAMPLE = Path(__file__).resolve().parents[2] / "worker" / "samples" / "order-portal.jsonl"
 SAMPLES = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").split("\n") if line]

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.recordings import Recorder, act, defn, param, runs_from_jsonl, sample_runs
-from worker.codegen import GeneratedScript, generate_script
-from worker.codegen.actions import ActionScope, _selector
-from worker.decision import executed_labels
-from worker.run import ActionRecord
+from worker.domain.codegen import GeneratedScript, generate_script
+from worker.domain.codegen.actions import ActionScope, _selector
+from worker.domain.decision import executed_labels
+from worker.domain.run import ActionRecord
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 

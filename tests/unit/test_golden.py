@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.recordings import runs_from_jsonl
-from worker.codegen import GeneratedScript, generate_script
-from worker.decision import executed_labels
-from worker.run import RunRecord
+from worker.domain.codegen import GeneratedScript, generate_script
+from worker.domain.decision import executed_labels
+from worker.domain.run import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"

@@ -1,8 +1,8 @@
-"""script_blocks.input_fields: the keys a block reads and what it enters (worker/inputs.py)."""
+"""script_blocks.input_fields: the keys a block reads and what it enters (worker/domain/inputs.py)."""
 
 from __future__ import annotations
 
-from worker.inputs import InputRecord, column, inputs_of, keys_of
+from worker.domain.inputs import InputRecord, column, inputs_of, keys_of
 
 TYPED = InputRecord("form", "fill", "//u", "ctx.param('user')", ("ctx.param('user')",))
 PRESSED = InputRecord("form", "press", None, "'Enter'", ())

@@ -1,5 +1,5 @@
 """A rule is written once and imported (STYLE 14): the task names and the union of event
-models live in worker/events.py, and nowhere else spells them out."""
+models live in worker/domain/events.py, and nowhere else spells them out."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from functools import cache
 from pathlib import Path
 
 from config.celery import EVENTS_QUEUE, GENERATE_QUEUE, celery_config
+from config.names import GENERATE_TASK, SWEEP_TASK, TASK_NAMES
 from config.settings import Settings
 from tests.conftest import ROOT
-from worker.events import GENERATE_TASK, SWEEP_TASK, TASK_NAMES
 
 ALL_TASKS = frozenset({*TASK_NAMES.values(), GENERATE_TASK, SWEEP_TASK})
 EVENT_MODELS = frozenset({"RunStarted", "BlockCompleted", "RunFinished"})
@@ -47,11 +47,11 @@ def test_the_task_names_are_the_contracts() -> None:
     assert (GENERATE_TASK, SWEEP_TASK) == ("scriptcache.generate", "scriptcache.sweep")
 
 
-def test_task_names_are_spelled_only_in_worker_events() -> None:
+def test_task_names_are_spelled_only_in_config_names() -> None:
     # (Tests may spell them: they pin the contract.)
     spelled = {(path, node.value) for path, tree in python_files(CODE) for node in ast.walk(tree)
                if isinstance(node, ast.Constant) and node.value in ALL_TASKS}
-    allowed = {("worker/events.py", GENERATE_TASK), ("worker/events.py", SWEEP_TASK),
+    allowed = {("config/names.py", GENERATE_TASK), ("config/names.py", SWEEP_TASK),
                ("config/celery.py", GENERATE_QUEUE)}  # the queue that has the task's name
     assert spelled <= allowed
     assert GENERATE_QUEUE == GENERATE_TASK  # (the exception above is a queue, not a task)
@@ -67,10 +67,10 @@ def test_every_task_is_routed_and_scheduled_by_its_imported_name() -> None:
 def test_the_event_union_is_defined_once() -> None:
     unions = sorted(path for path, tree in python_files() for node in ast.walk(tree)
                     if isinstance(node, ast.BinOp) and union_members(node) == EVENT_MODELS)
-    assert unions == ["worker/events.py"]
+    assert unions == ["worker/domain/events.py"]
 
 
 def test_the_scan_sees_the_code_it_checks() -> None:
     files = {path for path, _ in python_files()}
-    assert {"worker/events.py", "tasks/intake.py", "config/celery.py"} <= files
-    assert Path(ROOT / "worker" / "events.py").is_file()
+    assert {"worker/domain/events.py", "tasks/intake.py", "config/celery.py"} <= files
+    assert Path(ROOT / "worker" / "domain" / "events.py").is_file()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.schemas import MODELS, render, schemas
+from worker.domain.schemas import MODELS, render, schemas
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 

@@ -1,4 +1,4 @@
-"""worker/secrets.py: a run's secret values, plain or sealed, are found in any text."""
+"""worker/secrets/seals.py: a run's secret values, plain or sealed, are found in any text."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from worker.secrets import REDACTED, Secrets, protect_action, seal_value, unseal
+from worker.secrets.seals import REDACTED, Secrets, protect_action, seal_value, unseal
 
 VALUE = "hunter2-Sesame!"
 PLAIN = Secrets.of_parameters({"pw": VALUE, "user": "ada"}, {"pw"})

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from playwright.async_api import Page as PlaywrightPage
 
-from worker.errors import PermanentError
+from worker.domain.errors import PermanentError
 
 
 class ActRequest(TypedDict):

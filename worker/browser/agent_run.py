@@ -16,7 +16,7 @@ from worker.browser.agent import Agent
 from worker.browser.context import BrowserRunContext
 from worker.browser.journal import Journal, ReplayResult
 from worker.browser.page import BrowserPage, ExtractorHook
-from worker.definition import CACHEABLE, Block, BlockKind, Definition
+from worker.domain.definition import CACHEABLE, Block, BlockKind, Definition
 
 
 async def walk(ctx: BrowserRunContext, blocks: Sequence[Block]) -> None:

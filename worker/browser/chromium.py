@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.async_api import Page as PlaywrightPage
 from playwright.async_api import async_playwright
 
-from worker.errors import PermanentError
+from worker.domain.errors import PermanentError
 
 CHROMIUM_PATH_ENV = "SCRIPTCACHE_CHROMIUM_PATH"
 DEFAULT_CHROMIUM_PATH = "/usr/bin/chromium"

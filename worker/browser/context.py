@@ -18,7 +18,7 @@ import jinja2
 from worker.browser.agent import AgentFailed, BlockRequest, agent_actions
 from worker.browser.journal import BlockRecord, Journal, Outcome, first_line
 from worker.browser.page import BrowserPage, ReplayError
-from worker.definition import Block, BlockKind, Definition
+from worker.domain.definition import Block, BlockKind, Definition
 from worker.runtime import InMemoryRunContext
 
 Mode = Literal["agent", "live"]

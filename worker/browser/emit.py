@@ -29,8 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker.browser.journal import BlockRecord, Fallback, ReplayResult
-from worker.definition import TASK_LIKE, Definition
-from worker.events import REDACTED, BlockCompleted
+from worker.domain.definition import TASK_LIKE, Definition
+from worker.domain.events import REDACTED, BlockCompleted
 
 MIN_SECRET_CHARS = 4  # shorter "secrets" would redact ordinary words
 AGENT_CHILD_TYPE = "task"  # the child of a task_v2 the agent ran whole

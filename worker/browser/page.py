@@ -40,7 +40,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from worker.browser.agent import ActRequest, Agent, agent_actions
 from worker.browser.chromium import NAVIGATION_TIMEOUT_S
 from worker.browser.journal import FallbackRecord, Journal, Relocation, first_line
-from worker.errors import PermanentError
+from worker.domain.errors import PermanentError
 from worker.runtime.identity import (
     CANDIDATES_JS,
     DESCRIBE_JS,
@@ -55,7 +55,7 @@ from worker.runtime.page import Expected
 
 DEFAULT_SELECTOR_TIMEOUT_S = 5.0
 DEFAULT_OPTIONAL_TIMEOUT_S = 1.0
-START_PAGE_INTENTION = "Open the block's start page"  # worker.codegen.blocks: not an action
+START_PAGE_INTENTION = "Open the block's start page"  # worker.domain.codegen.blocks: not an action
 # The runtime method → the action_type it is recorded as.
 ACTION_TYPES = {
     "click": "click", "fill": "input_text", "select_option": "select_option",

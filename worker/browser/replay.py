@@ -38,7 +38,7 @@ from worker.browser.page import (
     FallbackHook,
     ReplayError,
 )
-from worker.definition import Definition
+from worker.domain.definition import Definition
 from worker.runtime import BlockFunction, child_of
 
 _OBSERVED = "__scriptcache_observed__"
@@ -210,7 +210,7 @@ async def replay_and_emit(
     relocate: bool = True,
 ) -> Replayed:
     """The platform's call: run the revision with its agent plugged in, and get back the
-    run's events to publish (`worker.publisher.publish_events`), so that whatever fell back
+    run's events to publish (`worker.adapters.publisher.publish_events`), so that whatever fell back
     is repaired by the next generation. `info` names the run and the revision."""
     result = await replay_revision(
         files, definition, parameters, credentials, chromium_path=chromium_path, hooks=hooks,

@@ -1,0 +1,1 @@
+"""The database: engine, tables, migrations, and the repositories that take a session and never commit."""

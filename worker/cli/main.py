@@ -1,0 +1,157 @@
+"""The `scriptcache` command."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from worker.adapters.sql import scripts as read
+from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.adapters.sql.migrate import upgrade
+from worker.adapters.store import open_store
+from worker.app.generation import generate_now
+from worker.app.intake import record_only
+from worker.cli.base import Context, echo_json, json_object, pass_ctx, read_events
+from worker.domain.errors import PermanentError, ScriptcacheError
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ScriptcacheError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=Group)
+def main() -> None:
+    """scriptcache: turn agent workflow runs into cached, executable scripts."""
+
+
+@main.command()
+@pass_ctx
+def migrate(obj: Context) -> None:
+    """Create or upgrade the database schema (safe to run again)."""
+    upgrade(obj.services.engine)
+    click.echo(f"schema up to date on {obj.services.engine.url.render_as_string()}")
+
+
+@main.command("ingest")
+@click.argument("source")
+@click.option("--generate", "and_generate", is_flag=True,
+              help="Then decide and generate for every run touched, in-process.")
+@pass_ctx
+def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
+    """Record a JSON Lines file of events (or - for stdin) without a broker.
+
+    With --generate, one JSON object per run: its result, or `error` naming why the run could
+    not be recorded or generated; every run is tried, and the exit status is 1 if any failed.
+    """
+    events = read_events(source)
+    services = obj.services
+    runs: dict[str, str | None] = {}  # run id → the first error recording it, in order
+    for event in events:
+        try:
+            record_only(services.sessions, [event])
+            runs.setdefault(event.workflow_run_id, None)
+        except ScriptcacheError as exc:
+            runs[event.workflow_run_id] = runs.get(event.workflow_run_id) or str(exc)
+    if not and_generate:
+        errors = {r: e for r, e in runs.items() if e}
+        echo_json({"events": len(events), "runs": list(runs), **({"errors": errors} if errors
+                                                                  else {})})
+        if errors:
+            sys.exit(1)
+        return
+    failed = 0
+    for run_id, error in runs.items():
+        try:
+            if error is not None:
+                raise PermanentError(error)
+            echo_json(generate_now(services.sessions, services.store, run_id, services.clock,
+                                   repairs_per_day=obj.settings.repairs_per_day).as_json())
+        except ScriptcacheError as exc:
+            failed += 1
+            echo_json({"workflow_run_id": run_id, "regenerated": False, "error": str(exc)})
+    if failed:
+        click.echo(f"{failed} of {len(runs)} runs failed", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("source")
+def render(source: str) -> None:
+    """Print the main.py the events in SOURCE would produce with no prior cache."""
+    events = read_events(source)
+    with tempfile.TemporaryDirectory(prefix="scriptcache-render-") as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/render.db")
+        try:
+            upgrade(engine)
+            sessions, store = make_sessionmaker(engine), open_store("memory://")
+            runs = record_only(sessions, events)
+            results = [generate_now(sessions, store, run_id) for run_id in runs]
+            with sessions() as session:
+                shown: set[int] = set()
+                for result in results:
+                    if result.script_id is None or result.script_id in shown:
+                        continue
+                    shown.add(result.script_id)
+                    script = read.resolve_script(session, _wpid(session, result), result.cache_key)
+                    files = read.read_files(store, read.select_revision(session, script, None))
+                    click.echo(files["main.py"].decode("utf-8"), nl=False)
+            if not shown:
+                raise click.ClickException("these events produce no script (nothing cacheable ran)")
+        finally:
+            engine.dispose()
+
+
+def _wpid(session: Any, result: Any) -> str:
+    from worker.adapters.sql import models as m
+    script = session.get(m.Script, result.script_id)
+    return str(script.workflow_permanent_id)
+
+
+@main.command("plan")
+@click.argument("wpid")
+@click.option("--params", default="{}", help="The run's parameters as a JSON object.")
+@click.option("--version", type=int, default=None, help="Workflow version (default: latest).")
+@pass_ctx
+def plan_command(obj: Context, wpid: str, params: str, version: int | None) -> None:
+    """The run plan for a workflow and parameters, as JSON."""
+    parameters = json_object(params, "--params")
+    with obj.services.sessions() as session:
+        echo_json(read.run_plan(session, wpid, parameters, version))
+
+
+
+from worker.cli import revisions  # noqa: E402,F401  (adds pin ... audit to the `script` group)
+from worker.cli.script import script  # noqa: E402  (registers the `script` group)
+
+main.add_command(script)
+
+from worker.cli.ops import dlq, publish  # noqa: E402
+from worker.cli.replay import replay_command  # noqa: E402
+from worker.demo.sample import demo  # noqa: E402
+
+main.add_command(publish)
+main.add_command(dlq)
+main.add_command(demo)
+main.add_command(replay_command)
+
+
+@main.command("schemas")
+@click.argument("directory", default="docs/schemas")
+def schemas_command(directory: str) -> None:
+    """Write the JSON Schemas of the events and the definition into DIRECTORY."""
+    from worker.domain.schemas import write
+
+    for path in write(Path(directory)):
+        click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

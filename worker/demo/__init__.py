@@ -1,0 +1,1 @@
+"""Demo-only code: the sample workflow, the loopback order portal and the stand-in agent. Not a product feature."""
