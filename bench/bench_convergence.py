@@ -96,19 +96,28 @@ def apply(site: Site, state: str) -> None:
 
 
 def figures(policy: str, n: int, run: Run, wall_s: float, regenerated: str) -> Figures:
-    blocks = [e for e in run.events if e["type"] == "block_completed"
-              and e["block_type"] in TASK_LIKE]
+    blocks = [
+        e for e in run.events if e["type"] == "block_completed" and e["block_type"] in TASK_LIKE
+    ]
     code = [e for e in blocks if e["executed_with"] == "code"]
-    return Figures(policy, n, state_at(n), len(run.calls), len(blocks), len(code),
-                   sum(1 for e in code if e.get("fallback", "none") in ("none", "relocated")),
-                   wall_s,
-                   regenerated)
+    return Figures(
+        policy,
+        n,
+        state_at(n),
+        len(run.calls),
+        len(blocks),
+        len(code),
+        sum(1 for e in code if e.get("fallback", "none") in ("none", "relocated")),
+        wall_s,
+        regenerated,
+    )
 
 
 def record(cache: Cache, run: Run, repairs_per_day: int) -> str:
     runs = record_only(cache.sessions, [parse_event(e) for e in run.events])
-    results = [generate_now(cache.sessions, cache.store, r, repairs_per_day=repairs_per_day)
-               for r in runs]
+    results = [
+        generate_now(cache.sessions, cache.store, r, repairs_per_day=repairs_per_day) for r in runs
+    ]
     return "; ".join(r.reason for r in results if r.regenerated)
 
 
@@ -116,18 +125,27 @@ def replay(chromium: str, cache: Cache, run_id: str, relocate: bool) -> Run:
     files, definition = cache.live(WPID)
     with cache.sessions() as session:
         revision = read.select_revision(session, read.resolve_script(session, WPID, None), None)
-    return asyncio.run(replay_with_agent(chromium, files, definition, ALICE,
-                                         script_id=revision.script_id,
-                                         version=revision.version, run_id=run_id,
-                                         relocate=relocate))
+    return asyncio.run(
+        replay_with_agent(
+            chromium,
+            files,
+            definition,
+            ALICE,
+            script_id=revision.script_id,
+            version=revision.version,
+            run_id=run_id,
+            relocate=relocate,
+        )
+    )
 
 
 def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
 
 
-def policy_runs(chromium: str, policy: Policy, directory: Path,
-                progress: Callable[[Figures], None]) -> list[Figures]:
+def policy_runs(
+    chromium: str, policy: Policy, directory: Path, progress: Callable[[Figures], None]
+) -> list[Figures]:
     engine = make_engine(f"sqlite:///{directory / (slug(policy.name) + '.db')}")
     upgrade(engine)
     cache = Cache(make_sessionmaker(engine), MemoryStore())
@@ -144,8 +162,7 @@ def policy_runs(chromium: str, policy: Policy, directory: Path,
                 else:
                     done = replay(chromium, cache, run_id, policy.relocate)
                 wall_s = time.monotonic() - started
-                reason = "" if policy.agent_only else record(cache, done,
-                                                              policy.repairs_per_day)
+                reason = "" if policy.agent_only else record(cache, done, policy.repairs_per_day)
                 site.clear()
                 out.append(figures(policy.name, n, done, wall_s, reason))
                 progress(out[-1])
@@ -163,16 +180,21 @@ def run(_: Any = None) -> Result:
 
 
 def _print(f: Figures) -> None:
-    print(f"  {f.policy:21} run {f.n:2} ({f.state}): {f.agent_calls} agent calls, "
-          f"{f.from_code}/{f.blocks} from code ({f.clean} clean), {f.wall_s:.1f} s"
-          + (f"; {f.regenerated}" if f.regenerated else ""), flush=True)
+    print(
+        f"  {f.policy:21} run {f.n:2} ({f.state}): {f.agent_calls} agent calls, "
+        f"{f.from_code}/{f.blocks} from code ({f.clean} clean), {f.wall_s:.1f} s"
+        + (f"; {f.regenerated}" if f.regenerated else ""),
+        flush=True,
+    )
 
 
 def runs_with_agent_after_changes(runs: list[Figures]) -> dict[int, int]:
     """Per change: how many runs from it until the next change called the agent."""
     starts = sorted(CHANGES)
-    return {start: sum(1 for r in runs if start <= r.n < end and r.agent_calls)
-            for start, end in zip(starts, [*starts[1:], RUNS + 1], strict=True)}
+    return {
+        start: sum(1 for r in runs if start <= r.n < end and r.agent_calls)
+        for start, end in zip(starts, [*starts[1:], RUNS + 1], strict=True)
+    }
 
 
 def share(runs: list[Figures], field: str, first: int = 1) -> float:
@@ -187,34 +209,100 @@ def result(data: dict[str, list[Figures]]) -> Result:
     later = {p: sum(r.agent_calls for r in runs if r.n > 1) for p, runs in data.items()}
     after = runs_with_agent_after_changes(ours)
     rows = [
-        Row(NAME, "agent calls, 20 runs", calls["scriptcache"], calls["no repair"], "",
-            "no repair", goal=">= 10x fewer", goal_min=10),
-        Row(NAME, "agent calls, runs 2-20", later["scriptcache"], later["no repair"], "",
-            "no repair", goal=">= 10x fewer", goal_min=10),
-        Row(NAME, "agent calls, 20 runs (vs always agent)", calls["scriptcache"],
-            calls["always agent"], "", "always agent"),
-        Row(NAME, "agent calls, 20 runs (vs no repair, relocating)", calls["scriptcache"],
-            calls["no repair, relocating"], "", "no repair, relocating"),
-        Row(NAME, "agent calls, 20 runs (repair without relocation vs no repair)",
-            calls["repair, no relocation"], calls["no repair"], "", "no repair"),
-        Row(NAME, "most runs with agent calls after one change", max(after.values()),
-            max(runs_with_agent_after_changes(norepair).values()), "", "no repair",
-            goal="<= 1"),
-        Row(NAME, "blocks run from code, 20 runs", share(ours, "from_code"),
-            share(norepair, "from_code"), "%", "no repair", better="higher", goal=">= 95 %"),
-        Row(NAME, "blocks from code without the agent, 20 runs", share(ours, "clean"),
-            share(norepair, "clean"), "%", "no repair", better="higher"),
-        Row(NAME, "blocks from code without the agent, runs 2-20", share(ours, "clean", 2),
-            share(norepair, "clean", 2), "%", "no repair", better="higher"),
+        Row(
+            NAME,
+            "agent calls, 20 runs",
+            calls["scriptcache"],
+            calls["no repair"],
+            "",
+            "no repair",
+            goal=">= 10x fewer",
+            goal_min=10,
+        ),
+        Row(
+            NAME,
+            "agent calls, runs 2-20",
+            later["scriptcache"],
+            later["no repair"],
+            "",
+            "no repair",
+            goal=">= 10x fewer",
+            goal_min=10,
+        ),
+        Row(
+            NAME,
+            "agent calls, 20 runs (vs always agent)",
+            calls["scriptcache"],
+            calls["always agent"],
+            "",
+            "always agent",
+        ),
+        Row(
+            NAME,
+            "agent calls, 20 runs (vs no repair, relocating)",
+            calls["scriptcache"],
+            calls["no repair, relocating"],
+            "",
+            "no repair, relocating",
+        ),
+        Row(
+            NAME,
+            "agent calls, 20 runs (repair without relocation vs no repair)",
+            calls["repair, no relocation"],
+            calls["no repair"],
+            "",
+            "no repair",
+        ),
+        Row(
+            NAME,
+            "most runs with agent calls after one change",
+            max(after.values()),
+            max(runs_with_agent_after_changes(norepair).values()),
+            "",
+            "no repair",
+            goal="<= 1",
+        ),
+        Row(
+            NAME,
+            "blocks run from code, 20 runs",
+            share(ours, "from_code"),
+            share(norepair, "from_code"),
+            "%",
+            "no repair",
+            better="higher",
+            goal=">= 95 %",
+        ),
+        Row(
+            NAME,
+            "blocks from code without the agent, 20 runs",
+            share(ours, "clean"),
+            share(norepair, "clean"),
+            "%",
+            "no repair",
+            better="higher",
+        ),
+        Row(
+            NAME,
+            "blocks from code without the agent, runs 2-20",
+            share(ours, "clean", 2),
+            share(norepair, "clean", 2),
+            "%",
+            "no repair",
+            better="higher",
+        ),
     ]
-    table = ["| run | site | scriptcache calls | no-repair calls | always-agent calls | "
-             "no repair, relocating | repair, no relocation | "
-             "scriptcache from code (clean) / blocks |",
-             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    table = [
+        "| run | site | scriptcache calls | no-repair calls | always-agent calls | "
+        "no repair, relocating | repair, no relocation | "
+        "scriptcache from code (clean) / blocks |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for a, b, c, d, e in zip(ours, norepair, agent, relocating, unrelocated, strict=True):
-        table.append(f"| {a.n} | {a.state} | {a.agent_calls} | {b.agent_calls} | "
-                     f"{c.agent_calls} | {d.agent_calls} | {e.agent_calls} | "
-                     f"{a.from_code} ({a.clean}) / {a.blocks} |")
+        table.append(
+            f"| {a.n} | {a.state} | {a.agent_calls} | {b.agent_calls} | "
+            f"{c.agent_calls} | {d.agent_calls} | {e.agent_calls} | "
+            f"{a.from_code} ({a.clean}) / {a.blocks} |"
+        )
     notes = [
         f"runs with agent calls after each change (scriptcache): {after}; goal <= 1 each: "
         f"{'met' if max(after.values()) <= 1 else 'NOT met'}",
@@ -223,20 +311,30 @@ def result(data: dict[str, list[Figures]]) -> Result:
         f"action {share(ours, 'clean'):.1f} %; run 1 is the agent's learning run in every "
         "policy",
         "per run:\n\n" + "\n".join(table) + "\n",
-        "repairs (scriptcache): " + "; ".join(f"run {r.n}: {r.regenerated}" for r in ours
-                                             if r.regenerated and r.n > 1),
+        "repairs (scriptcache): "
+        + "; ".join(f"run {r.n}: {r.regenerated}" for r in ours if r.regenerated and r.n > 1),
     ]
-    series = {"convergence": {p: [(r.n, r.agent_calls, r.clean, r.blocks) for r in runs]
-                              for p, runs in data.items()}}
+    series = {
+        "convergence": {
+            p: [(r.n, r.agent_calls, r.clean, r.blocks) for r in runs] for p, runs in data.items()
+        }
+    }
     return Result(rows, notes, series)
 
 
 def save(res: Result, directory: Path) -> None:
     """var/bench-convergence.json (the figures) and docs/convergence.png (the plot alone)."""
     (ROOT / "var").mkdir(exist_ok=True)
-    (ROOT / "var" / "bench-convergence.json").write_text(json.dumps(
-        {"rows": [dataclasses.asdict(r) for r in res.rows], "notes": res.notes,
-         "series": res.series}, indent=1))
+    (ROOT / "var" / "bench-convergence.json").write_text(
+        json.dumps(
+            {
+                "rows": [dataclasses.asdict(r) for r in res.rows],
+                "notes": res.notes,
+                "series": res.series,
+            },
+            indent=1,
+        )
+    )
     try:
         import matplotlib.pyplot as plt
         from plot import _convergence

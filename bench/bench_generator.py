@@ -45,16 +45,36 @@ def run(sizes: list[int], actions: int = 20) -> Result:
     base = figures[smallest]
     rows: list[Row] = []
     for n, f in figures.items():
-        rows.append(Row("4 generator", f"time per block, {n:,} blocks", f["time_s"] / n * 1000,
-                        base["time_s"] / smallest * 1000, "ms", f"{smallest} blocks",
-                        goal="linear or better (ratio ≥ ~1)"))
-        rows.append(Row("4 generator", f"peak memory per block, {n:,} blocks",
-                        f["peak_bytes"] / n / 1024, base["peak_bytes"] / smallest / 1024, "KiB",
-                        f"{smallest} blocks"))
-    notes = ["Totals — " + "; ".join(
-        f"{n:,} blocks ({n * actions:,} actions): {f['time_s']:.2f} s, peak "
-        f"{f['peak_bytes'] / 2**20:.1f} MiB traced, {f['output_bytes'] / 2**20:.1f} MiB of files"
-        for n, f in figures.items()) + "."]
+        rows.append(
+            Row(
+                "4 generator",
+                f"time per block, {n:,} blocks",
+                f["time_s"] / n * 1000,
+                base["time_s"] / smallest * 1000,
+                "ms",
+                f"{smallest} blocks",
+                goal="linear or better (ratio ≥ ~1)",
+            )
+        )
+        rows.append(
+            Row(
+                "4 generator",
+                f"peak memory per block, {n:,} blocks",
+                f["peak_bytes"] / n / 1024,
+                base["peak_bytes"] / smallest / 1024,
+                "KiB",
+                f"{smallest} blocks",
+            )
+        )
+    notes = [
+        "Totals — "
+        + "; ".join(
+            f"{n:,} blocks ({n * actions:,} actions): {f['time_s']:.2f} s, peak "
+            f"{f['peak_bytes'] / 2**20:.1f} MiB traced, {f['output_bytes'] / 2**20:.1f} MiB of files"
+            for n, f in figures.items()
+        )
+        + "."
+    ]
     return Result(rows=rows, notes=notes, series={"generator": figures})
 
 

@@ -49,8 +49,9 @@ def make_events(count: int) -> list[dict[str, Any]]:
     return events
 
 
-def drain(app: str, events: list[dict[str, Any]], broker_url: str, env: dict[str, str],
-          log: Path) -> dict[str, float]:
+def drain(
+    app: str, events: list[dict[str, Any]], broker_url: str, env: dict[str, str], log: Path
+) -> dict[str, float]:
     """Publish, then start one worker process and time it until the queue is empty."""
     client = redis.Redis.from_url(broker_url)
     client.flushdb()
@@ -61,15 +62,25 @@ def drain(app: str, events: list[dict[str, Any]], broker_url: str, env: dict[str
     spawned = time.monotonic()
     proc = celery(app, worker_args(EVENTS_QUEUE, 1, app.replace(".", "-")), env, log)
     try:
-        first = wait_until(lambda: client.llen(EVENTS_QUEUE) < total, 120,
-                           "the worker's first message", interval_s=0.005)
-        done = wait_until(lambda: drained(client, EVENTS_QUEUE), 3600, "the queue to drain",
-                          interval_s=0.02)
+        first = wait_until(
+            lambda: client.llen(EVENTS_QUEUE) < total,
+            120,
+            "the worker's first message",
+            interval_s=0.005,
+        )
+        done = wait_until(
+            lambda: drained(client, EVENTS_QUEUE), 3600, "the queue to drain", interval_s=0.02
+        )
         rss = rss_kb(proc.pid)
     finally:
         stop_process(proc, group=True)
-    return {"rate": (total - 1) / (done - first), "rate_with_start": total / (done - spawned),
-            "publish_rate": total / publish_s, "rss_kib": rss, "messages": total}
+    return {
+        "rate": (total - 1) / (done - first),
+        "rate_with_start": total / (done - spawned),
+        "publish_rate": total / publish_s,
+        "rss_kib": rss,
+        "messages": total,
+    }
 
 
 def run(dbs: Databases, broker_url: str, count: int) -> Result:
@@ -86,19 +97,45 @@ def run(dbs: Databases, broker_url: str, count: int) -> Result:
         recorded = conn.scalar(select(func.count()).select_from(m.WorkflowRunBlock))
     engine.dispose()
     b, name = "2 intake", "no-op task"
-    return Result(rows=[
-        Row(b, "events/s, one worker process (start excluded)", ours["rate"], noop["rate"],
-            "/s", name, better="higher", goal="≥ 0.5x no-op", goal_min=0.5),
-        Row(b, "events/s, worker start included", ours["rate_with_start"],
-            noop["rate_with_start"], "/s", name, better="higher"),
-        Row(b, "worker RSS after draining (main + child)", ours["rss_kib"] / 1024,
-            noop["rss_kib"] / 1024, "MiB", name),
-    ], notes=[
-        f"{len(events):,} events ({blocks:,} blocks x 20 actions, mean {size_b / 1024:.1f} KiB "
-        f"JSON), prefork -c 1, queue scriptcache.events only (wake-ups accumulate unconsumed on "
-        f"scriptcache.generate); blocks recorded: {recorded:,} of {blocks:,}. Publishing ran "
-        f"at {fmt(ours['publish_rate'])} and {fmt(noop['publish_rate'])} messages/s."],
-        series={"intake": {"scriptcache": ours["rate"], "no-op": noop["rate"]}})
+    return Result(
+        rows=[
+            Row(
+                b,
+                "events/s, one worker process (start excluded)",
+                ours["rate"],
+                noop["rate"],
+                "/s",
+                name,
+                better="higher",
+                goal="≥ 0.5x no-op",
+                goal_min=0.5,
+            ),
+            Row(
+                b,
+                "events/s, worker start included",
+                ours["rate_with_start"],
+                noop["rate_with_start"],
+                "/s",
+                name,
+                better="higher",
+            ),
+            Row(
+                b,
+                "worker RSS after draining (main + child)",
+                ours["rss_kib"] / 1024,
+                noop["rss_kib"] / 1024,
+                "MiB",
+                name,
+            ),
+        ],
+        notes=[
+            f"{len(events):,} events ({blocks:,} blocks x 20 actions, mean {size_b / 1024:.1f} KiB "
+            f"JSON), prefork -c 1, queue scriptcache.events only (wake-ups accumulate unconsumed on "
+            f"scriptcache.generate); blocks recorded: {recorded:,} of {blocks:,}. Publishing ran "
+            f"at {fmt(ours['publish_rate'])} and {fmt(noop['publish_rate'])} messages/s."
+        ],
+        series={"intake": {"scriptcache": ours["rate"], "no-op": noop["rate"]}},
+    )
 
 
 def main() -> None:

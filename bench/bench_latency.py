@@ -52,12 +52,23 @@ def run(dbs: Databases, broker_url: str, runs: int) -> Result:
     intake_s: list[float] = []
     with tempfile.TemporaryDirectory(prefix="sc-bench-") as tmp:
         env = worker_env(url, broker_url, Path(tmp, "blobs"))
-        procs = [celery("tasks.app", worker_args("scriptcache.events,scriptcache.generate", 2,
-                                                 "latency"), env, Path(tmp, "worker.log")),
-                 celery("tasks.app", ["beat", "--schedule", str(Path(tmp, "beat"))], env,
-                        Path(tmp, "beat.log"))]
+        procs = [
+            celery(
+                "tasks.app",
+                worker_args("scriptcache.events,scriptcache.generate", 2, "latency"),
+                env,
+                Path(tmp, "worker.log"),
+            ),
+            celery(
+                "tasks.app",
+                ["beat", "--schedule", str(Path(tmp, "beat"))],
+                env,
+                Path(tmp, "beat.log"),
+            ),
+        ]
         try:
             with engine.connect() as conn:
+
                 def state(run_id: str, wpid: str) -> tuple[str, int, bool, int]:
                     row = conn.execute(STATE, {"r": run_id, "w": wpid}).one_or_none()
                     conn.rollback()
@@ -67,8 +78,12 @@ def run(dbs: Databases, broker_url: str, runs: int) -> Result:
                     run_id, wpid = f"wr_lat_{i:04d}", f"wf_lat_{i:04d}"
                     events = linear_events(run_id, wpid, BLOCKS, 20)
                     publish_events(producer, events[:-1])
-                    wait_until(lambda r=run_id, w=wpid: state(r, w)[1] == BLOCKS, 60,
-                               f"the blocks of {run_id}", interval_s=0.01)
+                    wait_until(
+                        lambda r=run_id, w=wpid: state(r, w)[1] == BLOCKS,
+                        60,
+                        f"the blocks of {run_id}",
+                        interval_s=0.01,
+                    )
                     published = time.monotonic()
                     publish_events(producer, events[-1:])
                     recorded = None
@@ -89,12 +104,25 @@ def run(dbs: Databases, broker_url: str, runs: int) -> Result:
                 stop_process(proc, group=True)
     engine.dispose()
     b, name = "5 latency", "run_finished recorded (intake only)"
-    rows = [Row(b, f"run_finished → committed revision, p{q}", percentile(revision_s, q) * 1000,
-                percentile(intake_s, q) * 1000, "ms", name) for q in (50, 99)]
-    return Result(rows=rows, notes=[
-        f"{runs} runs through a real worker (prefork -c 2) and beat, quiet period 1 s, "
-        f"polled every 10 ms (adds up to ~10 ms); max {max(revision_s) * 1000:.0f} ms."],
-        series={"latency": {"revision": revision_s, "intake": intake_s}})
+    rows = [
+        Row(
+            b,
+            f"run_finished → committed revision, p{q}",
+            percentile(revision_s, q) * 1000,
+            percentile(intake_s, q) * 1000,
+            "ms",
+            name,
+        )
+        for q in (50, 99)
+    ]
+    return Result(
+        rows=rows,
+        notes=[
+            f"{runs} runs through a real worker (prefork -c 2) and beat, quiet period 1 s, "
+            f"polled every 10 ms (adds up to ~10 ms); max {max(revision_s) * 1000:.0f} ms."
+        ],
+        series={"latency": {"revision": revision_s, "intake": intake_s}},
+    )
 
 
 def main() -> None:

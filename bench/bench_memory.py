@@ -45,10 +45,15 @@ def run(dbs: Databases, broker_url: str, count: int) -> Result:
     published = r = 0
     with tempfile.TemporaryDirectory(prefix="sc-bench-") as tmp:
         env = worker_env(url, broker_url, Path(tmp, "blobs"))
-        worker = celery("tasks.app", worker_args(f"{EVENTS_QUEUE},{GENERATE_QUEUE}", 2, "memory"),
-                        env, Path(tmp, "worker.log"))
-        beat = celery("tasks.app", ["beat", "--schedule", str(Path(tmp, "beat"))], env,
-                      Path(tmp, "beat.log"))
+        worker = celery(
+            "tasks.app",
+            worker_args(f"{EVENTS_QUEUE},{GENERATE_QUEUE}", 2, "memory"),
+            env,
+            Path(tmp, "worker.log"),
+        )
+        beat = celery(
+            "tasks.app", ["beat", "--schedule", str(Path(tmp, "beat"))], env, Path(tmp, "beat.log")
+        )
         try:
             started = time.monotonic()
             next_sample = 0.0
@@ -68,8 +73,11 @@ def run(dbs: Databases, broker_url: str, count: int) -> Result:
                 if published >= count and waiting == 0:
                     break
                 time.sleep(0.05)
-            wait_until(lambda: client.llen(GENERATE_QUEUE) == 0 and client.hlen("unacked") == 0,
-                       600, "the worker to finish")
+            wait_until(
+                lambda: client.llen(GENERATE_QUEUE) == 0 and client.hlen("unacked") == 0,
+                600,
+                "the worker to finish",
+            )
             elapsed_s = time.monotonic() - started
             samples.append((count, rss_kb(worker.pid) / 1024))
         finally:
@@ -81,13 +89,27 @@ def run(dbs: Databases, broker_url: str, count: int) -> Result:
 
     base = at(0.1)
     b, name = "6 memory", "RSS at 10 %"
-    rows = [Row(b, f"worker RSS at {int(f * 100)} % of {count:,} events", at(f), base, "MiB",
-                name, goal="steady") for f in (0.1, 0.5, 1.0)]
-    return Result(rows=rows, notes=[
-        f"prefork -c 2 (main + 2 children), {count:,} events in {elapsed_s:.0f} s "
-        f"({count / elapsed_s:.0f} events/s with generation), first sample {samples[0][1]:.0f} "
-        f"MiB, peak {max(s for _, s in samples):.0f} MiB."],
-        series={"memory": samples})
+    rows = [
+        Row(
+            b,
+            f"worker RSS at {int(f * 100)} % of {count:,} events",
+            at(f),
+            base,
+            "MiB",
+            name,
+            goal="steady",
+        )
+        for f in (0.1, 0.5, 1.0)
+    ]
+    return Result(
+        rows=rows,
+        notes=[
+            f"prefork -c 2 (main + 2 children), {count:,} events in {elapsed_s:.0f} s "
+            f"({count / elapsed_s:.0f} events/s with generation), first sample {samples[0][1]:.0f} "
+            f"MiB, peak {max(s for _, s in samples):.0f} MiB."
+        ],
+        series={"memory": samples},
+    )
 
 
 def main() -> None:

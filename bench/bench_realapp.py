@@ -39,8 +39,11 @@ from worker.browser.chromium import check_chromium, chromium_path
 
 NAME = "8 real-app fidelity"
 REPLAYS = 4
-STATES = (("Django's own templates", ()), ("consent banner + wrapper", ("banner",)),
-          ("+ relabelled buttons", ("banner", "relabel")))
+STATES = (
+    ("Django's own templates", ()),
+    ("consent banner + wrapper", ("banner",)),
+    ("+ relabelled buttons", ("banner", "relabel")),
+)
 REVIEWED = ("SO-1001", "SO-1004")
 
 
@@ -59,16 +62,28 @@ class RunFigures:
 
 
 def _effect(before: State, after: State, ticket: Ticket) -> bool:
-    return (after.orders_changed_since(before) == {} and after.tickets_since(before) == (ticket,)
-            and [(e.username, e.model, e.action) for e in after.log_since(before)]
-            == [(ticket.created_by, "ticket", "added")])
+    return (
+        after.orders_changed_since(before) == {}
+        and after.tickets_since(before) == (ticket,)
+        and [(e.username, e.model, e.action) for e in after.log_since(before)]
+        == [(ticket.created_by, "ticket", "added")]
+    )
 
 
 def _figures(state: str, n: int, run: Replay, ok: bool, repaired: str) -> RunFigures:
     blocks = [b for b in run.result.blocks if b.outcome not in ("skipped", "live")]
-    return RunFigures(state, n, run.wall_s, run.result.duration_s, run.fallbacks,
-                      run.agent_calls, len(blocks),
-                      sum(1 for b in blocks if b.outcome == "code"), ok, repaired)
+    return RunFigures(
+        state,
+        n,
+        run.wall_s,
+        run.result.duration_s,
+        run.fallbacks,
+        run.agent_calls,
+        len(blocks),
+        sum(1 for b in blocks if b.outcome == "code"),
+        ok,
+        repaired,
+    )
 
 
 def run(dbs: Databases) -> Result:
@@ -87,8 +102,9 @@ def run(dbs: Databases) -> Result:
 
 
 def _run(chromium: str, desk: DeskApp, cache: Cache) -> Result:
-    clerk = Inputs("clerk", desk.users.clerk_password, REVIEWED, "Grace Hopper", "SO-1004",
-                   "ticket")
+    clerk = Inputs(
+        "clerk", desk.users.clerk_password, REVIEWED, "Grace Hopper", "SO-1004", "ticket"
+    )
     ticket = Ticket("SO-1004", "grace@cobol.test", "Refund request for order SO-1004", "clerk")
     started = time.monotonic()
     events = record(chromium, desk, "bench_agent_run", clerk)
@@ -114,22 +130,35 @@ def _run(chromium: str, desk: DeskApp, cache: Cache) -> Result:
 
 def _other_parameters(chromium: str, desk: DeskApp, cache: Cache) -> tuple[str, bool]:
     """A replay as the admin, for another customer and order: exactly those rows change."""
-    admin = Inputs("admin", desk.users.admin_password, ("SO-1002", "SO-1005", "SO-1007"),
-                   "Edsger Dijkstra", "SO-1008", "ticket")
-    expected = Ticket("SO-1008", "edsger@goto.test", "Refund request for order SO-1008",
-                      "admin")
+    admin = Inputs(
+        "admin",
+        desk.users.admin_password,
+        ("SO-1002", "SO-1005", "SO-1007"),
+        "Edsger Dijkstra",
+        "SO-1008",
+        "ticket",
+    )
+    expected = Ticket("SO-1008", "edsger@goto.test", "Refund request for order SO-1008", "admin")
     before = desk.state()
     done = replay(chromium, cache, admin, "bench_other_parameters", agent=DeskAgent())
     ok = done.result.ok and _effect(before, desk.state(), expected)
     after = desk.state()
-    what = (f"changed tickets {list(after.tickets_since(before))}, orders "
-            f"{sorted(after.orders_changed_since(before))}, error {done.result.error!r}, "
-            f"{done.fallbacks} fallback(s), {done.agent_calls} agent call(s)")
+    what = (
+        f"changed tickets {list(after.tickets_since(before))}, orders "
+        f"{sorted(after.orders_changed_since(before))}, error {done.result.error!r}, "
+        f"{done.fallbacks} fallback(s), {done.agent_calls} agent call(s)"
+    )
     return what, ok
 
 
-def _result(runs: list[RunFigures], agent_s: float, agent_wall_s: float, agent_actions: int,
-            other_ok: bool, other_note: str) -> Result:
+def _result(
+    runs: list[RunFigures],
+    agent_s: float,
+    agent_wall_s: float,
+    agent_actions: int,
+    other_ok: bool,
+    other_note: str,
+) -> Result:
     code_runs = [r for r in runs if r.agent_calls == 0 and r.effect_ok]
     wall = statistics.median(r.wall_s for r in code_runs) if code_runs else float("nan")
     script = statistics.median(r.script_s for r in code_runs) if code_runs else float("nan")
@@ -142,30 +171,73 @@ def _result(runs: list[RunFigures], agent_s: float, agent_wall_s: float, agent_a
     agent_calls = sum(r.agent_calls for r in runs)
     share = sum(r.from_code for r in runs) / max(1, sum(r.blocks for r in runs))
     rows = [
-        Row(NAME, "replay wall time of the run (median of replays from code)", script,
-            agent_s, "s", "the recorded agent run (sum of block durations)",
-            goal="≥20x faster", goal_min=20),
-        Row(NAME, "replay wall time, Chromium start included (median)", wall, agent_s, "s",
-            "the recorded agent run"),
+        Row(
+            NAME,
+            "replay wall time of the run (median of replays from code)",
+            script,
+            agent_s,
+            "s",
+            "the recorded agent run (sum of block durations)",
+            goal="≥20x faster",
+            goal_min=20,
+        ),
+        Row(
+            NAME,
+            "replay wall time, Chromium start included (median)",
+            wall,
+            agent_s,
+            "s",
+            "the recorded agent run",
+        ),
     ]
     for state, _ in STATES[1:]:
-        rows.append(Row(NAME, f"runs with agent calls after the change: {state}",
-                        with_agent_after[state], None, "", "", goal="≤ 1"))
+        rows.append(
+            Row(
+                NAME,
+                f"runs with agent calls after the change: {state}",
+                with_agent_after[state],
+                None,
+                "",
+                "",
+                goal="≤ 1",
+            )
+        )
     rows += [
-        Row(NAME, f"agent calls over {len(runs)} replays", agent_calls, never_repaired, "",
-            "never repaired (computed)"),
+        Row(
+            NAME,
+            f"agent calls over {len(runs)} replays",
+            agent_calls,
+            never_repaired,
+            "",
+            "never repaired (computed)",
+        ),
         Row(NAME, "blocks run from code", share * 100, None, "%", ""),
-        Row(NAME, "replays with the expected rows changed", sum(r.effect_ok for r in runs),
-            len(runs), "", "replays"),
-        Row(NAME, "replay with another user and other parameters: rows as named",
-            1 if other_ok else 0, None, "", "", goal="1"),
+        Row(
+            NAME,
+            "replays with the expected rows changed",
+            sum(r.effect_ok for r in runs),
+            len(runs),
+            "",
+            "replays",
+        ),
+        Row(
+            NAME,
+            "replay with another user and other parameters: rows as named",
+            1 if other_ok else 0,
+            None,
+            "",
+            "",
+            goal="1",
+        ),
     ]
     per_state = "; ".join(
         f"{state}: " + ", ".join(str(r.fallbacks) for r in runs if r.state == state)
-        for state, _ in STATES)
+        for state, _ in STATES
+    )
     calls = "; ".join(
         f"{state}: " + ", ".join(str(r.agent_calls) for r in runs if r.state == state)
-        for state, _ in STATES)
+        for state, _ in STATES
+    )
     repairs = [f"{r.state} run {r.n + 1}: {r.repaired}" for r in runs if r.repaired]
     notes = [
         f"The agent run: {agent_actions} actions, recorded time {agent_s:.1f} s (browser time "
@@ -179,9 +251,18 @@ def _result(runs: list[RunFigures], agent_s: float, agent_wall_s: float, agent_a
         f"Replay as admin with other parameters: {'as named' if other_ok else 'NOT as named'}"
         f" ({other_note}).",
     ]
-    series = {"realapp": [{"state": r.state, "wall_s": r.wall_s, "fallbacks": r.fallbacks,
-                           "agent_calls": r.agent_calls} for r in runs],
-              "realapp_agent_s": agent_s}
+    series = {
+        "realapp": [
+            {
+                "state": r.state,
+                "wall_s": r.wall_s,
+                "fallbacks": r.fallbacks,
+                "agent_calls": r.agent_calls,
+            }
+            for r in runs
+        ],
+        "realapp_agent_s": agent_s,
+    }
     return Result(rows, notes, series)
 
 

@@ -70,8 +70,11 @@ def realistic_stream(runs: int, seed: int = 12) -> tuple[list[dict[str, Any]], d
         labels = [f"step_{i:02d}" for i in range(blocks)]
         fails_after = rng.randint(blocks // 4, 3 * blocks // 4) if rng.random() < FAILING else None
         run_id = f"wr_real_{r:03d}" + ("" if fails_after is None else "_failed")
-        builder = RunBuilder(run_id, run_id.replace("wr_", "wf_", 1),
-                             definition([task_block(label) for label in labels]))
+        builder = RunBuilder(
+            run_id,
+            run_id.replace("wr_", "wf_", 1),
+            definition([task_block(label) for label in labels]),
+        )
         for i, label in enumerate(labels):
             if fails_after is not None and i == fails_after:
                 builder.block(label, status="failed", actions=actions_for(label, 2))
@@ -81,13 +84,13 @@ def realistic_stream(runs: int, seed: int = 12) -> tuple[list[dict[str, Any]], d
         now = T0 + timedelta(seconds=RUN_SPACING_S * r)
         times = [now]
         for event in events[1:]:
-            gap = min(MAX_GAP_S, max(MIN_GAP_S, rng.lognormvariate(math.log(MEDIAN_GAP_S),
-                                                                  SIGMA)))
+            gap = min(MAX_GAP_S, max(MIN_GAP_S, rng.lognormvariate(math.log(MEDIAN_GAP_S), SIGMA)))
             now += timedelta(seconds=1.0 if event["type"] == "run_finished" else gap)
             times.append(now)
         lengths[run_id] = (times[-1] - times[0]).total_seconds()
-        timed += [(t, r, i, e) for i, (t, e) in enumerate(zip(times, retime(events, times),
-                                                                 strict=True))]
+        timed += [
+            (t, r, i, e) for i, (t, e) in enumerate(zip(times, retime(events, times), strict=True))
+        ]
     return [e for *_, e in sorted(timed, key=lambda x: x[:3])], lengths
 
 
@@ -95,13 +98,19 @@ def same_revisions(ours: dict[Any, str], ref: dict[Any, str]) -> str:
     """Whether the final live revisions are identical, for the runs that completed (a failed
     run is never generated once it is known failed; the baseline generated after each of its
     blocks before that), and how many failed runs have a script on each side."""
+
     def completed(live: dict[Any, str]) -> dict[Any, str]:
         return {k: v for k, v in live.items() if not k[0].endswith("_failed")}
-    failed = (sum(k[0].endswith("_failed") for k in ours),
-              sum(k[0].endswith("_failed") for k in ref))
-    return (f"{'YES' if completed(ours) == completed(ref) else 'NO'} for the "
-            f"{len(completed(ref))} completed runs (failed runs with a script: "
-            f"{failed[0]} vs {failed[1]} in the baseline)")
+
+    failed = (
+        sum(k[0].endswith("_failed") for k in ours),
+        sum(k[0].endswith("_failed") for k in ref),
+    )
+    return (
+        f"{'YES' if completed(ours) == completed(ref) else 'NO'} for the "
+        f"{len(completed(ref))} completed runs (failed runs with a script: "
+        f"{failed[0]} vs {failed[1]} in the baseline)"
+    )
 
 
 def spread(per_run: dict[str, int], runs: list[str]) -> tuple[float, float, int]:
@@ -113,33 +122,48 @@ def spread(per_run: dict[str, int], runs: list[str]) -> tuple[float, float, int]
 
 def over_bound(per_run: dict[str, int], lengths: dict[str, float], max_wait_s: float) -> int:
     """Runs generated more than ceil(length / max wait) + 1 times."""
-    return sum(per_run.get(run, 0) > math.ceil(length / max_wait_s) + 1
-               for run, length in lengths.items())
+    return sum(
+        per_run.get(run, 0) > math.ceil(length / max_wait_s) + 1 for run, length in lengths.items()
+    )
 
 
-def live_side(url: str, events: list[dict[str, Any]], scale: float, blobs: Path,
-              logs: Path) -> dict[str, Any]:
+def live_side(
+    url: str, events: list[dict[str, Any]], scale: float, blobs: Path, logs: Path
+) -> dict[str, Any]:
     """The deployed worker and beat, the stream published in real time, scaled down."""
     defaults = Settings()
-    timings = {"SCRIPTCACHE_QUIET_S": defaults.quiet_s / scale,
-               "SCRIPTCACHE_MAX_WAIT_S": defaults.max_wait_s / scale,
-               "SCRIPTCACHE_SWEEP_INTERVAL_S": defaults.sweep_interval_s / scale}
+    timings = {
+        "SCRIPTCACHE_QUIET_S": defaults.quiet_s / scale,
+        "SCRIPTCACHE_MAX_WAIT_S": defaults.max_wait_s / scale,
+        "SCRIPTCACHE_SWEEP_INTERVAL_S": defaults.sweep_interval_s / scale,
+    }
     engine = create_engine(url)
     upgrade(engine)
     with redis_server() as broker:
-        env = {**worker_env(url, broker, blobs), "SCRIPTCACHE_LOG_FORMAT": "json",
-               "SCRIPTCACHE_LEASE_S": f"{defaults.lease_s:g}",
-               "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": f"{defaults.task_soft_time_limit_s:g}",
-               "SCRIPTCACHE_TASK_TIME_LIMIT_S": f"{defaults.task_time_limit_s:g}",
-               "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": f"{defaults.visibility_timeout_s:g}",
-               **{k: f"{v:g}" for k, v in timings.items()}}
-        worker = celery("tasks.app", worker_args("scriptcache.events,scriptcache.generate", 2,
-                                                 "real"), env, logs / "worker.log")
-        beat = celery("tasks.app", ["beat", "--schedule", str(logs / "beat-schedule")], env,
-                      logs / "beat.log")
+        env = {
+            **worker_env(url, broker, blobs),
+            "SCRIPTCACHE_LOG_FORMAT": "json",
+            "SCRIPTCACHE_LEASE_S": f"{defaults.lease_s:g}",
+            "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": f"{defaults.task_soft_time_limit_s:g}",
+            "SCRIPTCACHE_TASK_TIME_LIMIT_S": f"{defaults.task_time_limit_s:g}",
+            "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": f"{defaults.visibility_timeout_s:g}",
+            **{k: f"{v:g}" for k, v in timings.items()},
+        }
+        worker = celery(
+            "tasks.app",
+            worker_args("scriptcache.events,scriptcache.generate", 2, "real"),
+            env,
+            logs / "worker.log",
+        )
+        beat = celery(
+            "tasks.app", ["beat", "--schedule", str(logs / "beat-schedule")], env, logs / "beat.log"
+        )
         try:
-            wait_until(lambda: " ready." in (logs / "worker.log").read_text(errors="replace"),
-                       120, "the worker")
+            wait_until(
+                lambda: " ready." in (logs / "worker.log").read_text(errors="replace"),
+                120,
+                "the worker",
+            )
             app = producer_app(broker)
             start = time.monotonic()
             lags: list[float] = []
@@ -153,27 +177,42 @@ def live_side(url: str, events: list[dict[str, Any]], scale: float, blobs: Path,
 
             def settled() -> bool:
                 with engine.connect() as conn:
-                    runs = conn.scalar(select(func.count()).select_from(m.WorkflowRun).where(
-                        m.WorkflowRun.status.in_(["completed", "failed"])))
-                    pending = conn.execute(select(m.RunDebounce.workflow_run_id).where(
-                        m.RunDebounce.due_at.is_not(None))).first()
+                    runs = conn.scalar(
+                        select(func.count())
+                        .select_from(m.WorkflowRun)
+                        .where(m.WorkflowRun.status.in_(["completed", "failed"]))
+                    )
+                    pending = conn.execute(
+                        select(m.RunDebounce.workflow_run_id).where(
+                            m.RunDebounce.due_at.is_not(None)
+                        )
+                    ).first()
                 return runs == len(set(e["workflow_run_id"] for e in events)) and not pending
+
             wait_until(settled, 900, "every run to be generated", interval_s=0.5)
             wall_s = time.monotonic() - start
             with engine.connect() as conn:
-                revisions = {wpid.replace("wf_", "wr_", 1): count for wpid, count in conn.execute(
-                    select(m.Script.workflow_permanent_id, func.count())
-                    .join(m.ScriptRevision, m.ScriptRevision.script_id == m.Script.script_id)
-                    .group_by(m.Script.workflow_permanent_id))}
+                revisions = {
+                    wpid.replace("wf_", "wr_", 1): count
+                    for wpid, count in conn.execute(
+                        select(m.Script.workflow_permanent_id, func.count())
+                        .join(m.ScriptRevision, m.ScriptRevision.script_id == m.Script.script_id)
+                        .group_by(m.Script.workflow_permanent_id)
+                    )
+                }
             live = bench_scheduling.live_hashes(make_sessionmaker(engine))
         finally:
             stop_process(beat, group=True)
             stop_process(worker, group=True)
             engine.dispose()
     log = (logs / "worker.log").read_text(errors="replace")
-    return {"per_run": revisions, "live": live, "wall_s": wall_s,
-            "generate_tasks": log.count('"task": "scriptcache.generate"'),
-            "publish_lag_p99_s": sorted(lags)[int(0.99 * (len(lags) - 1))]}
+    return {
+        "per_run": revisions,
+        "live": live,
+        "wall_s": wall_s,
+        "generate_tasks": log.count('"task": "scriptcache.generate"'),
+        "publish_lag_p99_s": sorted(lags)[int(0.99 * (len(lags) - 1))],
+    }
 
 
 def run(dbs: Databases, runs: int, scale: float, live: bool = True) -> Result:
@@ -181,22 +220,39 @@ def run(dbs: Databases, runs: int, scale: float, live: bool = True) -> Result:
     run_ids = sorted(lengths)
     defaults = Settings()
     with tempfile.TemporaryDirectory(prefix="sc-bench-") as tmp:
-        ours = bench_scheduling.measure(bench_scheduling.run_pipeline, dbs.fresh(), events,
-                                        Path(tmp, "a"))
-        ref = bench_scheduling.measure(bench_scheduling.run_baseline, dbs.fresh(), events,
-                                       Path(tmp, "b"))
-        deployed = live_side(dbs.fresh(), events, scale, Path(tmp, "c"), Path(tmp)) if live \
-            else None
+        ours = bench_scheduling.measure(
+            bench_scheduling.run_pipeline, dbs.fresh(), events, Path(tmp, "a")
+        )
+        ref = bench_scheduling.measure(
+            bench_scheduling.run_baseline, dbs.fresh(), events, Path(tmp, "b")
+        )
+        deployed = (
+            live_side(dbs.fresh(), events, scale, Path(tmp, "c"), Path(tmp)) if live else None
+        )
     b, name = "9 realistic timing", "regenerate on every block"
     o_mean, o_p95, o_max = spread(ours["per_run"], run_ids)
     r_mean, r_p95, r_max = spread(ref["per_run"], run_ids)
     rows = [
-        Row(b, "generations per run, mean (simulated clock)", o_mean, r_mean, "", name,
-            goal="≤ 1.5", goal_max=1.5),
+        Row(
+            b,
+            "generations per run, mean (simulated clock)",
+            o_mean,
+            r_mean,
+            "",
+            name,
+            goal="≤ 1.5",
+            goal_max=1.5,
+        ),
         Row(b, "generations per run, p95", o_p95, r_p95, "", name),
         Row(b, "generations per run, max", o_max, r_max, "", name),
-        Row(b, "SQL statements, scheduling + generation", ours["gen_statements"],
-            ref["gen_statements"], "", name),
+        Row(
+            b,
+            "SQL statements, scheduling + generation",
+            ours["gen_statements"],
+            ref["gen_statements"],
+            "",
+            name,
+        ),
         Row(b, "SQL statements, total", ours["statements"], ref["statements"], "", name),
     ]
     notes = [
@@ -207,12 +263,21 @@ def run(dbs: Databases, runs: int, scale: float, live: bool = True) -> Result:
         f"factor {defaults.quiet_factor:g}, max wait {defaults.max_wait_s:g} s. Simulated "
         f"clock: {ours['generate_tasks']} generate tasks; runs over ceil(length / max wait) + 1: "
         f"{over_bound(ours['per_run'], lengths, defaults.max_wait_s)}; final live revisions "
-        f"identical to the baseline's: {same_revisions(ours['live'], ref['live'])}."]
+        f"identical to the baseline's: {same_revisions(ours['live'], ref['live'])}."
+    ]
     if deployed is not None:
         d_mean, d_p95, d_max = spread(deployed["per_run"], run_ids)
         rows += [
-            Row(b, f"generations per run, mean (real worker, time / {scale:g})", d_mean, r_mean,
-                "", name, goal="≤ 1.5", goal_max=1.5),
+            Row(
+                b,
+                f"generations per run, mean (real worker, time / {scale:g})",
+                d_mean,
+                r_mean,
+                "",
+                name,
+                goal="≤ 1.5",
+                goal_max=1.5,
+            ),
             Row(b, "generations per run, p95 (real worker)", d_p95, r_p95, "", name),
             Row(b, "generations per run, max (real worker)", d_max, r_max, "", name),
         ]
@@ -223,11 +288,13 @@ def run(dbs: Databases, runs: int, scale: float, live: bool = True) -> Result:
             f"tasks in {deployed['wall_s']:.0f} s; runs over the bound: "
             f"{over_bound(deployed['per_run'], lengths, defaults.max_wait_s)}; publishing lag "
             f"p99 {deployed['publish_lag_p99_s']:.2f} s; final live revisions identical to the "
-            f"baseline's: {same_revisions(deployed['live'], ref['live'])}.")
-    series = {"baseline": [ref["per_run"].get(r, 0) for r in run_ids],
-              "simulated": [ours["per_run"].get(r, 0) for r in run_ids],
-              "live": [] if deployed is None else [deployed["per_run"].get(r, 0)
-                                                   for r in run_ids]}
+            f"baseline's: {same_revisions(deployed['live'], ref['live'])}."
+        )
+    series = {
+        "baseline": [ref["per_run"].get(r, 0) for r in run_ids],
+        "simulated": [ours["per_run"].get(r, 0) for r in run_ids],
+        "live": [] if deployed is None else [deployed["per_run"].get(r, 0) for r in run_ids],
+    }
     return Result(rows=rows, notes=notes, series={"realistic": series})
 
 

@@ -64,13 +64,21 @@ def workflow(blocks: int) -> dict[str, Any]:
     """`blocks` block events per run: task blocks around a conditional with two branches."""
     before = (blocks - 2) // 2
     labels = [f"step_{i:03d}" for i in range(blocks - 2)]
-    return definition([
-        *[task_block(label) for label in labels[:before]],
-        {"label": "route", "block_type": "conditional", "branches": [
-            {"condition": "{{ go_a }}", "blocks": [task_block("branch_a")]},
-            {"condition": None, "blocks": [task_block("branch_b")]}]},
-        *[task_block(label) for label in labels[before:]],
-    ], parameters=[{"key": "go_a", "parameter_type": "workflow"}])
+    return definition(
+        [
+            *[task_block(label) for label in labels[:before]],
+            {
+                "label": "route",
+                "block_type": "conditional",
+                "branches": [
+                    {"condition": "{{ go_a }}", "blocks": [task_block("branch_a")]},
+                    {"condition": None, "blocks": [task_block("branch_b")]},
+                ],
+            },
+            *[task_block(label) for label in labels[before:]],
+        ],
+        parameters=[{"key": "go_a", "parameter_type": "workflow"}],
+    )
 
 
 def event_stream(runs: int, blocks: int, workflows: int, seed: int = 6) -> list[dict[str, Any]]:
@@ -81,8 +89,12 @@ def event_stream(runs: int, blocks: int, workflows: int, seed: int = 6) -> list[
     timed: list[tuple[datetime, int, int, dict[str, Any]]] = []
     for r in range(runs):
         branch = "B" if rng.random() < 0.2 else "A"
-        builder = RunBuilder(f"wr_sched_{r:04d}", f"wf_sched_{r % workflows}", defn,
-                             parameters={"go_a": branch == "A"})
+        builder = RunBuilder(
+            f"wr_sched_{r:04d}",
+            f"wf_sched_{r % workflows}",
+            defn,
+            parameters={"go_a": branch == "A"},
+        )
         for label in labels:
             if label == "route":
                 builder.block("route", "conditional")
@@ -94,8 +106,9 @@ def event_stream(runs: int, blocks: int, workflows: int, seed: int = 6) -> list[
         for _ in events[1:]:
             now += ms(rng.uniform(50, 500))
             times.append(now)
-        timed += [(t, r, i, e) for i, (t, e) in enumerate(zip(times, retime(events, times),
-                                                                 strict=True))]
+        timed += [
+            (t, r, i, e) for i, (t, e) in enumerate(zip(times, retime(events, times), strict=True))
+        ]
     return [e for *_, e in sorted(timed, key=lambda x: x[:3])]
 
 
@@ -117,8 +130,13 @@ def counting_generate_script() -> Iterator[Counter[str]]:
         generation.generate_script = original  # type: ignore[assignment]
 
 
-def run_pipeline(sessions: sessionmaker[Session], store: CountingStore, counter: StatementCounter,
-                 events: list[dict[str, Any]], settings: Settings) -> dict[str, Any]:
+def run_pipeline(
+    sessions: sessionmaker[Session],
+    store: CountingStore,
+    counter: StatementCounter,
+    events: list[dict[str, Any]],
+    settings: Settings,
+) -> dict[str, Any]:
     due: dict[str, datetime] = {}
     tasks = 0
     clock = ManualClock(T0)
@@ -132,8 +150,13 @@ def run_pipeline(sessions: sessionmaker[Session], store: CountingStore, counter:
             del due[run_id]
             counter.phase = "generate"
             clock.now = max(clock.now, due_at)
-            outcome = generate_due(sessions, store, run_id, settings,  # type: ignore[arg-type]
-                                   clock)
+            outcome = generate_due(
+                sessions,
+                store,
+                run_id,
+                settings,  # type: ignore[arg-type]
+                clock,
+            )
             tasks += 1
             if outcome.rearm_at is not None:
                 due[run_id] = max(outcome.rearm_at, due_at)
@@ -150,8 +173,9 @@ def run_pipeline(sessions: sessionmaker[Session], store: CountingStore, counter:
     return {"generate_tasks": tasks, "generations": sum(calls.values()), "per_run": calls}
 
 
-def regenerate_everything(sessions: sessionmaker[Session], store: CountingStore, run_id: str
-                          ) -> bool:
+def regenerate_everything(
+    sessions: sessionmaker[Session], store: CountingStore, run_id: str
+) -> bool:
     """The reference's rule: regenerate every label the run executed so far."""
     with sessions() as session:
         run = load_run(session, run_id)
@@ -162,24 +186,42 @@ def regenerate_everything(sessions: sessionmaker[Session], store: CountingStore,
     executed = executed_labels(run)
     if run.failed or not executed:
         return False
-    carried = {} if live is None else {
-        label: CarriedBlock(live.entries[label], store.get(live.files[live.paths[label]]).decode())
-        for label in sorted(executable_labels(run.definition, live.entries) - executed)
-        if label in live.paths
-    }
+    carried = (
+        {}
+        if live is None
+        else {
+            label: CarriedBlock(
+                live.entries[label], store.get(live.files[live.paths[label]]).decode()
+            )
+            for label in sorted(executable_labels(run.definition, live.entries) - executed)
+            if label in live.paths
+        }
+    )
     script = generate_script(run, executed, carried)
     hashes = {path: store.put(data) for path, data in script.files.items()}
     with sessions.begin() as session:
-        cache.publish(session, wpid=run.workflow_permanent_id, cache_key_value=key,
-                      expected_revision_id=None if live is None else live.revision_id,
-                      script=script, workflow_version=run.workflow_version,
-                      source_run_id=run.workflow_run_id, file_hashes=hashes, now=utcnow(),
-                      blobs_since=blobs_since)
+        cache.publish(
+            session,
+            wpid=run.workflow_permanent_id,
+            cache_key_value=key,
+            expected_revision_id=None if live is None else live.revision_id,
+            script=script,
+            workflow_version=run.workflow_version,
+            source_run_id=run.workflow_run_id,
+            file_hashes=hashes,
+            now=utcnow(),
+            blobs_since=blobs_since,
+        )
     return True
 
 
-def run_baseline(sessions: sessionmaker[Session], store: CountingStore, counter: StatementCounter,
-                 events: list[dict[str, Any]], _settings: Settings) -> dict[str, Any]:
+def run_baseline(
+    sessions: sessionmaker[Session],
+    store: CountingStore,
+    counter: StatementCounter,
+    events: list[dict[str, Any]],
+    _settings: Settings,
+) -> dict[str, Any]:
     per_run: Counter[str] = Counter()
     for raw in events:
         event = parse_event(raw)
@@ -189,7 +231,8 @@ def run_baseline(sessions: sessionmaker[Session], store: CountingStore, counter:
         if event.type == "block_completed":
             counter.phase = "generate"
             per_run[event.workflow_run_id] += regenerate_everything(
-                sessions, store, event.workflow_run_id)
+                sessions, store, event.workflow_run_id
+            )
     generations = sum(per_run.values())
     return {"generate_tasks": generations, "generations": generations, "per_run": per_run}
 
@@ -197,15 +240,25 @@ def run_baseline(sessions: sessionmaker[Session], store: CountingStore, counter:
 def live_hashes(sessions: sessionmaker[Session]) -> dict[tuple[str, str], str]:
     with sessions() as session:
         rows = session.execute(
-            select(m.Script.workflow_permanent_id, m.Script.cache_key_value,
-                   m.ScriptRevision.content_sha256)
-            .join(m.ScriptRevision,
-                  m.ScriptRevision.script_revision_id == m.Script.current_revision_id))
+            select(
+                m.Script.workflow_permanent_id,
+                m.Script.cache_key_value,
+                m.ScriptRevision.content_sha256,
+            ).join(
+                m.ScriptRevision,
+                m.ScriptRevision.script_revision_id == m.Script.current_revision_id,
+            )
+        )
         return {(w, k): sha for w, k, sha in rows}
 
 
-def measure(side: Callable[..., dict[str, Any]], url: str, events: list[dict[str, Any]],
-            blobs: Path, settings: Settings | None = None) -> dict[str, Any]:
+def measure(
+    side: Callable[..., dict[str, Any]],
+    url: str,
+    events: list[dict[str, Any]],
+    blobs: Path,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
     """One side over the events; the default timings unless `settings` says otherwise."""
     engine = make_engine(url)
     counter = StatementCounter(engine)
@@ -215,10 +268,15 @@ def measure(side: Callable[..., dict[str, Any]], url: str, events: list[dict[str
     cpu_s, wall_s = time.process_time(), time.perf_counter()
     figures = side(sessions, store, counter, events, settings)
     figures.update(
-        cpu_s=time.process_time() - cpu_s, wall_s=time.perf_counter() - wall_s,
-        db_cpu_s=counter.backend_cpu_s(), statements=counter.total(),
-        gen_statements=counter.counts.get("generate", 0), bytes_put=store.bytes_put,
-        bytes_stored=blob_bytes(blobs), live=live_hashes(sessions))
+        cpu_s=time.process_time() - cpu_s,
+        wall_s=time.perf_counter() - wall_s,
+        db_cpu_s=counter.backend_cpu_s(),
+        statements=counter.total(),
+        gen_statements=counter.counts.get("generate", 0),
+        bytes_put=store.bytes_put,
+        bytes_stored=blob_bytes(blobs),
+        live=live_hashes(sessions),
+    )
     with sessions() as session:
         figures["revisions"] = len(session.scalars(select(m.ScriptRevision.version)).all())
     engine.dispose()
@@ -236,25 +294,29 @@ def run(dbs: Databases, runs: int, blocks: int) -> Result:
     b = "1 scheduling"
 
     def row(metric: str, key: str, unit: str, goal: str = "") -> Row:
-        return Row(b, metric, ours[key], ref[key], unit, name, goal=goal,
-                   goal_min=20 if goal else None)
+        return Row(
+            b, metric, ours[key], ref[key], unit, name, goal=goal, goal_min=20 if goal else None
+        )
 
-    result = Result(rows=[
-        row("generations (generate_script calls)", "generations", "", "≥20x fewer"),
-        row("revisions written", "revisions", ""),
-        row("SQL statements, scheduling + generation", "gen_statements", "", "≥20x fewer"),
-        row("SQL statements, total (recording included)", "statements", ""),
-        row("bytes handed to the blob store", "bytes_put", "B"),
-        row("CPU, benchmark process", "cpu_s", "s"),
-        row("CPU, PostgreSQL backends", "db_cpu_s", "s"),
-    ])
+    result = Result(
+        rows=[
+            row("generations (generate_script calls)", "generations", "", "≥20x fewer"),
+            row("revisions written", "revisions", ""),
+            row("SQL statements, scheduling + generation", "gen_statements", "", "≥20x fewer"),
+            row("SQL statements, total (recording included)", "statements", ""),
+            row("bytes handed to the blob store", "bytes_put", "B"),
+            row("CPU, benchmark process", "cpu_s", "s"),
+            row("CPU, PostgreSQL backends", "db_cpu_s", "s"),
+        ]
+    )
     result.notes.append(
         f"{runs} runs x {blocks} block events ({ACTIONS_PER_BLOCK} actions each) of "
         f"{workflows} workflow(s), {len(events)} events; {ours['generate_tasks']} generate tasks "
         f"ran in the pipeline. Final live revisions identical (content_sha256 per script, "
         f"{len(ours['live'])} scripts): {'YES' if same else 'NO'}. "
         f"Wall time: pipeline {ours['wall_s']:.1f} s, baseline {ref['wall_s']:.1f} s; "
-        f"bytes newly stored: {fmt(ours['bytes_stored'])} vs {fmt(ref['bytes_stored'])}.")
+        f"bytes newly stored: {fmt(ours['bytes_stored'])} vs {fmt(ref['bytes_stored'])}."
+    )
     result.series = {"scheduling": {r.metric: (r.value, r.baseline) for r in result.rows}}
     result.series["identical"] = same
     return result

@@ -49,15 +49,27 @@ def run(dbs: Databases, sizes: list[int]) -> Result:
             per_size[size] = {"total": counter.counts["generate"] - before, **counter.verbs}
     engine.dispose()
     smallest = sizes[0]
-    rows = [Row("3 statements/generation", f"statements, run of {size:,} blocks",
-                per_size[size]["total"], per_size[smallest]["total"], "",
-                f"run of {smallest} blocks", goal="constant")
-            for size in sizes]
+    rows = [
+        Row(
+            "3 statements/generation",
+            f"statements, run of {size:,} blocks",
+            per_size[size]["total"],
+            per_size[smallest]["total"],
+            "",
+            f"run of {smallest} blocks",
+            goal="constant",
+        )
+        for size in sizes
+    ]
     breakdown = "; ".join(
         f"{size:,} blocks: " + ", ".join(f"{k} {v}" for k, v in sorted(f.items()) if k != "total")
-        for size, f in per_size.items())
-    return Result(rows=rows, notes=[f"By kind — {breakdown}."],
-                  series={"statements": {s: f["total"] for s, f in per_size.items()}})
+        for size, f in per_size.items()
+    )
+    return Result(
+        rows=rows,
+        notes=[f"By kind — {breakdown}."],
+        series={"statements": {s: f["total"] for s, f in per_size.items()}},
+    )
 
 
 def main() -> None:

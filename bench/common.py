@@ -82,8 +82,10 @@ def machine() -> str:
         if line.startswith("MemTotal:"):
             mem_kb = int(line.split()[1])
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{os.cpu_count()} CPUs, {mem_kb / 1024 ** 2:.1f} GiB RAM, {platform.platform()}, "
-            f"Python {platform.python_version()}, load average at start {load}")
+    return (
+        f"{os.cpu_count()} CPUs, {mem_kb / 1024**2:.1f} GiB RAM, {platform.platform()}, "
+        f"Python {platform.python_version()}, load average at start {load}"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -150,7 +152,9 @@ def redis_server() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port)
         yield f"redis://127.0.0.1:{port}/0"
@@ -162,22 +166,46 @@ def redis_server() -> Iterator[str]:
 
 
 def worker_env(database_url: str, broker_url: str, store_dir: Path) -> dict[str, str]:
-    return {**os.environ, **TEST_ENV, "SCRIPTCACHE_DATABASE_URL": database_url,
-            "SCRIPTCACHE_BROKER_URL": broker_url, "SCRIPTCACHE_STORE_URL": f"file://{store_dir}",
-            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}"}
+    return {
+        **os.environ,
+        **TEST_ENV,
+        "SCRIPTCACHE_DATABASE_URL": database_url,
+        "SCRIPTCACHE_BROKER_URL": broker_url,
+        "SCRIPTCACHE_STORE_URL": f"file://{store_dir}",
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'bench'}",
+    }
 
 
 def celery(app: str, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """A `celery` subprocess in its own session, so it and its pool children stop together."""
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "celery", "-A", app, *args], cwd=ROOT,
-                                env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", app, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def worker_args(queues: str, concurrency: int, name: str) -> list[str]:
-    return ["worker", "-Q", queues, "-c", str(concurrency), "-P", "prefork", "-n", f"{name}@%h",
-            "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    return [
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency),
+        "-P",
+        "prefork",
+        "-n",
+        f"{name}@%h",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
 
 
 def stop_process(proc: subprocess.Popen[bytes], group: bool = False) -> None:
@@ -213,8 +241,9 @@ def rss_kb(pid: int) -> int:
     return total
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str,
-               interval_s: float = 0.05) -> float:
+def wait_until(
+    predicate: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05
+) -> float:
     """Poll until true; returns the time.monotonic() at which it was seen true."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -295,8 +324,18 @@ def blob_bytes(root: Path) -> int:
 
 # --- realistic events ------------------------------------------------------------------------
 
-KINDS = ("click", "input_text", "select_option", "click", "hover", "input_text", "scroll",
-         "keypress", "click", "extract")
+KINDS = (
+    "click",
+    "input_text",
+    "select_option",
+    "click",
+    "hover",
+    "input_text",
+    "scroll",
+    "keypress",
+    "click",
+    "extract",
+)
 
 
 def actions_for(label: str, count: int) -> list[dict[str, Any]]:
@@ -304,23 +343,26 @@ def actions_for(label: str, count: int) -> list[dict[str, Any]]:
     out = []
     for i in range(count):
         kind = KINDS[i % len(KINDS)]
-        out.append({
-            "action_type": kind,
-            "xpath": f"//main[@id='app']//section[@data-step='{label}']//form/div[{i + 1}]"
-                     f"/*[self::input or self::select or self::button][@name='field_{i}']",
-            "intention": f"Step {i} of {label}: fill in or confirm field {i} so the form "
-                         "can be submitted without validation errors",
-            "reasoning": f"The page shows the {label} form. Field {i} is empty and required; "
-                         "the goal says to use the value from the workflow parameters, and "
-                         "the visible label matches. Acting on it moves the task forward.",
-            "text": f"value {i} for {label}" if kind in ("input_text", "keypress") else None,
-            "option": f"Option {i % 4}" if kind == "select_option" else None,
-        })
+        out.append(
+            {
+                "action_type": kind,
+                "xpath": f"//main[@id='app']//section[@data-step='{label}']//form/div[{i + 1}]"
+                f"/*[self::input or self::select or self::button][@name='field_{i}']",
+                "intention": f"Step {i} of {label}: fill in or confirm field {i} so the form "
+                "can be submitted without validation errors",
+                "reasoning": f"The page shows the {label} form. Field {i} is empty and required; "
+                "the goal says to use the value from the workflow parameters, and "
+                "the visible label matches. Acting on it moves the task forward.",
+                "text": f"value {i} for {label}" if kind in ("input_text", "keypress") else None,
+                "option": f"Option {i % 4}" if kind == "select_option" else None,
+            }
+        )
     return out
 
 
-def linear_events(run_id: str, wpid: str, blocks: int, actions: int, *,
-                  finish: bool = True) -> list[dict[str, Any]]:
+def linear_events(
+    run_id: str, wpid: str, blocks: int, actions: int, *, finish: bool = True
+) -> list[dict[str, Any]]:
     """A run of a workflow of `blocks` task blocks, each with `actions` recorded actions."""
     labels = [f"step_{i:05d}" for i in range(blocks)]
     builder = RunBuilder(run_id, wpid, definition([task_block(label) for label in labels]))
@@ -349,8 +391,9 @@ def drained(client: Any, queue: str) -> bool:
     return True
 
 
-def run_standalone(run: Callable[[Databases, str, int], Result], doc: str | None, option: str,
-                   default: int) -> None:
+def run_standalone(
+    run: Callable[[Databases, str, int], Result], doc: str | None, option: str, default: int
+) -> None:
     """`python bench/bench_X.py [--OPTION N]`: a private Redis and fresh databases around one
     benchmark, its rows printed against their baselines."""
     parser = argparse.ArgumentParser(description=doc)

@@ -12,23 +12,35 @@ import matplotlib.pyplot as plt
 from common import Result
 
 OURS, BASE = "tab:blue", "tab:gray"
-SHORT = {"generations (generate_script calls)": "generations",
-         "SQL statements, scheduling + generation": "SQL, generation path",
-         "SQL statements, total (recording included)": "SQL, total",
-         "bytes handed to the blob store": "bytes uploaded",
-         "CPU, benchmark process": "CPU s, Python", "CPU, PostgreSQL backends": "CPU s, PostgreSQL"}
+SHORT = {
+    "generations (generate_script calls)": "generations",
+    "SQL statements, scheduling + generation": "SQL, generation path",
+    "SQL statements, total (recording included)": "SQL, total",
+    "bytes handed to the blob store": "bytes uploaded",
+    "CPU, benchmark process": "CPU s, Python",
+    "CPU, PostgreSQL backends": "CPU s, PostgreSQL",
+}
 
 
 def _scheduling(ax: Any, data: dict[str, tuple[float, float]]) -> None:
     names = list(data)
     xs = range(len(names))
-    ax.bar([x - 0.2 for x in xs], [max(data[n][0], 1e-3) for n in names], 0.4, color=OURS,
-           label="scriptcache")
-    ax.bar([x + 0.2 for x in xs], [max(data[n][1], 1e-3) for n in names], 0.4, color=BASE,
-           label="regenerate on every block")
+    ax.bar(
+        [x - 0.2 for x in xs],
+        [max(data[n][0], 1e-3) for n in names],
+        0.4,
+        color=OURS,
+        label="scriptcache",
+    )
+    ax.bar(
+        [x + 0.2 for x in xs],
+        [max(data[n][1], 1e-3) for n in names],
+        0.4,
+        color=BASE,
+        label="regenerate on every block",
+    )
     ax.set_yscale("log")
-    ax.set_xticks(list(xs), [SHORT.get(n, n) for n in names], rotation=30, ha="right",
-                  fontsize=7)
+    ax.set_xticks(list(xs), [SHORT.get(n, n) for n in names], rotation=30, ha="right", fontsize=7)
     ax.set_title("1 scheduling (log scale)")
     ax.legend(fontsize=7)
 
@@ -63,11 +75,14 @@ def _generator(ax: Any, data: dict[int, dict[str, float]]) -> None:
 
 
 def _latency(ax: Any, data: dict[str, list[float]]) -> None:
-    for key, color, label in (("revision", OURS, "committed revision"),
-                              ("intake", BASE, "run_finished recorded")):
+    for key, color, label in (
+        ("revision", OURS, "committed revision"),
+        ("intake", BASE, "run_finished recorded"),
+    ):
         values = sorted(v * 1000 for v in data[key])
-        ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], color=color,
-                label=label)
+        ax.plot(
+            values, [(i + 1) / len(values) for i in range(len(values))], color=color, label=label
+        )
     ax.set_xlabel("ms after run_finished was published")
     ax.set_ylabel("fraction of runs")
     ax.set_title("5 latency (CDF)")
@@ -85,10 +100,20 @@ def _memory(ax: Any, data: list[tuple[int, float]]) -> None:
 
 def _realapp(ax: Any, data: list[dict[str, Any]]) -> None:
     xs = range(1, len(data) + 1)
-    ax.bar([x - 0.2 for x in xs], [r["agent_calls"] for r in data], 0.4, color="tab:red",
-           label="agent calls")
-    ax.bar([x + 0.2 for x in xs], [r["fallbacks"] for r in data], 0.4, color=BASE,
-           label="blocks that fell back")
+    ax.bar(
+        [x - 0.2 for x in xs],
+        [r["agent_calls"] for r in data],
+        0.4,
+        color="tab:red",
+        label="agent calls",
+    )
+    ax.bar(
+        [x + 0.2 for x in xs],
+        [r["fallbacks"] for r in data],
+        0.4,
+        color=BASE,
+        label="blocks that fell back",
+    )
     ax.set_xlabel("replay (site changes at the dashed lines)")
     ax.set_ylabel("per replay")
     twin = ax.twinx()
@@ -104,9 +129,11 @@ def _realapp(ax: Any, data: list[dict[str, Any]]) -> None:
 
 def _realistic(ax: Any, data: dict[str, list[int]]) -> None:
     """Generations per run, sorted: scriptcache's sides against the per-block baseline."""
-    for key, color, label in (("baseline", BASE, "regenerate on every block"),
-                              ("simulated", OURS, "scriptcache, simulated clock"),
-                              ("live", "tab:green", "scriptcache, real worker (scaled)")):
+    for key, color, label in (
+        ("baseline", BASE, "regenerate on every block"),
+        ("simulated", OURS, "scriptcache, simulated clock"),
+        ("live", "tab:green", "scriptcache, real worker (scaled)"),
+    ):
         if data.get(key):
             values = sorted(data[key])
             ax.plot(range(1, len(values) + 1), values, color=color, label=label)
@@ -129,16 +156,26 @@ def _recovery(ax: Any, data: dict[str, Any]) -> None:
 
 
 def _convergence(ax: Any, data: dict[str, list[tuple[int, int, int, int]]]) -> None:
-    styles = {"scriptcache": ("o-", OURS), "no repair": ("s--", BASE),
-              "always agent": ("^:", "tab:orange"),
-              "no repair, relocating": ("d-.", "tab:purple"),
-              "repair, no relocation": ("v:", "tab:gray")}
+    styles = {
+        "scriptcache": ("o-", OURS),
+        "no repair": ("s--", BASE),
+        "always agent": ("^:", "tab:orange"),
+        "no repair, relocating": ("d-.", "tab:purple"),
+        "repair, no relocation": ("v:", "tab:gray"),
+    }
     # scriptcache last, on top of the ablation that shares most of its points
     for policy in sorted(data, key=lambda p: p == "scriptcache"):
         runs = data[policy]
         style, color = styles.get(policy, ("x-", "k"))
-        ax.plot([r[0] for r in runs], [r[1] for r in runs], style, color=color, label=policy,
-                markersize=4, linewidth=2.2 if policy == "scriptcache" else 1.2)
+        ax.plot(
+            [r[0] for r in runs],
+            [r[1] for r in runs],
+            style,
+            color=color,
+            label=policy,
+            markersize=4,
+            linewidth=2.2 if policy == "scriptcache" else 1.2,
+        )
     for change in (5, 10, 15):
         ax.axvline(change - 0.5, color="k", linestyle="--", linewidth=0.8)
     ax.set_xlabel("run (site changes at the dashed lines)")
@@ -148,10 +185,18 @@ def _convergence(ax: Any, data: dict[str, list[tuple[int, int, int, int]]]) -> N
     ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 0.86))
 
 
-PANELS = {"scheduling": _scheduling, "intake": _intake, "statements": _statements,
-          "generator": _generator, "latency": _latency, "memory": _memory,
-          "realapp": _realapp, "convergence": _convergence, "realistic": _realistic,
-          "recovery": _recovery}
+PANELS = {
+    "scheduling": _scheduling,
+    "intake": _intake,
+    "statements": _statements,
+    "generator": _generator,
+    "latency": _latency,
+    "memory": _memory,
+    "realapp": _realapp,
+    "convergence": _convergence,
+    "realistic": _realistic,
+    "recovery": _recovery,
+}
 
 
 def plot(results: list[Result], path: Path) -> None:
@@ -161,7 +206,7 @@ def plot(results: list[Result], path: Path) -> None:
     flat = list(axes.flat)
     for ax, (key, data) in zip(flat, series.items(), strict=False):
         PANELS[key](ax, data)
-    for ax in flat[len(series):]:
+    for ax in flat[len(series) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -31,12 +31,30 @@ import bench_scheduling
 import bench_statements
 from common import ROOT, Databases, Result, fmt, machine, redis_server
 
-FULL = {"runs": 100, "blocks": 50, "intake_events": 10_000, "statement_sizes": "10,100,1000",
-        "generator_sizes": "100,1000,10000", "latency_runs": 200, "memory_events": 100_000,
-        "realistic_runs": 100, "realistic_scale": 20.0, "recovery_trials": 10}
-QUICK = {"runs": 20, "blocks": 20, "intake_events": 2_000, "statement_sizes": "10,100,1000",
-         "generator_sizes": "100,300,1000", "latency_runs": 30, "memory_events": 10_000,
-         "realistic_runs": 20, "realistic_scale": 40.0, "recovery_trials": 3}
+FULL = {
+    "runs": 100,
+    "blocks": 50,
+    "intake_events": 10_000,
+    "statement_sizes": "10,100,1000",
+    "generator_sizes": "100,1000,10000",
+    "latency_runs": 200,
+    "memory_events": 100_000,
+    "realistic_runs": 100,
+    "realistic_scale": 20.0,
+    "recovery_trials": 10,
+}
+QUICK = {
+    "runs": 20,
+    "blocks": 20,
+    "intake_events": 2_000,
+    "statement_sizes": "10,100,1000",
+    "generator_sizes": "100,300,1000",
+    "latency_runs": 30,
+    "memory_events": 10_000,
+    "realistic_runs": 20,
+    "realistic_scale": 40.0,
+    "recovery_trials": 3,
+}
 
 BASELINES = """\
 - **1 scheduling** — *regenerate on every block* (the reference's behaviour): the same events,
@@ -103,8 +121,9 @@ def run(only: set[str], s: dict[str, object]) -> list[Result]:
                 "6": lambda: bench_memory.run(dbs, broker_url, int(s["memory_events"])),
                 "7": lambda: bench_convergence.run(),
                 "8": lambda: bench_realapp.run(dbs),
-                "9": lambda: bench_realistic.run(dbs, int(s["realistic_runs"]),
-                                                 float(s["realistic_scale"])),
+                "9": lambda: bench_realistic.run(
+                    dbs, int(s["realistic_runs"]), float(s["realistic_scale"])
+                ),
                 "10": lambda: bench_recovery.run(dbs, int(s["recovery_trials"])),
             }
             for key, step in steps.items():
@@ -112,8 +131,11 @@ def run(only: set[str], s: dict[str, object]) -> list[Result]:
                     started = time.monotonic()
                     print(f"benchmark {key} ...", file=sys.stderr, flush=True)
                     results.append(step())
-                    print(f"benchmark {key}: {time.monotonic() - started:.0f} s",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"benchmark {key}: {time.monotonic() - started:.0f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     finally:
         dbs.drop_all()
     return results
@@ -124,18 +146,23 @@ def _ints(text: object) -> list[int]:
 
 
 def table(results: list[Result]) -> str:
-    lines = ["| benchmark | metric | scriptcache | baseline | ratio | goal | met |",
-             "| --- | --- | ---: | ---: | ---: | --- | --- |"]
+    lines = [
+        "| benchmark | metric | scriptcache | baseline | ratio | goal | met |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
     for result in results:
         for r in result.rows:
             unit = f" {r.unit}" if r.unit else ""
-            lines.append(f"| {r.bench} | {r.metric} | {fmt(r.value)}{unit} | "
-                         f"{fmt(r.baseline)}{unit} | x{fmt(r.ratio())} | {r.goal} | {r.met()} |")
+            lines.append(
+                f"| {r.bench} | {r.metric} | {fmt(r.value)}{unit} | "
+                f"{fmt(r.baseline)}{unit} | x{fmt(r.ratio())} | {r.goal} | {r.met()} |"
+            )
     return "\n".join(lines)
 
 
-def document(results: list[Result], s: dict[str, object], command: str, elapsed_s: float,
-             host: str) -> str:
+def document(
+    results: list[Result], s: dict[str, object], command: str, elapsed_s: float, host: str
+) -> str:
     notes = "\n".join(f"- **{r.rows[0].bench}** — {n}" for r in results for n in r.notes)
     return f"""# Benchmarks
 
@@ -173,12 +200,15 @@ def kept_findings(path: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        default=os.environ.get("SCRIPTCACHE_BENCH_QUICK") == "1")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7,8,9,10",
-                        help="benchmarks to run, e.g. 1,3")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", default=os.environ.get("SCRIPTCACHE_BENCH_QUICK") == "1"
+    )
+    parser.add_argument(
+        "--only", default="1,2,3,4,5,6,7,8,9,10", help="benchmarks to run, e.g. 1,3"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     for key, value in FULL.items():
         parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)

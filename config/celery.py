@@ -62,9 +62,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             SWEEP_TASK: {"queue": GENERATE_QUEUE},
         },
         "beat_schedule": {
-            "sweep-due-runs": {"task": SWEEP_TASK,
-                               "schedule": settings.sweep_interval_s,
-                               "options": {"expires": settings.sweep_interval_s * 2}},
+            "sweep-due-runs": {
+                "task": SWEEP_TASK,
+                "schedule": settings.sweep_interval_s,
+                "options": {"expires": settings.sweep_interval_s * 2},
+            },
         },
         "beat_max_loop_interval": min(5.0, settings.sweep_interval_s),
     }

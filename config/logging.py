@@ -13,7 +13,8 @@ from config.settings import Settings
 def configure_logging(settings: Settings) -> None:
     level = getattr(logging, settings.log_level)
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(sort_keys=True) if settings.log_format == "json"
+        structlog.processors.JSONRenderer(sort_keys=True)
+        if settings.log_format == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
@@ -27,5 +28,8 @@ def configure_logging(settings: Settings) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.WARNING),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -67,8 +67,11 @@ class Channel(kombu_redis.Channel):
         key = self._q_for_pri(queue, self._get_message_priority(message, reverse=False))
         with self.conn_or_acquire() as client, client.pipeline(transaction=True) as pipe:
             pipe.lpush(key, dumps(message))
-            pipe.hset(self.unacked_key, properties["delivery_tag"],
-                      dumps([message, delivery["exchange"], delivery["routing_key"]]))
+            pipe.hset(
+                self.unacked_key,
+                properties["delivery_tag"],
+                dumps([message, delivery["exchange"], delivery["routing_key"]]),
+            )
             pipe.zadd(self.unacked_index_key, {properties["delivery_tag"]: time.time()})
             pipe.execute()
 

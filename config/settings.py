@@ -58,25 +58,30 @@ class Settings:
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
             raise SettingsError(
                 "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S must be below SCRIPTCACHE_TASK_TIME_LIMIT_S, "
-                f"got {self.task_soft_time_limit_s} / {self.task_time_limit_s}")
+                f"got {self.task_soft_time_limit_s} / {self.task_time_limit_s}"
+            )
         if self.quiet_s > self.max_wait_s:
             raise SettingsError(
                 "SCRIPTCACHE_QUIET_S must not exceed SCRIPTCACHE_MAX_WAIT_S, "
-                f"got {self.quiet_s} / {self.max_wait_s}")
+                f"got {self.quiet_s} / {self.max_wait_s}"
+            )
         if not self.lease_s < self.visibility_timeout_s:
             raise SettingsError(
                 "SCRIPTCACHE_LEASE_S < SCRIPTCACHE_VISIBILITY_TIMEOUT_S must hold (a message "
                 "is redelivered only after its run's lease lapsed), got "
-                f"{self.lease_s} / {self.visibility_timeout_s}")
+                f"{self.lease_s} / {self.visibility_timeout_s}"
+            )
         if not self.task_time_limit_s < self.visibility_timeout_s:
             raise SettingsError(
                 "SCRIPTCACHE_TASK_TIME_LIMIT_S < SCRIPTCACHE_VISIBILITY_TIMEOUT_S must hold (a "
                 "running task is never redelivered), got "
-                f"{self.task_time_limit_s} / {self.visibility_timeout_s}")
+                f"{self.task_time_limit_s} / {self.visibility_timeout_s}"
+            )
         if self.lease_s < 3.0:
             raise SettingsError(
                 "SCRIPTCACHE_LEASE_S: at least 3 s (the heartbeat renews it every lease / 3), "
-                f"got {self.lease_s}")
+                f"got {self.lease_s}"
+            )
 
     @property
     def heartbeat_s(self) -> float:
@@ -93,8 +98,9 @@ class Settings:
         defaults = cls()
         hard_limit_s = _seconds(env, "SCRIPTCACHE_TASK_TIME_LIMIT_S", defaults.task_time_limit_s)
         return cls(
-            database_url=_url(env, "SCRIPTCACHE_DATABASE_URL", defaults.database_url,
-                              DATABASE_SCHEMES),
+            database_url=_url(
+                env, "SCRIPTCACHE_DATABASE_URL", defaults.database_url, DATABASE_SCHEMES
+            ),
             broker_url=_url(env, "SCRIPTCACHE_BROKER_URL", defaults.broker_url, BROKER_SCHEMES),
             store_url=_url(env, "SCRIPTCACHE_STORE_URL", defaults.store_url, STORE_SCHEMES),
             quiet_s=_seconds(env, "SCRIPTCACHE_QUIET_S", defaults.quiet_s),
@@ -102,32 +108,40 @@ class Settings:
             quiet_factor=_seconds(env, "SCRIPTCACHE_QUIET_FACTOR", defaults.quiet_factor),
             task_time_limit_s=hard_limit_s,
             # Unless set, the soft limit leaves a fifth of the hard limit for cleaning up.
-            task_soft_time_limit_s=_seconds(env, "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S",
-                                            min(defaults.task_soft_time_limit_s,
-                                                0.8 * hard_limit_s)),
+            task_soft_time_limit_s=_seconds(
+                env,
+                "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S",
+                min(defaults.task_soft_time_limit_s, 0.8 * hard_limit_s),
+            ),
             lease_s=_seconds(env, "SCRIPTCACHE_LEASE_S", defaults.lease_s),
-            visibility_timeout_s=_seconds(env, "SCRIPTCACHE_VISIBILITY_TIMEOUT_S",
-                                          defaults.visibility_timeout_s),
-            sweep_interval_s=_seconds(env, "SCRIPTCACHE_SWEEP_INTERVAL_S",
-                                      defaults.sweep_interval_s),
-            run_start_wait_s=_seconds(env, "SCRIPTCACHE_RUN_START_WAIT_S",
-                                      defaults.run_start_wait_s),
+            visibility_timeout_s=_seconds(
+                env, "SCRIPTCACHE_VISIBILITY_TIMEOUT_S", defaults.visibility_timeout_s
+            ),
+            sweep_interval_s=_seconds(
+                env, "SCRIPTCACHE_SWEEP_INTERVAL_S", defaults.sweep_interval_s
+            ),
+            run_start_wait_s=_seconds(
+                env, "SCRIPTCACHE_RUN_START_WAIT_S", defaults.run_start_wait_s
+            ),
             max_retries=_integer(env, "SCRIPTCACHE_MAX_RETRIES", defaults.max_retries),
-            retry_backoff_max_s=_seconds(env, "SCRIPTCACHE_RETRY_BACKOFF_MAX_S",
-                                         defaults.retry_backoff_max_s),
-            max_event_bytes=_integer(env, "SCRIPTCACHE_MAX_EVENT_BYTES",
-                                     defaults.max_event_bytes),
+            retry_backoff_max_s=_seconds(
+                env, "SCRIPTCACHE_RETRY_BACKOFF_MAX_S", defaults.retry_backoff_max_s
+            ),
+            max_event_bytes=_integer(env, "SCRIPTCACHE_MAX_EVENT_BYTES", defaults.max_event_bytes),
             s3_endpoint_url=env.get("SCRIPTCACHE_S3_ENDPOINT_URL") or None,
-            log_format=_choice(env, "SCRIPTCACHE_LOG_FORMAT", defaults.log_format,
-                               ("console", "json")),
-            log_level=_choice(env, "SCRIPTCACHE_LOG_LEVEL", defaults.log_level,
-                              ("DEBUG", "INFO", "WARNING", "ERROR")),
+            log_format=_choice(
+                env, "SCRIPTCACHE_LOG_FORMAT", defaults.log_format, ("console", "json")
+            ),
+            log_level=_choice(
+                env,
+                "SCRIPTCACHE_LOG_LEVEL",
+                defaults.log_level,
+                ("DEBUG", "INFO", "WARNING", "ERROR"),
+            ),
             flower_basic_auth=env.get("FLOWER_BASIC_AUTH") or None,
             chromium_path=_raw(env, "SCRIPTCACHE_CHROMIUM_PATH") or defaults.chromium_path,
-            repairs_per_day=_integer(env, "SCRIPTCACHE_REPAIRS_PER_DAY",
-                                     defaults.repairs_per_day),
-            optional_wait_s=_seconds(env, "SCRIPTCACHE_OPTIONAL_WAIT_S",
-                                     defaults.optional_wait_s),
+            repairs_per_day=_integer(env, "SCRIPTCACHE_REPAIRS_PER_DAY", defaults.repairs_per_day),
+            optional_wait_s=_seconds(env, "SCRIPTCACHE_OPTIONAL_WAIT_S", defaults.optional_wait_s),
         )
 
 
@@ -186,7 +200,7 @@ def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ..
             f"expected one of {', '.join(s + '://' for s in schemes)}"
         )
     if scheme == "postgresql":
-        raw = "postgresql+psycopg" + raw[len("postgresql"):]
+        raw = "postgresql+psycopg" + raw[len("postgresql") :]
     return raw
 
 

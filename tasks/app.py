@@ -18,8 +18,11 @@ from worker.app.bootstrap import Services, build
 
 settings = Settings.from_env()
 # Every task shows and re-sends only redacted arguments (tasks/redacted.py).
-app = Celery("scriptcache", include=["tasks.intake", "tasks.generate", "tasks.sweep"],
-             task_cls="tasks.redacted:RedactedTask")
+app = Celery(
+    "scriptcache",
+    include=["tasks.intake", "tasks.generate", "tasks.sweep"],
+    task_cls="tasks.redacted:RedactedTask",
+)
 app.config_from_object(celery_config(settings))
 configure_logging(settings)
 log = structlog.get_logger("scriptcache")
@@ -59,10 +62,11 @@ def _dead_letter(
 ) -> None:
     """A task failed for good: worker/adapters/sql/deadletter.py decides what to keep and keeps it."""
     failure = deadletter.Failure(
-        task_name=getattr(sender, "name", "unknown"), task_id=task_id, exception=exception,
+        task_name=getattr(sender, "name", "unknown"),
+        task_id=task_id,
+        exception=exception,
         payload=args[0] if args else None,
         attempts=1 + int(getattr(getattr(sender, "request", None), "retries", 0) or 0),
         traceback=str(einfo) if einfo is not None else "".join(tb.format_exception(exception)),
     )
-    deadletter.record_failure(services().sessions, failure, utcnow(), log,
-                              lease_s=settings.lease_s)
+    deadletter.record_failure(services().sessions, failure, utcnow(), log, lease_s=settings.lease_s)

@@ -58,8 +58,11 @@ def wake_up(workflow_run_id: str, due_at: datetime) -> None:
     period, a checkpoint) is left to the sweeper rather than hopping every 10 s until then."""
     countdown_s = max(0.0, (due_at - services().clock()).total_seconds())
     if countdown_s > MAX_COUNTDOWN_S:
-        log.debug("wake_up_left_to_sweeper", workflow_run_id=workflow_run_id,
-                  due_in_s=round(countdown_s, 1))
+        log.debug(
+            "wake_up_left_to_sweeper",
+            workflow_run_id=workflow_run_id,
+            due_in_s=round(countdown_s, 1),
+        )
         return
     try:
         publish_wake_up(app, workflow_run_id, countdown_s)

@@ -19,11 +19,15 @@ def generate(self: Task, request: Any) -> None:
     if not isinstance(run_id, str) or not run_id:
         raise PermanentError("generation request: workflow_run_id must be a non-empty string")
     with outcome_line(self.name, workflow_run_id=run_id) as line:
-        outcome = generate_due(services().sessions, services().store, run_id, settings,
-                               services().clock)
+        outcome = generate_due(
+            services().sessions, services().store, run_id, settings, services().clock
+        )
         line.update(result=outcome.result, level=outcome.level)
         if outcome.generation is not None:
-            line.update(version=outcome.generation.version, labels=outcome.generation.labels,
-                        reason=outcome.generation.reason)
+            line.update(
+                version=outcome.generation.version,
+                labels=outcome.generation.labels,
+                reason=outcome.generation.reason,
+            )
     if outcome.rearm_at is not None:
         wake_up(run_id, outcome.rearm_at)

@@ -53,16 +53,32 @@ class RedactedTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         if self.name == TASK_NAMES["run_started"] and args:
             remember_seals(self.app, args[0])
 
-    def retry(self, args: Any = None, kwargs: Any = None, exc: Any = None, throw: bool = True,
-              eta: Any = None, countdown: Any = None, max_retries: Any = None,
-              **options: Any) -> Any:
+    def retry(
+        self,
+        args: Any = None,
+        kwargs: Any = None,
+        exc: Any = None,
+        throw: bool = True,
+        eta: Any = None,
+        countdown: Any = None,
+        max_retries: Any = None,
+        **options: Any,
+    ) -> Any:
         """Celery's retry, re-sending the sealed event with the summary as argsrepr."""
         original = list(self.request.args if args is None else args)
         sealed = [redact_raw(arg, _stored_secrets(self.app, arg)) for arg in original]
         options.setdefault("argsrepr", summary_repr(sealed))
         options.setdefault("kwargsrepr", "{}")
-        return super().retry(sealed, kwargs, exc=exc, throw=throw, eta=eta, countdown=countdown,
-                             max_retries=max_retries, **options)
+        return super().retry(
+            sealed,
+            kwargs,
+            exc=exc,
+            throw=throw,
+            eta=eta,
+            countdown=countdown,
+            max_retries=max_retries,
+            **options,
+        )
 
 
 def _stored_secrets(app: Any, payload: Any) -> Secrets:
@@ -74,7 +90,8 @@ def _stored_secrets(app: Any, payload: Any) -> Secrets:
             return run_secrets(session, payload)
     except Exception:
         return run_secrets(None, payload).merge(
-            recall_seals(app, text_field(payload, "workflow_run_id")))
+            recall_seals(app, text_field(payload, "workflow_run_id"))
+        )
 
 
 def remember_seals(app: Any, payload: Any) -> None:
@@ -95,7 +112,8 @@ def recall_seals(app: Any, run_id: str | None) -> Secrets:
         with app.connection_for_write() as conn:
             data = conn.default_channel.client.get(SEALS_KEY.format(run_id))
         rows = json.loads(data) if data else []
-        return Secrets(seals=tuple(Seal(str(k), int(n), str(salt), str(d))
-                                   for k, n, salt, d in rows))
+        return Secrets(
+            seals=tuple(Seal(str(k), int(n), str(salt), str(d)) for k, n, salt, d in rows)
+        )
     except Exception:
         return Secrets()

@@ -67,47 +67,97 @@ def runs_from_jsonl(path: Path) -> list[RunRecord]:
 # --- building events ----------------------------------------------------------------------
 
 
-def act(action_type: str, xpath: str | None = None, intention: str | None = None,
-        **fields: Any) -> dict[str, Any]:
+def act(
+    action_type: str, xpath: str | None = None, intention: str | None = None, **fields: Any
+) -> dict[str, Any]:
     return {"action_type": action_type, "xpath": xpath, "intention": intention, **fields}
 
 
 class Recorder:
     """The events of one run, with deterministic ids and times."""
 
-    def __init__(self, run_id: str, definition: dict[str, Any],
-                 parameters: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, run_id: str, definition: dict[str, Any], parameters: dict[str, Any] | None = None
+    ) -> None:
         self.run_id, self.n = run_id, 0
-        self.events = [self._event("run_started", {
-            "workflow_permanent_id": f"wpid_{run_id}", "workflow_version": 1,
-            "definition": definition, "parameters": parameters or {}, "run_with": "agent",
-            "code_gen": False,
-        })]
+        self.events = [
+            self._event(
+                "run_started",
+                {
+                    "workflow_permanent_id": f"wpid_{run_id}",
+                    "workflow_version": 1,
+                    "definition": definition,
+                    "parameters": parameters or {},
+                    "run_with": "agent",
+                    "code_gen": False,
+                },
+            )
+        ]
 
     def _event(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         self.n += 1
-        return {"type": kind, "event_id": f"evt_{self.run_id}_{self.n:03d}",
-                "occurred_at": (T0 + timedelta(seconds=self.n)).isoformat(),
-                "workflow_run_id": self.run_id, **fields}
+        return {
+            "type": kind,
+            "event_id": f"evt_{self.run_id}_{self.n:03d}",
+            "occurred_at": (T0 + timedelta(seconds=self.n)).isoformat(),
+            "workflow_run_id": self.run_id,
+            **fields,
+        }
 
-    def block(self, label: str, block_type: str, actions: Sequence[dict[str, Any]] = (),
-              *, task: dict[str, Any] | None = None, parent: str | None = None,
-              block_id: str | None = None, loop_index: int | None = None,
-              loop_value: Any = None, status: str = "completed", output: Any = None) -> str:
+    def block(
+        self,
+        label: str,
+        block_type: str,
+        actions: Sequence[dict[str, Any]] = (),
+        *,
+        task: dict[str, Any] | None = None,
+        parent: str | None = None,
+        block_id: str | None = None,
+        loop_index: int | None = None,
+        loop_value: Any = None,
+        status: str = "completed",
+        output: Any = None,
+    ) -> str:
         block_id = block_id or f"wrb_{self.run_id}_{self.n + 1:03d}"
         if task is not None:
-            task = {"task_id": f"tsk_{block_id}", "url": None, "navigation_goal": None,
-                    "data_extraction_goal": None, "extracted_information_schema": None, **task}
-        acts = [{"action_id": f"act_{block_id}_{i}", "reasoning": None, "text": None,
-                 "option": None, "parameter_key": None, "status": "completed", **a}
-                for i, a in enumerate(actions)]
-        self.events.append(self._event("block_completed", {
-            "workflow_run_block_id": block_id, "parent_workflow_run_block_id": parent,
-            "label": label, "block_type": block_type, "status": status,
-            "executed_with": "agent", "loop_index": loop_index, "loop_value": loop_value,
-            "task": task, "actions": acts,
-            **({} if output is None else {"output": output}),
-        }))
+            task = {
+                "task_id": f"tsk_{block_id}",
+                "url": None,
+                "navigation_goal": None,
+                "data_extraction_goal": None,
+                "extracted_information_schema": None,
+                **task,
+            }
+        acts = [
+            {
+                "action_id": f"act_{block_id}_{i}",
+                "reasoning": None,
+                "text": None,
+                "option": None,
+                "parameter_key": None,
+                "status": "completed",
+                **a,
+            }
+            for i, a in enumerate(actions)
+        ]
+        self.events.append(
+            self._event(
+                "block_completed",
+                {
+                    "workflow_run_block_id": block_id,
+                    "parent_workflow_run_block_id": parent,
+                    "label": label,
+                    "block_type": block_type,
+                    "status": status,
+                    "executed_with": "agent",
+                    "loop_index": loop_index,
+                    "loop_value": loop_value,
+                    "task": task,
+                    "actions": acts,
+                    **({} if output is None else {"output": output}),
+                },
+            )
+        )
         return block_id
 
     def finish(self, status: str = "completed") -> Recorder:
@@ -124,11 +174,13 @@ class Recorder:
         (directory / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def defn(
-    blocks: list[dict[str, Any]], parameters: Sequence[dict[str, Any]] = ()
-) -> dict[str, Any]:
-    return {"title": "golden", "cache_key": "default", "parameters": list(parameters),
-            "blocks": blocks}
+def defn(blocks: list[dict[str, Any]], parameters: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    return {
+        "title": "golden",
+        "cache_key": "default",
+        "parameters": list(parameters),
+        "blocks": blocks,
+    }
 
 
 def param(key: str, kind: str = "workflow") -> dict[str, Any]:

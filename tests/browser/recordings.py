@@ -55,74 +55,171 @@ class _Run:
 
     def event(self, kind: str, gap_s: float, **fields: Any) -> None:
         self.now += timedelta(seconds=gap_s)
-        self.events.append({"type": kind, "event_id": f"evt_{self.run_id}_{len(self.events)}",
-                            "occurred_at": self.now.isoformat(),
-                            "workflow_run_id": self.run_id, **fields})
+        self.events.append(
+            {
+                "type": kind,
+                "event_id": f"evt_{self.run_id}_{len(self.events)}",
+                "occurred_at": self.now.isoformat(),
+                "workflow_run_id": self.run_id,
+                **fields,
+            }
+        )
 
-    def block(self, label: str, block_type: str, actions: Sequence[dict[str, Any]] = (), *,
-              parent: str | None = None, loop: tuple[int, str] | None = None,
-              task_url: str | None = None, extraction: bool = False,
-              gap_s: float | None = None) -> str:
+    def block(
+        self,
+        label: str,
+        block_type: str,
+        actions: Sequence[dict[str, Any]] = (),
+        *,
+        parent: str | None = None,
+        loop: tuple[int, str] | None = None,
+        task_url: str | None = None,
+        extraction: bool = False,
+        gap_s: float | None = None,
+    ) -> str:
         block_id = f"wrb_{self.run_id}_{len(self.events)}"
-        acts = [{"action_id": f"act_{block_id}_{i}", "reasoning": None, "text": None,
-                 "option": None, "parameter_key": None, "status": "completed", **a}
-                for i, a in enumerate(actions)]
-        task = None if task_url is None else {
-            "task_id": f"tsk_{block_id}", "url": task_url, "navigation_goal": None,
-            "data_extraction_goal": EXTRACTION_GOAL if extraction else None,
-            "extracted_information_schema": SCHEMA if extraction else None}
+        acts = [
+            {
+                "action_id": f"act_{block_id}_{i}",
+                "reasoning": None,
+                "text": None,
+                "option": None,
+                "parameter_key": None,
+                "status": "completed",
+                **a,
+            }
+            for i, a in enumerate(actions)
+        ]
+        task = (
+            None
+            if task_url is None
+            else {
+                "task_id": f"tsk_{block_id}",
+                "url": task_url,
+                "navigation_goal": None,
+                "data_extraction_goal": EXTRACTION_GOAL if extraction else None,
+                "extracted_information_schema": SCHEMA if extraction else None,
+            }
+        )
         self.event(
-            "block_completed", STEP_S * (len(acts) + 1) if gap_s is None else gap_s,
-            workflow_run_block_id=block_id, parent_workflow_run_block_id=parent,
-            label=label, block_type=block_type, status="completed",
+            "block_completed",
+            STEP_S * (len(acts) + 1) if gap_s is None else gap_s,
+            workflow_run_block_id=block_id,
+            parent_workflow_run_block_id=parent,
+            label=label,
+            block_type=block_type,
+            status="completed",
             executed_with="code" if label in self.cached else "agent",
             loop_index=None if loop is None else loop[0],
-            loop_value=None if loop is None else loop[1], task=task, actions=acts)
+            loop_value=None if loop is None else loop[1],
+            task=task,
+            actions=acts,
+        )
         return block_id
 
 
-def agent_run(run_id: str, base_url: str, inputs: Inputs, *,
-              cached: Iterable[str] = (), start: datetime = T0) -> list[dict[str, Any]]:
+def agent_run(
+    run_id: str, base_url: str, inputs: Inputs, *, cached: Iterable[str] = (), start: datetime = T0
+) -> list[dict[str, Any]]:
     """The events of one run; labels in `cached` ran from code (`executed_with = code`)."""
     run = _Run(run_id, base_url, frozenset(cached), start)
-    run.event("run_started", 0, workflow_permanent_id=WPID, workflow_version=1,
-              definition=definition(base_url),
-              parameters={**inputs.parameters(), **inputs.credentials()},
-              run_with="agent", code_gen=False)
-    run.block("sign_in", "login", [
-        action("click", DISMISS_BANNER, "Close the cookie banner"),
-        action("input_text", USERNAME, "Type the username", text=inputs.username,
-               parameter_key="username"),
-        action("input_text", PASSWORD, "Type the password", text=inputs.password,
-               parameter_key="password"),
-        action("click", SIGN_IN, "Submit the sign-in form"),
-        action("complete", None, "Signed in"),
-    ], task_url=f"{base_url}/login")
+    run.event(
+        "run_started",
+        0,
+        workflow_permanent_id=WPID,
+        workflow_version=1,
+        definition=definition(base_url),
+        parameters={**inputs.parameters(), **inputs.credentials()},
+        run_with="agent",
+        code_gen=False,
+    )
+    run.block(
+        "sign_in",
+        "login",
+        [
+            action("click", DISMISS_BANNER, "Close the cookie banner"),
+            action(
+                "input_text",
+                USERNAME,
+                "Type the username",
+                text=inputs.username,
+                parameter_key="username",
+            ),
+            action(
+                "input_text",
+                PASSWORD,
+                "Type the password",
+                text=inputs.password,
+                parameter_key="password",
+            ),
+            action("click", SIGN_IN, "Submit the sign-in form"),
+            action("complete", None, "Signed in"),
+        ],
+        task_url=f"{base_url}/login",
+    )
     loop_id = f"wrb_{run_id}_loop"
     for index, number in enumerate(inputs.order_numbers):
-        run.block("open_order", "navigation", [
-            action("input_text", ORDER_SEARCH, "Type the order number", text=number),
-            action("keypress", None, "Press Enter to open the order", text="Enter"),
-        ], parent=loop_id, loop=(index, number), task_url=f"{base_url}/orders")
-        run.block("read_order", "extraction", [action("extract", None, "Read status and total")],
-                  parent=loop_id, loop=(index, number),
-                  task_url=f"{base_url}/orders/{number}", extraction=True)
-    run.event("block_completed", 1, workflow_run_block_id=loop_id,
-              parent_workflow_run_block_id=None, label="each_order", block_type="for_loop",
-              status="completed", executed_with="code" if "each_order" in run.cached else "agent",
-              loop_index=None, loop_value=None, task=None, actions=[])
+        run.block(
+            "open_order",
+            "navigation",
+            [
+                action("input_text", ORDER_SEARCH, "Type the order number", text=number),
+                action("keypress", None, "Press Enter to open the order", text="Enter"),
+            ],
+            parent=loop_id,
+            loop=(index, number),
+            task_url=f"{base_url}/orders",
+        )
+        run.block(
+            "read_order",
+            "extraction",
+            [action("extract", None, "Read status and total")],
+            parent=loop_id,
+            loop=(index, number),
+            task_url=f"{base_url}/orders/{number}",
+            extraction=True,
+        )
+    run.event(
+        "block_completed",
+        1,
+        workflow_run_block_id=loop_id,
+        parent_workflow_run_block_id=None,
+        label="each_order",
+        block_type="for_loop",
+        status="completed",
+        executed_with="code" if "each_order" in run.cached else "agent",
+        loop_index=None,
+        loop_value=None,
+        task=None,
+        actions=[],
+    )
     run.block("route", "conditional", gap_s=STEP_S)
     if inputs.action == "refund":
-        run.block("request_refund", "task", [
-            action("select_option", REFUND_REASON, "Choose the refund reason",
-                   option=inputs.refund_reason, parameter_key="refund_reason"),
-            action("click", SUBMIT_REFUND, "Submit the refund request"),
-        ], task_url=f"{base_url}/refunds/new")
+        run.block(
+            "request_refund",
+            "task",
+            [
+                action(
+                    "select_option",
+                    REFUND_REASON,
+                    "Choose the refund reason",
+                    option=inputs.refund_reason,
+                    parameter_key="refund_reason",
+                ),
+                action("click", SUBMIT_REFUND, "Submit the refund request"),
+            ],
+            task_url=f"{base_url}/refunds/new",
+        )
     else:
-        run.block("contact_support", "task", [
-            action("input_text", SUPPORT_MESSAGE, "Describe the problem", text=SUPPORT_TEXT),
-            action("click", SEND, "Send the ticket"),
-        ], task_url=f"{base_url}/support")
+        run.block(
+            "contact_support",
+            "task",
+            [
+                action("input_text", SUPPORT_MESSAGE, "Describe the problem", text=SUPPORT_TEXT),
+                action("click", SEND, "Send the ticket"),
+            ],
+            task_url=f"{base_url}/support",
+        )
     run.block("settle", "wait", gap_s=1)
     run.event("run_finished", 1, status="completed")
     return run.events

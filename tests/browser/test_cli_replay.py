@@ -20,15 +20,18 @@ from worker.demo.portal.site import Post
 
 @pytest.fixture
 def env(tmp_path: Path, chromium: str) -> dict[str, str]:
-    return {"SCRIPTCACHE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-            "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}",
-            "SCRIPTCACHE_CHROMIUM_PATH": chromium}
+    return {
+        "SCRIPTCACHE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}",
+        "SCRIPTCACHE_CHROMIUM_PATH": chromium,
+    }
 
 
 def ingested(env: dict[str, str], portal: Portal, tmp_path: Path) -> None:
     events = tmp_path / "run.jsonl"
-    events.write_text("".join(json.dumps(e) + "\n"
-                              for e in rec.agent_run("run_cli", portal.base_url, ALICE)))
+    events.write_text(
+        "".join(json.dumps(e) + "\n" for e in rec.agent_run("run_cli", portal.base_url, ALICE))
+    )
     for args in (["migrate"], ["ingest", "--generate", str(events)]):
         result = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
         assert result.exit_code == 0, result.output
@@ -43,8 +46,13 @@ def test_replay_prints_each_block_as_it_starts_and_ends_and_a_summary(
 ) -> None:
     ingested(env, portal, tmp_path)
 
-    result = replay(env, "--params", json.dumps(ALICE.parameters()),
-                    "--credentials", json.dumps(ALICE.credentials()))
+    result = replay(
+        env,
+        "--params",
+        json.dumps(ALICE.parameters()),
+        "--credentials",
+        json.dumps(ALICE.credentials()),
+    )
 
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -67,8 +75,16 @@ def test_replay_json_reports_a_missing_selector_and_fails(
     secrets = tmp_path / "secrets.json"
     secrets.write_text(json.dumps(ALICE.credentials()))
 
-    result = replay(env, "--params", json.dumps(ALICE.parameters()), "--credentials",
-                    f"@{secrets}", "--selector-timeout-s", "0.5", "--json")
+    result = replay(
+        env,
+        "--params",
+        json.dumps(ALICE.parameters()),
+        "--credentials",
+        f"@{secrets}",
+        "--selector-timeout-s",
+        "0.5",
+        "--json",
+    )
 
     assert result.exit_code == 1
     events = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
@@ -93,8 +109,9 @@ def test_replay_refuses_to_start_without_the_credentials_the_script_reads(
 def test_replay_with_an_agent_emits_the_run_whose_ingest_repairs_the_script(
     env: dict[str, str], portal: Portal, tmp_path: Path
 ) -> None:
-    learned = asyncio.run(agent_run(env["SCRIPTCACHE_CHROMIUM_PATH"], portal.base_url, ALICE,
-                                    "wr_learned"))
+    learned = asyncio.run(
+        agent_run(env["SCRIPTCACHE_CHROMIUM_PATH"], portal.base_url, ALICE, "wr_learned")
+    )
     events = tmp_path / "learned.jsonl"
     events.write_text("".join(json.dumps(e) + "\n" for e in learned.events))
     for args in (["migrate"], ["ingest", "--generate", str(events)]):
@@ -102,36 +119,58 @@ def test_replay_with_an_agent_emits_the_run_whose_ingest_repairs_the_script(
     portal.site.variant = "v2"
     emitted = tmp_path / "replayed.jsonl"
 
-    result = replay(env, "--params", json.dumps(ALICE.parameters()), "--credentials",
-                    json.dumps(ALICE.credentials()), "--selector-timeout-s", "1",
-                    "--agent", "worker.demo.portal.closed_loop:standin", "--run-id", "wr_cli",
-                    "--emit", str(emitted))
+    result = replay(
+        env,
+        "--params",
+        json.dumps(ALICE.parameters()),
+        "--credentials",
+        json.dumps(ALICE.credentials()),
+        "--selector-timeout-s",
+        "1",
+        "--agent",
+        "worker.demo.portal.closed_loop:standin",
+        "--run-id",
+        "wr_cli",
+        "--emit",
+        str(emitted),
+    )
     repaired = CliRunner().invoke(main, ["ingest", "--generate", str(emitted)], env=env)
 
     assert result.exit_code == 0, result.output
     assert "0 with fallback" in result.output and ALICE.password not in result.output
     # v2 moved every element: each found again by its tag and text, without the agent
-    assert "  relocated: sign_in click '/html/body/form/button' -> " \
-           "'/html/body/div[2]/main/form/button' (\"Click 'Sign in'\")" in result.output
+    assert (
+        "  relocated: sign_in click '/html/body/form/button' -> "
+        "'/html/body/div[2]/main/form/button' (\"Click 'Sign in'\")" in result.output
+    )
     lines = emitted.read_text().splitlines()
     assert ALICE.password not in emitted.read_text()
     first, last = json.loads(lines[0]), json.loads(lines[-1])
     assert (first["type"], first["workflow_run_id"], first["run_with"], first["script"]) == (
-        "run_started", "wr_cli", "code", {"script_id": 1, "version": 1})
+        "run_started",
+        "wr_cli",
+        "code",
+        {"script_id": 1, "version": 1},
+    )
     assert (last["type"], last["status"]) == ("run_finished", "completed")
     assert repaired.exit_code == 0, repaired.output
     outcome = json.loads(repaired.output)
     assert (outcome["regenerated"], outcome["version"]) == (True, 2)
     assert outcome["reason"] == (
-        "repair: cached blocks fell back: each_order, request_refund, sign_in")
+        "repair: cached blocks fell back: each_order, request_refund, sign_in"
+    )
 
 
 def test_replay_emits_to_stdout_with_progress_on_stderr_and_names_a_bad_agent(
     env: dict[str, str], portal: Portal, tmp_path: Path
 ) -> None:
     ingested(env, portal, tmp_path)
-    args = ["--params", json.dumps(ALICE.parameters()), "--credentials",
-            json.dumps(ALICE.credentials())]
+    args = [
+        "--params",
+        json.dumps(ALICE.parameters()),
+        "--credentials",
+        json.dumps(ALICE.credentials()),
+    ]
 
     result = CliRunner().invoke(replay_command, [rec.WPID, *args, "--emit", "-"], env=env)
     bad = replay(env, *args, "--agent", "worker.demo.portal.closed_loop:no_such_agent")

@@ -41,18 +41,24 @@ async def clicks(page: Page) -> dict[str, int]:
     return dict(await page.evaluate("window.clicks"))
 
 
-def test_whether_an_element_can_be_clicked_now_is_read_in_one_evaluate(chromium: str
-                                                                        ) -> None:
+def test_whether_an_element_can_be_clicked_now_is_read_in_one_evaluate(chromium: str) -> None:
     async def check(page: Page) -> dict[str, bool]:
-        found = {css: await page.locator(css).first.evaluate(CLICKABLE_NOW_JS)
-                 for css in ("#plain", "#covered", "#off", "#late", "#below")}
+        found = {
+            css: await page.locator(css).first.evaluate(CLICKABLE_NOW_JS)
+            for css in ("#plain", "#covered", "#off", "#late", "#below")
+        }
         frame = page.frame_locator("iframe").locator("#inner")
         found["iframe"] = await frame.evaluate(CLICKABLE_NOW_JS)
         return found
 
     assert asyncio.run(on_page(chromium, check)) == {
-        "#plain": True, "#covered": False, "#off": False, "#late": False, "#below": False,
-        "iframe": False}
+        "#plain": True,
+        "#covered": False,
+        "#off": False,
+        "#late": False,
+        "#below": False,
+        "iframe": False,
+    }
 
 
 def test_a_clickable_element_is_clicked_once_and_a_covered_one_never(chromium: str) -> None:
@@ -72,12 +78,15 @@ def test_a_clickable_element_is_clicked_once_and_a_covered_one_never(chromium: s
 
 
 @pytest.mark.parametrize("element", ["#late", "#below", "#off"])
-def test_an_element_not_clickable_at_once_gets_playwrights_checks(chromium: str,
-                                                                  element: str) -> None:
+def test_an_element_not_clickable_at_once_gets_playwrights_checks(
+    chromium: str, element: str
+) -> None:
     """Shown later, below the fold (scrolled to), or disabled (never: a timeout)."""
+
     async def check(page: Page) -> tuple[dict[str, int], bool]:
-        await page.evaluate("setTimeout(() => document.getElementById('late')"
-                            ".style.display = 'inline', 300)")
+        await page.evaluate(
+            "setTimeout(() => document.getElementById('late').style.display = 'inline', 300)"
+        )
         try:
             await click_once(page.locator(element), 2000)
         except PlaywrightTimeoutError:

@@ -44,9 +44,13 @@ def loop_stack(
     with fresh_database(pg_template) as url:
         engine = make_engine(url)
         try:
-            with running_stack(url, make_sessionmaker(engine), redis_server,
-                               tmp_path_factory.mktemp("loop"),
-                               {"SCRIPTCACHE_REPAIRS_PER_DAY": str(REPAIRS_PER_DAY)}) as stack:
+            with running_stack(
+                url,
+                make_sessionmaker(engine),
+                redis_server,
+                tmp_path_factory.mktemp("loop"),
+                {"SCRIPTCACHE_REPAIRS_PER_DAY": str(REPAIRS_PER_DAY)},
+            ) as stack:
                 stack.start_worker()
                 yield stack
         finally:
@@ -66,7 +70,7 @@ def check_events(events: list[dict[str, Any]]) -> None:
     for event in events:
         jsonschema.validate(event, published[event["type"]])
     assert ALICE.password not in json.dumps(events)
-    assert [e["type"] for e in events][::len(events) - 1] == ["run_started", "run_finished"]
+    assert [e["type"] for e in events][:: len(events) - 1] == ["run_started", "run_finished"]
 
 
 def live(stack: Stack, wpid: str) -> tuple[dict[str, bytes], Any, int, int]:
@@ -80,11 +84,17 @@ def live(stack: Stack, wpid: str) -> tuple[dict[str, bytes], Any, int, int]:
 
 def generations(stack: Stack, run_id: str) -> list[dict[str, Any]]:
     """The generate task's outcome lines for the run, from the worker's JSON log."""
-    lines = [entry for path in sorted(stack.logs.glob("worker-*.log"))
-             for line in path.read_text(errors="replace").splitlines()
-             if (entry := json_entry(line)) is not None]
-    return [line for line in lines if line.get("task") == GENERATE_TASK
-            and line.get("workflow_run_id") == run_id]
+    lines = [
+        entry
+        for path in sorted(stack.logs.glob("worker-*.log"))
+        for line in path.read_text(errors="replace").splitlines()
+        if (entry := json_entry(line)) is not None
+    ]
+    return [
+        line
+        for line in lines
+        if line.get("task") == GENERATE_TASK and line.get("workflow_run_id") == run_id
+    ]
 
 
 def json_entry(line: str) -> dict[str, Any] | None:
@@ -107,11 +117,19 @@ def published(stack: Stack, run: Run, revisions: int) -> list[dict[str, Any]]:
     stack.publish(run.events)
 
     def done() -> bool:
-        received = stack.scalar(select(func.count()).select_from(m.ReceivedEvent)
-                                .where(m.ReceivedEvent.workflow_run_id == run_id))
+        received = stack.scalar(
+            select(func.count())
+            .select_from(m.ReceivedEvent)
+            .where(m.ReceivedEvent.workflow_run_id == run_id)
+        )
         row = stack.debounce(run_id)
-        return (received == len(run.events) and row is not None and row.due_at is None
-                and row.processed_seq == row.seq and stack.revisions(wpid) == revisions)
+        return (
+            received == len(run.events)
+            and row is not None
+            and row.due_at is None
+            and row.processed_seq == row.seq
+            and stack.revisions(wpid) == revisions
+        )
 
     wait_until(done, 60, f"revision {revisions} from {run_id}", stack)
     wait_until(lambda: bool(generations(stack, run_id)), 30, f"the log line of {run_id}", stack)
@@ -129,16 +147,30 @@ def learn(chromium: str, portal: Portal, stack: Stack, wpid: str) -> tuple[list[
 
 def replay(chromium: str, stack: Stack, wpid: str, run_id: str) -> Run:
     files, definition, script_id, version = live(stack, wpid)
-    return asyncio.run(replay_with_agent(chromium, files, definition, ALICE,
-                                         script_id=script_id, version=version, run_id=run_id,
-                                         wpid=wpid))
+    return asyncio.run(
+        replay_with_agent(
+            chromium,
+            files,
+            definition,
+            ALICE,
+            script_id=script_id,
+            version=version,
+            run_id=run_id,
+            wpid=wpid,
+        )
+    )
 
 
 def repair_flags(stack: Stack, wpid: str) -> list[bool]:
     with stack.sessions() as session:
-        return list(session.scalars(
-            select(m.ScriptRevision.repair).join(m.Script)
-            .where(m.Script.workflow_permanent_id == wpid).order_by(m.ScriptRevision.version)))
+        return list(
+            session.scalars(
+                select(m.ScriptRevision.repair)
+                .join(m.Script)
+                .where(m.Script.workflow_permanent_id == wpid)
+                .order_by(m.ScriptRevision.version)
+            )
+        )
 
 
 def test_redesigns_v2_and_v3_are_each_repaired_by_one_replay_v2_without_the_agent(
@@ -153,8 +185,12 @@ def test_redesigns_v2_and_v3_are_each_repaired_by_one_replay_v2_without_the_agen
     # v2 moves every element (found again by tag and text: no agent call); v3 renames two
     # buttons (the agent finds them)
     for n, (variant, broken_blocks, fallback) in enumerate(
-            (("v2", {"sign_in", "open_order", "request_refund"}, "relocated"),
-             ("v3", {"sign_in", "request_refund"}, "element")), start=2):
+        (
+            ("v2", {"sign_in", "open_order", "request_refund"}, "relocated"),
+            ("v3", {"sign_in", "request_refund"}, "element"),
+        ),
+        start=2,
+    ):
         portal.site.variant = variant
         broken = replay(chromium, stack, wpid, f"wr_{variant}_broken")
         assert effects(portal) == agent_effects  # the run went on to the same effects
@@ -171,7 +207,8 @@ def test_redesigns_v2_and_v3_are_each_repaired_by_one_replay_v2_without_the_agen
         generated = [line for line in lines if line["result"] == "generated"]
         assert [line["reason"].startswith("repair: ") for line in generated] == [True]
         assert set(generated[0]["labels"]) == broken_blocks - {"open_order"} | (
-            {"each_order"} if "open_order" in broken_blocks else set())
+            {"each_order"} if "open_order" in broken_blocks else set()
+        )
         assert repair_flags(stack, wpid)[-1] is True
 
         fixed = replay(chromium, stack, wpid, f"wr_{variant}_fixed")
@@ -192,19 +229,21 @@ def test_a_banner_in_the_first_loop_iteration_only_becomes_optional_after_one_re
     assert broken.calls == [("act", "open_order")]
     effects(portal)
     lines = published(stack, broken, 2)
-    assert [line["labels"] for line in lines if line["result"] == "generated"] == [
-        ["each_order"]]
+    assert [line["labels"] for line in lines if line["result"] == "generated"] == [["each_order"]]
     code = live(stack, wpid)[0]["blocks/each_order.py"].decode()
     assert re.search(rf"intention='{DIALOG}',\n(\s+\w+=.*,\n)*?\s+optional=True,", code), code
 
     fixed = replay(chromium, stack, wpid, "wr_welcome_fixed")
     assert (fixed.fallbacks, fixed.calls) == ([], [])
     assert effects(portal) == agent_effects
-    dismissed = [(e["loop_index"], a["status"], a["source"]) for e in fixed.events
-                 if e.get("label") == "open_order" for a in e["actions"]
-                 if a["intention"] == DIALOG]
-    assert dismissed == [(0, "completed", "code"), (1, "skipped", "code"),
-                         (2, "skipped", "code")]
+    dismissed = [
+        (e["loop_index"], a["status"], a["source"])
+        for e in fixed.events
+        if e.get("label") == "open_order"
+        for a in e["actions"]
+        if a["intention"] == DIALOG
+    ]
+    assert dismissed == [(0, "completed", "code"), (1, "skipped", "code"), (2, "skipped", "code")]
 
 
 def test_a_block_that_keeps_failing_stops_consuming_revisions_once_the_budget_is_spent(
@@ -222,5 +261,6 @@ def test_a_block_that_keeps_failing_stops_consuming_revisions_once_the_budget_is
     assert lines[-1]["result"] == "unchanged"
     assert lines[-1]["reason"] == (
         f"repair budget spent: {REPAIRS_PER_DAY} repair revisions of this script in the last "
-        f"24 h (SCRIPTCACHE_REPAIRS_PER_DAY={REPAIRS_PER_DAY}); not repaired: sign_in")
+        f"24 h (SCRIPTCACHE_REPAIRS_PER_DAY={REPAIRS_PER_DAY}); not repaired: sign_in"
+    )
     assert repair_flags(stack, wpid) == [False, True, True]

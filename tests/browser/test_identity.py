@@ -27,7 +27,8 @@ from worker.demo.portal.workflow import WPID, read_status_total
 from worker.domain.events import parse_event
 from worker.runtime.identity import DESCRIBE_JS
 
-ELEMENTS = """<form>
+ELEMENTS = (
+    """<form>
  <input id="save" type="submit" value="  Save   changes ">
  <input type="button" value="Go">
  <label for="who">Your  name:</label> <input id="who" name="person">
@@ -42,8 +43,11 @@ ELEMENTS = """<form>
  <button aria-label="Close dialog">X</button>
 </form>
 <a href="#">SO-1001</a>
-<p id="long">""" + "word " * 40 + """</p>
+<p id="long">"""
+    + "word " * 40
+    + """</p>
 <div id="empty"></div>"""
+)
 
 DESCRIBED = [
     ("#save", {"tag": "input", "text": "Save changes"}),
@@ -68,8 +72,7 @@ def test_the_descriptor_recorders_and_replay_share_reads_each_kind_of_element(
     async def describe() -> list[Any]:
         async with open_page(chromium) as page:
             await page.set_content(ELEMENTS)
-            return [await page.locator(css).first.evaluate(DESCRIBE_JS)
-                    for css, _ in DESCRIBED]
+            return [await page.locator(css).first.evaluate(DESCRIBE_JS) for css, _ in DESCRIBED]
 
     assert asyncio.run(describe()) == [expected for _, expected in DESCRIBED]
 
@@ -88,8 +91,9 @@ def record(cache: Cache, run: Run) -> GenerateResult:
 
 def learn(chromium: str, portal: Portal, cache: Cache) -> None:
     """The stand-in agent's run of the portal workflow, learned; the site's log cleared."""
-    assert record(cache, asyncio.run(agent_run(chromium, portal.base_url, ALICE,
-                                               "wr_agent"))).regenerated
+    assert record(
+        cache, asyncio.run(agent_run(chromium, portal.base_url, ALICE, "wr_agent"))
+    ).regenerated
     portal.site.clear()
 
 
@@ -97,11 +101,18 @@ def replay(chromium: str, cache: Cache, run_id: str) -> Run:
     """The live revision from code, the stand-in agent plugged in."""
     files, definition = cache.live(WPID)
     with cache.sessions() as session:
-        revision = read.select_revision(session, read.resolve_script(session, WPID, None),
-                                        None)
-    return asyncio.run(replay_with_agent(chromium, files, definition, ALICE,
-                                         script_id=revision.script_id,
-                                         version=revision.version, run_id=run_id))
+        revision = read.select_revision(session, read.resolve_script(session, WPID, None), None)
+    return asyncio.run(
+        replay_with_agent(
+            chromium,
+            files,
+            definition,
+            ALICE,
+            script_id=revision.script_id,
+            version=revision.version,
+            run_id=run_id,
+        )
+    )
 
 
 def test_without_an_agent_the_decoy_is_never_clicked_and_the_refund_button_is_found_again(
@@ -113,13 +124,22 @@ def test_without_an_agent_the_decoy_is_never_clicked_and_the_refund_button_is_fo
     portal.site.decoy = True
 
     files, definition = cache.live(WPID)
-    result = asyncio.run(replay_revision(
-        files, definition, ALICE.parameters(), ALICE.credentials(), chromium_path=chromium,
-        hooks=Hooks(extractor=read_status_total), selector_timeout_s=1.0))
+    result = asyncio.run(
+        replay_revision(
+            files,
+            definition,
+            ALICE.parameters(),
+            ALICE.credentials(),
+            chromium_path=chromium,
+            hooks=Hooks(extractor=read_status_total),
+            selector_timeout_s=1.0,
+        )
+    )
 
     result.raise_for_error()
     assert [(r.label, r.selector, r.xpath) for r in result.relocations] == [
-        ("request_refund", "/html/body/form/button", "/html/body/form/button[2]")]
+        ("request_refund", "/html/body/form/button", "/html/body/form/button[2]")
+    ]
     assert posted(portal) == ["/login", "/refunds"]  # the refund, never the draft
 
 
@@ -144,24 +164,28 @@ def test_the_decoy_is_relocated_without_the_agent_and_the_next_replay_runs_from_
     assert posted(portal) == ["/login", "/refunds"]
 
 
-@pytest.mark.parametrize(("expect", "clicked", "status"), [
-    (("button", "Save as draft"), 1, "completed"),
-    (("button", "Request refund"), 0, "skipped"),
-    (("a", None), 0, "skipped"),
-])
+@pytest.mark.parametrize(
+    ("expect", "clicked", "status"),
+    [
+        (("button", "Save as draft"), 1, "completed"),
+        (("button", "Request refund"), 0, "skipped"),
+        (("a", None), 0, "skipped"),
+    ],
+)
 def test_an_optional_action_on_another_element_counts_as_absent(
     chromium: str, expect: tuple[str, str | None], clicked: int, status: str
 ) -> None:
     async def run() -> tuple[int, list[dict[str, Any]]]:
         async with open_page(chromium) as page:
-            await page.set_content("<button onclick='window.clicks = (window.clicks || 0) + 1'>"
-                                   "Save as draft</button>")
+            await page.set_content(
+                "<button onclick='window.clicks = (window.clicks || 0) + 1'>Save as draft</button>"
+            )
             journal = Journal()
             journal.started("banner", None)
-            runtime = BrowserPage(page, journal, selector_timeout_s=1.0,
-                                  optional_timeout_s=0.5)
-            await runtime.click("/html/body/button", intention="Close it", optional=True,
-                                expect=expect)
+            runtime = BrowserPage(page, journal, selector_timeout_s=1.0, optional_timeout_s=0.5)
+            await runtime.click(
+                "/html/body/button", intention="Close it", optional=True, expect=expect
+            )
             return await page.evaluate("window.clicks || 0"), journal.current.actions  # type: ignore[union-attr]
 
     clicks, actions = asyncio.run(run())

@@ -29,10 +29,19 @@ from worker.demo.portal.site import ACCOUNTS, Post
 from worker.demo.portal.workflow import read_status_total
 from worker.domain.definition import Definition
 
-ALICE = Inputs("alice@shop.test", ACCOUNTS["alice@shop.test"].password,
-               ("A-1001", "A-1002", "A-1003"), "refund")
-BOB = Inputs("bob@shop.test", ACCOUNTS["bob@shop.test"].password,
-             ("B-2002", "B-2001"), "refund", refund_reason="late")
+ALICE = Inputs(
+    "alice@shop.test",
+    ACCOUNTS["alice@shop.test"].password,
+    ("A-1001", "A-1002", "A-1003"),
+    "refund",
+)
+BOB = Inputs(
+    "bob@shop.test",
+    ACCOUNTS["bob@shop.test"].password,
+    ("B-2002", "B-2001"),
+    "refund",
+    refund_reason="late",
+)
 FallbackFactory = Callable[[PlaywrightPage], FallbackHook]
 
 
@@ -41,8 +50,9 @@ async def _act_out(chromium: str, events: Sequence[dict[str, Any]]) -> None:
         await rec.act_out(page, events)
 
 
-def recorded_effects(chromium: str, portal: Portal, events: Sequence[dict[str, Any]]
-                     ) -> tuple[list[Post], list[tuple[str, str]]]:
+def recorded_effects(
+    chromium: str, portal: Portal, events: Sequence[dict[str, Any]]
+) -> tuple[list[Post], list[tuple[str, str]]]:
     """The form posts and order views the recorded run makes on the site; the site is
     cleared afterwards."""
     asyncio.run(_act_out(chromium, events))
@@ -52,26 +62,51 @@ def recorded_effects(chromium: str, portal: Portal, events: Sequence[dict[str, A
 
 
 async def _replay(
-    chromium: str, files: dict[str, bytes], definition: Definition, inputs: Inputs, *,
-    fallback_for: FallbackFactory | None, extractor: ExtractorHook | None, timeout_s: float,
+    chromium: str,
+    files: dict[str, bytes],
+    definition: Definition,
+    inputs: Inputs,
+    *,
+    fallback_for: FallbackFactory | None,
+    extractor: ExtractorHook | None,
+    timeout_s: float,
 ) -> ReplayResult:
     with tempfile.TemporaryDirectory(prefix="replay-test-") as tmp:
         module = load_script(files, Path(tmp))
         async with open_page(chromium) as browser_page:
             fallback = None if fallback_for is None else fallback_for(browser_page)
-            page = BrowserPage(browser_page, Journal(), fallback=fallback, extractor=extractor,
-                               selector_timeout_s=timeout_s)
+            page = BrowserPage(
+                browser_page,
+                Journal(),
+                fallback=fallback,
+                extractor=extractor,
+                selector_timeout_s=timeout_s,
+            )
             ctx = BrowserRunContext(page, definition, inputs.parameters(), inputs.credentials())
             return await run_script(module, ctx)
 
 
 def replay(
-    chromium: str, cache: Cache, inputs: Inputs, *, fallback_for: FallbackFactory | None = None,
-    extractor: ExtractorHook | None = read_status_total, timeout_s: float = 2.0,
+    chromium: str,
+    cache: Cache,
+    inputs: Inputs,
+    *,
+    fallback_for: FallbackFactory | None = None,
+    extractor: ExtractorHook | None = read_status_total,
+    timeout_s: float = 2.0,
 ) -> ReplayResult:
     files, definition = cache.live(rec.WPID)
-    return asyncio.run(_replay(chromium, files, definition, inputs, fallback_for=fallback_for,
-                               extractor=extractor, timeout_s=timeout_s))
+    return asyncio.run(
+        _replay(
+            chromium,
+            files,
+            definition,
+            inputs,
+            fallback_for=fallback_for,
+            extractor=extractor,
+            timeout_s=timeout_s,
+        )
+    )
 
 
 def outcomes(result: ReplayResult) -> list[tuple[str, int | None, str]]:
@@ -79,11 +114,19 @@ def outcomes(result: ReplayResult) -> list[tuple[str, int | None, str]]:
 
 
 def expected_outcomes(inputs: Inputs, sign_in: str = "code") -> list[tuple[str, int | None, str]]:
-    loop = [(label, i, "code") for i in range(len(inputs.order_numbers))
-            for label in ("open_order", "read_order")]
+    loop = [
+        (label, i, "code")
+        for i in range(len(inputs.order_numbers))
+        for label in ("open_order", "read_order")
+    ]
     branch = "request_refund" if inputs.action == "refund" else "contact_support"
-    return [("sign_in", None, sign_in), *loop, ("each_order", None, "code"),
-            (branch, None, "code"), ("settle", None, "skipped")]
+    return [
+        ("sign_in", None, sign_in),
+        *loop,
+        ("each_order", None, "code"),
+        (branch, None, "code"),
+        ("settle", None, "skipped"),
+    ]
 
 
 def test_replay_makes_the_recorded_runs_form_posts_with_the_password_from_the_context(
@@ -108,7 +151,8 @@ def test_replay_makes_the_recorded_runs_form_posts_with_the_password_from_the_co
     assert outcomes(result) == expected_outcomes(ALICE)
     assert result.fallbacks == ()
     assert [value for _, _, value in result.extracted] == [
-        {"status": "shipped", "total": 129.9}, {"status": "delivered", "total": 18.5},
+        {"status": "shipped", "total": 129.9},
+        {"status": "delivered", "total": 18.5},
         {"status": "processing", "total": 342.0},
     ]
 
@@ -118,15 +162,20 @@ def test_replay_with_another_user_and_other_orders_acts_for_those_values(
 ) -> None:
     cache.record(rec.agent_run("run_alice", portal.base_url, ALICE))
     bob_posts, bob_views = recorded_effects(
-        chromium, portal, rec.agent_run("run_bob", portal.base_url, BOB))
+        chromium, portal, rec.agent_run("run_bob", portal.base_url, BOB)
+    )
 
     result = replay(chromium, cache, BOB)
 
     result.raise_for_error()
-    assert portal.site.posts == bob_posts == [
-        Post("/login", {"username": BOB.username, "password": BOB.password}),
-        Post("/refunds", {"order": "B-2001", "reason": "late"}),
-    ]
+    assert (
+        portal.site.posts
+        == bob_posts
+        == [
+            Post("/login", {"username": BOB.username, "password": BOB.password}),
+            Post("/refunds", {"order": "B-2001", "reason": "late"}),
+        ]
+    )
     assert portal.site.views == bob_views == [(BOB.username, "B-2002"), (BOB.username, "B-2001")]
     assert outcomes(result) == expected_outcomes(BOB)
     assert [value["status"] for _, _, value in result.extracted] == ["cancelled", "delivered"]
@@ -142,8 +191,15 @@ def test_a_changed_selector_falls_back_for_that_action_and_the_rest_replays_from
     calls: list[tuple[Any, ...]] = []
 
     def agent(page: PlaywrightPage) -> FallbackHook:
-        async def fallback(label: str | None, action_name: str, selector: str | None,
-                           intention: str | None, error: Exception, *, value: Any) -> None:
+        async def fallback(
+            label: str | None,
+            action_name: str,
+            selector: str | None,
+            intention: str | None,
+            error: Exception,
+            *,
+            value: Any,
+        ) -> None:
             calls.append((label, action_name, selector, intention, type(error), value))
             await page.locator("form#login button[type=submit]").click()  # what an agent sees
 
@@ -152,10 +208,12 @@ def test_a_changed_selector_falls_back_for_that_action_and_the_rest_replays_from
     result = replay(chromium, cache, ALICE, fallback_for=agent, timeout_s=1.0)
 
     result.raise_for_error()
-    assert calls == [("sign_in", "click", rec.SIGN_IN, "Submit the sign-in form",
-                      PlaywrightTimeoutError, None)]
+    assert calls == [
+        ("sign_in", "click", rec.SIGN_IN, "Submit the sign-in form", PlaywrightTimeoutError, None)
+    ]
     assert [(f.label, f.action, f.selector, f.intention) for f in result.fallbacks] == [
-        ("sign_in", "click", rec.SIGN_IN, "Submit the sign-in form")]
+        ("sign_in", "click", rec.SIGN_IN, "Submit the sign-in form")
+    ]
     assert outcomes(result) == expected_outcomes(ALICE, sign_in="fallback")
     assert portal.site.posts == posts
 
@@ -168,8 +226,15 @@ def test_a_fill_that_falls_back_hands_the_hook_the_value_to_type_and_records_no_
     handed: list[tuple[str, str | None, Any]] = []
 
     def agent(page: PlaywrightPage) -> FallbackHook:
-        async def fallback(label: str | None, action_name: str, selector: str | None,
-                           intention: str | None, error: Exception, *, value: Any) -> None:
+        async def fallback(
+            label: str | None,
+            action_name: str,
+            selector: str | None,
+            intention: str | None,
+            error: Exception,
+            *,
+            value: Any,
+        ) -> None:
             handed.append((action_name, selector, value))
             field = {rec.USERNAME: "user", rec.PASSWORD: "pass"}[selector or ""]
             await page.locator(f"input[name={field}]").fill(value)  # what an agent would do
@@ -179,8 +244,10 @@ def test_a_fill_that_falls_back_hands_the_hook_the_value_to_type_and_records_no_
     result = replay(chromium, cache, ALICE, fallback_for=agent, timeout_s=1.0)
 
     result.raise_for_error()
-    assert handed == [("fill", rec.USERNAME, ALICE.username),
-                      ("fill", rec.PASSWORD, ALICE.password)]
+    assert handed == [
+        ("fill", rec.USERNAME, ALICE.username),
+        ("fill", rec.PASSWORD, ALICE.password),
+    ]
     assert outcomes(result) == expected_outcomes(ALICE, sign_in="fallback")  # signed in
     assert ALICE.password not in repr(result.fallbacks)
 
@@ -209,8 +276,8 @@ def test_extraction_without_an_extractor_hook_fails_clearly(
     result = replay(chromium, cache, ALICE, extractor=None)
 
     assert result.error == (
-        "block 'read_order': extract ('Extract the order status and total') "
-        "needs an extractor hook")
+        "block 'read_order': extract ('Extract the order status and total') needs an extractor hook"
+    )
     assert outcomes(result)[-1] == ("read_order", 0, "failed")
 
 
@@ -221,12 +288,18 @@ def test_both_branches_replay_from_code_once_progressive_caching_has_cached_them
     cache.record(rec.agent_run("run_refund", portal.base_url, ALICE))
     before = replay(chromium, cache, support)
     before.raise_for_error()
-    assert outcomes(before)[-2:] == [("contact_support", None, "skipped"),
-                                     ("settle", None, "skipped")]
+    assert outcomes(before)[-2:] == [
+        ("contact_support", None, "skipped"),
+        ("settle", None, "skipped"),
+    ]
     portal.site.clear()
 
-    support_run = rec.agent_run("run_support", portal.base_url, support,
-                                cached=("sign_in", "each_order", "open_order", "read_order"))
+    support_run = rec.agent_run(
+        "run_support",
+        portal.base_url,
+        support,
+        cached=("sign_in", "each_order", "open_order", "read_order"),
+    )
     support_posts, _ = recorded_effects(chromium, portal, support_run)
     [generated] = cache.record(support_run)
     assert (generated.regenerated, generated.labels) == (True, ("contact_support",))
@@ -241,8 +314,9 @@ def test_both_branches_replay_from_code_once_progressive_caching_has_cached_them
         assert outcomes(result) == expected_outcomes(inputs)
     assert refund_posts[-1] == Post("/refunds", {"order": "A-1003", "reason": "damaged"})
     assert portal.site.posts == support_posts
-    assert support_posts[-1] == Post("/support/tickets",
-                                     {"order": "A-1002", "message": rec.SUPPORT_TEXT})
+    assert support_posts[-1] == Post(
+        "/support/tickets", {"order": "A-1002", "message": rec.SUPPORT_TEXT}
+    )
 
 
 def test_replay_takes_less_time_than_the_recorded_blocks(
@@ -257,7 +331,9 @@ def test_replay_takes_less_time_than_the_recorded_blocks(
 
     result.raise_for_error()
     with capsys.disabled():
-        print(f"\nreplay {result.duration_s:.2f} s (with browser start {wall_s:.2f} s) "
-              f"vs recorded blocks {recorded_s:.0f} s")
+        print(
+            f"\nreplay {result.duration_s:.2f} s (with browser start {wall_s:.2f} s) "
+            f"vs recorded blocks {recorded_s:.0f} s"
+        )
     assert recorded_s == 77
     assert wall_s < recorded_s

@@ -15,79 +15,127 @@ from worker.browser.replay import load_script
 from worker.domain.definition import Block
 
 
-@pytest.mark.parametrize(("recorded", "expected"), [
-    ("//button[@id='go']", "xpath=//button[@id='go']"),
-    ("(//a)[2]", "xpath=(//a)[2]"),
-    ("button#go", "button#go"),
-    ("[data-test=x]", "[data-test=x]"),
-])
+@pytest.mark.parametrize(
+    ("recorded", "expected"),
+    [
+        ("//button[@id='go']", "xpath=//button[@id='go']"),
+        ("(//a)[2]", "xpath=(//a)[2]"),
+        ("button#go", "button#go"),
+        ("[data-test=x]", "[data-test=x]"),
+    ],
+)
 def test_recorded_selectors_become_playwright_selectors(recorded: str, expected: str) -> None:
     assert playwright_selector(recorded) == expected
 
 
-@pytest.mark.parametrize(("key", "expected"), [
-    ("Enter", "Enter"), ("enter", "Enter"), ("RETURN", "Enter"), ("Esc", "Escape"),
-    ("Control+A", "Control+A"), ("a", "a"),
-])
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("Enter", "Enter"),
+        ("enter", "Enter"),
+        ("RETURN", "Enter"),
+        ("Esc", "Escape"),
+        ("Control+A", "Control+A"),
+        ("a", "a"),
+    ],
+)
 def test_recorded_keys_become_playwright_key_names(key: str, expected: str) -> None:
     assert key_name(key) == expected
 
 
-@pytest.mark.parametrize(("environ", "expected"), [
-    ({}, DEFAULT_CHROMIUM_PATH),
-    ({"SCRIPTCACHE_CHROMIUM_PATH": " "}, DEFAULT_CHROMIUM_PATH),
-    ({"SCRIPTCACHE_CHROMIUM_PATH": "/opt/chromium/chrome"}, "/opt/chromium/chrome"),
-])
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, DEFAULT_CHROMIUM_PATH),
+        ({"SCRIPTCACHE_CHROMIUM_PATH": " "}, DEFAULT_CHROMIUM_PATH),
+        ({"SCRIPTCACHE_CHROMIUM_PATH": "/opt/chromium/chrome"}, "/opt/chromium/chrome"),
+    ],
+)
 def test_the_chromium_path_comes_from_the_environment(
     environ: dict[str, str], expected: str
 ) -> None:
     assert chromium_path(environ) == expected
 
 
-ROUTE = Block.model_validate({"label": "route", "block_type": "conditional", "branches": [
-    {"condition": "{{ action == 'refund' }}", "blocks": []},
-    {"condition": "{{ action == 'support' }}", "blocks": []},
-]})
-ROUTE_WITH_ELSE = Block.model_validate({"label": "route", "block_type": "conditional",
-                                        "branches": [*ROUTE.model_dump()["branches"],
-                                                     {"condition": None, "blocks": []}]})
+ROUTE = Block.model_validate(
+    {
+        "label": "route",
+        "block_type": "conditional",
+        "branches": [
+            {"condition": "{{ action == 'refund' }}", "blocks": []},
+            {"condition": "{{ action == 'support' }}", "blocks": []},
+        ],
+    }
+)
+ROUTE_WITH_ELSE = Block.model_validate(
+    {
+        "label": "route",
+        "block_type": "conditional",
+        "branches": [*ROUTE.model_dump()["branches"], {"condition": None, "blocks": []}],
+    }
+)
 
 
 def render(values: dict[str, Any]) -> Any:
     return lambda template: jinja2.Environment().from_string(template).render(**values)
 
 
-@pytest.mark.parametrize(("block", "action", "expected"), [
-    (ROUTE, "refund", 0), (ROUTE, "support", 1), (ROUTE, "other", -1),
-    (ROUTE_WITH_ELSE, "other", 2), (ROUTE_WITH_ELSE, "support", 1),
-])
+@pytest.mark.parametrize(
+    ("block", "action", "expected"),
+    [
+        (ROUTE, "refund", 0),
+        (ROUTE, "support", 1),
+        (ROUTE, "other", -1),
+        (ROUTE_WITH_ELSE, "other", 2),
+        (ROUTE_WITH_ELSE, "support", 1),
+    ],
+)
 def test_the_branch_is_the_first_whose_condition_renders_true(
     block: Block, action: str, expected: int
 ) -> None:
     assert choose_branch(block, render({"action": action})) == expected
 
 
-@pytest.mark.parametrize(("rendered", "expected"), [
-    ("True", True), (" true\n", True), ("1", True), ("False", False), ("", False),
-    ("None", False), ("maybe", None),
-])
-def test_rendered_conditions_are_true_false_or_neither(rendered: str, expected: bool | None
-                                                      ) -> None:
+@pytest.mark.parametrize(
+    ("rendered", "expected"),
+    [
+        ("True", True),
+        (" true\n", True),
+        ("1", True),
+        ("False", False),
+        ("", False),
+        ("None", False),
+        ("maybe", None),
+    ],
+)
+def test_rendered_conditions_are_true_false_or_neither(
+    rendered: str, expected: bool | None
+) -> None:
     assert truth(rendered) is expected
 
 
 def test_a_condition_rendering_neither_true_nor_false_is_an_error_naming_the_block() -> None:
-    block = Block.model_validate({"label": "check", "block_type": "conditional",
-                                  "branches": [{"condition": "{{ status }}", "blocks": []}]})
+    block = Block.model_validate(
+        {
+            "label": "check",
+            "block_type": "conditional",
+            "branches": [{"condition": "{{ status }}", "blocks": []}],
+        }
+    )
     with pytest.raises(ReplayError, match=r"conditional 'check': branch 0 .* 'shipped'"):
         choose_branch(block, render({"status": "shipped"}))
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    (["A", "B"], ["A", "B"]), (("A",), ["A"]), ('["A", "B"]', ["A", "B"]), ([], []),
-])
-def test_loop_values_are_a_list_or_a_json_array_in_text(values: Any, expected: list[Any]
-                                                        ) -> None:
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (["A", "B"], ["A", "B"]),
+        (("A",), ["A"]),
+        ('["A", "B"]', ["A", "B"]),
+        ([], []),
+    ],
+)
+def test_loop_values_are_a_list_or_a_json_array_in_text(values: Any, expected: list[Any]) -> None:
     assert loop_items("each", values) == expected
 
 
@@ -98,9 +146,7 @@ def test_loop_values_that_are_not_a_list_are_an_error(values: Any) -> None:
 
 
 @pytest.mark.parametrize("path", ["../evil.py", "/etc/evil.py", "blocks/../../evil.py"])
-def test_a_revision_file_outside_the_script_directory_is_refused(
-    tmp_path: Path, path: str
-) -> None:
+def test_a_revision_file_outside_the_script_directory_is_refused(tmp_path: Path, path: str) -> None:
     files = {"main.py": b"async def run_workflow(page, ctx):\n    pass\n", path: b""}
     with pytest.raises(ReplayError, match="outside its directory"):
         load_script(files, tmp_path / "script")

@@ -47,8 +47,10 @@ ORDER = "A-1002"
 PARAMETERS = {"username": ALICE.username, "order_number": ORDER}
 CREDENTIALS = {"password": ALICE.password}
 GOAL = "Read the order's status and total"
-SCHEMA = {"type": "object", "properties": {"status": {"type": "string"},
-                                           "total": {"type": "number"}}}
+SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "total": {"type": "number"}},
+}
 
 
 def effects(portal: Portal) -> tuple[list[Any], list[Any]]:
@@ -63,7 +65,7 @@ def check_events(events: list[dict[str, Any]]) -> None:
     for event in events:
         jsonschema.validate(event, schemas()[event["type"]])
     assert ALICE.password not in json.dumps(events)
-    assert [e["type"] for e in events][::len(events) - 1] == ["run_started", "run_finished"]
+    assert [e["type"] for e in events][:: len(events) - 1] == ["run_started", "run_finished"]
 
 
 def record(cache: Cache, run: Run) -> GenerateResult:
@@ -74,26 +76,48 @@ def record(cache: Cache, run: Run) -> GenerateResult:
 
 def definition(base_url: str) -> dict[str, Any]:
     return {
-        "title": "Check an order with a task_v2 block", "cache_key": "default",
-        "parameters": [{"key": "username", "parameter_type": "workflow"},
-                       {"key": "password", "parameter_type": "credential"},
-                       {"key": "order_number", "parameter_type": "workflow"}],
-        "blocks": [{"label": LABEL, "block_type": "task_v2", "url": f"{base_url}/login",
-                    "prompt": "Sign in and read the status and total of order "
-                              "{{ order_number }}"}],
+        "title": "Check an order with a task_v2 block",
+        "cache_key": "default",
+        "parameters": [
+            {"key": "username", "parameter_type": "workflow"},
+            {"key": "password", "parameter_type": "credential"},
+            {"key": "order_number", "parameter_type": "workflow"},
+        ],
+        "blocks": [
+            {
+                "label": LABEL,
+                "block_type": "task_v2",
+                "url": f"{base_url}/login",
+                "prompt": "Sign in and read the status and total of order {{ order_number }}",
+            }
+        ],
     }
 
 
 def _check_order(request: BlockRequest, memory: Mapping[str, Any]) -> list[Step]:
-    return [Step("fill", "Type the username into 'Username'",
-                 request["parameters"]["username"], "username"),
-            Step("fill", "Type the password into 'Password'",
-                 request["credentials"]["password"], "password"),
-            Step("click", "Click 'Sign in'"),
-            Step("fill", "Type the order number into 'Order number'",
-                 request["parameters"]["order_number"], "order_number"),
-            Step("press", "Press Enter to open the order", "Enter"),
-            Step("extract", GOAL)]
+    return [
+        Step(
+            "fill",
+            "Type the username into 'Username'",
+            request["parameters"]["username"],
+            "username",
+        ),
+        Step(
+            "fill",
+            "Type the password into 'Password'",
+            request["credentials"]["password"],
+            "password",
+        ),
+        Step("click", "Click 'Sign in'"),
+        Step(
+            "fill",
+            "Type the order number into 'Order number'",
+            request["parameters"]["order_number"],
+            "order_number",
+        ),
+        Step("press", "Press Enter to open the order", "Enter"),
+        Step("extract", GOAL),
+    ]
 
 
 def standin() -> StandInAgent:
@@ -104,49 +128,127 @@ def recorded_children(base_url: str, run_id: str) -> list[dict[str, Any]]:
     """An agent platform's task_v2 run with three children, as it publishes them."""
     parent = f"wrb_{run_id}_v2"
 
-    def child(n: int, label: str, block_type: str, url: str, actions: list[dict[str, Any]],
-              **task: Any) -> dict[str, Any]:
-        return {"type": "block_completed", "event_id": f"evt_{run_id}_{n}",
-                "occurred_at": f"2026-12-01T10:00:0{n}+00:00", "workflow_run_id": run_id,
-                "workflow_run_block_id": f"wrb_{run_id}_{n}",
-                "parent_workflow_run_block_id": parent, "label": label,
-                "block_type": block_type, "status": "completed", "executed_with": "agent",
-                "task": {"task_id": f"tsk_{run_id}_{n}", "url": url, **task},
-                "actions": [{"action_id": f"act_{run_id}_{n}_{i}", "status": "completed",
-                             "text": None, "option": None, "parameter_key": None, **a}
-                            for i, a in enumerate(actions)]}
+    def child(
+        n: int, label: str, block_type: str, url: str, actions: list[dict[str, Any]], **task: Any
+    ) -> dict[str, Any]:
+        return {
+            "type": "block_completed",
+            "event_id": f"evt_{run_id}_{n}",
+            "occurred_at": f"2026-12-01T10:00:0{n}+00:00",
+            "workflow_run_id": run_id,
+            "workflow_run_block_id": f"wrb_{run_id}_{n}",
+            "parent_workflow_run_block_id": parent,
+            "label": label,
+            "block_type": block_type,
+            "status": "completed",
+            "executed_with": "agent",
+            "task": {"task_id": f"tsk_{run_id}_{n}", "url": url, **task},
+            "actions": [
+                {
+                    "action_id": f"act_{run_id}_{n}_{i}",
+                    "status": "completed",
+                    "text": None,
+                    "option": None,
+                    "parameter_key": None,
+                    **a,
+                }
+                for i, a in enumerate(actions)
+            ],
+        }
 
     return [
-        {"type": "run_started", "event_id": f"evt_{run_id}_0",
-         "occurred_at": "2026-12-01T10:00:00+00:00", "workflow_run_id": run_id,
-         "workflow_permanent_id": WPID, "workflow_version": 1,
-         "definition": definition(base_url), "parameters": PARAMETERS, "run_with": "agent",
-         "code_gen": False},
-        child(1, "sign in", "login", f"{base_url}/login", [
-            {"action_type": "input_text", "xpath": "//input[@name='username']",
-             "intention": "Type the username", "text": ALICE.username},
-            {"action_type": "input_text", "xpath": "//input[@name='password']",
-             "intention": "Type the password into 'Password'", "parameter_key": "password"},
-            {"action_type": "click", "xpath": "//button[@aria-label='Dismiss cookie banner']",
-             "intention": "Close the cookie banner"},
-            {"action_type": "click", "xpath": "//button[normalize-space()='Sign in']",
-             "intention": "Click 'Sign in'"}]),
-        child(2, "find the order", "navigation", f"{base_url}/orders", [
-            {"action_type": "input_text", "xpath": "//input[@placeholder='Order number']",
-             "intention": "Type the order number into 'Order number'", "text": ORDER},
-            {"action_type": "keypress", "xpath": None, "intention": "Press Enter",
-             "text": "Enter"}]),
-        child(3, "read it", "extraction", f"{base_url}/orders/{ORDER}", [
-            {"action_type": "extract", "xpath": None, "intention": GOAL}],
-            data_extraction_goal=GOAL, extracted_information_schema=SCHEMA),
-        {"type": "block_completed", "event_id": f"evt_{run_id}_4",
-         "occurred_at": "2026-12-01T10:00:04+00:00", "workflow_run_id": run_id,
-         "workflow_run_block_id": parent, "parent_workflow_run_block_id": None,
-         "label": LABEL, "block_type": "task_v2", "status": "completed",
-         "executed_with": "agent", "task": None, "actions": []},
-        {"type": "run_finished", "event_id": f"evt_{run_id}_5",
-         "occurred_at": "2026-12-01T10:00:05+00:00", "workflow_run_id": run_id,
-         "status": "completed"},
+        {
+            "type": "run_started",
+            "event_id": f"evt_{run_id}_0",
+            "occurred_at": "2026-12-01T10:00:00+00:00",
+            "workflow_run_id": run_id,
+            "workflow_permanent_id": WPID,
+            "workflow_version": 1,
+            "definition": definition(base_url),
+            "parameters": PARAMETERS,
+            "run_with": "agent",
+            "code_gen": False,
+        },
+        child(
+            1,
+            "sign in",
+            "login",
+            f"{base_url}/login",
+            [
+                {
+                    "action_type": "input_text",
+                    "xpath": "//input[@name='username']",
+                    "intention": "Type the username",
+                    "text": ALICE.username,
+                },
+                {
+                    "action_type": "input_text",
+                    "xpath": "//input[@name='password']",
+                    "intention": "Type the password into 'Password'",
+                    "parameter_key": "password",
+                },
+                {
+                    "action_type": "click",
+                    "xpath": "//button[@aria-label='Dismiss cookie banner']",
+                    "intention": "Close the cookie banner",
+                },
+                {
+                    "action_type": "click",
+                    "xpath": "//button[normalize-space()='Sign in']",
+                    "intention": "Click 'Sign in'",
+                },
+            ],
+        ),
+        child(
+            2,
+            "find the order",
+            "navigation",
+            f"{base_url}/orders",
+            [
+                {
+                    "action_type": "input_text",
+                    "xpath": "//input[@placeholder='Order number']",
+                    "intention": "Type the order number into 'Order number'",
+                    "text": ORDER,
+                },
+                {
+                    "action_type": "keypress",
+                    "xpath": None,
+                    "intention": "Press Enter",
+                    "text": "Enter",
+                },
+            ],
+        ),
+        child(
+            3,
+            "read it",
+            "extraction",
+            f"{base_url}/orders/{ORDER}",
+            [{"action_type": "extract", "xpath": None, "intention": GOAL}],
+            data_extraction_goal=GOAL,
+            extracted_information_schema=SCHEMA,
+        ),
+        {
+            "type": "block_completed",
+            "event_id": f"evt_{run_id}_4",
+            "occurred_at": "2026-12-01T10:00:04+00:00",
+            "workflow_run_id": run_id,
+            "workflow_run_block_id": parent,
+            "parent_workflow_run_block_id": None,
+            "label": LABEL,
+            "block_type": "task_v2",
+            "status": "completed",
+            "executed_with": "agent",
+            "task": None,
+            "actions": [],
+        },
+        {
+            "type": "run_finished",
+            "event_id": f"evt_{run_id}_5",
+            "occurred_at": "2026-12-01T10:00:05+00:00",
+            "workflow_run_id": run_id,
+            "status": "completed",
+        },
     ]
 
 
@@ -154,20 +256,35 @@ async def _agent_run(chromium: str, base_url: str, run_id: str) -> Run:
     defn = Definition.model_validate(definition(base_url))
     agent = standin()
     async with open_page(chromium) as page:
-        result = await run_with_agent(page, defn, PARAMETERS, CREDENTIALS, agent,
-                                      extractor=read_status_total)
+        result = await run_with_agent(
+            page, defn, PARAMETERS, CREDENTIALS, agent, extractor=read_status_total
+        )
     result.raise_for_error()
     info = RunInfo(WPID, 1, None, None, PARAMETERS, CREDENTIALS, run_id, run_with="agent")
     return Run(result, emit_events(result, defn, info), agent, list(agent.calls))
 
 
-async def _replay(chromium: str, files: Mapping[str, bytes], defn: Definition,
-                  script: tuple[int, int], run_id: str, relocate: bool = True) -> Run:
+async def _replay(
+    chromium: str,
+    files: Mapping[str, bytes],
+    defn: Definition,
+    script: tuple[int, int],
+    run_id: str,
+    relocate: bool = True,
+) -> Run:
     agent = standin()
     result = await replay_revision(
-        files, defn, PARAMETERS, CREDENTIALS, chromium_path=chromium, agent=agent,
-        selector_timeout_s=SELECTOR_TIMEOUT_S, optional_timeout_s=OPTIONAL_TIMEOUT_S,
-        hooks=Hooks(extractor=read_status_total), relocate=relocate)
+        files,
+        defn,
+        PARAMETERS,
+        CREDENTIALS,
+        chromium_path=chromium,
+        agent=agent,
+        selector_timeout_s=SELECTOR_TIMEOUT_S,
+        optional_timeout_s=OPTIONAL_TIMEOUT_S,
+        hooks=Hooks(extractor=read_status_total),
+        relocate=relocate,
+    )
     result.raise_for_error()
     info = RunInfo(WPID, 1, *script, PARAMETERS, CREDENTIALS, run_id)
     return Run(result, emit_events(result, defn, info), agent, list(agent.calls))
@@ -191,8 +308,7 @@ def children(run: Run) -> list[tuple[str, str, str]]:
     (parent,) = [e for e in blocks if e["parent_workflow_run_block_id"] is None]
     assert (parent["label"], parent["block_type"]) == (LABEL, "task_v2")
     kids = [e for e in blocks if e is not parent]
-    assert {e["parent_workflow_run_block_id"] for e in kids} == {
-        parent["workflow_run_block_id"]}
+    assert {e["parent_workflow_run_block_id"] for e in kids} == {parent["workflow_run_block_id"]}
     return [(e["label"], e["block_type"], e["fallback"]) for e in kids]
 
 
@@ -222,7 +338,10 @@ def test_an_agent_run_task_v2_is_repaired_from_a_replay_whose_child_fell_back(
     check_events(broken.events)
     if relocate:  # the moved elements are found again by tag and text: no agent call
         assert (broken.relocated, broken.fallbacks, broken.calls) == (
-            [(LABEL, None), (LABEL, None)], [], [])  # the child, then its task_v2
+            [(LABEL, None), (LABEL, None)],
+            [],
+            [],
+        )  # the child, then its task_v2
         assert children(broken) == [(LABEL, "task", "relocated")]
     else:
         assert broken.fallbacks == [(LABEL, None, "element"), (LABEL, None, "element")]
@@ -247,18 +366,22 @@ def test_a_recorded_task_v2_child_that_fell_back_is_repaired_and_its_siblings_ke
     assert cache.record(recorded_children(portal.base_url, "wr_v2_recorded"))[0].regenerated
     first = replay(chromium, cache, "wr_v2_first")
     assert (first.fallbacks, first.calls) == ([], [])
-    assert children(first) == [("sign in", "login", "none"),
-                               ("find the order", "navigation", "none"),
-                               ("read it", "extraction", "none")]
+    assert children(first) == [
+        ("sign in", "login", "none"),
+        ("find the order", "navigation", "none"),
+        ("read it", "extraction", "none"),
+    ]
     reference = effects(portal)
     before = task_v2_code(cache)
 
     portal.site.rename_sign_in = True  # the recorded button's text and id change
     broken = replay(chromium, cache, "wr_v2_renamed")
     check_events(broken.events)
-    assert children(broken) == [("sign in", "login", "element"),
-                                ("find the order", "navigation", "none"),
-                                ("read it", "extraction", "none")]
+    assert children(broken) == [
+        ("sign in", "login", "element"),
+        ("find the order", "navigation", "none"),
+        ("read it", "extraction", "none"),
+    ]
     assert broken.calls == [("act", "sign in")]
     assert effects(portal) == reference
     repaired = record(cache, broken)
@@ -268,8 +391,12 @@ def test_a_recorded_task_v2_child_that_fell_back_is_repaired_and_its_siblings_ke
     assert "//button[normalize-space()='Sign in']" in before
     assert "//button[normalize-space()='Sign in']" not in after
     assert after.count("child=True") == 3
-    for kept in ("//input[@placeholder='Order number']", "ctx.param('order_number')",
-                 "ctx.credential('password')", repr(GOAL)):
+    for kept in (
+        "//input[@placeholder='Order number']",
+        "ctx.param('order_number')",
+        "ctx.credential('password')",
+        repr(GOAL),
+    ):
         assert kept in after
     fixed = replay(chromium, cache, "wr_v2_renamed_fixed")
     assert (fixed.fallbacks, fixed.calls) == ([], [])
@@ -287,8 +414,9 @@ def test_a_task_v2_whose_child_the_agent_cannot_fix_is_run_whole_and_then_repair
     check_events(broken.events)
     assert broken.calls == [("act", "sign in"), ("run_block", LABEL)]
     assert children(broken) == [(LABEL, "task", "none")]
-    (event,) = [e for e in broken.events if e.get("label") == LABEL
-                and e["block_type"] == "task_v2"]
+    (event,) = [
+        e for e in broken.events if e.get("label") == LABEL and e["block_type"] == "task_v2"
+    ]
     assert (event["fallback"], event["executed_with"]) == ("block", "agent")
     reference = effects(portal)
     assert reference[1] == [(ALICE.username, ORDER)]
@@ -325,8 +453,9 @@ def test_a_task_v2_child_that_fell_back_repairs_the_cache_through_the_worker(
             revision = read.select_revision(session, script, None)
             _, defn = read.workflow_definition(session, WPID, None)
         files = read.read_files(store, revision)
-        return asyncio.run(_replay(chromium, files, defn,
-                                   (revision.script_id, revision.version), run_id))
+        return asyncio.run(
+            _replay(chromium, files, defn, (revision.script_id, revision.version), run_id)
+        )
 
     e2e.wait_until(lambda: stack.revisions(WPID) == 1, 60, "revision 1", stack)
     portal.site.rename_sign_in = True
@@ -336,8 +465,14 @@ def test_a_task_v2_child_that_fell_back_repairs_the_cache_through_the_worker(
     stack.publish(broken.events)
     e2e.wait_until(lambda: stack.revisions(WPID) == 2, 60, "revision 2 (the repair)", stack)
     with stack.sessions() as session:
-        assert session.scalar(select(m.ScriptRevision.repair).join(m.Script).where(
-            m.Script.workflow_permanent_id == WPID, m.ScriptRevision.version == 2)) is True
+        assert (
+            session.scalar(
+                select(m.ScriptRevision.repair)
+                .join(m.Script)
+                .where(m.Script.workflow_permanent_id == WPID, m.ScriptRevision.version == 2)
+            )
+            is True
+        )
 
     fixed = replay_live("wr_v2_worker_fixed")
     assert (fixed.fallbacks, fixed.calls) == ([], [])

@@ -137,9 +137,13 @@ class Stack:
     def wait_ready(self, workers: int = 1) -> None:
         """Until `workers` worker processes have said they are ready: on a loaded machine
         starting one takes seconds, which timings measured from a publish must not count."""
+
         def ready() -> int:
-            return sum(p.read_text(errors="replace").count(" ready.")
-                       for p in self.logs.glob("worker-*.log"))
+            return sum(
+                p.read_text(errors="replace").count(" ready.")
+                for p in self.logs.glob("worker-*.log")
+            )
+
         wait_until(lambda: ready() >= workers, 60, "the worker to be ready", self)
 
     def worker_log(self) -> str:
@@ -170,7 +174,10 @@ def stack(
 
 @contextlib.contextmanager
 def running_stack(
-    pg_url: str, sessions: sessionmaker[Session], redis_url: str, folder: Path,
+    pg_url: str,
+    sessions: sessionmaker[Session],
+    redis_url: str,
+    folder: Path,
     env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     """A Stack on that database and a flushed Redis, its logs and blobs under `folder`; its
@@ -178,13 +185,17 @@ def running_stack(
     redis.Redis.from_url(redis_url).flushall()
     logs = folder / "logs"
     logs.mkdir()
-    s = Stack(env={
-        **TEST_ENV,
-        **(env or {}),
-        "SCRIPTCACHE_DATABASE_URL": pg_url,
-        "SCRIPTCACHE_BROKER_URL": redis_url,
-        "SCRIPTCACHE_STORE_URL": f"file://{folder / 'blobs'}",
-    }, sessions=sessions, logs=logs)
+    s = Stack(
+        env={
+            **TEST_ENV,
+            **(env or {}),
+            "SCRIPTCACHE_DATABASE_URL": pg_url,
+            "SCRIPTCACHE_BROKER_URL": redis_url,
+            "SCRIPTCACHE_STORE_URL": f"file://{folder / 'blobs'}",
+        },
+        sessions=sessions,
+        logs=logs,
+    )
     try:
         yield s
     finally:

@@ -27,8 +27,10 @@ AUTH = "ops:s3cret-flower"
 
 
 def flower_get(port: int, path: str) -> Any:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={
-        "Authorization": "Basic " + b64encode(AUTH.encode()).decode()})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        headers={"Authorization": "Basic " + b64encode(AUTH.encode()).decode()},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
@@ -37,11 +39,21 @@ def flower_get(port: int, path: str) -> Any:
 def running_flower(stack: Stack, tmp_path: Path) -> Iterator[int]:
     """deploy/flower.sh on a free port, with the stack's broker; yields the port."""
     port = free_port()
-    env = {**os.environ, **stack.env, "FLOWER_BASIC_AUTH": AUTH, "FLOWER_PORT": str(port),
-           "SCRIPTCACHE_VAR_DIR": str(tmp_path),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    flower = subprocess.Popen(["bash", "deploy/flower.sh"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        **stack.env,
+        "FLOWER_BASIC_AUTH": AUTH,
+        "FLOWER_PORT": str(port),
+        "SCRIPTCACHE_VAR_DIR": str(tmp_path),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    flower = subprocess.Popen(
+        ["bash", "deploy/flower.sh"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port, timeout_s=60)
         yield port
@@ -49,8 +61,7 @@ def running_flower(stack: Stack, tmp_path: Path) -> Iterator[int]:
         stop(flower)
 
 
-def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_path: Path
-                                                              ) -> None:
+def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_path: Path) -> None:
     with running_flower(stack, tmp_path) as port:
         stack.start_worker()
         stack.publish(linear_run("wr_flower", "wf_flower", ["a", "b"]))
@@ -60,8 +71,10 @@ def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_
             workers = flower_get(port, "/api/workers?refresh=1")
             tasks = flower_get(port, "/api/tasks")
             names = {t.get("name") for t in tasks.values()}
-            return bool(workers) and {"scriptcache.block_completed",
-                                      "scriptcache.generate"} <= names
+            return (
+                bool(workers) and {"scriptcache.block_completed", "scriptcache.generate"} <= names
+            )
+
         wait_until(seen, 90, "Flower to see the worker and its tasks", stack)
         assert any(name.startswith("w") for name in flower_get(port, "/api/workers"))
         denied = urllib.request.Request(f"http://127.0.0.1:{port}/api/workers")
@@ -73,11 +86,17 @@ def test_flower_lists_the_test_worker_and_the_processed_tasks(stack: Stack, tmp_
 
 
 def test_a_generation_dead_lettered_for_a_missing_bucket_replays_once_it_exists(
-    stack: Stack, s3_endpoint: str, aws_env: None,
+    stack: Stack,
+    s3_endpoint: str,
+    aws_env: None,
 ) -> None:
-    env = {"SCRIPTCACHE_STORE_URL": "s3://sc-replay/scripts", "SCRIPTCACHE_S3_ENDPOINT_URL":
-           s3_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        "SCRIPTCACHE_STORE_URL": "s3://sc-replay/scripts",
+        "SCRIPTCACHE_S3_ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     stack.env.update(env)
     stack.start_worker()
     stack.publish(linear_run("wr_replay", "wf_replay", ["a", "b"]))
@@ -85,6 +104,7 @@ def test_a_generation_dead_lettered_for_a_missing_bucket_replays_once_it_exists(
     def dead_lettered() -> bool:
         with stack.sessions() as session:
             return session.scalar(select(m.DeadLetter.task_name)) == "scriptcache.generate"
+
     wait_until(dead_lettered, 30, "the generation to be dead-lettered", stack)
     with stack.sessions() as session:
         entry = session.scalars(select(m.DeadLetter)).one()
@@ -94,27 +114,37 @@ def test_a_generation_dead_lettered_for_a_missing_bucket_replays_once_it_exists(
 
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket="sc-replay")
     cli = [sys.executable, "-m", "worker.cli.main", "dlq", "replay", "--all"]
-    done = subprocess.run(cli, cwd=ROOT, env={**os.environ, **stack.env}, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        cli, cwd=ROOT, env={**os.environ, **stack.env}, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert "replayed 1 of 1" in done.stdout
     wait_until(lambda: stack.revisions("wf_replay") == 1, 30, "the replayed generation", stack)
     with stack.sessions() as session:
         assert session.scalars(select(m.DeadLetter)).all() == []
-    again = subprocess.run(cli, cwd=ROOT, env={**os.environ, **stack.env}, capture_output=True,
-                           text=True, timeout=60)
+    again = subprocess.run(
+        cli, cwd=ROOT, env={**os.environ, **stack.env}, capture_output=True, text=True, timeout=60
+    )
     assert again.returncode == 0 and "replayed 0 of 0" in again.stdout
 
 
-def run_cli(stack: Stack, *args: str, stdin: str | None = None,
-            timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "worker.cli.main", *args], cwd=ROOT,
-                          env={**os.environ, **stack.env}, capture_output=True, text=True,
-                          input=stdin, timeout=timeout_s)
+def run_cli(
+    stack: Stack, *args: str, stdin: str | None = None, timeout_s: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli.main", *args],
+        cwd=ROOT,
+        env={**os.environ, **stack.env},
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=timeout_s,
+    )
 
 
-def test_scriptcache_publish_sends_a_file_of_events_the_worker_caches(stack: Stack,
-                                                                      tmp_path: Path) -> None:
+def test_scriptcache_publish_sends_a_file_of_events_the_worker_caches(
+    stack: Stack, tmp_path: Path
+) -> None:
     events = linear_run("wr_cli_pub", "wf_cli_pub", ["a", "b"])
     path = tmp_path / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
@@ -124,8 +154,9 @@ def test_scriptcache_publish_sends_a_file_of_events_the_worker_caches(stack: Sta
     assert f"published {len(events)} events" in done.stdout
     # run_finished makes the run due at once; with two pool processes a block may still be
     # in intake then, so one or two revisions are both right: the live one holds both blocks.
-    wait_until(lambda: live_labels(stack, "wf_cli_pub") == {"a", "b"}, 30,
-               "the published run", stack)
+    wait_until(
+        lambda: live_labels(stack, "wf_cli_pub") == {"a", "b"}, 30, "the published run", stack
+    )
     assert 1 <= stack.revisions("wf_cli_pub") <= 2
     bad = run_cli(stack, "publish", "-", stdin='{"type": "nope"}\n')
     assert bad.returncode != 0 and "line 1" in bad.stderr and "type" in bad.stderr

@@ -71,10 +71,14 @@ def test_a_slow_agent_is_generated_once_at_run_finished_not_after_each_block(
 def test_a_worker_killed_mid_generation_is_recovered_within_the_default_lease_and_a_sweep(
     stack: Stack,
 ) -> None:
-    stack.env.update({"SCRIPTCACHE_LEASE_S": "30",  # the default
-                      # long enough that the blocked generation is not ended by its limit
-                      "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": "35",
-                      "SCRIPTCACHE_TASK_TIME_LIMIT_S": "40"})
+    stack.env.update(
+        {
+            "SCRIPTCACHE_LEASE_S": "30",  # the default
+            # long enough that the blocked generation is not ended by its limit
+            "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": "35",
+            "SCRIPTCACHE_TASK_TIME_LIMIT_S": "40",
+        }
+    )
     lease_s, sweep_s = 30.0, float(stack.env["SCRIPTCACHE_SWEEP_INTERVAL_S"])
     run = RunBuilder("wr_dead", "wf_dead", definition([task_block("one"), task_block("two")]))
     run.block("one")
@@ -98,16 +102,21 @@ def test_a_worker_killed_mid_generation_is_recovered_within_the_default_lease_an
         holder.close()
     stack.start_worker()
     stack.start_beat()
-    wait_until(lambda: live_labels(stack, "wf_dead") == {"one", "two"}, lease_s + sweep_s + 30,
-               "recovery", stack)
+    wait_until(
+        lambda: live_labels(stack, "wf_dead") == {"one", "two"},
+        lease_s + sweep_s + 30,
+        "recovery",
+        stack,
+    )
     recovered_s = time.monotonic() - killed
     assert recovered_s <= lease_s + sweep_s + 8, f"recovered after {recovered_s:.1f} s"
     assert stack.revisions("wf_dead") == 2
 
 
 def test_a_generation_whose_lease_is_taken_over_commits_nothing(stack: Stack) -> None:
-    stack.env.update({"SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": "20",
-                      "SCRIPTCACHE_TASK_TIME_LIMIT_S": "25"})
+    stack.env.update(
+        {"SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": "20", "SCRIPTCACHE_TASK_TIME_LIMIT_S": "25"}
+    )
     run = RunBuilder("wr_over", "wf_over", definition([task_block("one"), task_block("two")]))
     run.block("one")
     stack.start_worker()
@@ -120,9 +129,12 @@ def test_a_generation_whose_lease_is_taken_over_commits_nothing(stack: Stack) ->
         stack.publish(run.events[-1:])
         wait_until(lambda: waiting_on_lock(stack), 20, "the second generation to block", stack)
         with stack.sessions.begin() as session:  # another worker takes the run over
-            session.execute(text(
-                "UPDATE run_debounce SET lease_token = 'intruder', "
-                "lease_until = now() + interval '60 seconds' WHERE workflow_run_id = 'wr_over'"))
+            session.execute(
+                text(
+                    "UPDATE run_debounce SET lease_token = 'intruder', "
+                    "lease_until = now() + interval '60 seconds' WHERE workflow_run_id = 'wr_over'"
+                )
+            )
         time.sleep(5)  # a heartbeat (every lease / 3 = 3.3 s) finds it
     finally:
         holder.rollback()
@@ -135,8 +147,9 @@ def test_a_generation_whose_lease_is_taken_over_commits_nothing(stack: Stack) ->
     assert row is not None and row.lease_token == "intruder" and row.generations == 1
 
 
-def test_idle_sweeps_stay_out_of_flower_and_out_of_the_info_log(stack: Stack, tmp_path: Path
-                                                                 ) -> None:
+def test_idle_sweeps_stay_out_of_flower_and_out_of_the_info_log(
+    stack: Stack, tmp_path: Path
+) -> None:
     """The sweeper runs every second here; Flower's task list still shows the real tasks and
     no sweep, and an idle sweep writes no info line."""
     with running_flower(stack, tmp_path) as port:
@@ -148,10 +161,17 @@ def test_idle_sweeps_stay_out_of_flower_and_out_of_the_info_log(stack: Stack, tm
 
         def names() -> set[str]:
             return {t.get("name") for t in flower_get(port, "/api/tasks").values()}
-        wait_until(lambda: {"scriptcache.block_completed", "scriptcache.generate"} <= names(),
-                   90, "Flower to see the real tasks", stack)
+
+        wait_until(
+            lambda: {"scriptcache.block_completed", "scriptcache.generate"} <= names(),
+            90,
+            "Flower to see the real tasks",
+            stack,
+        )
         time.sleep(4)  # four more idle sweeps
         assert "scriptcache.sweep" not in names()
-        logs = "".join(p.read_text(errors="replace").split(" ready.", 1)[-1]  # no banner
-                       for p in stack.logs.glob("worker-*.log"))
+        logs = "".join(
+            p.read_text(errors="replace").split(" ready.", 1)[-1]  # no banner
+            for p in stack.logs.glob("worker-*.log")
+        )
         assert "scriptcache.sweep" not in logs and "dispatched 0" not in logs

@@ -15,13 +15,17 @@ from worker.adapters.sql import models as m
 
 def live_labels(stack: Stack, wpid: str) -> set[str]:
     with stack.sessions() as session:
-        script = session.scalars(select(m.Script).where(
-            m.Script.workflow_permanent_id == wpid)).one_or_none()
+        script = session.scalars(
+            select(m.Script).where(m.Script.workflow_permanent_id == wpid)
+        ).one_or_none()
         if script is None or script.current_revision_id is None:
             return set()
-        rows = session.scalars(select(m.ScriptBlock.label).where(
-            m.ScriptBlock.script_revision_id == script.current_revision_id,
-            m.ScriptBlock.run_signature.is_not(None)))
+        rows = session.scalars(
+            select(m.ScriptBlock.label).where(
+                m.ScriptBlock.script_revision_id == script.current_revision_id,
+                m.ScriptBlock.run_signature.is_not(None),
+            )
+        )
         return set(rows)
 
 
@@ -56,14 +60,19 @@ def test_a_run_whose_events_keep_coming_is_generated_within_the_max_wait(stack: 
 
 
 def test_twenty_interleaved_runs_each_get_their_labels_cached(stack: Stack) -> None:
-    runs = [linear_run(f"wr_mix_{i}", f"wf_mix_{i}", [f"a_{i}", f"b_{i}", f"c_{i}"])
-            for i in range(20)]
+    runs = [
+        linear_run(f"wr_mix_{i}", f"wf_mix_{i}", [f"a_{i}", f"b_{i}", f"c_{i}"]) for i in range(20)
+    ]
     interleaved = [e for group in zip(*runs, strict=True) for e in group]
     stack.start_worker()
     stack.wait_ready()
     stack.publish(interleaved)
-    wait_until(lambda: all(stack.settled(f"wr_mix_{i}") for i in range(20)), 60,
-               "all twenty runs to be generated", stack)
+    wait_until(
+        lambda: all(stack.settled(f"wr_mix_{i}") for i in range(20)),
+        60,
+        "all twenty runs to be generated",
+        stack,
+    )
     for i in range(20):
         assert live_labels(stack, f"wf_mix_{i}") == {f"a_{i}", f"b_{i}", f"c_{i}"}
     assert stack.revisions() == 20
@@ -72,20 +81,29 @@ def test_twenty_interleaved_runs_each_get_their_labels_cached(stack: Stack) -> N
 def lock_script_row(stack: Stack, wpid: str):  # type: ignore[no-untyped-def]
     """Hold the script row's lock from outside, so the next publish of it waits."""
     session = stack.sessions()
-    session.execute(text("SELECT 1 FROM scripts WHERE workflow_permanent_id = :w FOR UPDATE"),
-                    {"w": wpid})
+    session.execute(
+        text("SELECT 1 FROM scripts WHERE workflow_permanent_id = :w FOR UPDATE"), {"w": wpid}
+    )
     return session
 
 
 def waiting_on_lock(stack: Stack) -> bool:
-    return bool(stack.scalar(text(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND datname = current_database()")))
+    return bool(
+        stack.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+        )
+    )
 
 
 def test_an_event_arriving_during_a_generation_causes_exactly_one_more(stack: Stack) -> None:
-    run = RunBuilder("wr_trail", "wf_trail", definition(
-        [task_block("one"), task_block("two"), task_block("three")]))
+    run = RunBuilder(
+        "wr_trail",
+        "wf_trail",
+        definition([task_block("one"), task_block("two"), task_block("three")]),
+    )
     run.block("one")
     stack.start_worker()
     stack.publish(run.events)
@@ -97,13 +115,25 @@ def test_an_event_arriving_during_a_generation_causes_exactly_one_more(stack: St
         wait_until(lambda: waiting_on_lock(stack), 20, "the second generation to block", stack)
         run.block("three")
         stack.publish(run.events[-1:])
-        wait_until(lambda: stack.scalar(select(m.WorkflowRunBlock.label).where(
-            m.WorkflowRunBlock.label == "three")) == "three", 10, "the trailing event's intake")
+        wait_until(
+            lambda: (
+                stack.scalar(
+                    select(m.WorkflowRunBlock.label).where(m.WorkflowRunBlock.label == "three")
+                )
+                == "three"
+            ),
+            10,
+            "the trailing event's intake",
+        )
     finally:
         holder.rollback()
         holder.close()
-    wait_until(lambda: live_labels(stack, "wf_trail") == {"one", "two", "three"}, 20,
-               "the trailing generation", stack)
+    wait_until(
+        lambda: live_labels(stack, "wf_trail") == {"one", "two", "three"},
+        20,
+        "the trailing generation",
+        stack,
+    )
     wait_until(lambda: stack.settled("wr_trail"), 10, "the record to clear", stack)
     time.sleep(2)
     row = stack.debounce("wr_trail")
@@ -129,13 +159,20 @@ def test_a_worker_killed_during_a_generation_leaves_no_partial_revision(stack: S
         holder.close()
     assert stack.revisions("wf_kill") == 1
     stack.start_worker()
-    wait_until(lambda: live_labels(stack, "wf_kill") == {"one", "two"}, 40,
-               "recovery after the lease expired", stack)
+    wait_until(
+        lambda: live_labels(stack, "wf_kill") == {"one", "two"},
+        40,
+        "recovery after the lease expired",
+        stack,
+    )
     assert stack.revisions("wf_kill") == 2
     with stack.sessions() as session:  # every revision is whole: files and blocks present
         for revision in session.scalars(select(m.ScriptRevision)):
-            files = session.scalars(select(m.ScriptFile).where(
-                m.ScriptFile.script_revision_id == revision.script_revision_id)).all()
+            files = session.scalars(
+                select(m.ScriptFile).where(
+                    m.ScriptFile.script_revision_id == revision.script_revision_id
+                )
+            ).all()
             assert any(f.path == "main.py" for f in files)
 
 
@@ -144,18 +181,30 @@ def test_an_emptied_redis_delays_pending_work_and_the_sweeper_recovers_it(stack:
     events = [e for run in runs for e in run if e["type"] != "run_finished"]
     worker = stack.start_worker(env={"SCRIPTCACHE_QUIET_S": "30", "SCRIPTCACHE_MAX_WAIT_S": "60"})
     stack.publish(events)
-    wait_until(lambda: all(stack.debounce(f"wr_flush_{i}") is not None for i in range(5))
-               and stack.scalar(select(m.RunDebounce.seq).where(
-                   m.RunDebounce.workflow_run_id == "wr_flush_4")) == 3, 20,
-               "intake of every event", stack)
+    wait_until(
+        lambda: (
+            all(stack.debounce(f"wr_flush_{i}") is not None for i in range(5))
+            and stack.scalar(
+                select(m.RunDebounce.seq).where(m.RunDebounce.workflow_run_id == "wr_flush_4")
+            )
+            == 3
+        ),
+        20,
+        "intake of every event",
+        stack,
+    )
     stack.kill(worker)
     redis.Redis.from_url(stack.env["SCRIPTCACHE_BROKER_URL"]).flushall()
     with stack.sessions.begin() as session:  # the quiet period is over for all of them
         session.execute(text("UPDATE run_debounce SET due_at = now() - interval '1 second'"))
     stack.start_worker()
     stack.start_beat()
-    wait_until(lambda: all(stack.settled(f"wr_flush_{i}") for i in range(5)), 40,
-               "the sweeper to recover every run", stack)
+    wait_until(
+        lambda: all(stack.settled(f"wr_flush_{i}") for i in range(5)),
+        40,
+        "the sweeper to recover every run",
+        stack,
+    )
     assert stack.revisions() == 5
 
 

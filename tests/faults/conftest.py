@@ -104,8 +104,9 @@ class Workload:
         return out
 
 
-def disjoint_workload(prefix: str, rng: random.Random, *, workflows: int = 3, labels: int = 3
-                      ) -> Workload:
+def disjoint_workload(
+    prefix: str, rng: random.Random, *, workflows: int = 3, labels: int = 3
+) -> Workload:
     runs: dict[str, list[dict[str, Any]]] = {}
     label_of: dict[str, tuple[str, str]] = {}
     for w in range(workflows):
@@ -148,15 +149,20 @@ def oracle(workload: Workload, tmp: Path) -> dict[str, Reference]:
 
 
 def _reference(session: Session, wpid: str) -> Reference:
-    script = session.scalars(select(m.Script).where(
-        m.Script.workflow_permanent_id == wpid)).one()
+    script = session.scalars(select(m.Script).where(m.Script.workflow_permanent_id == wpid)).one()
     revision = session.get(m.ScriptRevision, script.current_revision_id)
     assert revision is not None
-    count = len(session.scalars(select(m.ScriptRevision).where(
-        m.ScriptRevision.script_id == script.script_id)).all())
-    labels = session.scalars(select(m.ScriptBlock.label).where(
-        m.ScriptBlock.script_revision_id == revision.script_revision_id,
-        m.ScriptBlock.run_signature.is_not(None))).all()
+    count = len(
+        session.scalars(
+            select(m.ScriptRevision).where(m.ScriptRevision.script_id == script.script_id)
+        ).all()
+    )
+    labels = session.scalars(
+        select(m.ScriptBlock.label).where(
+            m.ScriptBlock.script_revision_id == revision.script_revision_id,
+            m.ScriptBlock.run_signature.is_not(None),
+        )
+    ).all()
     return Reference(revision.content_sha256, count, frozenset(labels))
 
 
@@ -175,29 +181,46 @@ class Verdict:
 
     @property
     def recovered(self) -> bool:
-        return not (self.lost or self.partial or self.duplicate or self.mismatch or self.pending
-                    or self.unreplayable)
+        return not (
+            self.lost
+            or self.partial
+            or self.duplicate
+            or self.mismatch
+            or self.pending
+            or self.unreplayable
+        )
 
     def describe(self) -> str:
         parts = [f"{k}={v}" for k, v in vars(self).items() if v]
         return "; ".join(parts) or "recovered"
 
 
-def verdict(sessions: sessionmaker[Session], store: BlobStore, workload: Workload,
-            expected: dict[str, Reference], *, read_blobs: bool = True) -> Verdict:
+def verdict(
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    workload: Workload,
+    expected: dict[str, Reference],
+    *,
+    read_blobs: bool = True,
+) -> Verdict:
     out = Verdict()
     with sessions() as session:
         for wpid in workload.wpids:
             _check_script(session, store, wpid, expected[wpid], out, read_blobs)
         live = _live_labels(session, workload.wpids)
         dead = set(session.scalars(select(m.DeadLetter.workflow_run_id)))
-        out.unreplayable += [f"{e.task_name}: {e.error[:200]}" for e in session.scalars(
-            select(m.DeadLetter).where(m.DeadLetter.task_name.not_in(REPLAYABLE)))]
+        out.unreplayable += [
+            f"{e.task_name}: {e.error[:200]}"
+            for e in session.scalars(
+                select(m.DeadLetter).where(m.DeadLetter.task_name.not_in(REPLAYABLE))
+            )
+        ]
         for run_id, (wpid, label) in workload.label_of.items():
             if label not in live.get(wpid, set()) or run_id in dead:
                 out.lost.append(f"{run_id} ({_state(session, run_id)})")
-        for row in session.scalars(select(m.RunDebounce).where(
-                m.RunDebounce.workflow_run_id.in_(list(workload.runs)))):
+        for row in session.scalars(
+            select(m.RunDebounce).where(m.RunDebounce.workflow_run_id.in_(list(workload.runs)))
+        ):
             if row.due_at is not None or row.lease_token is not None:
                 out.pending.append(row.workflow_run_id)
     return out
@@ -206,16 +229,25 @@ def verdict(sessions: sessionmaker[Session], store: BlobStore, workload: Workloa
 def _state(session: Session, run_id: str) -> str:
     """What the database knows of a run, to explain a loss."""
     run = session.get(m.WorkflowRun, run_id)
-    blocks = session.scalars(select(m.WorkflowRunBlock.label).where(
-        m.WorkflowRunBlock.workflow_run_id == run_id)).all()
+    blocks = session.scalars(
+        select(m.WorkflowRunBlock.label).where(m.WorkflowRunBlock.workflow_run_id == run_id)
+    ).all()
     row = session.get(m.RunDebounce, run_id)
-    dead = session.scalars(select(m.DeadLetter.error).where(
-        m.DeadLetter.workflow_run_id == run_id)).all()
-    debounce = "none" if row is None else (
-        f"seq={row.seq} processed={row.processed_seq} due={row.due_at} "
-        f"lease={row.lease_until} attempts={row.attempts} generations={row.generations}")
-    return (f"run={'none' if run is None else run.status} blocks={list(blocks)} "
-            f"debounce: {debounce} dead_letters={list(dead)}")
+    dead = session.scalars(
+        select(m.DeadLetter.error).where(m.DeadLetter.workflow_run_id == run_id)
+    ).all()
+    debounce = (
+        "none"
+        if row is None
+        else (
+            f"seq={row.seq} processed={row.processed_seq} due={row.due_at} "
+            f"lease={row.lease_until} attempts={row.attempts} generations={row.generations}"
+        )
+    )
+    return (
+        f"run={'none' if run is None else run.status} blocks={list(blocks)} "
+        f"debounce: {debounce} dead_letters={list(dead)}"
+    )
 
 
 def _live_labels(session: Session, wpids: list[str]) -> dict[str, set[str]]:
@@ -230,16 +262,19 @@ def _live_labels(session: Session, wpids: list[str]) -> dict[str, set[str]]:
     return out
 
 
-def _check_script(session: Session, store: BlobStore, wpid: str, ref: Reference, out: Verdict,
-                  read_blobs: bool) -> None:
-    scripts = session.scalars(select(m.Script).where(
-        m.Script.workflow_permanent_id == wpid)).all()
+def _check_script(
+    session: Session, store: BlobStore, wpid: str, ref: Reference, out: Verdict, read_blobs: bool
+) -> None:
+    scripts = session.scalars(select(m.Script).where(m.Script.workflow_permanent_id == wpid)).all()
     if len(scripts) != 1:
         out.mismatch.append(f"{wpid}: {len(scripts)} scripts")
         return
     script = scripts[0]
-    revisions = session.scalars(select(m.ScriptRevision).where(
-        m.ScriptRevision.script_id == script.script_id).order_by(m.ScriptRevision.version)).all()
+    revisions = session.scalars(
+        select(m.ScriptRevision)
+        .where(m.ScriptRevision.script_id == script.script_id)
+        .order_by(m.ScriptRevision.version)
+    ).all()
     versions = [r.version for r in revisions]
     if versions != list(range(1, len(versions) + 1)):
         out.duplicate.append(f"{wpid}: versions {versions}")
@@ -252,19 +287,22 @@ def _check_script(session: Session, store: BlobStore, wpid: str, ref: Reference,
         problem = _partial(session, store, revision, read_blobs)
         if problem:
             out.partial.append(f"{wpid} v{revision.version}: {problem}")
-    live = next((r for r in revisions if r.script_revision_id == script.current_revision_id),
-                None)
+    live = next((r for r in revisions if r.script_revision_id == script.current_revision_id), None)
     if live is None or live.content_sha256 != ref.content_sha256:
         out.mismatch.append(f"{wpid}: live content differs from the oracle's")
 
 
-def _partial(session: Session, store: BlobStore, revision: m.ScriptRevision,
-             read_blobs: bool) -> str | None:
+def _partial(
+    session: Session, store: BlobStore, revision: m.ScriptRevision, read_blobs: bool
+) -> str | None:
     rid = revision.script_revision_id
-    files = {f.path: f for f in session.scalars(
-        select(m.ScriptFile).where(m.ScriptFile.script_revision_id == rid))}
-    blocks = session.scalars(select(m.ScriptBlock).where(
-        m.ScriptBlock.script_revision_id == rid)).all()
+    files = {
+        f.path: f
+        for f in session.scalars(select(m.ScriptFile).where(m.ScriptFile.script_revision_id == rid))
+    }
+    blocks = session.scalars(
+        select(m.ScriptBlock).where(m.ScriptBlock.script_revision_id == rid)
+    ).all()
     if "main.py" not in files:
         return "no main.py row"
     if START_BLOCK not in {b.label for b in blocks}:
@@ -312,19 +350,28 @@ class Tally:
             self.problems.append(f"trial {trial}: {v.describe()}")
 
     def line(self) -> str:
-        return (f"{self.trials} trials, {self.recovered} recovered, {self.lost} lost, "
-                f"{self.partial} partial, {self.duplicate} duplicate")
+        return (
+            f"{self.trials} trials, {self.recovered} recovered, {self.lost} lost, "
+            f"{self.partial} partial, {self.duplicate} duplicate"
+        )
 
     def report(self, capsys: pytest.CaptureFixture[str]) -> None:
         with capsys.disabled():
             print(f"[{self.scenario}] {self.line()}", flush=True)
-        assert self.line() == (f"{self.trials} trials, {self.trials} recovered, 0 lost, "
-                               "0 partial, 0 duplicate"), "\n".join(self.problems)
+        assert self.line() == (
+            f"{self.trials} trials, {self.trials} recovered, 0 lost, 0 partial, 0 duplicate"
+        ), "\n".join(self.problems)
 
 
-def await_recovery(stack: Stack, store: BlobStore, workload: Workload,
-                   expected: dict[str, Reference], *, timeout_s: float = RECOVERY_TIMEOUT_S,
-                   linger_s: float = 2.5) -> Verdict:
+def await_recovery(
+    stack: Stack,
+    store: BlobStore,
+    workload: Workload,
+    expected: dict[str, Reference],
+    *,
+    timeout_s: float = RECOVERY_TIMEOUT_S,
+    linger_s: float = 2.5,
+) -> Verdict:
     """Poll (without reading blobs) until the trial looks recovered, then wait a little
     longer than a quiet period for late duplicates and judge it fully."""
     deadline = time.monotonic() + timeout_s
@@ -354,15 +401,19 @@ def flush(url: str) -> None:
 
 
 @pytest.fixture
-def fault_stack(pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str,
-                tmp_path: Path) -> Iterator[Stack]:
+def fault_stack(
+    pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str, tmp_path: Path
+) -> Iterator[Stack]:
     """A Stack (tests/e2e/conftest.py) with FAULT_ENV and the local blob store."""
     flush(redis_server)
     logs = tmp_path / "logs"
     logs.mkdir()
-    env = {**FAULT_ENV, "SCRIPTCACHE_DATABASE_URL": pg_url,
-           "SCRIPTCACHE_BROKER_URL": redis_server,
-           "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}"}
+    env = {
+        **FAULT_ENV,
+        "SCRIPTCACHE_DATABASE_URL": pg_url,
+        "SCRIPTCACHE_BROKER_URL": redis_server,
+        "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}",
+    }
     stack = ClosingStack(env=env, sessions=pg_sessions, logs=logs)
     yield stack
     stack.stop_all()
@@ -370,8 +421,6 @@ def fault_stack(pg_url: str, pg_sessions: sessionmaker[Session], redis_server: s
 
 def local_store(stack: Stack) -> BlobStore:
     return open_store(stack.env["SCRIPTCACHE_STORE_URL"])
-
-
 
 
 def log_of(stack: Stack, proc: subprocess.Popen[bytes]) -> Path:
@@ -382,5 +431,9 @@ def log_of(stack: Stack, proc: subprocess.Popen[bytes]) -> Path:
 def wait_ready(stack: Stack, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
     """Until the worker says it is ready (connected to the broker, consuming)."""
     path = log_of(stack, proc)
-    wait_until(lambda: " ready." in path.read_text(errors="replace"), timeout_s,
-               "the worker to be ready", stack)
+    wait_until(
+        lambda: " ready." in path.read_text(errors="replace"),
+        timeout_s,
+        "the worker to be ready",
+        stack,
+    )

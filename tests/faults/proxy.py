@@ -24,9 +24,15 @@ from tests.conftest import free_port
 
 
 class Proxy:
-    def __init__(self, target_port: int, *, latency_s: tuple[float, float] = (0.0, 0.0),
-                 reset_rate: float = 0.0, seed: int = 0, target_host: str = "127.0.0.1"
-                 ) -> None:
+    def __init__(
+        self,
+        target_port: int,
+        *,
+        latency_s: tuple[float, float] = (0.0, 0.0),
+        reset_rate: float = 0.0,
+        seed: int = 0,
+        target_host: str = "127.0.0.1",
+    ) -> None:
         self.target = (target_host, target_port)
         self.latency_s = latency_s
         self.reset_rate = reset_rate
@@ -64,8 +70,12 @@ class Proxy:
     def __enter__(self) -> Proxy:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     # --- the loop's side -------------------------------------------------------------------
@@ -73,7 +83,8 @@ class Proxy:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._server = self._loop.run_until_complete(
-            asyncio.start_server(self._accept, "127.0.0.1", self.port))
+            asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        )
         self._ready.set()
         self._loop.run_forever()
 
@@ -102,8 +113,7 @@ class Proxy:
             self.resets += 1
         writer.transport.abort()
 
-    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
-                      ) -> None:
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         try:
             server_r, server_w = await asyncio.open_connection(*self.target)
         except OSError:
@@ -112,14 +122,21 @@ class Proxy:
         self.connections += 1
         self._writers.update((client_w, server_w))
         pair = (client_w, server_w)
-        await asyncio.gather(self._pipe(client_r, server_w, pair),
-                             self._pipe(server_r, client_w, pair), return_exceptions=True)
+        await asyncio.gather(
+            self._pipe(client_r, server_w, pair),
+            self._pipe(server_r, client_w, pair),
+            return_exceptions=True,
+        )
         for w in pair:
             self._writers.discard(w)
             w.transport.abort()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter]) -> None:
+    async def _pipe(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
+    ) -> None:
         try:
             while True:
                 data = await reader.read(65536)

@@ -29,7 +29,8 @@ from tests.faults.conftest import (
 
 
 def test_a_message_taken_off_the_queue_but_never_delivered_comes_back(
-        fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = seeded("lost-delivery", capsys)
     stack, store = fault_stack, local_store(fault_stack)
     tally = Tally("message taken off the queue, never delivered")

@@ -24,12 +24,13 @@ from tests.faults.conftest import (
 
 TERMINATE = text(
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
 
 
 def test_connections_terminated_mid_transaction_lose_and_duplicate_nothing(
-        fault_stack: Stack, pg_url: str, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fault_stack: Stack, pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = seeded("pg-terminate", capsys)
     stack, store = fault_stack, local_store(fault_stack)
     killer = create_engine(pg_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")

@@ -38,7 +38,8 @@ def answers_ping(broker_url: str) -> bool:
 
 
 def test_killed_pubsub_connections_do_not_stop_the_worker(
-        fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = seeded("pubsub", capsys)
     stack, store = fault_stack, local_store(fault_stack)
     url = stack.env["SCRIPTCACHE_BROKER_URL"]
@@ -52,8 +53,7 @@ def test_killed_pubsub_connections_do_not_stop_the_worker(
             expected = oracle(workload, tmp_path / f"oracle-{trial}")
             events = workload.interleaved()
             cut = rng.randrange(1, len(events))
-            wait_until(lambda: pubsub_clients(client) > 0, 30, "the worker's subscription",
-                       stack)
+            wait_until(lambda: pubsub_clients(client) > 0, 30, "the worker's subscription", stack)
             stack.publish(events[:cut])
             time.sleep(rng.uniform(0.0, 1.0))
             killed = client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
@@ -61,6 +61,5 @@ def test_killed_pubsub_connections_do_not_stop_the_worker(
             stack.publish(events[cut:])
             tally.add(trial, await_recovery(stack, store, workload, expected))
             assert worker.poll() is None
-            wait_until(lambda: answers_ping(url), 60, "the worker to answer remote control",
-                       stack)
+            wait_until(lambda: answers_ping(url), 60, "the worker to answer remote control", stack)
     tally.report(capsys)

@@ -20,7 +20,8 @@ from tests.faults.conftest import (
 
 
 def test_each_event_three_times_in_shuffled_order_gives_the_oracles_scripts(
-        fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = seeded("redelivery", capsys)
     stack, store = fault_stack, local_store(fault_stack)
     tally = Tally("3x delivery, shuffled")

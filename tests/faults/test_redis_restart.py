@@ -51,8 +51,20 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for_port(self.port)
 
     def kill(self) -> None:
@@ -72,14 +84,20 @@ def private_redis() -> Iterator[RedisServer]:
 
 def recorded(stack: Stack, workload: Workload) -> bool:
     """Every event of the workload went through intake (3 events per run)."""
-    done = stack.scalar(select(func.count()).select_from(m.RunDebounce).where(
-        m.RunDebounce.workflow_run_id.in_(list(workload.runs)), m.RunDebounce.seq >= 3))
+    done = stack.scalar(
+        select(func.count())
+        .select_from(m.RunDebounce)
+        .where(m.RunDebounce.workflow_run_id.in_(list(workload.runs)), m.RunDebounce.seq >= 3)
+    )
     return int(done) == len(workload.runs)
 
 
 def test_an_emptied_redis_with_pending_generations_is_recovered_by_the_sweeper(
-        fault_stack: Stack, private_redis: RedisServer, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fault_stack: Stack,
+    private_redis: RedisServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     rng = seeded("redis", capsys)
     stack, store = fault_stack, local_store(fault_stack)
     stack.env["SCRIPTCACHE_BROKER_URL"] = private_redis.url
@@ -89,9 +107,22 @@ def test_an_emptied_redis_with_pending_generations_is_recovered_by_the_sweeper(
         workload = disjoint_workload(f"r{trial}", rng, workflows=4, labels=3)
         expected = oracle(workload, tmp_path / f"oracle-{trial}")
         # Intake only: the generation requests pile up in Redis.
-        intake = stack._spawn("worker", [
-            "worker", "-Q", "scriptcache.events", "-c", "2", "-n", f"intake{trial}@%h",
-            "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
+        intake = stack._spawn(
+            "worker",
+            [
+                "worker",
+                "-Q",
+                "scriptcache.events",
+                "-c",
+                "2",
+                "-n",
+                f"intake{trial}@%h",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
         stack.publish(workload.interleaved())
         wait_until(lambda w=workload: recorded(stack, w), 60, "intake of every event", stack)
         os.killpg(intake.pid, signal.SIGTERM)  # warm shutdown: its last acks are sent

@@ -36,8 +36,11 @@ from worker.adapters.sql import models as m
 from worker.adapters.store import open_store
 
 BUCKET = "scriptcache-faults"
-AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-       "AWS_DEFAULT_REGION": "us-east-1"}
+AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 class MotoServer:
@@ -52,11 +55,13 @@ class MotoServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for_port(self.port, timeout_s=60)
         client = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-            region_name="us-east-1").client("s3", endpoint_url=self.url)
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        ).client("s3", endpoint_url=self.url)
         try:
             client.create_bucket(Bucket=BUCKET)  # in-memory: recreated on every start
         finally:
@@ -79,18 +84,31 @@ def moto() -> Iterator[MotoServer]:
 
 def dead_lettered_runs(stack: Stack) -> set[str]:
     with stack.sessions() as session:
-        return set(session.scalars(select(m.DeadLetter.workflow_run_id).where(
-            m.DeadLetter.task_name == "scriptcache.generate")))
+        return set(
+            session.scalars(
+                select(m.DeadLetter.workflow_run_id).where(
+                    m.DeadLetter.task_name == "scriptcache.generate"
+                )
+            )
+        )
 
 
 def test_s3_down_past_the_retry_budget_dead_letters_then_replay_generates(
-        fault_stack: Stack, moto: MotoServer, aws_env: None, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fault_stack: Stack,
+    moto: MotoServer,
+    aws_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     rng = seeded("s3-outage", capsys)
     stack = fault_stack
-    stack.env.update(AWS, SCRIPTCACHE_STORE_URL=f"s3://{BUCKET}/p",
-                     SCRIPTCACHE_S3_ENDPOINT_URL=moto.url, SCRIPTCACHE_MAX_RETRIES="2",
-                     SCRIPTCACHE_RETRY_BACKOFF_MAX_S="1")
+    stack.env.update(
+        AWS,
+        SCRIPTCACHE_STORE_URL=f"s3://{BUCKET}/p",
+        SCRIPTCACHE_S3_ENDPOINT_URL=moto.url,
+        SCRIPTCACHE_MAX_RETRIES="2",
+        SCRIPTCACHE_RETRY_BACKOFF_MAX_S="1",
+    )
     store = open_store(f"s3://{BUCKET}/p", s3_endpoint_url=moto.url)
     tally = Tally("s3 down past the retry budget")
     stack.start_beat()
@@ -100,16 +118,29 @@ def test_s3_down_past_the_retry_budget_dead_letters_then_replay_generates(
         expected = oracle(workload, tmp_path / f"oracle-{trial}")
         moto.kill()
         stack.publish(workload.interleaved())
-        wait_until(lambda w=workload: dead_lettered_runs(stack) >= set(w.runs), 150,
-                   "every generation to be dead-lettered", stack)
+        wait_until(
+            lambda w=workload: dead_lettered_runs(stack) >= set(w.runs),
+            150,
+            "every generation to be dead-lettered",
+            stack,
+        )
         with stack.sessions() as session:
-            assert session.scalar(select(m.Script).where(
-                m.Script.workflow_permanent_id.in_(workload.wpids))) is None
+            assert (
+                session.scalar(
+                    select(m.Script).where(m.Script.workflow_permanent_id.in_(workload.wpids))
+                )
+                is None
+            )
         time.sleep(rng.uniform(0.0, 3.0))  # the outage lasts a while longer
         moto.start()
         replay = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "scriptcache"), "dlq", "replay", "--all"], cwd=ROOT,
-            env={**os.environ, **stack.env}, capture_output=True, text=True, timeout=120)
+            [str(ROOT / ".venv" / "bin" / "scriptcache"), "dlq", "replay", "--all"],
+            cwd=ROOT,
+            env={**os.environ, **stack.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert replay.returncode == 0, replay.stderr
         assert "replayed" in replay.stdout
         assert not dead_lettered_runs(stack), "replay left dead-letter entries behind"

@@ -37,12 +37,11 @@ def through(url: str, port: int) -> str:
 
 @pytest.mark.parametrize("target", ["redis", "postgres"])
 def test_latency_and_connection_resets_lose_and_duplicate_nothing(
-        target: str, fault_stack: Stack, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    target: str, fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = seeded(f"slow-{target}", capsys)
     stack, store = fault_stack, local_store(fault_stack)
-    variable = {"redis": "SCRIPTCACHE_BROKER_URL",
-                "postgres": "SCRIPTCACHE_DATABASE_URL"}[target]
+    variable = {"redis": "SCRIPTCACHE_BROKER_URL", "postgres": "SCRIPTCACHE_DATABASE_URL"}[target]
     real = urlsplit(stack.env[variable])
     assert real.port is not None
     tally = Tally(f"slow network to {target}")

@@ -27,7 +27,8 @@ RESTART_AFTER_S = float(FAULT_ENV["SCRIPTCACHE_VISIBILITY_TIMEOUT_S"]) + 0.5
 
 
 def test_sigkill_of_the_worker_at_random_moments_loses_nothing(
-        fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = seeded("sigkill", capsys)
     stack, store = fault_stack, local_store(fault_stack)
     tally = Tally("sigkill worker")

@@ -24,18 +24,43 @@ CANARY = "CANARY-0d4e-in-an-element"
 
 
 def events() -> list[dict[str, Any]]:
-    rec = Recorder("element", defn([
-        {"label": "log_in", "block_type": "login", "url": "https://desk.test/login"},
-    ], [param("user"), param("pin", "credential")]), {"user": "ada@desk.test", "pin": CANARY})
-    rec.block("log_in", "login", [
-        act("input_text", "/html/body/form/input[1]", "Type the user", text="ada@desk.test",
-            element={"tag": "input", "text": "Username:"}),
-        act("click", "/html/body/p/span", "Check the greeting",
-            element={"tag": "span", "text": f"Hello {CANARY}"}),
-        act("click", "/html/body/form/input[2]", "Click 'Save'",
-            element={"tag": "INPUT", "text": "Save"}),
-        act("keypress", None, "Press Enter", text="Enter"),
-    ], task={"url": "https://desk.test/login"})
+    rec = Recorder(
+        "element",
+        defn(
+            [
+                {"label": "log_in", "block_type": "login", "url": "https://desk.test/login"},
+            ],
+            [param("user"), param("pin", "credential")],
+        ),
+        {"user": "ada@desk.test", "pin": CANARY},
+    )
+    rec.block(
+        "log_in",
+        "login",
+        [
+            act(
+                "input_text",
+                "/html/body/form/input[1]",
+                "Type the user",
+                text="ada@desk.test",
+                element={"tag": "input", "text": "Username:"},
+            ),
+            act(
+                "click",
+                "/html/body/p/span",
+                "Check the greeting",
+                element={"tag": "span", "text": f"Hello {CANARY}"},
+            ),
+            act(
+                "click",
+                "/html/body/form/input[2]",
+                "Click 'Save'",
+                element={"tag": "INPUT", "text": "Save"},
+            ),
+            act("keypress", None, "Press Enter", text="Enter"),
+        ],
+        task={"url": "https://desk.test/login"},
+    )
     return rec.finish().events
 
 
@@ -43,24 +68,30 @@ def test_both_intake_paths_record_the_element_and_the_run_carries_it(
     pg_sessions: sessionmaker[Session],
 ) -> None:
     (generic_results, generic_rows), (results, rows) = both_paths(
-        pg_sessions, [parse_event(e) for e in events()])
+        pg_sessions, [parse_event(e) for e in events()]
+    )
 
     assert rows == generic_rows and results == generic_results
     stored = sorted((a["ordinal"], a["element"]) for a in map(json.loads, rows["actions"]))
-    assert stored == [(0, {"tag": "input", "text": "Username:"}),
-                      (1, {"tag": "span", "text": "Hello <redacted>"}),
-                      (2, {"tag": "input", "text": "Save"}), (3, None)]
+    assert stored == [
+        (0, {"tag": "input", "text": "Username:"}),
+        (1, {"tag": "span", "text": "Hello <redacted>"}),
+        (2, {"tag": "input", "text": "Save"}),
+        (3, None),
+    ]
     assert CANARY not in json.dumps(rows)
     with pg_sessions() as session:
         run = load_run(session, "element")
     assert run is not None
     assert [a.element for a in run.blocks[0].actions] == [
-        ElementRecord("input", "Username:"), ElementRecord("span", "Hello <redacted>"),
-        ElementRecord("input", "Save"), None]
+        ElementRecord("input", "Username:"),
+        ElementRecord("span", "Hello <redacted>"),
+        ElementRecord("input", "Save"),
+        None,
+    ]
 
 
-def test_the_script_expects_each_element_and_never_a_redacted_text(sqlite_engine: Engine
-                                                                   ) -> None:
+def test_the_script_expects_each_element_and_never_a_redacted_text(sqlite_engine: Engine) -> None:
     sessions, store = make_sessionmaker(sqlite_engine), MemoryStore()
     [run_id] = record_only(sessions, [parse_event(e) for e in events()])
     assert generate_now(sessions, store, run_id).regenerated

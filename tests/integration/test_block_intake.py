@@ -28,8 +28,15 @@ from worker.domain.events import parse_event
 from worker.domain.window import Timing
 
 SETTINGS = Settings(quiet_s=2.0, max_wait_s=9.0)
-TABLES = (m.Workflow, m.WorkflowRun, m.WorkflowRunBlock, m.Task, m.Action, m.RunDebounce,
-          m.ReceivedEvent)
+TABLES = (
+    m.Workflow,
+    m.WorkflowRun,
+    m.WorkflowRunBlock,
+    m.Task,
+    m.Action,
+    m.RunDebounce,
+    m.ReceivedEvent,
+)
 # Gaps between events, in ms: bursts, quiet periods and waits past the deadline.
 GAPS_MS = (120, 40, 2_500, 700, 9_500, 15, 1_900, 300)
 
@@ -45,8 +52,9 @@ def feed(sessions: sessionmaker[Session], events: list[Any], *, one_statement: b
     for i, event in enumerate(events):
         now += timedelta(milliseconds=GAPS_MS[i % len(GAPS_MS)])
         with sessions.begin() as session:
-            results.append(record_and_bump(session, event, now, SETTINGS,
-                                           one_statement=one_statement))
+            results.append(
+                record_and_bump(session, event, now, SETTINGS, one_statement=one_statement)
+            )
         if i % 5 == 1:
             for run_id, claim in held.items():
                 with sessions.begin() as session:
@@ -108,20 +116,31 @@ def test_one_statement_and_generic_intake_leave_the_same_rows(
 
 def odd_blocks() -> list[Any]:
     """Blocks the sample lacks: no task, repeated action ids, JSON loop values, a schema."""
-    run = RunBuilder("wr_odd", "wf_odd", definition([
-        task_block("extract", block_type="extraction"),
-        {"label": "wait_a_bit", "block_type": "wait", "wait_sec": 1},
-    ]))
-    run.block("extract", "extraction", actions=[{"action_type": "extract", "intention": "A"}],
-              loop_index=2, loop_value={"order": "A-1", "lines": [1, 2]})
+    run = RunBuilder(
+        "wr_odd",
+        "wf_odd",
+        definition(
+            [
+                task_block("extract", block_type="extraction"),
+                {"label": "wait_a_bit", "block_type": "wait", "wait_sec": 1},
+            ]
+        ),
+    )
+    run.block(
+        "extract",
+        "extraction",
+        actions=[{"action_type": "extract", "intention": "A"}],
+        loop_index=2,
+        loop_value={"order": "A-1", "lines": [1, 2]},
+    )
     run.block("wait_a_bit", "wait", actions=0)
     events = run.events
-    repeated = dict(events[1], event_id="ev_repeated",
-                    workflow_run_block_id="wrb_repeated")
+    repeated = dict(events[1], event_id="ev_repeated", workflow_run_block_id="wrb_repeated")
     first = dict(events[1]["actions"][0], action_id="act_same", text="first")
     repeated["actions"] = [first, dict(first, text="second", intention="again")]
-    repeated["task"] = dict(events[1]["task"], task_id="tsk_repeated",
-                            extracted_information_schema={"type": "object"})
+    repeated["task"] = dict(
+        events[1]["task"], task_id="tsk_repeated", extracted_information_schema={"type": "object"}
+    )
     return [parse_event(e) for e in [*events, repeated]]
 
 
@@ -133,8 +152,9 @@ def test_blocks_without_task_with_repeated_action_ids_and_json_values(
     (generic_results, generic_rows), (results, rows) = both_paths(pg_sessions, events)
 
     assert rows == generic_rows and results == generic_results
-    assert [json.loads(a)["text"] for a in rows["actions"]
-            if json.loads(a)["action_id"] == "act_same"] == ["second"]
+    assert [
+        json.loads(a)["text"] for a in rows["actions"] if json.loads(a)["action_id"] == "act_same"
+    ] == ["second"]
     blocks = [json.loads(b) for b in rows["workflow_run_blocks"]]
     assert {b["block_type"]: b["task_id"] is None for b in blocks}["wait"]
     assert {"order": "A-1", "lines": [1, 2]} in [b["loop_value"] for b in blocks]
@@ -154,14 +174,19 @@ def test_the_statement_is_short_enough_for_psycopgs_parse_cache() -> None:
 
 @pytest.mark.parametrize("model", list(UPSERT_KEYS), ids=lambda model: model.__tablename__)
 def test_the_upserted_tables_columns_are_in_the_models_order(
-    pg_sessions: sessionmaker[Session], model: type[m.Base],
+    pg_sessions: sessionmaker[Session],
+    model: type[m.Base],
 ) -> None:
     """The one-statement upserts set every column from `excluded.*`, which is in the table's
     physical order: a migration must add a column where the model declares it (at the end)."""
     with pg_sessions() as session:
-        physical = session.scalars(text(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = :t "
-            "ORDER BY ordinal_position"), {"t": model.__tablename__}).all()
+        physical = session.scalars(
+            text(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = :t "
+                "ORDER BY ordinal_position"
+            ),
+            {"t": model.__tablename__},
+        ).all()
     assert list(physical) == columns(model)
 
 

@@ -16,10 +16,15 @@ OUTPUT = {"ticket": "T-99817", "lines": [{"sku": "A", "n": 2}], "ok": True, "non
 
 
 def events() -> list[Any]:
-    rec = Recorder("wr_out", defn([
-        {"label": "read", "block_type": "extraction"},
-        {"label": "plain", "block_type": "task"},
-    ]))
+    rec = Recorder(
+        "wr_out",
+        defn(
+            [
+                {"label": "read", "block_type": "extraction"},
+                {"label": "plain", "block_type": "task"},
+            ]
+        ),
+    )
     rec.block("read", "extraction", [act("extract", None, "Read")], task={}, output=OUTPUT)
     rec.block("plain", "task", [act("click", "//a", "Go")], task={})
     return [parse_event(e) for e in rec.finish().events]

@@ -40,8 +40,14 @@ class Cli:
     tmp: Path
 
     def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(SCRIPTCACHE), *args], env=self.env, capture_output=True,
-                              text=True, timeout=120, check=False)
+        done = subprocess.run(
+            [str(SCRIPTCACHE), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert (done.returncode == 0) == ok, (args, done.returncode, done.stdout, done.stderr)
         return done
 
@@ -51,8 +57,9 @@ class Cli:
     def ingest(self, *runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """`ingest FILE --generate` over a JSON Lines file of these runs' events."""
         source = self.tmp / f"events-{len(list(self.tmp.glob('events-*')))}.jsonl"
-        source.write_text("".join(json.dumps(e) + "\n" for run in runs for e in run),
-                          encoding="utf-8")
+        source.write_text(
+            "".join(json.dumps(e) + "\n" for run in runs for e in run), encoding="utf-8"
+        )
         return self.json_lines("ingest", str(source), "--generate")
 
 
@@ -64,8 +71,12 @@ def cli(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path) -> Cli:
     if request.param == "s3":
         endpoint: str = request.getfixturevalue("s3_endpoint")
         bucket: str = request.getfixturevalue("s3_bucket")  # also sets the AWS environment
-        env.update({k: os.environ[k] for k in
-                    ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
+        env.update(
+            {
+                k: os.environ[k]
+                for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+            }
+        )
         url = f"s3://{bucket}/scripts"
         env["SCRIPTCACHE_S3_ENDPOINT_URL"] = endpoint
         store = open_store(url, s3_endpoint_url=endpoint)
@@ -89,14 +100,24 @@ def outcome(result: dict[str, Any]) -> tuple[bool, int | None, list[str]]:
 
 def history(cli: Cli, wpid: str, *args: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = json.loads(
-        cli.run("script", "history", wpid, "--json", *args).stdout)
+        cli.run("script", "history", wpid, "--json", *args).stdout
+    )
     return rows
 
 
-def run_of(run_id: str, wpid: str, labels: list[str], executed: list[str], *,
-           version: int = 1, **parameters: Any) -> list[dict[str, Any]]:
-    defn = definition([task_block(label) for label in labels],
-                      cache_key="{{ region }}" if "region" in parameters else "default")
+def run_of(
+    run_id: str,
+    wpid: str,
+    labels: list[str],
+    executed: list[str],
+    *,
+    version: int = 1,
+    **parameters: Any,
+) -> list[dict[str, Any]]:
+    defn = definition(
+        [task_block(label) for label in labels],
+        cache_key="{{ region }}" if "region" in parameters else "default",
+    )
     builder = RunBuilder(run_id, wpid, defn, version=version, parameters=parameters)
     for label in executed:
         builder.block(label)
@@ -115,37 +136,52 @@ def test_the_same_blocks_twice_make_one_revision(cli: Cli) -> None:
     assert outcome(second) == (False, 1, [])
     assert second["script_id"] == first["script_id"]
     assert [(r["version"], r["live"], r["cached_blocks"]) for r in history(cli, "wf")] == [
-        (1, True, 2)]
+        (1, True, 2)
+    ]
 
 
 def test_a_new_block_makes_a_second_revision_holding_both(cli: Cli) -> None:
     first = only(cli.ingest(run_of("wr_1", "wf", ["sign_in"], ["sign_in"])))
-    second = only(cli.ingest(run_of("wr_2", "wf", ["sign_in", "export_csv"],
-                                    ["sign_in", "export_csv"], version=2)))
+    second = only(
+        cli.ingest(
+            run_of("wr_2", "wf", ["sign_in", "export_csv"], ["sign_in", "export_csv"], version=2)
+        )
+    )
 
     assert outcome(first) == (True, 1, ["sign_in"])
     assert outcome(second) == (True, 2, ["export_csv"])
-    assert [(r["version"], r["live"], r["cached_blocks"], r["workflow_version"])
-            for r in history(cli, "wf")] == [(1, False, 1, 1), (2, True, 2, 2)]
+    assert [
+        (r["version"], r["live"], r["cached_blocks"], r["workflow_version"])
+        for r in history(cli, "wf")
+    ] == [(1, False, 1, 1), (2, True, 2, 2)]
     for label in ("sign_in", "export_csv"):
         code = cli.run("script", "show", "wf", "--file", f"blocks/{label}.py").stdout
         assert f"async def {label}(" in code
-    missing = cli.run("script", "show", "wf", "--version", "1", "--file",
-                      "blocks/export_csv.py", ok=False)
+    missing = cli.run(
+        "script", "show", "wf", "--version", "1", "--file", "blocks/export_csv.py", ok=False
+    )
     assert "version 1 has no" in missing.stderr and "'blocks/export_csv.py'" in missing.stderr
     plan = only(cli.json_lines("plan", "wf"))
     assert (plan["mode"], plan["blocks"], plan["version"]) == (
-        "code", {"sign_in": "code", "export_csv": "code"}, 2)
+        "code",
+        {"sign_in": "code", "export_csv": "code"},
+        2,
+    )
 
 
 def test_branches_a_then_b_then_a_make_two_revisions_and_the_third_run_writes_nothing(
     cli: Cli,
 ) -> None:
-    results = [only(cli.ingest(branching_run(f"wr_{i}", "wf", branch)))
-               for i, branch in enumerate("ABA", start=1)]
+    results = [
+        only(cli.ingest(branching_run(f"wr_{i}", "wf", branch)))
+        for i, branch in enumerate("ABA", start=1)
+    ]
 
     assert [outcome(r) for r in results] == [
-        (True, 1, ["branch_a", "sign_in"]), (True, 2, ["branch_b"]), (False, 2, [])]
+        (True, 1, ["branch_a", "sign_in"]),
+        (True, 2, ["branch_b"]),
+        (False, 2, []),
+    ]
     assert [(r["version"], r["cached_blocks"]) for r in history(cli, "wf")] == [(1, 2), (2, 3)]
     main = cli.run("script", "show", "wf").stdout
     assert "async def branch_a(" in main and "async def branch_b(" in main
@@ -155,16 +191,22 @@ def test_branches_a_then_b_then_a_make_two_revisions_and_the_third_run_writes_no
 
 
 def test_a_run_of_only_non_cacheable_blocks_makes_no_script(
-    cli: Cli, pg_sessions: sessionmaker[Session],
+    cli: Cli,
+    pg_sessions: sessionmaker[Session],
 ) -> None:
-    defn = definition([
-        {"label": "settle", "block_type": "wait", "seconds": 1},
-        {"label": "summarise", "block_type": "text_prompt", "prompt": "Summarise the page"},
-        {"label": "compute", "block_type": "code", "code": "result = 1"},
-    ])
+    defn = definition(
+        [
+            {"label": "settle", "block_type": "wait", "seconds": 1},
+            {"label": "summarise", "block_type": "text_prompt", "prompt": "Summarise the page"},
+            {"label": "compute", "block_type": "code", "code": "result = 1"},
+        ]
+    )
     builder = RunBuilder("wr_1", "wf", defn)
-    for label, block_type in (("settle", "wait"), ("summarise", "text_prompt"),
-                              ("compute", "code")):
+    for label, block_type in (
+        ("settle", "wait"),
+        ("summarise", "text_prompt"),
+        ("compute", "code"),
+    ):
         builder.block(label, block_type)
 
     result = only(cli.ingest(builder.finish()))
@@ -200,10 +242,19 @@ def test_the_plan_turns_to_code_once_both_branches_of_the_sample_are_cached(cli:
     cli.ingest(refund)
     plan = only(cli.json_lines("plan", PORTAL, "--params", params))
     assert (plan["mode"], plan["missing"], plan["version"], plan["cache_key"]) == (
-        "agent", ["contact_support"], 1, "eu")
-    assert plan["blocks"] == {"sign_in": "code", "each_order": "code", "route": "agent",
-                              "request_refund": "code", "contact_support": "agent",
-                              "settle": "agent"}
+        "agent",
+        ["contact_support"],
+        1,
+        "eu",
+    )
+    assert plan["blocks"] == {
+        "sign_in": "code",
+        "each_order": "code",
+        "route": "agent",
+        "request_refund": "code",
+        "contact_support": "agent",
+        "settle": "agent",
+    }
 
     cli.ingest(support)
     plan = only(cli.json_lines("plan", PORTAL, "--params", params))
@@ -215,15 +266,19 @@ def test_the_plan_turns_to_code_once_both_branches_of_the_sample_are_cached(cli:
 
 
 def test_history_show_diff_and_export_read_the_recorded_revisions(
-    cli: Cli, pg_sessions: sessionmaker[Session],
+    cli: Cli,
+    pg_sessions: sessionmaker[Session],
 ) -> None:
     results = cli.ingest(*sample_runs())
     assert [outcome(r) for r in results] == [
-        (True, 1, ["each_order", "request_refund", "sign_in"]), (True, 2, ["contact_support"])]
+        (True, 1, ["each_order", "request_refund", "sign_in"]),
+        (True, 2, ["contact_support"]),
+    ]
 
     rows = history(cli, PORTAL)
-    assert [(r["version"], r["live"], r["cached_blocks"], r["source_workflow_run_id"])
-            for r in rows] == [(1, False, 3, "wr_portal_1"), (2, True, 4, "wr_portal_2")]
+    assert [
+        (r["version"], r["live"], r["cached_blocks"], r["source_workflow_run_id"]) for r in rows
+    ] == [(1, False, 3, "wr_portal_1"), (2, True, 4, "wr_portal_2")]
     table = cli.run("script", "history", PORTAL).stdout
     assert "wr_portal_2" in table and rows[1]["content_sha256"][:12] in table
 
@@ -236,8 +291,9 @@ def test_history_show_diff_and_export_read_the_recorded_revisions(
     block = cli.run("script", "show", PORTAL, "--file", "blocks/contact_support.py").stdout
     assert sha(block) == recorded[2]["blocks/contact_support.py"]
     assert "async def contact_support(" in block
-    assert "has no version 3" in cli.run("script", "show", PORTAL, "--version", "3",
-                                         ok=False).stderr
+    assert (
+        "has no version 3" in cli.run("script", "show", PORTAL, "--version", "3", ok=False).stderr
+    )
 
     diff = cli.run("script", "diff", PORTAL, "1", "2").stdout
     assert "+++ v2/blocks/contact_support.py" in diff
@@ -250,8 +306,11 @@ def test_history_show_diff_and_export_read_the_recorded_revisions(
         done = cli.run("script", "export", PORTAL, str(directory), *args)
         expected = recorded[version or 2]
         assert f"wrote {len(expected)} files of version {version or 2}" in done.stdout
-        written = {str(p.relative_to(directory)): sha(p.read_bytes())
-                   for p in directory.rglob("*") if p.is_file()}
+        written = {
+            str(p.relative_to(directory)): sha(p.read_bytes())
+            for p in directory.rglob("*")
+            if p.is_file()
+        }
         assert written == expected
         assert all(SECRET.encode() not in p.read_bytes() for p in directory.rglob("*.py"))
         assert all(cli.store.get(h) for h in expected.values())
@@ -263,8 +322,9 @@ def recorded_files(sessions: sessionmaker[Session], wpid: str) -> dict[int, dict
     with sessions() as session:
         for version, path, digest in session.execute(
             select(m.ScriptRevision.version, m.ScriptFile.path, m.ScriptFile.sha256)
-            .join(m.ScriptFile,
-                  m.ScriptFile.script_revision_id == m.ScriptRevision.script_revision_id)
+            .join(
+                m.ScriptFile, m.ScriptFile.script_revision_id == m.ScriptRevision.script_revision_id
+            )
             .join(m.Script, m.Script.script_id == m.ScriptRevision.script_id)
             .where(m.Script.workflow_permanent_id == wpid)
         ):
@@ -280,13 +340,19 @@ def test_a_workflow_with_several_scripts_needs_a_cache_key_and_the_error_lists_t
     cli: Cli,
 ) -> None:
     labels = ["sign_in", "search"]
-    results = cli.ingest(run_of("wr_eu", "wf", labels, labels, region="eu"),
-                         run_of("wr_us", "wf", labels, labels[:1], region="us"))
+    results = cli.ingest(
+        run_of("wr_eu", "wf", labels, labels, region="eu"),
+        run_of("wr_us", "wf", labels, labels[:1], region="us"),
+    )
     assert [(r["cache_key"], r["version"]) for r in results] == [("eu", 1), ("us", 1)]
     assert results[0]["script_id"] != results[1]["script_id"]
 
-    for command in (["history", "wf"], ["show", "wf"], ["diff", "wf", "1", "1"],
-                    ["export", "wf", str(cli.tmp / "out")]):
+    for command in (
+        ["history", "wf"],
+        ["show", "wf"],
+        ["diff", "wf", "1", "1"],
+        ["export", "wf", str(cli.tmp / "out")],
+    ):
         error = cli.run("script", *command, ok=False).stderr
         assert "several scripts; pass --cache-key, one of: 'eu', 'us'" in error, command
     assert not (cli.tmp / "out").exists()
@@ -294,8 +360,10 @@ def test_a_workflow_with_several_scripts_needs_a_cache_key_and_the_error_lists_t
     us = history(cli, "wf", "--cache-key", "us")
     assert [(r["version"], r["cached_blocks"]) for r in us] == [(1, 1)]
     assert "async def search(" in cli.run("script", "show", "wf", "--cache-key", "eu").stdout
-    assert "no script for cache key 'asia'" in cli.run(
-        "script", "show", "wf", "--cache-key", "asia", ok=False).stderr
+    assert (
+        "no script for cache key 'asia'"
+        in cli.run("script", "show", "wf", "--cache-key", "asia", ok=False).stderr
+    )
 
 
 def test_the_history_table_prints_recorded_values_verbatim_not_as_markup(cli: Cli) -> None:

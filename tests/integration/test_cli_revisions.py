@@ -32,10 +32,18 @@ class Cli:
     tmp: Path
     blobs: Path
 
-    def run(self, *args: str, ok: bool = True, stdin: str | None = None
-            ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([str(SCRIPTCACHE), *args], env=self.env, capture_output=True,
-                              text=True, timeout=120, check=False, input=stdin)
+    def run(
+        self, *args: str, ok: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(SCRIPTCACHE), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            input=stdin,
+        )
         assert (done.returncode == 0) == ok, (args, done.returncode, done.stdout, done.stderr)
         return done
 
@@ -75,13 +83,16 @@ def test_pin_candidate_promote_rollback_and_the_audit_on_the_sample(cli: Cli) ->
 
     second = cli.ingest(2)
     assert (second["regenerated"], second["version"], second["candidate"]) == (True, 1, 2)
-    plan = json.loads(cli.run("plan", PORTAL, "--params",
-                              '{"account_region": "eu", "action": "support"}').stdout)
+    plan = json.loads(
+        cli.run("plan", PORTAL, "--params", '{"account_region": "eu", "action": "support"}').stdout
+    )
     assert (plan["version"], plan["pinned"], plan["candidates"]) == (1, True, [2])
     assert plan["blocks"]["contact_support"] == "agent"
     rows = cli.json("script", "history", PORTAL)
     assert [(r["version"], r["live"], r["candidate"]) for r in rows] == [
-        (1, True, False), (2, False, True)]
+        (1, True, False),
+        (2, False, True),
+    ]
     table = cli.run("script", "history", PORTAL).stdout
     assert "(pinned)" in table and "candidate" in table
     shown = cli.run("script", "show", PORTAL, "--version", "2")
@@ -98,10 +109,14 @@ def test_pin_candidate_promote_rollback_and_the_audit_on_the_sample(cli: Cli) ->
 
     audit = cli.json("script", "audit", PORTAL)
     me = getpass.getuser()
-    assert [(a["action"], a["by"], a["why"], a["from_version"], a["to_version"])
-            for a in audit] == [
-        ("pin", "alice", "quarter-end freeze", 1, 1), ("promote", me, "reviewed", 1, 2),
-        ("rollback", "bob", None, 2, 1), ("unpin", me, None, 1, 1)]
+    assert [
+        (a["action"], a["by"], a["why"], a["from_version"], a["to_version"]) for a in audit
+    ] == [
+        ("pin", "alice", "quarter-end freeze", 1, 1),
+        ("promote", me, "reviewed", 1, 2),
+        ("rollback", "bob", None, 2, 1),
+        ("unpin", me, None, 1, 1),
+    ]
     assert "quarter-end freeze" in cli.run("script", "audit", PORTAL).stdout
 
 
@@ -110,11 +125,12 @@ def test_refusals_exit_non_zero_and_name_the_choices(cli: Cli) -> None:
     cli.run("script", "pin", PORTAL)
 
     assert "workflows with scripts: 'wpid_order_portal'" in cli.error(
-        "script", "promote", "wpid_nope", "1")
+        "script", "promote", "wpid_nope", "1"
+    )
     assert "no script for cache key 'us'; cache keys: 'eu'" in cli.error(
-        "script", "pin", PORTAL, "--cache-key", "us")
-    assert "has no version 5; versions: 1 (live)" in cli.error(
-        "script", "rollback", PORTAL, "5")
+        "script", "pin", PORTAL, "--cache-key", "us"
+    )
+    assert "has no version 5; versions: 1 (live)" in cli.error("script", "rollback", PORTAL, "5")
     assert "v1 is already live" in cli.error("script", "promote", PORTAL, "1")
     assert "older than the live one" in cli.error("script", "rollback", PORTAL, "1")
     assert "already pinned at v1" in cli.error("script", "pin", PORTAL)
@@ -138,13 +154,18 @@ def test_a_declined_purge_removes_nothing_and_exits_non_zero(cli: Cli) -> None:
 
 
 def test_the_purge_prompt_holds_no_transaction_and_yes_removes_scripts_runs_and_blobs(
-    cli: Cli, pg_url: str,
+    cli: Cli,
+    pg_url: str,
 ) -> None:
     cli.ingest(1)
     cli.ingest(2)
     proc = subprocess.Popen(
         [str(SCRIPTCACHE), "script", "purge", PORTAL, "--runs", "--json", "--why", "PII"],
-        env=cli.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env=cli.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert proc.stderr is not None and proc.stdin is not None
         prompt = b""
@@ -155,9 +176,12 @@ def test_the_purge_prompt_holds_no_transaction_and_yes_removes_scripts_runs_and_
 
         engine = create_engine(pg_url)
         with engine.connect() as conn:
-            open_transactions = conn.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"))
+            open_transactions = conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                )
+            )
         engine.dispose()
         assert open_transactions == 0
         cli.run("script", "pin", PORTAL, "--why", "while the purge asks")  # no lock held
@@ -173,6 +197,12 @@ def test_the_purge_prompt_holds_no_transaction_and_yes_removes_scripts_runs_and_
     assert "has no script yet" in cli.error("script", "history", PORTAL)
     audit = cli.json("script", "audit", PORTAL)
     assert [(a["action"], a["why"]) for a in audit] == [
-        ("pin", "while the purge asks"), ("purge", "PII")]
-    assert audit[1]["details"] == {"revisions": 2, "files": purged["files"],
-                                   "blobs": purged["blobs_deleted"], "runs": 2}
+        ("pin", "while the purge asks"),
+        ("purge", "PII"),
+    ]
+    assert audit[1]["details"] == {
+        "revisions": 2,
+        "files": purged["files"],
+        "blobs": purged["blobs_deleted"],
+        "runs": 2,
+    }

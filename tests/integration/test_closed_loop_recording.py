@@ -23,8 +23,11 @@ def test_both_intake_paths_record_script_fallback_and_source_alike(
     assert rows == generic_rows and results == generic_results
     blocks = {b["label"]: b["fallback"] for b in map(json.loads, rows["workflow_run_blocks"])}
     assert blocks == {"sign_in": "element", "report": "block"}
-    actions = sorted((a["ordinal"], a["status"], a["source"]) for a in map(json.loads,
-                     rows["actions"]) if a["action_id"].startswith("act_wrb_wr_replay_00002"))
+    actions = sorted(
+        (a["ordinal"], a["status"], a["source"])
+        for a in map(json.loads, rows["actions"])
+        if a["action_id"].startswith("act_wrb_wr_replay_00002")
+    )
     assert actions == [(0, "skipped", "agent"), (1, "failed", "code"), (2, "completed", "agent")]
     run = json.loads(rows["workflow_runs"][0])
     assert (run["script_id"], run["script_version"]) == (7, 3)
@@ -40,7 +43,13 @@ def test_the_loaded_run_carries_the_fields_the_decision_and_generator_read(
 
     assert run is not None and run.script == (7, 3)
     sign_in, report = run.blocks
-    assert (sign_in.fallback, sign_in.executed_with, report.fallback) == ("element", "code",
-                                                                          "block")
+    assert (sign_in.fallback, sign_in.executed_with, report.fallback) == (
+        "element",
+        "code",
+        "block",
+    )
     assert [(a.source, a.skipped) for a in sign_in.actions] == [
-        ("agent", True), ("code", False), ("agent", False)]
+        ("agent", True),
+        ("code", False),
+        ("agent", False),
+    ]

@@ -34,8 +34,7 @@ def admin(pg_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def test_an_idle_connection_that_died_is_replaced_before_use(pg_url: str, admin: Engine
-                                                             ) -> None:
+def test_an_idle_connection_that_died_is_replaced_before_use(pg_url: str, admin: Engine) -> None:
     engine = make_engine(pg_url, pool_size=1, max_overflow=0, ping_after_idle_s=0.1)
     try:
         first = backend_pid(engine)

@@ -38,18 +38,28 @@ _dead_letter(sender=app.tasks["scriptcache.generate"], task_id="task-1", excepti
 
 def call_hook(pg_url: str, failure: str) -> str:
     env = {**os.environ, **TEST_ENV, "SCRIPTCACHE_DATABASE_URL": pg_url}
-    done = subprocess.run([sys.executable, "-c", HOOK, failure], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", HOOK, failure],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return done.stdout + done.stderr
 
 
-@pytest.mark.parametrize(("failure", "entries", "logged"), [
-    ("time limit", [], "generation_interrupted"),
-    ("permanent", ["wr_hook"], "dead_lettered"),
-])
+@pytest.mark.parametrize(
+    ("failure", "entries", "logged"),
+    [
+        ("time limit", [], "generation_interrupted"),
+        ("permanent", ["wr_hook"], "dead_lettered"),
+    ],
+)
 def test_a_generation_killed_by_the_time_limit_is_left_to_the_sweeper(
-        pg_url: str, pg_sessions: sessionmaker[Session], failure: str, entries: list[str],
-        logged: str) -> None:
+    pg_url: str, pg_sessions: sessionmaker[Session], failure: str, entries: list[str], logged: str
+) -> None:
     output = call_hook(pg_url, failure)
 
     with pg_sessions() as session:

@@ -61,23 +61,29 @@ def record(sessions: sessionmaker[Session], *runs: Events) -> None:
 def cache_rows(sessions: sessionmaker[Session]) -> dict[str, Any]:
     """Every cache table's row count and every script's live pointer."""
     with sessions() as session:
+
         def count(model: type[m.Base]) -> int:
             return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
         return {
-            "scripts": count(m.Script), "revisions": count(m.ScriptRevision),
-            "files": count(m.ScriptFile), "blocks": count(m.ScriptBlock),
-            "live": sorted(session.scalars(select(m.Script.current_revision_id)).all(),
-                           key=str),
+            "scripts": count(m.Script),
+            "revisions": count(m.ScriptRevision),
+            "files": count(m.ScriptFile),
+            "blocks": count(m.ScriptBlock),
+            "live": sorted(session.scalars(select(m.Script.current_revision_id)).all(), key=str),
         }
 
 
 def versions(sessions: sessionmaker[Session], wpid: str) -> list[int]:
     with sessions() as session:
-        return list(session.scalars(
-            select(m.ScriptRevision.version).join(m.Script)
-            .where(m.Script.workflow_permanent_id == wpid).order_by(m.ScriptRevision.version)
-        ))
+        return list(
+            session.scalars(
+                select(m.ScriptRevision.version)
+                .join(m.Script)
+                .where(m.Script.workflow_permanent_id == wpid)
+                .order_by(m.ScriptRevision.version)
+            )
+        )
 
 
 def live_of(sessions: sessionmaker[Session], wpid: str) -> cache.LiveRevision:
@@ -120,8 +126,9 @@ class Crash(Exception):
 
 
 @contextmanager
-def crash_before_commit(sessions: sessionmaker[Session], raised: Exception,
-                        seen_inside: list[int] | None = None) -> Iterator[None]:
+def crash_before_commit(
+    sessions: sessionmaker[Session], raised: Exception, seen_inside: list[int] | None = None
+) -> Iterator[None]:
     """Raise `raised` just before the commit of a transaction that wrote a revision (a
     SQLAlchemy `before_commit` listener: the transaction's writes are flushed, not committed)."""
 
@@ -157,10 +164,14 @@ def stopping_early(run_id: str, wpid: str, labels: list[str], count: int) -> Eve
 
 
 def test_a_crash_after_the_uploads_leaves_no_revision_and_a_retry_publishes_once(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, stopping_early("wr_1", "wf", LABELS[:3], 1),
-           stopping_early("wr_2", "wf", LABELS[:3], 2))
+    record(
+        pg_sessions,
+        stopping_early("wr_1", "wf", LABELS[:3], 1),
+        stopping_early("wr_2", "wf", LABELS[:3], 2),
+    )
     first = generate_now(pg_sessions, store, "wr_1")
     assert (first.regenerated, first.version) == (True, 1)
     before = cache_rows(pg_sessions)
@@ -181,22 +192,30 @@ def test_a_crash_after_the_uploads_leaves_no_revision_and_a_retry_publishes_once
 
 
 def test_a_crash_before_the_first_revision_leaves_not_even_a_script_row(
-    pg_sessions: sessionmaker[Session], local_store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    local_store: BlobStore,
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS[:2]))
 
     with pytest.raises(Crash), crash_before_commit(pg_sessions, Crash()):
         generate_now(pg_sessions, local_store, "wr_1")
 
-    assert cache_rows(pg_sessions) == {"scripts": 0, "revisions": 0, "files": 0, "blocks": 0,
-                                       "live": []}
+    assert cache_rows(pg_sessions) == {
+        "scripts": 0,
+        "revisions": 0,
+        "files": 0,
+        "blocks": 0,
+        "live": [],
+    }
     assert generate_now(pg_sessions, local_store, "wr_1").version == 1
     assert versions(pg_sessions, "wf") == [1]
 
 
 @pytest.mark.parametrize("allowed_puts", [0, 1, 2])
 def test_a_store_failure_during_the_upload_writes_no_rows_and_a_retry_publishes_once(
-    pg_sessions: sessionmaker[Session], store: BlobStore, allowed_puts: int,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
+    allowed_puts: int,
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS[:3]))
     failing = FailingPuts(store, allowed_puts)
@@ -205,8 +224,13 @@ def test_a_store_failure_during_the_upload_writes_no_rows_and_a_retry_publishes_
         generate_now(pg_sessions, failing, "wr_1")
 
     assert failing.puts == allowed_puts
-    assert cache_rows(pg_sessions) == {"scripts": 0, "revisions": 0, "files": 0, "blocks": 0,
-                                       "live": []}
+    assert cache_rows(pg_sessions) == {
+        "scripts": 0,
+        "revisions": 0,
+        "files": 0,
+        "blocks": 0,
+        "live": [],
+    }
     result = generate_now(pg_sessions, store, "wr_1")
     assert (result.regenerated, result.version) == (True, 1)
     assert versions(pg_sessions, "wf") == [1]
@@ -214,10 +238,14 @@ def test_a_store_failure_during_the_upload_writes_no_rows_and_a_retry_publishes_
 
 
 def test_a_store_failure_on_a_later_revision_keeps_the_live_one(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, stopping_early("wr_1", "wf", LABELS, 2),
-           stopping_early("wr_2", "wf", LABELS, 4))
+    record(
+        pg_sessions,
+        stopping_early("wr_1", "wf", LABELS, 2),
+        stopping_early("wr_2", "wf", LABELS, 4),
+    )
     generate_now(pg_sessions, store, "wr_1")
     before = cache_rows(pg_sessions)
 
@@ -232,28 +260,39 @@ def test_a_store_failure_on_a_later_revision_keeps_the_live_one(
 
 
 def test_an_unreachable_s3_endpoint_is_a_transient_error_and_writes_nothing(
-    pg_sessions: sessionmaker[Session], aws_env: None,
+    pg_sessions: sessionmaker[Session],
+    aws_env: None,
 ) -> None:
     closed_port = free_port()  # bound and released: nothing listens there
-    unreachable = open_store("s3://nowhere/scripts",
-                             s3_endpoint_url=f"http://127.0.0.1:{closed_port}")
+    unreachable = open_store(
+        "s3://nowhere/scripts", s3_endpoint_url=f"http://127.0.0.1:{closed_port}"
+    )
     record(pg_sessions, linear_run("wr_1", "wf", LABELS[:2]))
 
     with pytest.raises(TransientError, match="nowhere"):
         generate_now(pg_sessions, unreachable, "wr_1")
 
-    assert cache_rows(pg_sessions) == {"scripts": 0, "revisions": 0, "files": 0, "blocks": 0,
-                                       "live": []}
+    assert cache_rows(pg_sessions) == {
+        "scripts": 0,
+        "revisions": 0,
+        "files": 0,
+        "blocks": 0,
+        "live": [],
+    }
 
 
 # --- fencing ---------------------------------------------------------------------------------
 
 
 def test_a_lost_lease_reported_at_the_commit_rolls_everything_back(
-    pg_sessions: sessionmaker[Session], local_store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    local_store: BlobStore,
 ) -> None:
-    record(pg_sessions, stopping_early("wr_1", "wf", LABELS, 1),
-           stopping_early("wr_2", "wf", LABELS, 3))
+    record(
+        pg_sessions,
+        stopping_early("wr_1", "wf", LABELS, 1),
+        stopping_early("wr_2", "wf", LABELS, 3),
+    )
     generate_now(pg_sessions, local_store, "wr_1")
     before = cache_rows(pg_sessions)
 
@@ -269,16 +308,18 @@ class TakenOverDuringUpload:
     """A blob store whose first put lets another worker take the run's lease over (the first
     holder's 300 s lease expired while it uploaded)."""
 
-    def __init__(self, inner: BlobStore, sessions: sessionmaker[Session], run_id: str,
-                 clock: ManualClock) -> None:
+    def __init__(
+        self, inner: BlobStore, sessions: sessionmaker[Session], run_id: str, clock: ManualClock
+    ) -> None:
         self.inner, self.sessions, self.run_id, self.clock = inner, sessions, run_id, clock
         self.other: debounce.Claim | debounce.NotDue | debounce.Idle | None = None
 
     def put(self, data: bytes) -> str:
         if self.other is None:
             with self.sessions.begin() as session:
-                self.other = debounce.claim(session, self.run_id, self.clock.advance(400),
-                                            lease_s=10)
+                self.other = debounce.claim(
+                    session, self.run_id, self.clock.advance(400), lease_s=10
+                )
         return self.inner.put(data)
 
     def get(self, sha256: str) -> bytes:
@@ -292,7 +333,8 @@ class TakenOverDuringUpload:
 
 
 def test_a_writer_whose_debounce_lease_was_taken_over_writes_nothing(
-    pg_sessions: sessionmaker[Session], local_store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    local_store: BlobStore,
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS[:2]))
     clock = ManualClock()
@@ -321,7 +363,11 @@ WRITERS = 8
 
 
 def generate_together(
-    sessions: sessionmaker[Session], store: BlobStore, run_ids: list[str], *, tries: int,
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    run_ids: list[str],
+    *,
+    tries: int,
 ) -> tuple[list[GenerateResult | BaseException], list[TransientError]]:
     """Start one generate per run at the same instant, each in its own thread. A thread that
     gets a TransientError tries again, at most `tries` calls in all, as the task would."""
@@ -344,8 +390,9 @@ def generate_together(
         return list(pool.map(one, run_ids)), gave_up
 
 
-def record_one_label_each(sessions: sessionmaker[Session], prefix: str, writers: int
-                          ) -> tuple[list[str], list[str]]:
+def record_one_label_each(
+    sessions: sessionmaker[Session], prefix: str, writers: int
+) -> tuple[list[str], list[str]]:
     """Runs of one workflow (same cache key), each having executed a different label."""
     labels = [f"step_{i}" for i in range(writers)]
     run_ids = [f"wr_{prefix}_{i}" for i in range(writers)]
@@ -354,9 +401,12 @@ def record_one_label_each(sessions: sessionmaker[Session], prefix: str, writers:
     return labels, run_ids
 
 
-def assert_one_revision_per_writer(sessions: sessionmaker[Session], store: BlobStore,
-                                   outcomes: list[GenerateResult | BaseException],
-                                   labels: list[str]) -> None:
+def assert_one_revision_per_writer(
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    outcomes: list[GenerateResult | BaseException],
+    labels: list[str],
+) -> None:
     writers = len(labels)
     assert [o for o in outcomes if isinstance(o, BaseException)] == []
     results = [o for o in outcomes if isinstance(o, GenerateResult)]
@@ -371,12 +421,15 @@ def assert_one_revision_per_writer(sessions: sessionmaker[Session], store: BlobS
             cached = {e.label for e in revision.entries.values() if e.run_signature}
             assert len(cached) == version  # each writer added its label to the one before
             assert set(scripts.read_files(store, revision)) == (
-                {"main.py"} | {f"blocks/{label}.py" for label in cached})
+                {"main.py"} | {f"blocks/{label}.py" for label in cached}
+            )
 
 
 @pytest.mark.parametrize("round_", range(3))
 def test_concurrent_writers_publish_gapless_versions_holding_every_label(
-    pg_sessions: sessionmaker[Session], store: BlobStore, round_: int,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
+    round_: int,
 ) -> None:
     labels, run_ids = record_one_label_each(pg_sessions, str(round_), WRITERS)
 
@@ -388,7 +441,8 @@ def test_concurrent_writers_publish_gapless_versions_holding_every_label(
 
 
 def test_no_writer_gives_up_when_writers_do_not_outnumber_its_attempts(
-    pg_sessions: sessionmaker[Session], local_store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    local_store: BlobStore,
 ) -> None:
     # A writer loses a race only to another writer's commit, and each writer commits once.
     writers = MAX_PUBLISH_ATTEMPTS
@@ -404,7 +458,8 @@ def test_no_writer_gives_up_when_writers_do_not_outnumber_its_attempts(
 
 
 def test_every_old_revision_reads_back_its_own_files(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     for count in range(1, len(LABELS) + 1):
         record(pg_sessions, stopping_early(f"wr_{count}", "wf", LABELS, count))
@@ -412,11 +467,14 @@ def test_every_old_revision_reads_back_its_own_files(
 
     with pg_sessions() as session:
         script = scripts.resolve_script(session, "wf", None)
-        revisions = [cache.revision_by_version(session, script, v)
-                     for v in range(1, len(LABELS) + 1)]
+        revisions = [
+            cache.revision_by_version(session, script, v) for v in range(1, len(LABELS) + 1)
+        ]
         recorded = {
-            (rid, path): sha for rid, path, sha in session.execute(
-                select(m.ScriptFile.script_revision_id, m.ScriptFile.path, m.ScriptFile.sha256))
+            (rid, path): sha
+            for rid, path, sha in session.execute(
+                select(m.ScriptFile.script_revision_id, m.ScriptFile.path, m.ScriptFile.sha256)
+            )
         }
     contents = [scripts.read_files(store, r) for r in revisions]
     for revision, files in zip(revisions, contents, strict=True):
@@ -433,14 +491,16 @@ def test_every_old_revision_reads_back_its_own_files(
     with pg_sessions() as session:
         rows = scripts.history_rows(session, scripts.resolve_script(session, "wf", None))
     assert [(r["version"], r["cached_blocks"], r["live"]) for r in rows] == [
-        (v, v, v == len(LABELS)) for v in range(1, len(LABELS) + 1)]
+        (v, v, v == len(LABELS)) for v in range(1, len(LABELS) + 1)
+    ]
 
 
 # --- the run plan ----------------------------------------------------------------------------
 
 
 def test_the_plan_switches_to_code_exactly_when_the_last_required_label_is_cached(
-    pg_sessions: sessionmaker[Session], local_store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    local_store: BlobStore,
 ) -> None:
     labels = LABELS[:4]
     record(pg_sessions, stopping_early("wr_0", "wf", labels, 0))
@@ -457,19 +517,28 @@ def test_the_plan_switches_to_code_exactly_when_the_last_required_label_is_cache
         assert plan["mode"] == ("code" if done else "agent"), count
         assert plan["missing"] == labels[count:]
         assert plan["blocks"] == {
-            label: "code" if i < count else "agent" for i, label in enumerate(labels)}
+            label: "code" if i < count else "agent" for i, label in enumerate(labels)
+        }
         assert plan["version"] == count
 
 
 def test_the_plan_runs_conditionals_live_but_their_cached_branches_as_code(
-    pg_sessions: sessionmaker[Session], local_store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    local_store: BlobStore,
 ) -> None:
-    defn = definition([
-        task_block("sign_in", "login"),
-        {"label": "route", "block_type": "conditional", "branches": [
-            {"condition": "{{ go_a }}", "blocks": [task_block("branch_a")]},
-            {"condition": None, "blocks": [task_block("branch_b")]}]},
-    ])
+    defn = definition(
+        [
+            task_block("sign_in", "login"),
+            {
+                "label": "route",
+                "block_type": "conditional",
+                "branches": [
+                    {"condition": "{{ go_a }}", "blocks": [task_block("branch_a")]},
+                    {"condition": None, "blocks": [task_block("branch_b")]},
+                ],
+            },
+        ]
+    )
     for run_id, branch in (("wr_a", "branch_a"), ("wr_b", "branch_b")):
         builder = RunBuilder(run_id, "wf", defn, parameters={"go_a": branch == "branch_a"})
         builder.block("sign_in", "login")
@@ -506,8 +575,9 @@ def _numbered(size: int) -> list[str]:
     return [f"block_{i:03d}" for i in range(size)]
 
 
-def _count_generation(engine: Engine, sessions: sessionmaker[Session], store: BlobStore,
-                      run_id: str) -> int:
+def _count_generation(
+    engine: Engine, sessions: sessionmaker[Session], store: BlobStore, run_id: str
+) -> int:
     with counting(engine) as statements:
         result = generate_now(sessions, store, run_id)
     assert result.regenerated
@@ -515,21 +585,28 @@ def _count_generation(engine: Engine, sessions: sessionmaker[Session], store: Bl
 
 
 def test_a_regeneration_sends_the_same_number_of_statements_for_10_or_300_blocks(
-    pg_engine: Engine, pg_sessions: sessionmaker[Session], local_store: BlobStore,
+    pg_engine: Engine,
+    pg_sessions: sessionmaker[Session],
+    local_store: BlobStore,
 ) -> None:
     counts: dict[int, tuple[int, int]] = {}
     for size in (10, 300):
         wpid, labels = f"wf_{size}", _numbered(size)
-        record(pg_sessions, stopping_early(f"wr_{size}_first", wpid, labels, size - 1),
-               stopping_early(f"wr_{size}_last", wpid, labels, size))
+        record(
+            pg_sessions,
+            stopping_early(f"wr_{size}_first", wpid, labels, size - 1),
+            stopping_early(f"wr_{size}_last", wpid, labels, size),
+        )
         first = _count_generation(pg_engine, pg_sessions, local_store, f"wr_{size}_first")
         # The second regeneration carries size - 1 entries forward and adds one.
         second = _count_generation(pg_engine, pg_sessions, local_store, f"wr_{size}_last")
         counts[size] = (first, second)
         assert len(executable(pg_sessions, wpid)) == size
 
-    print(f"\nSQL statements per regeneration (first, incremental): "
-          f"10 blocks {counts[10]}, 300 blocks {counts[300]}")
+    print(
+        f"\nSQL statements per regeneration (first, incremental): "
+        f"10 blocks {counts[10]}, 300 blocks {counts[300]}"
+    )
     assert counts[10] == counts[300]
 
 
@@ -537,11 +614,16 @@ def test_a_regeneration_sends_the_same_number_of_statements_for_10_or_300_blocks
 
 
 def test_an_edited_block_whose_code_is_unchanged_still_gets_its_new_definition_hash(
-    pg_sessions: sessionmaker[Session], local_store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    local_store: BlobStore,
 ) -> None:
     v1 = definition([task_block("sign_in", "login"), task_block("search")])
-    edited = definition([task_block("sign_in", "login"),
-                         task_block("search", navigation_goal="Search by order number")])
+    edited = definition(
+        [
+            task_block("sign_in", "login"),
+            task_block("search", navigation_goal="Search by order number"),
+        ]
+    )
     first = RunBuilder("wr_1", "wf", v1, version=1)
     first.block("sign_in", "login")
     first.block("search")

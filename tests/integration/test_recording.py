@@ -120,7 +120,10 @@ def test_any_order_or_repetition_of_events_gives_the_same_rows(
 
     assert snapshot(pg_sessions) == expected
     assert {t: len(rows) for t, rows in expected.items()} == {
-        "workflows": 1, "workflow_runs": 2, "workflow_run_blocks": 22, "tasks": 16,
+        "workflows": 1,
+        "workflow_runs": 2,
+        "workflow_run_blocks": 22,
+        "tasks": 16,
         "actions": 38,
     }
 
@@ -134,7 +137,10 @@ def test_the_final_run_rows_hold_what_the_run_events_said(
         run = session.get(m.WorkflowRun, "wr_portal_1")
         assert run is not None
         assert (run.status, run.workflow_permanent_id, run.workflow_version) == (
-            "completed", "wpid_order_portal", 1)
+            "completed",
+            "wpid_order_portal",
+            1,
+        )
         assert run.started_at is not None and run.finished_at is not None
         assert run.started_at < run.finished_at
         assert run.parameters["action"] == "refund"
@@ -153,7 +159,8 @@ def test_the_credential_value_appears_in_no_row(pg_sessions: sessionmaker[Sessio
         run = session.get(m.WorkflowRun, "wr_portal_1")
         assert run is not None and "password" not in run.parameters
         texts = session.scalars(
-            select(m.Action.text).where(m.Action.parameter_key.is_not(None))).all()
+            select(m.Action.text).where(m.Action.parameter_key.is_not(None))
+        ).all()
         assert texts and set(texts) == {None}
 
 
@@ -167,22 +174,39 @@ def test_load_run_builds_the_loop_children_under_the_loop_block(
 
     assert run is not None
     assert run.status == "completed"
-    assert run.definition.required_labels() == {"sign_in", "each_order", "request_refund",
-                                                "contact_support"}
-    assert [b.label for b in run.blocks] == ["sign_in", "each_order", "route",
-                                             "request_refund", "settle"]
+    assert run.definition.required_labels() == {
+        "sign_in",
+        "each_order",
+        "request_refund",
+        "contact_support",
+    }
+    assert [b.label for b in run.blocks] == [
+        "sign_in",
+        "each_order",
+        "route",
+        "request_refund",
+        "settle",
+    ]
     loop = run.runs_of("each_order")[0]
     assert [(c.label, c.loop_index) for c in loop.children] == [
-        ("open_order", 0), ("read_order", 0), ("open_order", 1), ("read_order", 1),
-        ("open_order", 2), ("read_order", 2),
+        ("open_order", 0),
+        ("read_order", 0),
+        ("open_order", 1),
+        ("read_order", 1),
+        ("open_order", 2),
+        ("read_order", 2),
     ]
     assert {c.parent_workflow_run_block_id for c in loop.children} == {loop.workflow_run_block_id}
     assert [c.loop_value for c in loop.children[::2]] == ["A-1001", "A-1002", "A-1003"]
     assert len(loop.children[2].actions) == 4
     sign_in = run.runs_of("sign_in")[0]
     assert sign_in.task is not None and sign_in.task.task_id == "tsk_wr_portal_1_002"
-    assert [a.action_type for a in sign_in.actions] == ["input_text", "input_text", "click",
-                                                        "complete"]
+    assert [a.action_type for a in sign_in.actions] == [
+        "input_text",
+        "input_text",
+        "click",
+        "complete",
+    ]
     assert [a.text for a in sign_in.actions] == [None, None, None, None]
     assert "password" not in run.parameters
     assert loop.children[1].task is not None
@@ -207,8 +231,7 @@ def test_load_run_returns_actions_in_execution_order_whatever_the_storage_order(
 
     assert run is not None
     sign_in = run.runs_of("sign_in")[0]
-    assert [a.action_id for a in sign_in.actions] == [
-        f"act_wr_portal_1_002_{i}" for i in range(4)]
+    assert [a.action_id for a in sign_in.actions] == [f"act_wr_portal_1_002_{i}" for i in range(4)]
 
 
 def test_load_run_of_an_unknown_run_is_none(pg_sessions: sessionmaker[Session]) -> None:
@@ -218,14 +241,18 @@ def test_load_run_of_an_unknown_run_is_none(pg_sessions: sessionmaker[Session]) 
         assert load_run(session, "wr_nobody") is None
 
 
-@pytest.mark.parametrize("kinds", [{"block_completed"}, {"run_finished"},
-                                   {"block_completed", "run_finished"}],
-                         ids=["blocks only", "run_finished only", "blocks and run_finished"])
+@pytest.mark.parametrize(
+    "kinds",
+    [{"block_completed"}, {"run_finished"}, {"block_completed", "run_finished"}],
+    ids=["blocks only", "run_finished only", "blocks and run_finished"],
+)
 def test_load_run_of_a_run_without_run_started_raises_run_not_started(
     pg_sessions: sessionmaker[Session], kinds: set[str]
 ) -> None:
-    record(pg_sessions, [e for e in sample_events()
-                         if e.workflow_run_id == "wr_portal_2" and e.type in kinds])
+    record(
+        pg_sessions,
+        [e for e in sample_events() if e.workflow_run_id == "wr_portal_2" and e.type in kinds],
+    )
 
     with pg_sessions() as session, pytest.raises(RunNotStarted, match="wr_portal_2"):
         load_run(session, "wr_portal_2")
@@ -237,8 +264,12 @@ def test_values_at_the_validation_bounds_fit_their_columns(
     lines = read_lines(SAMPLE.read_text(encoding="utf-8"))
     started, block = json.loads(lines[0]), json.loads(lines[2])
     started["workflow_version"] = INT32_MAX
-    block |= {"block_type": "t" * 64, "loop_index": INT32_MAX, "workflow_run_block_id": "b" * 256,
-              "parent_workflow_run_block_id": None}
+    block |= {
+        "block_type": "t" * 64,
+        "loop_index": INT32_MAX,
+        "workflow_run_block_id": "b" * 256,
+        "parent_workflow_run_block_id": None,
+    }
     block["actions"][0] |= {"action_type": "a" * 64, "status": "s" * 32}
 
     record(pg_sessions, [parse_event(started), parse_event(block)])
@@ -248,7 +279,10 @@ def test_values_at_the_validation_bounds_fit_their_columns(
     assert run is not None and run.workflow_version == INT32_MAX
     (only,) = run.blocks
     assert (only.block_type, only.loop_index, only.workflow_run_block_id) == (
-        "t" * 64, INT32_MAX, "b" * 256)
+        "t" * 64,
+        INT32_MAX,
+        "b" * 256,
+    )
     assert (only.actions[0].action_type, only.actions[0].status) == ("a" * 64, "s" * 32)
 
 
@@ -256,29 +290,59 @@ def test_values_at_the_validation_bounds_fit_their_columns(
 
 
 def synthetic_run(run_id: str, blocks: int, actions: int) -> list[Event]:
-    definition = {"title": "big", "cache_key": "default", "blocks": [
-        {"label": f"step_{i}", "block_type": "task", "url": f"https://big.test/{i}"}
-        for i in range(blocks)
-    ]}
+    definition = {
+        "title": "big",
+        "cache_key": "default",
+        "blocks": [
+            {"label": f"step_{i}", "block_type": "task", "url": f"https://big.test/{i}"}
+            for i in range(blocks)
+        ],
+    }
     at = "2026-11-20T09:00:00+00:00"
-    raw: list[dict[str, Any]] = [{
-        "type": "run_started", "event_id": f"{run_id}_start", "occurred_at": at,
-        "workflow_run_id": run_id, "workflow_permanent_id": f"wpid_{run_id}",
-        "workflow_version": 1, "definition": definition, "parameters": {},
-    }]
+    raw: list[dict[str, Any]] = [
+        {
+            "type": "run_started",
+            "event_id": f"{run_id}_start",
+            "occurred_at": at,
+            "workflow_run_id": run_id,
+            "workflow_permanent_id": f"wpid_{run_id}",
+            "workflow_version": 1,
+            "definition": definition,
+            "parameters": {},
+        }
+    ]
     for i in range(blocks):
-        raw.append({
-            "type": "block_completed", "event_id": f"{run_id}_b{i}",
-            "occurred_at": f"2026-11-20T09:{i // 60:02d}:{i % 60:02d}+00:00",
-            "workflow_run_id": run_id, "workflow_run_block_id": f"{run_id}_wrb_{i}",
-            "label": f"step_{i}", "block_type": "task", "status": "completed",
-            "task": {"task_id": f"{run_id}_tsk_{i}", "url": f"https://big.test/{i}"},
-            "actions": [{"action_id": f"{run_id}_act_{i}_{j}", "action_type": "click",
-                         "xpath": f"//button[{j}]", "status": "completed"}
-                        for j in range(actions)],
-        })
-    raw.append({"type": "run_finished", "event_id": f"{run_id}_end", "occurred_at": at,
-                "workflow_run_id": run_id, "status": "completed"})
+        raw.append(
+            {
+                "type": "block_completed",
+                "event_id": f"{run_id}_b{i}",
+                "occurred_at": f"2026-11-20T09:{i // 60:02d}:{i % 60:02d}+00:00",
+                "workflow_run_id": run_id,
+                "workflow_run_block_id": f"{run_id}_wrb_{i}",
+                "label": f"step_{i}",
+                "block_type": "task",
+                "status": "completed",
+                "task": {"task_id": f"{run_id}_tsk_{i}", "url": f"https://big.test/{i}"},
+                "actions": [
+                    {
+                        "action_id": f"{run_id}_act_{i}_{j}",
+                        "action_type": "click",
+                        "xpath": f"//button[{j}]",
+                        "status": "completed",
+                    }
+                    for j in range(actions)
+                ],
+            }
+        )
+    raw.append(
+        {
+            "type": "run_finished",
+            "event_id": f"{run_id}_end",
+            "occurred_at": at,
+            "workflow_run_id": run_id,
+            "status": "completed",
+        }
+    )
     return [parse_event(copy.deepcopy(r)) for r in raw]
 
 
@@ -297,7 +361,8 @@ def counting_statements(engine: Engine) -> Iterator[list[str]]:
 
 
 def test_load_run_sends_the_same_small_number_of_statements_for_5_or_300_blocks(
-    pg_engine: Engine, pg_sessions: sessionmaker[Session],
+    pg_engine: Engine,
+    pg_sessions: sessionmaker[Session],
 ) -> None:
     record(pg_sessions, synthetic_run("wr_small", 5, 20))
     record(pg_sessions, synthetic_run("wr_large", 300, 20))
@@ -334,7 +399,12 @@ def test_sqlite_records_any_order_to_the_same_rows_and_loads_the_run(
         run = load_run(session, "wr_portal_2")
         assert load_run(session, "wr_nobody") is None
     assert run is not None
-    assert [b.label for b in run.blocks] == ["sign_in", "each_order", "route",
-                                             "contact_support", "settle"]
+    assert [b.label for b in run.blocks] == [
+        "sign_in",
+        "each_order",
+        "route",
+        "contact_support",
+        "settle",
+    ]
     assert len(run.runs_of("each_order")[0].children) == 6
     assert SECRET not in json.dumps(expected, default=str)

@@ -14,7 +14,8 @@ from config import redis_transport
 
 
 def test_a_channel_whose_connection_is_gone_fails_with_a_connection_error(
-        redis_server: str) -> None:
+    redis_server: str,
+) -> None:
     redis_transport.install()  # as config/celery.py does
     connection = Connection(redis_server)
     channel = connection.channel()

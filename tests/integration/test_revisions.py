@@ -56,8 +56,11 @@ def record(sessions: sessionmaker[Session], *runs: Events) -> None:
 
 def regional_run(run_id: str, region: str, executed: list[str], *, actions: int = 2) -> Events:
     """A run of workflow "wf" whose cache key is its region."""
-    defn = definition([task_block(label) for label in LABELS], cache_key="{{ region }}",
-                      parameters=[{"key": "region", "parameter_type": "workflow"}])
+    defn = definition(
+        [task_block(label) for label in LABELS],
+        cache_key="{{ region }}",
+        parameters=[{"key": "region", "parameter_type": "workflow"}],
+    )
     builder = RunBuilder(run_id, "wf", defn, parameters={"region": region})
     for label in executed:
         builder.block(label, actions=actions)
@@ -73,7 +76,8 @@ def stored_blobs(store: BlobStore) -> set[str]:
     prefix = f"{store.prefix}/{BLOB_DIR}/" if store.prefix else f"{BLOB_DIR}/"
     found: set[str] = set()
     for page in store.client.get_paginator("list_objects_v2").paginate(
-            Bucket=store.bucket, Prefix=prefix):
+        Bucket=store.bucket, Prefix=prefix
+    ):
         found |= {obj["Key"].rsplit("/", 1)[1] for obj in page.get("Contents", [])}
     return found
 
@@ -83,10 +87,13 @@ def assert_consistent(sessions: sessionmaker[Session], store: BlobStore) -> None
     blob."""
     with sessions() as session:
         referenced = set(session.scalars(select(m.ScriptFile.sha256).distinct()))
-        bare = session.scalars(select(m.ScriptRevision.script_revision_id).where(
-            ~select(m.ScriptFile).where(
-                m.ScriptFile.script_revision_id == m.ScriptRevision.script_revision_id
-            ).exists())).all()
+        bare = session.scalars(
+            select(m.ScriptRevision.script_revision_id).where(
+                ~select(m.ScriptFile)
+                .where(m.ScriptFile.script_revision_id == m.ScriptRevision.script_revision_id)
+                .exists()
+            )
+        ).all()
     stored = stored_blobs(store)
     assert referenced - stored == set(), "a committed revision references a deleted blob"
     assert stored - referenced == set(), "a blob that no revision references"
@@ -98,11 +105,11 @@ def live(sessions: sessionmaker[Session], key: str | None = None) -> cache.LiveR
         return scripts.select_revision(session, scripts.resolve_script(session, "wf", key), None)
 
 
-def revision(sessions: sessionmaker[Session], version: int, key: str | None = None
-             ) -> cache.LiveRevision:
+def revision(
+    sessions: sessionmaker[Session], version: int, key: str | None = None
+) -> cache.LiveRevision:
     with sessions() as session:
-        return scripts.select_revision(
-            session, scripts.resolve_script(session, "wf", key), version)
+        return scripts.select_revision(session, scripts.resolve_script(session, "wf", key), version)
 
 
 def count(sessions: sessionmaker[Session], model: type[m.Base]) -> int:
@@ -192,8 +199,9 @@ def in_thread(work: Callable[[], object]) -> tuple[threading.Thread, list[object
     return thread, out
 
 
-def purge_key(sessions: sessionmaker[Session], store: BlobStore, key: str,
-              runs: bool = False) -> purging.Purged:
+def purge_key(
+    sessions: sessionmaker[Session], store: BlobStore, key: str, runs: bool = False
+) -> purging.Purged:
     target = purging.target_for(sessions, "wf", key, all_keys=False, runs=runs)
     return purging.purge(sessions, store, target, OPERATOR)
 
@@ -202,7 +210,8 @@ def purge_key(sessions: sessionmaker[Session], store: BlobStore, key: str,
 
 
 def test_a_generation_on_a_pinned_script_stores_a_candidate_and_the_plan_keeps_the_pin(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:2]))
     assert generate_now(pg_sessions, store, "wr_1").version == 1
@@ -221,7 +230,9 @@ def test_a_generation_on_a_pinned_script_stores_a_candidate_and_the_plan_keeps_t
     assert (plan["version"], plan["pinned"], plan["candidates"]) == (1, True, [2])
     assert (plan["mode"], plan["blocks"]["order"]) == ("agent", "agent")
     assert [(r["version"], r["live"], r["candidate"], r["pinned"]) for r in rows] == [
-        (1, True, False, True), (2, False, True, False)]
+        (1, True, False, True),
+        (2, False, True, False),
+    ]
     assert set(revision(pg_sessions, 2).entries) >= set(LABELS)
 
     record(pg_sessions, linear_run("wr_3", "wf", LABELS))
@@ -243,12 +254,16 @@ def fell_back(events: Events, label: str) -> Events:
 
 
 def test_a_repair_on_a_pinned_script_is_stored_as_a_candidate_not_made_live(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     # ARCHITECTURE.md §8: a pinned script is never repaired automatically; issue 15: the
     # repair is still stored, as a candidate an operator can promote.
-    record(pg_sessions, linear_run("wr_1", "wf", LABELS),
-           fell_back(linear_run("wr_2", "wf", LABELS), "search"))
+    record(
+        pg_sessions,
+        linear_run("wr_1", "wf", LABELS),
+        fell_back(linear_run("wr_2", "wf", LABELS), "search"),
+    )
     generate_now(pg_sessions, store, "wr_1")
     revisions.pin(pg_sessions, "wf", None, None, OPERATOR)
 
@@ -263,10 +278,14 @@ def test_a_repair_on_a_pinned_script_is_stored_as_a_candidate_not_made_live(
 
 
 def test_pinning_at_a_version_makes_it_live_and_a_pin_that_changes_nothing_is_refused(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:1]),
-           linear_run("wr_2", "wf", LABELS, executed=LABELS[:2]))
+    record(
+        pg_sessions,
+        linear_run("wr_1", "wf", LABELS, executed=LABELS[:1]),
+        linear_run("wr_2", "wf", LABELS, executed=LABELS[:2]),
+    )
     generate_now(pg_sessions, store, "wr_1")
     assert generate_now(pg_sessions, store, "wr_2").version == 2
 
@@ -288,10 +307,14 @@ def test_pinning_at_a_version_makes_it_live_and_a_pin_that_changes_nothing_is_re
 
 
 def test_promoting_the_candidate_makes_it_live_and_the_pin_stays(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:2]),
-           linear_run("wr_2", "wf", LABELS))
+    record(
+        pg_sessions,
+        linear_run("wr_1", "wf", LABELS, executed=LABELS[:2]),
+        linear_run("wr_2", "wf", LABELS),
+    )
     generate_now(pg_sessions, store, "wr_1")
     revisions.pin(pg_sessions, "wf", None, None, OPERATOR)
     assert generate_now(pg_sessions, store, "wr_2").candidate == 2
@@ -322,10 +345,15 @@ def abc_run(run_id: str, blocks: dict[str, int], code_gen: bool = False) -> Even
 
 
 def test_after_a_rollback_to_v1_a_new_block_carries_forward_v1s_entries(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, abc_run("wr_1", {"a": 1}), abc_run("wr_2", {"a": 3, "b": 2}, True),
-           abc_run("wr_3", {"c": 2}))
+    record(
+        pg_sessions,
+        abc_run("wr_1", {"a": 1}),
+        abc_run("wr_2", {"a": 3, "b": 2}, True),
+        abc_run("wr_3", {"c": 2}),
+    )
     generate_now(pg_sessions, store, "wr_1")
     assert generate_now(pg_sessions, store, "wr_2").version == 2
     v1, v2 = revision(pg_sessions, 1), revision(pg_sessions, 2)
@@ -345,14 +373,20 @@ def test_after_a_rollback_to_v1_a_new_block_carries_forward_v1s_entries(
 
 
 def test_a_rollback_while_a_generation_is_uploading_makes_it_decide_again_on_the_new_live(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, abc_run("wr_1", {"a": 1}), abc_run("wr_2", {"a": 3, "b": 2}, True),
-           abc_run("wr_3", {"c": 2}))
+    record(
+        pg_sessions,
+        abc_run("wr_1", {"a": 1}),
+        abc_run("wr_2", {"a": 3, "b": 2}, True),
+        abc_run("wr_3", {"c": 2}),
+    )
     generate_now(pg_sessions, store, "wr_1")
     generate_now(pg_sessions, store, "wr_2")
-    hooked = AfterUploads(store, 1, lambda: revisions.rollback(
-        pg_sessions, "wf", None, 1, OPERATOR))
+    hooked = AfterUploads(
+        store, 1, lambda: revisions.rollback(pg_sessions, "wf", None, 1, OPERATOR)
+    )
 
     result = generate_now(pg_sessions, hooked, "wr_3")  # read v2 live, then the pointer moved
 
@@ -364,10 +398,14 @@ def test_a_rollback_while_a_generation_is_uploading_makes_it_decide_again_on_the
 
 
 def test_a_promote_waits_for_a_publishing_generation_and_then_moves_the_pointer(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:1]),
-           linear_run("wr_2", "wf", LABELS, executed=LABELS[:2]))
+    record(
+        pg_sessions,
+        linear_run("wr_1", "wf", LABELS, executed=LABELS[:1]),
+        linear_run("wr_2", "wf", LABELS, executed=LABELS[:2]),
+    )
     generate_now(pg_sessions, store, "wr_1")
     held = HeldPublish(pg_sessions, store, "wr_2")
     thread, out = in_thread(lambda: revisions.promote(pg_sessions, "wf", None, 1, OPERATOR))
@@ -386,7 +424,8 @@ def test_a_promote_waits_for_a_publishing_generation_and_then_moves_the_pointer(
 
 
 def test_a_purge_waits_for_a_publishing_generation_then_removes_its_revision_too(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_1", "eu", LABELS[:2]), regional_run("wr_2", "eu", LABELS))
     generate_now(pg_sessions, store, "wr_1")
@@ -406,7 +445,8 @@ def test_a_purge_waits_for_a_publishing_generation_then_removes_its_revision_too
 
 
 def test_a_purge_between_a_generations_uploads_and_its_publish_leaves_a_fresh_script(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_1", "eu", LABELS[:2]), regional_run("wr_2", "eu", LABELS))
     first = generate_now(pg_sessions, store, "wr_1")
@@ -424,7 +464,8 @@ def test_a_purge_between_a_generations_uploads_and_its_publish_leaves_a_fresh_sc
 
 
 def test_a_purge_of_another_key_between_uploads_and_publish_makes_the_publish_upload_again(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     # Same code under both keys: the us generation's uploads find every blob present (eu's),
     # then the purge of eu deletes them all before the us revision commits.
@@ -446,7 +487,8 @@ def test_a_purge_of_another_key_between_uploads_and_publish_makes_the_publish_up
 
 
 def test_a_purge_waits_for_another_keys_publish_and_keeps_the_blobs_it_shares(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_eu", "eu", LABELS), regional_run("wr_us", "us", LABELS))
     generate_now(pg_sessions, store, "wr_eu")
@@ -466,7 +508,8 @@ def test_a_purge_waits_for_another_keys_publish_and_keeps_the_blobs_it_shares(
 
 
 def test_a_publish_of_a_blob_whose_deletion_is_pending_waits_for_the_purge_to_finish(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_eu", "eu", LABELS), regional_run("wr_us", "us", LABELS))
     generate_now(pg_sessions, store, "wr_eu")
@@ -483,10 +526,15 @@ def test_a_publish_of_a_blob_whose_deletion_is_pending_waits_for_the_purge_to_fi
 
 
 def test_the_next_purge_completes_the_deletions_of_a_purge_that_died_an_hour_ago(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, regional_run("wr_eu", "eu", LABELS), regional_run("wr_us", "us", LABELS),
-           regional_run("wr_de", "de", LABELS[:1], actions=5))
+    record(
+        pg_sessions,
+        regional_run("wr_eu", "eu", LABELS),
+        regional_run("wr_us", "us", LABELS),
+        regional_run("wr_de", "de", LABELS[:1], actions=5),
+    )
     for run_id in ("wr_eu", "wr_de"):
         generate_now(pg_sessions, store, run_id)
     died_at = utcnow() - purging.ABANDONED_AFTER - timedelta(minutes=1)
@@ -504,10 +552,15 @@ def test_the_next_purge_completes_the_deletions_of_a_purge_that_died_an_hour_ago
 
 
 def test_purging_one_cache_key_leaves_the_other_keys_script_and_blobs_intact(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, regional_run("wr_eu", "eu", LABELS), regional_run("wr_us", "us", LABELS),
-           regional_run("wr_us2", "us", LABELS, actions=3))
+    record(
+        pg_sessions,
+        regional_run("wr_eu", "eu", LABELS),
+        regional_run("wr_us", "us", LABELS),
+        regional_run("wr_us2", "us", LABELS, actions=3),
+    )
     generate_now(pg_sessions, store, "wr_eu")
     generate_now(pg_sessions, store, "wr_us")
     with pg_sessions() as session:
@@ -521,8 +574,9 @@ def test_purging_one_cache_key_leaves_the_other_keys_script_and_blobs_intact(
     assert purged.blobs_kept == len(set(us_files.values()))
     with pg_sessions() as session:
         assert [s.cache_key_value for s in cache.scripts_of(session, "wf")] == ["us"]
-        assert scripts.history_rows(session, scripts.resolve_script(session, "wf", "us")
-                                    ) == us_before
+        assert (
+            scripts.history_rows(session, scripts.resolve_script(session, "wf", "us")) == us_before
+        )
         runs = set(session.scalars(select(m.WorkflowRun.workflow_run_id)))
         blocks = set(session.scalars(select(m.WorkflowRunBlock.workflow_run_id)))
     assert runs == blocks == {"wr_us", "wr_us2"}
@@ -533,7 +587,8 @@ def test_purging_one_cache_key_leaves_the_other_keys_script_and_blobs_intact(
 
 
 def test_a_redelivered_event_of_a_purged_run_records_nothing(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     events = regional_run("wr_eu", "eu", LABELS)
     settings = Settings(quiet_s=1.0, max_wait_s=5.0)
@@ -550,7 +605,8 @@ def test_a_redelivered_event_of_a_purged_run_records_nothing(
 
 
 def test_a_generation_of_a_run_purged_meanwhile_publishes_nothing(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
     record(pg_sessions, regional_run("wr_1", "eu", LABELS[:2]), regional_run("wr_2", "eu", LABELS))
     generate_now(pg_sessions, store, "wr_1")
@@ -569,10 +625,14 @@ def test_a_generation_of_a_run_purged_meanwhile_publishes_nothing(
 
 
 def test_the_audit_lists_every_operator_action_in_order_and_outlives_the_purge(
-    pg_sessions: sessionmaker[Session], store: BlobStore,
+    pg_sessions: sessionmaker[Session],
+    store: BlobStore,
 ) -> None:
-    record(pg_sessions, linear_run("wr_1", "wf", LABELS, executed=LABELS[:2]),
-           linear_run("wr_2", "wf", LABELS))
+    record(
+        pg_sessions,
+        linear_run("wr_1", "wf", LABELS, executed=LABELS[:2]),
+        linear_run("wr_2", "wf", LABELS),
+    )
     generate_now(pg_sessions, store, "wr_1")
     alice, bob = revisions.Operator("alice", "freeze"), revisions.Operator("bob")
     revisions.pin(pg_sessions, "wf", None, None, alice)
@@ -582,16 +642,22 @@ def test_the_audit_lists_every_operator_action_in_order_and_outlives_the_purge(
         revisions.promote(pg_sessions, "wf", None, 2, bob)  # refused: not recorded
     revisions.rollback(pg_sessions, "wf", None, 1, alice)
     revisions.unpin(pg_sessions, "wf", None, bob)
-    purging.purge(pg_sessions, store, purging.target_for(pg_sessions, "wf", None, False, False),
-                  revisions.Operator("carol", "personal data in v2"))
+    purging.purge(
+        pg_sessions,
+        store,
+        purging.target_for(pg_sessions, "wf", None, False, False),
+        revisions.Operator("carol", "personal data in v2"),
+    )
 
     rows = revisions.audit_rows(pg_sessions, "wf", None)
 
-    assert [(r["action"], r["by"], r["why"], r["from_version"], r["to_version"])
-            for r in rows] == [
-        ("pin", "alice", "freeze", 1, 1), ("promote", "bob", None, 1, 2),
-        ("rollback", "alice", "freeze", 2, 1), ("unpin", "bob", None, 1, 1),
-        ("purge", "carol", "personal data in v2", 1, None)]
+    assert [(r["action"], r["by"], r["why"], r["from_version"], r["to_version"]) for r in rows] == [
+        ("pin", "alice", "freeze", 1, 1),
+        ("promote", "bob", None, 1, 2),
+        ("rollback", "alice", "freeze", 2, 1),
+        ("unpin", "bob", None, 1, 1),
+        ("purge", "carol", "personal data in v2", 1, None),
+    ]
     assert [r["at"] for r in rows] == sorted(r["at"] for r in rows)
     assert rows[-1]["details"]["revisions"] == 2
     with pytest.raises(PermanentError, match="no workflow has one"):

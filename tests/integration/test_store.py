@@ -194,6 +194,7 @@ def test_delete_removes_only_that_blob_and_deleting_it_again_is_no_error(
     assert raw_locations(backend) == {backend.location(other)}
     assert backend.store.put(DATA) == DATA_SHA and backend.store.get(DATA_SHA) == DATA
 
+
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "ABC", DATA_SHA.upper(), DATA_SHA + "0"])
 def test_a_malformed_digest_is_rejected(backend: Backend, bad: str) -> None:
     with pytest.raises(PermanentError, match="not a sha256 hex digest"):

@@ -55,8 +55,9 @@ def test_the_first_event_of_a_burst_asks_for_a_wake_up_and_later_ones_do_not(
     pg_sessions: sessionmaker[Session],
 ) -> None:
     now = utcnow()
-    intakes = take_in(pg_sessions, linear_run("wr_b", "wf_b", ["a", "b", "c"], finish=False),
-                      now=now)
+    intakes = take_in(
+        pg_sessions, linear_run("wr_b", "wf_b", ["a", "b", "c"], finish=False), now=now
+    )
     assert [i.wake_up for i in intakes] == [True, False, False, False]
     assert intakes[-1].due_at == now + timedelta(seconds=SETTINGS.quiet_s)
 
@@ -132,8 +133,7 @@ def test_a_live_lease_makes_a_second_generate_task_do_nothing(
 ) -> None:
     take_in(pg_sessions, linear_run("wr_busy", "wf_busy", ["a"]))
     with pg_sessions.begin() as session:
-        assert isinstance(debounce.claim(session, "wr_busy", utcnow(), lease_s=60),
-                          debounce.Claim)
+        assert isinstance(debounce.claim(session, "wr_busy", utcnow(), lease_s=60), debounce.Claim)
     outcome = generate_due(pg_sessions, MemoryStore(), "wr_busy", SETTINGS, utcnow)
     assert outcome.result == "leased by a live holder"
     with pg_sessions() as session:
@@ -158,6 +158,7 @@ def test_blocks_of_a_run_that_never_started_wait_then_are_given_up(
 class BrokenStore(MemoryStore):
     def put(self, data: bytes) -> str:
         from worker.domain.errors import TransientError
+
         raise TransientError("store down")
 
 
@@ -250,8 +251,9 @@ def test_a_renewal_that_finds_its_lease_taken_over_stops_the_generation_before_t
 ) -> None:
     short = Settings(quiet_s=1.0, max_wait_s=5.0, lease_s=3.0)
     take_in(pg_sessions, linear_run("wr_taken", "wf_taken", ["a", "b"]))
-    outcome = generate_due(pg_sessions, TakenOverStore(pg_sessions, "wr_taken", 1.5),
-                           "wr_taken", short, utcnow)
+    outcome = generate_due(
+        pg_sessions, TakenOverStore(pg_sessions, "wr_taken", 1.5), "wr_taken", short, utcnow
+    )
     # stopped by the heartbeat's finding (Lease.check), before the publishing transaction
     assert outcome.result.startswith("rolled back") and "while generating" in outcome.result
     with pg_sessions() as session:

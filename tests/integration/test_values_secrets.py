@@ -23,15 +23,27 @@ CANARY = "CANARY-5e1f0c-typed-by-value"
 
 
 def events() -> list[dict[str, Any]]:
-    rec = Recorder("canary", defn([
-        {"label": "log_in", "block_type": "login", "url": "https://bank.test/login"},
-    ], [param("user"), param("pin", "credential")]), {"user": "ada@bank.test", "pin": CANARY})
-    rec.block("log_in", "login", [
-        act("input_text", "//input[@id='user']", "Type the user", text="ada@bank.test"),
-        act("input_text", "//input[@id='pin']", "Type the PIN", text=CANARY),
-        act("select_option", "//select[@id='pin2']", "Pick the PIN", option=CANARY),
-        act("click", "//button", "Sign in"),
-    ], task={"url": "https://bank.test/login"})
+    rec = Recorder(
+        "canary",
+        defn(
+            [
+                {"label": "log_in", "block_type": "login", "url": "https://bank.test/login"},
+            ],
+            [param("user"), param("pin", "credential")],
+        ),
+        {"user": "ada@bank.test", "pin": CANARY},
+    )
+    rec.block(
+        "log_in",
+        "login",
+        [
+            act("input_text", "//input[@id='user']", "Type the user", text="ada@bank.test"),
+            act("input_text", "//input[@id='pin']", "Type the PIN", text=CANARY),
+            act("select_option", "//select[@id='pin2']", "Pick the PIN", option=CANARY),
+            act("click", "//button", "Sign in"),
+        ],
+        task={"url": "https://bank.test/login"},
+    )
     return rec.finish().events
 
 

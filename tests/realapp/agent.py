@@ -27,20 +27,29 @@ from worker.demo.standin import _QUOTED
 from worker.runtime.identity import DESCRIBE_JS, FULL_XPATH_JS
 
 FIND_TIMEOUT_MS = 5_000
-ORDER_SCHEMA = {"type": "object", "properties": {"status": {"type": "string"},
-                                                 "total": {"type": "string"}}}
+ORDER_SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "total": {"type": "string"}},
+}
 CONTACT_SCHEMA = {"type": "object", "properties": {"email": {"type": "string"}}}
 
-_EVENT_TYPES = {"fill": "input_text", "click": "click", "select_option": "select_option",
-                "press": "keypress", "hover": "hover", "upload_file": "upload_file"}
+_EVENT_TYPES = {
+    "fill": "input_text",
+    "click": "click",
+    "select_option": "select_option",
+    "press": "keypress",
+    "hover": "hover",
+    "upload_file": "upload_file",
+}
 
 
 class AgentFailed(Exception):
     """The agent could not do what it was asked."""
 
 
-async def read_form(page: Page, goal: str | None, schema: Any, intention: str | None
-                    ) -> dict[str, Any]:
+async def read_form(
+    page: Page, goal: str | None, schema: Any, intention: str | None
+) -> dict[str, Any]:
     """The extractor: the schema's fields as the page shows them (what a model reading the
     page returns), editable or read-only. Used by the agent and by replays alike."""
     values: dict[str, Any] = {}
@@ -66,44 +75,57 @@ class Step:
     parameter_key: str | None = None  # set only for credentials, as platforms record them
 
 
-def plan(label: str, parameters: Mapping[str, Any], credentials: Mapping[str, Any],
-         loop_value: Any, memory: Mapping[str, Any]) -> list[Step]:
+def plan(
+    label: str,
+    parameters: Mapping[str, Any],
+    credentials: Mapping[str, Any],
+    loop_value: Any,
+    memory: Mapping[str, Any],
+) -> list[Step]:
     """What the agent does in each block of the help-desk workflow (its decisions)."""
 
     def search_and_open(term: Any, what: str) -> list[Step]:
-        return [Step("fill", f"Type the {what} into the 'Search' box", term),
-                Step("click", "Click 'Search'"),
-                Step("click", "Open the search result that matches the search")]
+        return [
+            Step("fill", f"Type the {what} into the 'Search' box", term),
+            Step("click", "Click 'Search'"),
+            Step("click", "Open the search result that matches the search"),
+        ]
 
     if label == "sign_in":
-        return [Step("fill", "Type the username into 'Username'", parameters["username"]),
-                Step("fill", "Type the password into 'Password'", credentials["password"],
-                     "password"),
-                Step("click", "Click 'Log in'"),
-                Step("complete", "Signed in")]
+        return [
+            Step("fill", "Type the username into 'Username'", parameters["username"]),
+            Step("fill", "Type the password into 'Password'", credentials["password"], "password"),
+            Step("click", "Click 'Log in'"),
+            Step("complete", "Signed in"),
+        ]
     if label == "find_order":
         return [*search_and_open(loop_value, "order number"), Step("complete", "Order open")]
     if label == "read_order":
         return [Step("extract", "Read the status and total from the order form")]
     if label == "read_contact":
-        return [*search_and_open(parameters["customer"], "customer name"),
-                Step("extract", "Read the email from the customer form")]
+        return [
+            *search_and_open(parameters["customer"], "customer name"),
+            Step("extract", "Read the email from the customer form"),
+        ]
     if label == "refund_order":
-        return [*search_and_open(parameters["target_order"], "order number"),
-                Step("select_option", "Choose 'Refunded' in 'Status'", "refunded"),
-                Step("click", "Click 'Save'"),
-                Step("complete", "Order marked refunded")]
+        return [
+            *search_and_open(parameters["target_order"], "order number"),
+            Step("select_option", "Choose 'Refunded' in 'Status'", "refunded"),
+            Step("click", "Click 'Save'"),
+            Step("complete", "Order marked refunded"),
+        ]
     if label == "file_ticket":
         contact = memory.get("read_contact")
         if not isinstance(contact, Mapping) or "email" not in contact:
             raise AgentFailed("file_ticket: the customer's email was not read in this run")
         target = parameters["target_order"]
-        return [Step("select_option", "Choose the order in 'Order'", target),
-                Step("fill", "Type the customer's email into 'Contact email'", contact["email"]),
-                Step("fill", "Type the subject into 'Subject'",
-                     f"Refund request for order {target}"),
-                Step("click", "Click 'Save'"),
-                Step("complete", "Ticket filed")]
+        return [
+            Step("select_option", "Choose the order in 'Order'", target),
+            Step("fill", "Type the customer's email into 'Contact email'", contact["email"]),
+            Step("fill", "Type the subject into 'Subject'", f"Refund request for order {target}"),
+            Step("click", "Click 'Save'"),
+            Step("complete", "Ticket filed"),
+        ]
     raise AgentFailed(f"no plan for block {label!r}")
 
 
@@ -129,16 +151,25 @@ class DeskAgent:
         label = request["label"]
         self.calls.append(("run_block", label))
         block = request.get("block") or {}
-        steps = plan(label, request.get("parameters") or {}, request.get("credentials") or {},
-                     request.get("loop_value"), self.memory)
+        steps = plan(
+            label,
+            request.get("parameters") or {},
+            request.get("credentials") or {},
+            request.get("loop_value"),
+            self.memory,
+        )
         if block.get("url"):
             await page.goto(block["url"], wait_until="load")
         actions: list[dict[str, Any]] = []
         extracted = None
         for step in steps:
             if step.action == "extract":
-                extracted = await read_form(page, block.get("data_extraction_goal"),
-                                            block.get("data_schema"), step.intention)
+                extracted = await read_form(
+                    page,
+                    block.get("data_extraction_goal"),
+                    block.get("data_schema"),
+                    step.intention,
+                )
                 self.memory[label] = extracted
                 actions.append(_item("extract", None, step))
             elif step.action == "complete":
@@ -175,8 +206,9 @@ class DeskAgent:
             xpath = await button.evaluate(FULL_XPATH_JS)
             seen = await button.evaluate(DESCRIBE_JS)
             await button.click()
-            done.append(_item("click", xpath, Step(
-                "click", "Accept the dialog that covers the page"), seen))
+            done.append(
+                _item("click", xpath, Step("click", "Accept the dialog that covers the page"), seen)
+            )
         return done
 
     async def _find(self, page: Page, step: Step) -> Locator:
@@ -184,17 +216,20 @@ class DeskAgent:
         candidates: list[Locator] = []
         if step.action in ("fill", "select_option") and names:
             field_name = names[-1]
-            candidates = [page.get_by_label(_exactly(field_name, colon=True)),
-                          page.get_by_role("textbox", name=_exactly(field_name))]
+            candidates = [
+                page.get_by_label(_exactly(field_name, colon=True)),
+                page.get_by_role("textbox", name=_exactly(field_name)),
+            ]
         elif step.action == "click" and names:
-            candidates = [page.get_by_role("button", name=_exactly(names[0])),
-                          page.get_by_role("link", name=_exactly(names[0])),
-                          # the button is gone or renamed: the button that submits the form
-                          page.locator("main form").first.locator("[type=submit]")]
+            candidates = [
+                page.get_by_role("button", name=_exactly(names[0])),
+                page.get_by_role("link", name=_exactly(names[0])),
+                # the button is gone or renamed: the button that submits the form
+                page.locator("main form").first.locator("[type=submit]"),
+            ]
         elif step.action == "click":  # the search result: the link named like the search
             term = await page.get_by_role("textbox", name=_exactly("Search")).input_value()
-            candidates = [page.locator("#result_list").get_by_role(
-                "link", name=_exactly(term))]
+            candidates = [page.locator("#result_list").get_by_role("link", name=_exactly(term))]
         for candidate in candidates:
             if await candidate.count():
                 element = candidate.first
@@ -203,11 +238,17 @@ class DeskAgent:
         raise AgentFailed(f"found nothing for {step.action} {step.intention!r} on {page.url}")
 
 
-def _item(action_type: str, xpath: str | None, step: Step,
-          element: dict[str, Any] | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"action_type": action_type, "xpath": xpath,
-                            "intention": step.intention, "text": None, "option": None,
-                            "parameter_key": step.parameter_key}
+def _item(
+    action_type: str, xpath: str | None, step: Step, element: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "action_type": action_type,
+        "xpath": xpath,
+        "intention": step.intention,
+        "text": None,
+        "option": None,
+        "parameter_key": step.parameter_key,
+    }
     if element is not None:  # what it acted on (worker/runtime/identity.py)
         item["element"] = element
     if action_type == "input_text":

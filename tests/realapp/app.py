@@ -52,23 +52,31 @@ class Users:
 
 def _manage(args: Sequence[str], env: dict[str, str], timeout_s: float = 120) -> None:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=PROJECT, env=env, capture_output=True,
-        text=True, timeout=timeout_s, check=False)
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
 
 def _env(database: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "DESKAPP_DB": str(database), "PYTHONDONTWRITEBYTECODE": "1",
-            **extra}
+    return {**os.environ, "DESKAPP_DB": str(database), "PYTHONDONTWRITEBYTECODE": "1", **extra}
 
 
 def seeded_database(directory: Path) -> tuple[Path, Users]:
     """Migrate a fresh SQLite database and seed it (users, customers, orders)."""
     users = Users(f"adm-{secrets.token_urlsafe(9)}", f"clk-{secrets.token_urlsafe(9)}")
     database = directory / "desk-seeded.sqlite3"
-    env = _env(database, DESKAPP_ADMIN_PASSWORD=users.admin_password,
-               DESKAPP_CLERK_PASSWORD=users.clerk_password)
+    env = _env(
+        database,
+        DESKAPP_ADMIN_PASSWORD=users.admin_password,
+        DESKAPP_CLERK_PASSWORD=users.clerk_password,
+    )
     _manage(["migrate", "--no-input", "-v", "0"], env)
     _manage(["seed"], env)
     return database, users
@@ -116,11 +124,12 @@ class State:
         return tuple(entry for entry in self.log if entry.id not in seen)
 
     def orders_changed_since(self, before: State) -> dict[str, tuple[Order, Order]]:
-        return {n: (before.orders[n], o) for n, o in self.orders.items()
-                if before.orders.get(n) != o}
+        return {
+            n: (before.orders[n], o) for n, o in self.orders.items() if before.orders.get(n) != o
+        }
 
     def tickets_since(self, before: State) -> tuple[Ticket, ...]:
-        return self.tickets[len(before.tickets):]
+        return self.tickets[len(before.tickets) :]
 
 
 _ACTIONS = {1: "added", 2: "changed", 3: "deleted"}
@@ -147,17 +156,36 @@ class DeskApp:
     def start(cls, seeded: Path, users: Users, directory: Path) -> Iterator[DeskApp]:
         database = directory / "desk.sqlite3"
         shutil.copyfile(seeded, database)
-        app = cls(database, directory / "variant.txt", directory / "slow.txt", users,
-                  free_port(), directory / "runserver.log")
+        app = cls(
+            database,
+            directory / "variant.txt",
+            directory / "slow.txt",
+            users,
+            free_port(),
+            directory / "runserver.log",
+        )
         app.variant_file.write_text("", encoding="utf-8")
         app.slow_file.write_text("", encoding="utf-8")
-        env = _env(database, DESKAPP_VARIANT_FILE=str(app.variant_file),
-                   DESKAPP_SLOW_FILE=str(app.slow_file))
+        env = _env(
+            database,
+            DESKAPP_VARIANT_FILE=str(app.variant_file),
+            DESKAPP_SLOW_FILE=str(app.slow_file),
+        )
         with app.log_path.open("wb") as log:
             app.process = subprocess.Popen(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{app.port}",
-                 "--noreload", "--insecure"],
-                cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "manage.py",
+                    "runserver",
+                    f"127.0.0.1:{app.port}",
+                    "--noreload",
+                    "--insecure",
+                ],
+                cwd=PROJECT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             app._wait_ready()
             yield app
@@ -175,8 +203,9 @@ class DeskApp:
                         return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.1)
-        raise RuntimeError(f"the help desk did not answer in {START_TIMEOUT_S} s: "
-                           f"{self.server_log()}")
+        raise RuntimeError(
+            f"the help desk did not answer in {START_TIMEOUT_S} s: {self.server_log()}"
+        )
 
     def server_log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
@@ -208,33 +237,55 @@ class DeskApp:
             return conn.execute(sql, tuple(params)).fetchall()
 
     def state(self) -> State:
-        orders = {row[0]: Order(*row) for row in self.query(
-            "SELECT o.number, c.name, o.status, printf('%.2f', o.total) "
-            "FROM shop_order o JOIN shop_customer c ON c.id = o.customer_id")}
-        tickets = tuple(Ticket(*row) for row in self.query(
-            "SELECT o.number, t.contact_email, t.subject, u.username FROM shop_ticket t "
-            "JOIN shop_order o ON o.id = t.order_id "
-            "LEFT JOIN auth_user u ON u.id = t.created_by_id ORDER BY t.id"))
+        orders = {
+            row[0]: Order(*row)
+            for row in self.query(
+                "SELECT o.number, c.name, o.status, printf('%.2f', o.total) "
+                "FROM shop_order o JOIN shop_customer c ON c.id = o.customer_id"
+            )
+        }
+        tickets = tuple(
+            Ticket(*row)
+            for row in self.query(
+                "SELECT o.number, t.contact_email, t.subject, u.username FROM shop_ticket t "
+                "JOIN shop_order o ON o.id = t.order_id "
+                "LEFT JOIN auth_user u ON u.id = t.created_by_id ORDER BY t.id"
+            )
+        )
         log = tuple(
             AdminLog(row[0], row[1], row[2], row[3], _ACTIONS.get(row[4], str(row[4])), row[5])
             for row in self.query(
                 "SELECT l.id, u.username, ct.model, l.object_repr, l.action_flag, "
                 "l.change_message FROM django_admin_log l JOIN auth_user u ON u.id = l.user_id "
-                "JOIN django_content_type ct ON ct.id = l.content_type_id ORDER BY l.id"))
+                "JOIN django_content_type ct ON ct.id = l.content_type_id ORDER BY l.id"
+            )
+        )
         last_login = dict(self.query("SELECT username, last_login FROM auth_user"))
         return State(orders, tickets, log, last_login)
 
     def sessions_of(self, username: str) -> int:
         """How many live Django sessions belong to `username` (decoded by Django itself)."""
         done = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-v", "0", "-c",
-             "from django.contrib.sessions.models import Session\n"
-             "from django.contrib.auth.models import User\n"
-             f"uid = str(User.objects.get(username={username!r}).pk)\n"
-             "print(sum(s.get_decoded().get('_auth_user_id') == uid "
-             "for s in Session.objects.all()))"],
-            cwd=PROJECT, env=_env(self.database), capture_output=True, text=True,
-            timeout=60, check=False)
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-v",
+                "0",
+                "-c",
+                "from django.contrib.sessions.models import Session\n"
+                "from django.contrib.auth.models import User\n"
+                f"uid = str(User.objects.get(username={username!r}).pk)\n"
+                "print(sum(s.get_decoded().get('_auth_user_id') == uid "
+                "for s in Session.objects.all()))",
+            ],
+            cwd=PROJECT,
+            env=_env(self.database),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"reading sessions failed: {done.stderr}")
         return int(done.stdout.split()[-1])

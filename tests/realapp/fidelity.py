@@ -53,10 +53,20 @@ def landing(desk: DeskApp, since: int, wait_s: float = 2.0) -> str | None:
     deadline = time.monotonic() + wait_s
     while True:
         served = desk.requests()[since:]
-        posts = [i for i, (method, path, _) in enumerate(served)
-                 if method == "POST" and path == TICKET_FORM]
-        after = [path for method, path, _ in served[posts[-1] + 1:] if method == "GET"
-                 and not path.startswith("/static/")] if posts else []
+        posts = [
+            i
+            for i, (method, path, _) in enumerate(served)
+            if method == "POST" and path == TICKET_FORM
+        ]
+        after = (
+            [
+                path
+                for method, path, _ in served[posts[-1] + 1 :]
+                if method == "GET" and not path.startswith("/static/")
+            ]
+            if posts
+            else []
+        )
         if after or time.monotonic() > deadline:  # the log line may trail the page a little
             return after[0] if after else None
         time.sleep(0.1)
@@ -64,8 +74,11 @@ def landing(desk: DeskApp, since: int, wait_s: float = 2.0) -> str | None:
 
 def changes(before: State, after: State) -> tuple[object, ...]:
     """What a run changed in the application: orders, tickets, and who did what."""
-    return (after.orders_changed_since(before), after.tickets_since(before),
-            [(e.username, e.model, e.object_repr, e.action) for e in after.log_since(before)])
+    return (
+        after.orders_changed_since(before),
+        after.tickets_since(before),
+        [(e.username, e.model, e.object_repr, e.action) for e in after.log_since(before)],
+    )
 
 
 @dataclass
@@ -123,8 +136,9 @@ class LiveBlocks:
         await asyncio.sleep(float(seconds))
 
 
-async def _record(chromium: str, desk: DeskApp, run_id: str, inputs: Inputs
-                  ) -> list[dict[str, Any]]:
+async def _record(
+    chromium: str, desk: DeskApp, run_id: str, inputs: Inputs
+) -> list[dict[str, Any]]:
     async with open_page(chromium) as page:
         return await wf.record_agent_run(page, run_id, desk.base_url, inputs)
 
@@ -134,17 +148,33 @@ def record(chromium: str, desk: DeskApp, run_id: str, inputs: Inputs) -> list[di
     return asyncio.run(_record(chromium, desk, run_id, inputs))
 
 
-def replay(chromium: str, cache: Cache, inputs: Inputs, run_id: str, *,
-           agent: DeskAgent | None = None) -> Replay:
+def replay(
+    chromium: str, cache: Cache, inputs: Inputs, run_id: str, *, agent: DeskAgent | None = None
+) -> Replay:
     """Replay the live revision with `inputs`; with `agent`, the agent plug-in takes what the
     script cannot do. Returns the replay and its emitted events."""
     files, definition, info = cache.live()
     started = time.monotonic()
-    result = asyncio.run(replay_revision(
-        files, definition, inputs.parameters(), inputs.credentials(), chromium_path=chromium,
-        hooks=Hooks(extractor=read_form, block_hook=LiveBlocks(definition)), agent=agent,
-        selector_timeout_s=SELECTOR_TIMEOUT_S))
+    result = asyncio.run(
+        replay_revision(
+            files,
+            definition,
+            inputs.parameters(),
+            inputs.credentials(),
+            chromium_path=chromium,
+            hooks=Hooks(extractor=read_form, block_hook=LiveBlocks(definition)),
+            agent=agent,
+            selector_timeout_s=SELECTOR_TIMEOUT_S,
+        )
+    )
     wall_s = time.monotonic() - started
-    run = RunInfo(info.workflow_permanent_id, info.workflow_version, info.script_id,
-                  info.version, inputs.parameters(), inputs.credentials(), run_id)
+    run = RunInfo(
+        info.workflow_permanent_id,
+        info.workflow_version,
+        info.script_id,
+        info.version,
+        inputs.parameters(),
+        inputs.credentials(),
+        run_id,
+    )
     return Replay(result, wall_s, emit_events(result, definition, run), agent)

@@ -57,8 +57,10 @@ async def _page_texts(chromium: str, url: str) -> tuple[str, list[str]]:
     async with open_page(chromium) as page:
         await page.goto(url)
         dialogs = await page.get_by_role("dialog").all_inner_texts()
-        buttons = [await b.get_attribute("value") or await b.inner_text()
-                   for b in await page.locator("form#login-form [type=submit]").all()]
+        buttons = [
+            await b.get_attribute("value") or await b.inner_text()
+            for b in await page.locator("form#login-form [type=submit]").all()
+        ]
         return " ".join(dialogs), buttons
 
 
@@ -85,8 +87,11 @@ def test_site_changes_are_template_overrides_switched_per_test(
 
 def typed(events: list[dict[str, Any]], label: str) -> list[tuple[str, Any, Any]]:
     [block] = [e for e in events if e["type"] == "block_completed" and e["label"] == label]
-    return [(a["action_type"], a["text"] or a["option"], a["parameter_key"])
-            for a in block["actions"] if a["action_type"] in ("input_text", "select_option")]
+    return [
+        (a["action_type"], a["text"] or a["option"], a["parameter_key"])
+        for a in block["actions"]
+        if a["action_type"] in ("input_text", "select_option")
+    ]
 
 
 def test_an_agent_run_refunds_the_order_it_names_as_the_user_it_signs_in_with(
@@ -98,20 +103,33 @@ def test_an_agent_run_refunds_the_order_it_names_as_the_user_it_signs_in_with(
     events = record(chromium, desk, "run_refund", inputs)
 
     after = desk.state()
-    assert after.orders_changed_since(before) == {"SO-1003": (
-        Order("SO-1003", "Grace Hopper", "new", "342.00"),
-        Order("SO-1003", "Grace Hopper", "refunded", "342.00"))}
+    assert after.orders_changed_since(before) == {
+        "SO-1003": (
+            Order("SO-1003", "Grace Hopper", "new", "342.00"),
+            Order("SO-1003", "Grace Hopper", "refunded", "342.00"),
+        )
+    }
     assert [(e.username, e.model, e.object_repr, e.action) for e in after.log_since(before)] == [
-        ("clerk", "order", "SO-1003", "changed")]
+        ("clerk", "order", "SO-1003", "changed")
+    ]
     assert after.tickets_since(before) == ()
     # What it read is what the database holds; how it recorded it is how real agents do.
     outputs = [e["output"] for e in events if e.get("label") == "read_order"]
-    assert outputs == [{"status": "shipped", "total": "129.90"},
-                       {"status": "shipped", "total": "75.25"}]
-    assert typed(events, "sign_in") == [("input_text", "clerk", None),
-                                        ("input_text", inputs.password, "password")]
-    xpaths = [a["xpath"] for e in events if e["type"] == "block_completed"
-              for a in e["actions"] if a["xpath"]]
+    assert outputs == [
+        {"status": "shipped", "total": "129.90"},
+        {"status": "shipped", "total": "75.25"},
+    ]
+    assert typed(events, "sign_in") == [
+        ("input_text", "clerk", None),
+        ("input_text", inputs.password, "password"),
+    ]
+    xpaths = [
+        a["xpath"]
+        for e in events
+        if e["type"] == "block_completed"
+        for a in e["actions"]
+        if a["xpath"]
+    ]
     assert xpaths and all(x.startswith("/html/body/") for x in xpaths)
     assert not any("@" in x or "'" in x for x in xpaths)  # positional: no ids, no texts
     # scriptcache takes the run in and caches a script that holds no password.
@@ -131,15 +149,19 @@ def test_an_agent_run_files_a_ticket_with_the_email_it_read_before(
 
     after = desk.state()
     assert after.tickets_since(before) == (
-        Ticket("SO-1004", "grace@cobol.test", "Refund request for order SO-1004", "clerk"),)
+        Ticket("SO-1004", "grace@cobol.test", "Refund request for order SO-1004", "clerk"),
+    )
     assert after.orders_changed_since(before) == {}
     assert [(e.username, e.model, e.action) for e in after.log_since(before)] == [
-        ("clerk", "ticket", "added")]
+        ("clerk", "ticket", "added")
+    ]
     [contact] = [e["output"] for e in events if e.get("label") == "read_contact"]
     assert contact == {"email": "grace@cobol.test"}
     assert typed(events, "file_ticket") == [
-        ("select_option", "SO-1004", None), ("input_text", "grace@cobol.test", None),
-        ("input_text", "Refund request for order SO-1004", None)]
+        ("select_option", "SO-1004", None),
+        ("input_text", "grace@cobol.test", None),
+        ("input_text", "Refund request for order SO-1004", None),
+    ]
     assert all(parse_event(json.loads(json.dumps(e))) for e in events)
     [generated] = cache.record(events)
     assert generated.regenerated

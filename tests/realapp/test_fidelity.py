@@ -51,8 +51,11 @@ def test_after_each_site_change_one_run_with_the_agent_repairs_the_script(
         assert changes(before, desk.state()) == effect, change
         assert landing(desk, served) == LIST, change
         if "relabel" in change:  # the old "Save" xpath finds "Save and add another"
-            assert [f.error.endswith(MISMATCH) for f in repairing.result.fallbacks
-                    if f.label == "file_ticket"] == [True], repairing.result.fallbacks
+            assert [
+                f.error.endswith(MISMATCH)
+                for f in repairing.result.fallbacks
+                if f.label == "file_ticket"
+            ] == [True], repairing.result.fallbacks
         assert inputs.password not in json.dumps(repairing.events)  # the agent typed it
         [repaired] = cache.record(repairing.events)
         assert repaired.regenerated and "repair" in repaired.reason, (change, repaired)
@@ -67,4 +70,3 @@ def test_after_each_site_change_one_run_with_the_agent_repairs_the_script(
         assert changes(before, desk.state()) == effect, change
         assert landing(desk, served) == LIST, change
     assert "expect=('button', 'Save changes')" in files["blocks/file_ticket.py"].decode()
-

@@ -25,5 +25,8 @@ def test_a_slow_form_post_is_waited_for_and_submitted_once(
     run.result.raise_for_error()
     ticket = Ticket("SO-1004", "grace@cobol.test", "Refund request for order SO-1004", "clerk")
     assert changes(before, desk.state()) == (
-        {}, (ticket,), [("clerk", "ticket", ticket.subject, "added")])
+        {},
+        (ticket,),
+        [("clerk", "ticket", ticket.subject, "added")],
+    )
     assert (run.fallbacks, run.agent_calls) == (0, 0), run.outcomes()

@@ -38,13 +38,15 @@ def test_a_replay_with_other_parameters_refunds_only_the_order_they_name_as_the_
     after = desk.state()
     order = before.orders["SO-1006"]
     assert changes(before, after) == (
-        {"SO-1006": (order, replace(order, status="refunded"))}, (),
-        [("admin", "order", "SO-1006", "changed")])
+        {"SO-1006": (order, replace(order, status="refunded"))},
+        (),
+        [("admin", "order", "SO-1006", "changed")],
+    )
     assert after.last_login["admin"] is not None
     assert after.last_login["clerk"] == before.last_login["clerk"]
     assert read_values(run, "read_order") == [
-        {"status": before.orders[n].status, "total": before.orders[n].total}
-        for n in OTHER_ORDERS]
+        {"status": before.orders[n].status, "total": before.orders[n].total} for n in OTHER_ORDERS
+    ]
     assert read_values(run, "read_contact") == [{"email": "alan@bletchley.test"}]
     files, _, _ = cache.live()
     for recorded_value in ("'clerk'", "Grace Hopper", "SO-1003", "grace@cobol.test"):
@@ -55,8 +57,9 @@ def test_a_replay_with_other_parameters_files_the_ticket_with_the_email_it_read(
     chromium: str, desk: DeskApp, cache: Cache
 ) -> None:
     cache.record(record(chromium, desk, "run_refund", as_clerk(desk, "refund", "SO-1003")))
-    [learned] = cache.record(record(chromium, desk, "run_ticket",
-                                    as_clerk(desk, "ticket", "SO-1004")))
+    [learned] = cache.record(
+        record(chromium, desk, "run_ticket", as_clerk(desk, "ticket", "SO-1004"))
+    )
     assert (learned.regenerated, learned.labels) == (True, ("file_ticket",))
     other = as_admin(desk, "ticket", "SO-1008", "Edsger Dijkstra")
     before = desk.state()
@@ -66,7 +69,8 @@ def test_a_replay_with_other_parameters_files_the_ticket_with_the_email_it_read(
     run.result.raise_for_error()
     assert run.fallbacks == 0
     assert changes(before, desk.state()) == (
-        {}, (Ticket("SO-1008", "edsger@goto.test", "Refund request for order SO-1008",
-                    "admin"),),
-        [("admin", "ticket", "Refund request for order SO-1008", "added")])
+        {},
+        (Ticket("SO-1008", "edsger@goto.test", "Refund request for order SO-1008", "admin"),),
+        [("admin", "ticket", "Refund request for order SO-1008", "added")],
+    )
     assert read_values(run, "read_contact") == [{"email": "edsger@goto.test"}]

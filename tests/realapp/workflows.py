@@ -44,9 +44,13 @@ class Inputs:
     action: str  # "refund" or "ticket"
 
     def parameters(self) -> dict[str, Any]:
-        return {"username": self.username, "order_numbers": list(self.order_numbers),
-                "customer": self.customer, "target_order": self.target_order,
-                "action": self.action}
+        return {
+            "username": self.username,
+            "order_numbers": list(self.order_numbers),
+            "customer": self.customer,
+            "target_order": self.target_order,
+            "action": self.action,
+        }
 
     def credentials(self) -> dict[str, Any]:
         return {"password": self.password}
@@ -65,32 +69,67 @@ def definition(base_url: str) -> dict[str, Any]:
             {"key": "action", "parameter_type": "workflow"},
         ],
         "blocks": [
-            {"label": "sign_in", "block_type": "login", "url": f"{base_url}/admin/login/",
-             "navigation_goal": "Sign in to the help desk with the given credentials"},
-            {"label": "each_order", "block_type": "for_loop", "loop_over": "order_numbers",
-             "loop_blocks": [
-                 {"label": "find_order", "block_type": "navigation",
-                  "url": f"{base_url}/admin/shop/order/",
-                  "navigation_goal": "Search for order {{ current_value }} and open it"},
-                 {"label": "read_order", "block_type": "extraction",
-                  "data_extraction_goal": "Read the order's status and total",
-                  "data_schema": ORDER_SCHEMA},
-             ]},
-            {"label": "read_contact", "block_type": "extraction",
-             "url": f"{base_url}/admin/shop/customer/",
-             "data_extraction_goal": "Find customer {{ customer }} and read their email",
-             "data_schema": CONTACT_SCHEMA},
-            {"label": "route", "block_type": "conditional", "branches": [
-                {"condition": "{{ action == 'refund' }}", "blocks": [
-                    {"label": "refund_order", "block_type": "task",
-                     "url": f"{base_url}/admin/shop/order/",
-                     "navigation_goal": "Mark order {{ target_order }} as refunded"}]},
-                {"condition": None, "blocks": [
-                    {"label": "file_ticket", "block_type": "task",
-                     "url": f"{base_url}/admin/shop/ticket/add/",
-                     "navigation_goal": "File a ticket about order {{ target_order }} "
-                                        "addressed to {{ read_contact.output.email }}"}]},
-            ]},
+            {
+                "label": "sign_in",
+                "block_type": "login",
+                "url": f"{base_url}/admin/login/",
+                "navigation_goal": "Sign in to the help desk with the given credentials",
+            },
+            {
+                "label": "each_order",
+                "block_type": "for_loop",
+                "loop_over": "order_numbers",
+                "loop_blocks": [
+                    {
+                        "label": "find_order",
+                        "block_type": "navigation",
+                        "url": f"{base_url}/admin/shop/order/",
+                        "navigation_goal": "Search for order {{ current_value }} and open it",
+                    },
+                    {
+                        "label": "read_order",
+                        "block_type": "extraction",
+                        "data_extraction_goal": "Read the order's status and total",
+                        "data_schema": ORDER_SCHEMA,
+                    },
+                ],
+            },
+            {
+                "label": "read_contact",
+                "block_type": "extraction",
+                "url": f"{base_url}/admin/shop/customer/",
+                "data_extraction_goal": "Find customer {{ customer }} and read their email",
+                "data_schema": CONTACT_SCHEMA,
+            },
+            {
+                "label": "route",
+                "block_type": "conditional",
+                "branches": [
+                    {
+                        "condition": "{{ action == 'refund' }}",
+                        "blocks": [
+                            {
+                                "label": "refund_order",
+                                "block_type": "task",
+                                "url": f"{base_url}/admin/shop/order/",
+                                "navigation_goal": "Mark order {{ target_order }} as refunded",
+                            }
+                        ],
+                    },
+                    {
+                        "condition": None,
+                        "blocks": [
+                            {
+                                "label": "file_ticket",
+                                "block_type": "task",
+                                "url": f"{base_url}/admin/shop/ticket/add/",
+                                "navigation_goal": "File a ticket about order {{ target_order }} "
+                                "addressed to {{ read_contact.output.email }}",
+                            }
+                        ],
+                    },
+                ],
+            },
             {"label": "settle", "block_type": "wait", "seconds": 1},
         ],
     }
@@ -120,69 +159,129 @@ class _Recorder:
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def event(self, kind: str, **fields: Any) -> None:
-        self.events.append({"type": kind, "event_id": f"evt_{self.run_id}_{len(self.events)}",
-                            "occurred_at": self.now.isoformat(), "workflow_run_id": self.run_id,
-                            **fields})
+        self.events.append(
+            {
+                "type": kind,
+                "event_id": f"evt_{self.run_id}_{len(self.events)}",
+                "occurred_at": self.now.isoformat(),
+                "workflow_run_id": self.run_id,
+                **fields,
+            }
+        )
 
-    def completed(self, label: str, block_type: str, block_id: str, *, seconds: float,
-                  parent: str | None = None, loop: tuple[int, Any] | None = None,
-                  task: dict[str, Any] | None = None, actions: list[dict[str, Any]] = (),
-                  **extra: Any) -> None:
+    def completed(
+        self,
+        label: str,
+        block_type: str,
+        block_id: str,
+        *,
+        seconds: float,
+        parent: str | None = None,
+        loop: tuple[int, Any] | None = None,
+        task: dict[str, Any] | None = None,
+        actions: list[dict[str, Any]] = (),
+        **extra: Any,
+    ) -> None:
         self.now += timedelta(seconds=seconds)
-        self.event("block_completed", workflow_run_block_id=block_id,
-                   parent_workflow_run_block_id=parent, label=label, block_type=block_type,
-                   status="completed", executed_with="agent",
-                   loop_index=None if loop is None else loop[0],
-                   loop_value=None if loop is None else loop[1], task=task,
-                   actions=list(actions), **extra)
+        self.event(
+            "block_completed",
+            workflow_run_block_id=block_id,
+            parent_workflow_run_block_id=parent,
+            label=label,
+            block_type=block_type,
+            status="completed",
+            executed_with="agent",
+            loop_index=None if loop is None else loop[0],
+            loop_value=None if loop is None else loop[1],
+            task=task,
+            actions=list(actions),
+            **extra,
+        )
 
-    async def block(self, block: dict[str, Any], *, parent: str | None = None,
-                    loop: tuple[int, Any] | None = None) -> None:
+    async def block(
+        self,
+        block: dict[str, Any],
+        *,
+        parent: str | None = None,
+        loop: tuple[int, Any] | None = None,
+    ) -> None:
         """One block run by the agent (`run_block`), as its event."""
         label = block["label"]
         block_id = f"wrb_{self.run_id}_{len(self.events)}"
         started = time.monotonic()
-        result = await self.agent.run_block(self.page, {
-            "label": label, "block": block, "reason": "not cached",
-            "loop_index": None if loop is None else loop[0],
-            "loop_value": None if loop is None else loop[1],
-            "parameters": self.inputs.parameters(), "credentials": self.inputs.credentials()})
+        result = await self.agent.run_block(
+            self.page,
+            {
+                "label": label,
+                "block": block,
+                "reason": "not cached",
+                "loop_index": None if loop is None else loop[0],
+                "loop_value": None if loop is None else loop[1],
+                "parameters": self.inputs.parameters(),
+                "credentials": self.inputs.credentials(),
+            },
+        )
         if result["status"] != "completed":
             raise AssertionError(f"the agent could not run {label!r}: {result}")
-        actions = [{"action_id": f"act_{block_id}_{i}", "reasoning": None,
-                    "status": "completed", **a} for i, a in enumerate(result["actions"])]
-        task = {"task_id": f"tsk_{block_id}", "url": self.page.url,
-                "navigation_goal": self.render(block.get("navigation_goal"), loop),
-                "data_extraction_goal": self.render(block.get("data_extraction_goal"), loop),
-                "extracted_information_schema": block.get("data_schema")}
+        actions = [
+            {"action_id": f"act_{block_id}_{i}", "reasoning": None, "status": "completed", **a}
+            for i, a in enumerate(result["actions"])
+        ]
+        task = {
+            "task_id": f"tsk_{block_id}",
+            "url": self.page.url,
+            "navigation_goal": self.render(block.get("navigation_goal"), loop),
+            "data_extraction_goal": self.render(block.get("data_extraction_goal"), loop),
+            "extracted_information_schema": block.get("data_schema"),
+        }
         extra = {} if result.get("extracted") is None else {"output": result["extracted"]}
-        self.completed(label, block["block_type"], block_id, parent=parent, loop=loop,
-                       task=task, actions=actions,
-                       seconds=time.monotonic() - started + STEP_S * (len(actions) + 1),
-                       **extra)
+        self.completed(
+            label,
+            block["block_type"],
+            block_id,
+            parent=parent,
+            loop=loop,
+            task=task,
+            actions=actions,
+            seconds=time.monotonic() - started + STEP_S * (len(actions) + 1),
+            **extra,
+        )
 
     def render(self, template: str | None, loop: tuple[int, Any] | None) -> str | None:
         """A goal as the platform hands it to its agent: the run's values filled in."""
         if template is None:
             return None
-        values = {**self.inputs.parameters(), "current_value": None if loop is None else loop[1],
-                  **{label: {"output": out} for label, out in self.agent.memory.items()}}
-        return jinja2.Environment(undefined=jinja2.ChainableUndefined).from_string(
-            template).render(values)
+        values = {
+            **self.inputs.parameters(),
+            "current_value": None if loop is None else loop[1],
+            **{label: {"output": out} for label, out in self.agent.memory.items()},
+        }
+        return (
+            jinja2.Environment(undefined=jinja2.ChainableUndefined)
+            .from_string(template)
+            .render(values)
+        )
 
 
-async def record_agent_run(page: Page, run_id: str, base_url: str, inputs: Inputs, *,
-                           agent: DeskAgent | None = None) -> list[dict[str, Any]]:
+async def record_agent_run(
+    page: Page, run_id: str, base_url: str, inputs: Inputs, *, agent: DeskAgent | None = None
+) -> list[dict[str, Any]]:
     """The agent's run of the workflow on the live application, as the events its platform
     publishes. Every block runs with the agent; the application's data changes as it says."""
     definition_ = definition(base_url)
     blocks = blocks_by_label(definition_)
-    rec = _Recorder(agent or DeskAgent(), page, run_id, inputs,
-                    datetime.now(UTC).replace(microsecond=0))
-    rec.event("run_started", workflow_permanent_id=WPID, workflow_version=1,
-              definition=definition_,
-              parameters={**inputs.parameters(), **inputs.credentials()},
-              run_with="agent", code_gen=False)
+    rec = _Recorder(
+        agent or DeskAgent(), page, run_id, inputs, datetime.now(UTC).replace(microsecond=0)
+    )
+    rec.event(
+        "run_started",
+        workflow_permanent_id=WPID,
+        workflow_version=1,
+        definition=definition_,
+        parameters={**inputs.parameters(), **inputs.credentials()},
+        run_with="agent",
+        code_gen=False,
+    )
     await rec.block(blocks["sign_in"])
     loop_id = f"wrb_{run_id}_each_order"
     for index, number in enumerate(inputs.order_numbers):

@@ -32,7 +32,7 @@ SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0)
 
 SLOW_OR_HUGE = {
     "nested range": "{% for a in range(100000) %}{% for b in range(100000) %}"
-                    "{% endfor %}{% endfor %}x",
+    "{% endfor %}{% endfor %}x",
     "repeated repetition": '{{ "x"*512*512*512*512 }}',
     "center": '{{ "a"|center(300000000) }}',
     "format width": '{{ "%0300000000d"|format(1) }}',
@@ -44,7 +44,8 @@ SLOW_OR_HUGE = {
 
 @pytest.mark.parametrize("template", list(SLOW_OR_HUGE.values()), ids=list(SLOW_OR_HUGE))
 def test_a_slow_or_huge_cache_key_template_is_a_permanent_error_within_the_bound(
-        template: str) -> None:
+    template: str,
+) -> None:
     d = Definition.model_validate({"cache_key": template})
     started = time.monotonic()
     with pytest.raises(PermanentError, match=r"^cache_key: .*(cannot be rendered|over \d+)"):
@@ -53,15 +54,16 @@ def test_a_slow_or_huge_cache_key_template_is_a_permanent_error_within_the_bound
 
 
 def test_an_ordinary_cache_key_template_still_renders() -> None:
-    for template, key in [("{{ tenant }}-{{ region|lower }}", "acme-eu"),
-                          ('{{ "%s/%s"|format(tenant, region) }}', "acme/EU"),
-                          ("{% if region %}{{ region }}{% else %}none{% endif %}", "EU")]:
+    for template, key in [
+        ("{{ tenant }}-{{ region|lower }}", "acme-eu"),
+        ('{{ "%s/%s"|format(tenant, region) }}', "acme/EU"),
+        ("{% if region %}{{ region }}{% else %}none{% endif %}", "EU"),
+    ]:
         d = Definition.model_validate({"cache_key": template})
         assert render_cache_key(d, {"tenant": "acme", "region": "EU"}) == key
 
 
-def intake_all(sessions: sessionmaker[Session], events: list[dict[str, Any]]
-               ) -> list[str | None]:
+def intake_all(sessions: sessionmaker[Session], events: list[dict[str, Any]]) -> list[str | None]:
     """Take events in as the intake task does; the error of each refused one, else None."""
     errors: list[str | None] = []
     for raw in events:
@@ -75,7 +77,8 @@ def intake_all(sessions: sessionmaker[Session], events: list[dict[str, Any]]
 
 
 def test_a_label_too_long_to_store_is_refused_at_intake_naming_the_field(
-        pg_sessions: sessionmaker[Session]) -> None:
+    pg_sessions: sessionmaker[Session],
+) -> None:
     long_label = "L" * 9000
     in_definition = RunBuilder("wr_long_def", "wf_long", definition([task_block(long_label)]))
     in_block = RunBuilder("wr_long_block", "wf_long2", definition([task_block("a")]))
@@ -91,7 +94,8 @@ def test_a_label_too_long_to_store_is_refused_at_intake_naming_the_field(
 
 
 def test_the_reserved_orchestrator_label_is_refused_in_a_definition_and_in_a_block(
-        pg_sessions: sessionmaker[Session]) -> None:
+    pg_sessions: sessionmaker[Session],
+) -> None:
     start = RunBuilder("wr_res", "wf_res", definition([task_block("__start_block__")]))
     block = RunBuilder("wr_res2", "wf_res2", definition([task_block("a")]))
     block.block("a")
@@ -106,40 +110,58 @@ def test_the_reserved_orchestrator_label_is_refused_in_a_definition_and_in_a_blo
 def nested_loops(depth: int) -> dict[str, Any]:
     block: dict[str, Any] = task_block("leaf")
     for level in range(depth):
-        block = {"label": f"loop{level}", "block_type": "for_loop", "loop_over": "xs",
-                 "loop_blocks": [block]}
+        block = {
+            "label": f"loop{level}",
+            "block_type": "for_loop",
+            "loop_over": "xs",
+            "loop_blocks": [block],
+        }
     return block
 
 
 def test_loops_nested_too_deep_to_compile_are_refused_and_the_deepest_allowed_compiles(
-        pg_sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    pg_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     params = [{"key": "xs", "parameter_type": "workflow"}]
-    too_deep = RunBuilder("wr_deep21", "wf_deep21",
-                          definition([nested_loops(21)], parameters=params))
+    too_deep = RunBuilder(
+        "wr_deep21", "wf_deep21", definition([nested_loops(21)], parameters=params)
+    )
     assert "loops nested deeper than" in (intake_all(pg_sessions, [too_deep.events[0]])[0] or "")
 
-    run = RunBuilder("wr_deep", "wf_deep",
-                     definition([nested_loops(MAX_LOOP_DEPTH)], parameters=params),
-                     parameters={"xs": ["v"]})
+    run = RunBuilder(
+        "wr_deep",
+        "wf_deep",
+        definition([nested_loops(MAX_LOOP_DEPTH)], parameters=params),
+        parameters={"xs": ["v"]},
+    )
     parent = None
     for level in reversed(range(MAX_LOOP_DEPTH)):
-        parent = run.block(f"loop{level}", "for_loop", actions=0, parent=parent,
-                           loop_index=None if level == MAX_LOOP_DEPTH - 1 else 0,
-                           loop_value=None if level == MAX_LOOP_DEPTH - 1 else "v")
+        parent = run.block(
+            f"loop{level}",
+            "for_loop",
+            actions=0,
+            parent=parent,
+            loop_index=None if level == MAX_LOOP_DEPTH - 1 else 0,
+            loop_value=None if level == MAX_LOOP_DEPTH - 1 else "v",
+        )
     run.block("leaf", parent=parent, loop_index=0, loop_value="v")
     assert intake_all(pg_sessions, run.finish()) == [None] * (MAX_LOOP_DEPTH + 3)
 
     result = generate(pg_sessions, open_store(f"file://{tmp_path}"), "wr_deep")
 
     assert result.regenerated, result.reason
-    main = next(p.read_text() for p in tmp_path.rglob("*") if p.is_file()
-                and b"run_workflow" in p.read_bytes())
+    main = next(
+        p.read_text()
+        for p in tmp_path.rglob("*")
+        if p.is_file() and b"run_workflow" in p.read_bytes()
+    )
     compile(main, "main.py", "exec")
     assert main.count("async for") == MAX_LOOP_DEPTH
 
 
 def test_a_block_whose_label_is_not_in_the_definition_is_dead_lettered_in_either_order(
-        pg_sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    pg_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     after = RunBuilder("wr_stray_after", "wf_stray", definition([task_block("a")]))
     after.block("a")
     after.block("ghost")
@@ -155,23 +177,34 @@ def test_a_block_whose_label_is_not_in_the_definition_is_dead_lettered_in_either
     assert errors[3:] == [None, None, None]
     with pg_sessions() as session:
         entries = session.scalars(select(m.DeadLetter)).all()
-        kept = session.scalars(select(m.WorkflowRunBlock.label).where(
-            m.WorkflowRunBlock.workflow_run_id == "wr_stray_before")).all()
+        kept = session.scalars(
+            select(m.WorkflowRunBlock.label).where(
+                m.WorkflowRunBlock.workflow_run_id == "wr_stray_before"
+            )
+        ).all()
     assert [(e.workflow_run_id, e.task_name) for e in entries] == [
-        ("wr_stray_before", "scriptcache.block_completed")]
+        ("wr_stray_before", "scriptcache.block_completed")
+    ]
     assert "label 'ghost' is not in the definition" in entries[0].error
     assert kept == ["a"]
     # The dead letter replays into the same check: still refused, with the same reason.
     assert "label 'ghost' is not in the definition" in (
-        intake_all(pg_sessions, [entries[0].payload])[0] or "")
+        intake_all(pg_sessions, [entries[0].payload])[0] or ""
+    )
     result = generate(pg_sessions, open_store(f"file://{tmp_path}"), "wr_stray_before")
     assert result.regenerated and result.labels == ("a",)
 
 
 def test_an_unknown_block_type_is_recorded_and_never_cached(
-        pg_sessions: sessionmaker[Session], tmp_path: Path) -> None:
-    run = RunBuilder("wr_new_type", "wf_new_type", definition([
-        task_block("a"), {"label": "hologram", "block_type": "hologram_v9", "beam": 3}]))
+    pg_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    run = RunBuilder(
+        "wr_new_type",
+        "wf_new_type",
+        definition(
+            [task_block("a"), {"label": "hologram", "block_type": "hologram_v9", "beam": 3}]
+        ),
+    )
     run.block("a")
     run.block("hologram", "hologram_v9")
     assert intake_all(pg_sessions, run.finish()) == [None] * 4
@@ -186,12 +219,18 @@ def test_an_unknown_block_type_is_recorded_and_never_cached(
 
 
 def test_a_recorded_url_with_a_template_stays_a_literal_in_task_v2_children(
-        pg_sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    pg_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
     evil = "https://evil.test/?q={{ password }}&t={% if 1 %}x{% endif %}"
-    run = RunBuilder("wr_v2", "wf_v2", definition(
-        [{"label": "agentic", "block_type": "task_v2", "prompt": "do it"}],
-        parameters=[{"key": "password", "parameter_type": "credential"}]),
-        parameters={"password": "pw-value-123"})
+    run = RunBuilder(
+        "wr_v2",
+        "wf_v2",
+        definition(
+            [{"label": "agentic", "block_type": "task_v2", "prompt": "do it"}],
+            parameters=[{"key": "password", "parameter_type": "credential"}],
+        ),
+        parameters={"password": "pw-value-123"},
+    )
     parent = run.block("agentic", "task_v2", actions=0)
     run.block("child", "navigation", parent=parent)
     events = run.finish()
@@ -209,19 +248,25 @@ def test_a_recorded_url_with_a_template_stays_a_literal_in_task_v2_children(
 
 
 def test_a_render_failure_is_dead_lettered_at_once_with_its_reason(
-        pg_sessions: sessionmaker[Session], tmp_path: Path) -> None:
-    run = RunBuilder("wr_macro", "wf_macro", definition(
-        [task_block("a")], cache_key=SLOW_OR_HUGE["recursive macro"]))
+    pg_sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    run = RunBuilder(
+        "wr_macro",
+        "wf_macro",
+        definition([task_block("a")], cache_key=SLOW_OR_HUGE["recursive macro"]),
+    )
     run.block("a")
     assert intake_all(pg_sessions, run.finish()) == [None] * 3
     with pytest.raises(PermanentError) as caught:
         generate(pg_sessions, open_store(f"file://{tmp_path}"), "wr_macro")
 
-    failure = deadletter.Failure("scriptcache.generate", "t", caught.value,
-                                 {"workflow_run_id": "wr_macro"}, 1, "Traceback")
+    failure = deadletter.Failure(
+        "scriptcache.generate", "t", caught.value, {"workflow_run_id": "wr_macro"}, 1, "Traceback"
+    )
 
     class Log:
         def warning(self, *_: Any, **__: Any) -> None: ...
+
         error = warning
 
     entry_id = deadletter.record_failure(pg_sessions, failure, utcnow(), Log(), lease_s=10)

@@ -31,23 +31,46 @@ from tests.security.conftest import all_logs, blobs_dir, dump_tables, live_files
 
 CANARY = "CANARY-e2e-6b1f-s3cr3t-VALUE"
 AUTH = "ops:a-real-flower-pass"
-PARAMS = [{"key": "email", "parameter_type": "workflow"},
-          {"key": "password", "parameter_type": "credential", "default": CANARY}]
+PARAMS = [
+    {"key": "email", "parameter_type": "workflow"},
+    {"key": "password", "parameter_type": "credential", "default": CANARY},
+]
 
 
 def canary_run(run_id: str, wpid: str) -> list[dict[str, Any]]:
-    builder = RunBuilder(run_id, wpid, definition([task_block("sign_in", "login")],
-                                                  parameters=PARAMS),
-                         parameters={"email": "a@example.test", "password": CANARY})
-    builder.block("sign_in", "login", actions=[
-        {"action_type": "input_text", "xpath": "//input[@name='email']", "parameter_key": "email",
-         "text": "a@example.test", "intention": "Type the email"},
-        {"action_type": "input_text", "xpath": "//input[@name='password']", "text": CANARY,
-         "intention": f"Type {CANARY}"},  # typed without its key, and inside other text
-        {"action_type": "input_text", "xpath": "//input[@name='again']", "text": CANARY,
-         "parameter_key": "password", "intention": "Type it again"},
-        {"action_type": "click", "xpath": "//button", "intention": "Sign in"},
-    ])
+    builder = RunBuilder(
+        run_id,
+        wpid,
+        definition([task_block("sign_in", "login")], parameters=PARAMS),
+        parameters={"email": "a@example.test", "password": CANARY},
+    )
+    builder.block(
+        "sign_in",
+        "login",
+        actions=[
+            {
+                "action_type": "input_text",
+                "xpath": "//input[@name='email']",
+                "parameter_key": "email",
+                "text": "a@example.test",
+                "intention": "Type the email",
+            },
+            {
+                "action_type": "input_text",
+                "xpath": "//input[@name='password']",
+                "text": CANARY,
+                "intention": f"Type {CANARY}",
+            },  # typed without its key, and inside other text
+            {
+                "action_type": "input_text",
+                "xpath": "//input[@name='again']",
+                "text": CANARY,
+                "parameter_key": "password",
+                "intention": "Type it again",
+            },
+            {"action_type": "click", "xpath": "//button", "intention": "Sign in"},
+        ],
+    )
     events = builder.finish()
     events[1]["task"]["url"] = f"https://bank.test/login?pw={CANARY}"
     return events
@@ -73,8 +96,11 @@ class Receiver:
         task's id, as Flower sees them)."""
         events = list(self.events)
         names = {e.get("uuid"): e.get("name") for e in events if e.get("name")}
-        return [e for e in events if e.get("type") == kind
-                and (name is None or names.get(e.get("uuid")) == name)]
+        return [
+            e
+            for e in events
+            if e.get("type") == kind and (name is None or names.get(e.get("uuid")) == name)
+        ]
 
     def stop(self) -> None:
         if self._receiver is not None:
@@ -92,8 +118,12 @@ def database_refusing_connections(pg_url: str) -> Iterator[None]:
     try:
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :name"), {"name": name})
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"
+                ),
+                {"name": name},
+            )
         yield
     finally:
         with admin.connect() as conn:
@@ -128,24 +158,35 @@ def resent_bodies(broker_url: str) -> list[str]:
 
 def flower_get(port: int, path: str) -> str:
     login = base64.b64encode(AUTH.encode()).decode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                     headers={"Authorization": f"Basic {login}"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Basic {login}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return str(response.read().decode())
 
 
 def test_a_credential_stays_out_of_everything_celery_shows_through_retries(
-        sec_stack: Stack, pg_url: str, tmp_path: Path) -> None:
+    sec_stack: Stack, pg_url: str, tmp_path: Path
+) -> None:
     broker = sec_stack.env["SCRIPTCACHE_BROKER_URL"]
     sec_stack.env.update(SCRIPTCACHE_MAX_RETRIES="30")  # more than the outage needs
     port = free_port()
     var = tmp_path / "flower-var"
     flower = subprocess.Popen(
-        ["bash", "deploy/flower.sh"], cwd=ROOT, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, **sec_stack.env, "FLOWER_BASIC_AUTH": AUTH, "FLOWER_PORT": str(port),
-             "SCRIPTCACHE_VAR_DIR": str(var),
-             "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"})
+        ["bash", "deploy/flower.sh"],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={
+            **os.environ,
+            **sec_stack.env,
+            "FLOWER_BASIC_AUTH": AUTH,
+            "FLOWER_PORT": str(port),
+            "SCRIPTCACHE_VAR_DIR": str(var),
+            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        },
+    )
     receiver = Receiver(broker)
     try:
         wait_for_port(port, timeout_s=60)
@@ -155,29 +196,49 @@ def test_a_credential_stays_out_of_everything_celery_shows_through_retries(
         second = canary_run("wr_all_down", "wf_all_down")  # every event while it is down
         bad = dict(first[1], event_id="evt_bad_canary", status="exploded")
         sec_stack.publish([first[0], bad])
-        wait_until(lambda: len(receiver.of("task-succeeded")) >= 1
-                   and len(receiver.of("task-failed")) >= 1, 60,
-                   "run_started recorded and the bad block dead-lettered", sec_stack)
+        wait_until(
+            lambda: (
+                len(receiver.of("task-succeeded")) >= 1 and len(receiver.of("task-failed")) >= 1
+            ),
+            60,
+            "run_started recorded and the bad block dead-lettered",
+            sec_stack,
+        )
 
         with database_refusing_connections(pg_url):
             sec_stack.publish([second[0]])
-            wait_until(lambda: receiver.of("task-retried", "scriptcache.run_started"), 60,
-                       "the run_started to be retried", sec_stack)
+            wait_until(
+                lambda: receiver.of("task-retried", "scriptcache.run_started"),
+                60,
+                "the run_started to be retried",
+                sec_stack,
+            )
             sec_stack.publish(first[1:] + second[1:])
-            wait_until(lambda: len(receiver.of("task-retried", "scriptcache.block_completed"))
-                       >= 4, 60, "every block event to be retried", sec_stack)
+            wait_until(
+                lambda: len(receiver.of("task-retried", "scriptcache.block_completed")) >= 4,
+                60,
+                "every block event to be retried",
+                sec_stack,
+            )
             bodies = resent_bodies(broker)
         assert bodies, "no re-sent message was found in Redis"
-        assert all(CANARY not in body for body in bodies), [
-            b for b in bodies if CANARY in b][:1]
+        assert all(CANARY not in body for body in bodies), [b for b in bodies if CANARY in b][:1]
 
         for wpid in ("wf_up_first", "wf_all_down"):
-            wait_until(lambda wpid=wpid: live_labels(sec_stack, wpid) == {"sign_in"}, 90,
-                       f"{wpid} to be generated after the outage", sec_stack)
+            wait_until(
+                lambda wpid=wpid: live_labels(sec_stack, wpid) == {"sign_in"},
+                90,
+                f"{wpid} to be generated after the outage",
+                sec_stack,
+            )
             main = live_files(sec_stack, wpid)["main.py"].decode()
             assert main.count("ctx.credential('password')") == 2, main
-        wait_until(lambda: '"scriptcache.block_completed"' in flower_get(port, "/api/tasks"),
-                   60, "Flower to see the tasks", sec_stack)
+        wait_until(
+            lambda: '"scriptcache.block_completed"' in flower_get(port, "/api/tasks"),
+            60,
+            "Flower to see the tasks",
+            sec_stack,
+        )
         flower_tasks = flower_get(port, "/api/tasks")
     finally:
         receiver.stop()
@@ -186,8 +247,13 @@ def test_a_credential_stays_out_of_everything_celery_shows_through_retries(
         sec_stack.stop_all()
 
     kinds = {e["type"] for e in receiver.events}
-    assert {"task-sent", "task-received", "task-retried", "task-succeeded",
-            "task-failed"} <= kinds, kinds
+    assert {
+        "task-sent",
+        "task-received",
+        "task-retried",
+        "task-succeeded",
+        "task-failed",
+    } <= kinds, kinds
     leaked = [e for e in receiver.events if CANARY in json.dumps(e, default=str)]
     assert leaked == [], leaked[:2]
     assert CANARY not in flower_tasks
@@ -197,8 +263,11 @@ def test_a_credential_stays_out_of_everything_celery_shows_through_retries(
     tables = dump_tables(sec_stack)
     assert "evt_bad_canary" in tables and "wr_all_down" in tables
     assert CANARY not in tables, [line for line in tables.splitlines() if CANARY in line][:3]
-    assert all(CANARY.encode() not in p.read_bytes()
-               for p in blobs_dir(sec_stack).rglob("*") if p.is_file())
+    assert all(
+        CANARY.encode() not in p.read_bytes()
+        for p in blobs_dir(sec_stack).rglob("*")
+        if p.is_file()
+    )
     logs = all_logs(sec_stack)
     assert "dead_lettered" in logs and "Retry in" in logs
     assert CANARY not in logs, [line for line in logs.splitlines() if CANARY in line][:3]

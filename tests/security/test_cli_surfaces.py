@@ -38,15 +38,25 @@ AUTH = "ops:a-real-flower-pass"
 CANARY = "CANARY-41c7-plan-s3cr3t"
 
 
-def run_cli(args: list[str], env: dict[str, str], **kwargs: Any
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], cwd=ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=180, **kwargs)
+def run_cli(
+    args: list[str], env: dict[str, str], **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        **kwargs,
+    )
 
 
 def sqlite_env(tmp_path: Path) -> dict[str, str]:
-    return {"SCRIPTCACHE_DATABASE_URL": f"sqlite:///{tmp_path / 'sc.db'}",
-            "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}"}
+    return {
+        "SCRIPTCACHE_DATABASE_URL": f"sqlite:///{tmp_path / 'sc.db'}",
+        "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}",
+    }
 
 
 def write_events(path: Path, events: list[dict[str, Any]]) -> Path:
@@ -59,9 +69,14 @@ def write_events(path: Path, events: list[dict[str, Any]]) -> Path:
 
 def flower_env(tmp_path: Path, port: int, redis_server: str, auth: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"}
-    env.update(TEST_ENV, SCRIPTCACHE_BROKER_URL=redis_server, FLOWER_PORT=str(port),
-               SCRIPTCACHE_VAR_DIR=str(tmp_path / "var"), PATH=f"{BIN}:{env.get('PATH', '')}",
-               SCRIPTCACHE_DATABASE_URL=f"sqlite:///{tmp_path / 'sc.db'}")
+    env.update(
+        TEST_ENV,
+        SCRIPTCACHE_BROKER_URL=redis_server,
+        FLOWER_PORT=str(port),
+        SCRIPTCACHE_VAR_DIR=str(tmp_path / "var"),
+        PATH=f"{BIN}:{env.get('PATH', '')}",
+        SCRIPTCACHE_DATABASE_URL=f"sqlite:///{tmp_path / 'sc.db'}",
+    )
     if auth is not None:
         env["FLOWER_BASIC_AUTH"] = auth
     return env
@@ -80,12 +95,17 @@ def flower_pages() -> list[str]:
 
 
 def test_every_flower_page_needs_the_login_and_the_password_is_not_on_the_command_line(
-        tmp_path: Path, redis_server: str) -> None:
+    tmp_path: Path, redis_server: str
+) -> None:
     port = free_port()
-    flower = subprocess.Popen(["bash", "deploy/flower.sh"], cwd=ROOT,
-                              env=flower_env(tmp_path, port, redis_server, AUTH),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    flower = subprocess.Popen(
+        ["bash", "deploy/flower.sh"],
+        cwd=ROOT,
+        env=flower_env(tmp_path, port, redis_server, AUTH),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, timeout_s=60)
         cmdline = Path(f"/proc/{flower.pid}/cmdline").read_bytes().replace(b"\0", b" ")
@@ -95,9 +115,11 @@ def test_every_flower_page_needs_the_login_and_the_password_is_not_on_the_comman
         opened = {}
         for page in pages:
             for method in ("GET", "POST"):
-                request = urllib.request.Request(f"http://127.0.0.1:{port}{page}",
-                                                 method=method,
-                                                 data=b"" if method == "POST" else None)
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}{page}",
+                    method=method,
+                    data=b"" if method == "POST" else None,
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:
                         opened[f"{method} {page}"] = response.status
@@ -109,8 +131,9 @@ def test_every_flower_page_needs_the_login_and_the_password_is_not_on_the_comman
         # says otherwise. None shows a task or its arguments.
         assert set(opened) <= {"GET /metrics", "GET /healthcheck", "GET /logout"}, opened
         login = base64.b64encode(AUTH.encode()).decode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/workers",
-                                         headers={"Authorization": f"Basic {login}"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/workers", headers={"Authorization": f"Basic {login}"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
     finally:
@@ -118,14 +141,30 @@ def test_every_flower_page_needs_the_login_and_the_password_is_not_on_the_comman
         flower.wait(timeout=30)
 
 
-@pytest.mark.parametrize("auth", ["admin:CHANGE-ME", "admin:change_me_please", "ops:short",
-                                  "admin:password", "ops:ops", "nopassword", ":longenough-pw",
-                                  f"{AUTH},admin:CHANGE-ME"])
-def test_flower_refuses_placeholder_and_short_passwords(tmp_path: Path, redis_server: str,
-                                                         auth: str) -> None:
-    result = subprocess.run(["bash", "deploy/flower.sh"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60,
-                            env=flower_env(tmp_path, free_port(), redis_server, auth))
+@pytest.mark.parametrize(
+    "auth",
+    [
+        "admin:CHANGE-ME",
+        "admin:change_me_please",
+        "ops:short",
+        "admin:password",
+        "ops:ops",
+        "nopassword",
+        ":longenough-pw",
+        f"{AUTH},admin:CHANGE-ME",
+    ],
+)
+def test_flower_refuses_placeholder_and_short_passwords(
+    tmp_path: Path, redis_server: str, auth: str
+) -> None:
+    result = subprocess.run(
+        ["bash", "deploy/flower.sh"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=flower_env(tmp_path, free_port(), redis_server, auth),
+    )
     assert result.returncode == 64, result.stderr
     assert "refusing to start Flower" in result.stderr
     assert auth not in result.stderr
@@ -141,24 +180,32 @@ def test_the_kubernetes_secret_ships_no_flower_password() -> None:
 
 
 def secret_key_run(run_id: str) -> list[dict[str, Any]]:
-    params = [{"key": "tenant", "parameter_type": "context"},
-              {"key": "password", "parameter_type": "credential"}]
-    run = RunBuilder(run_id, "wf_secret_key", definition(
-        [task_block("a")], cache_key="{{ tenant }}-{{ password }}", parameters=params),
-        parameters={"tenant": "acme", "password": CANARY})
+    params = [
+        {"key": "tenant", "parameter_type": "context"},
+        {"key": "password", "parameter_type": "credential"},
+    ]
+    run = RunBuilder(
+        run_id,
+        "wf_secret_key",
+        definition([task_block("a")], cache_key="{{ tenant }}-{{ password }}", parameters=params),
+        parameters={"tenant": "acme", "password": CANARY},
+    )
     run.block("a")
     return run.finish()
 
 
 def test_plan_and_generation_refuse_a_cache_key_that_uses_a_credential_alike(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     env = sqlite_env(tmp_path)
     events = write_events(tmp_path / "run.jsonl", secret_key_run("wr_secret_key"))
     assert run_cli(["migrate"], env).returncode == 0
 
     generated = run_cli(["ingest", "--generate", str(events)], env)
-    plan = run_cli(["plan", "wf_secret_key", "--params",
-                    json.dumps({"tenant": "acme", "password": CANARY})], env)
+    plan = run_cli(
+        ["plan", "wf_secret_key", "--params", json.dumps({"tenant": "acme", "password": CANARY})],
+        env,
+    )
 
     assert generated.returncode == 1 and plan.returncode == 1
     reason = "uses the secret parameter(s) password"
@@ -171,14 +218,30 @@ def test_plan_and_generation_refuse_a_cache_key_that_uses_a_credential_alike(
 def test_publish_never_prints_the_broker_password(tmp_path: Path) -> None:
     port = free_port()
     password = "p@ssw0rd-broker"
-    redis = subprocess.Popen([shutil.which("redis-server") or "redis-server", "--port",
-                              str(port), "--bind", "127.0.0.1", "--save", "", "--requirepass",
-                              password], stdout=subprocess.DEVNULL)
+    redis = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--requirepass",
+            password,
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port)
         events = write_events(tmp_path / "e.jsonl", linear_run("wr_pub", "wf_pub", ["a"]))
-        result = run_cli(["publish", str(events)], {
-            **sqlite_env(tmp_path), "SCRIPTCACHE_BROKER_URL": f"redis://:{password}@127.0.0.1:{port}/0"})
+        result = run_cli(
+            ["publish", str(events)],
+            {
+                **sqlite_env(tmp_path),
+                "SCRIPTCACHE_BROKER_URL": f"redis://:{password}@127.0.0.1:{port}/0",
+            },
+        )
     finally:
         redis.terminate()
         redis.wait(timeout=10)
@@ -189,17 +252,24 @@ def test_publish_never_prints_the_broker_password(tmp_path: Path) -> None:
 
 
 def test_ingest_generate_reports_every_run_and_fails_at_the_end_if_one_failed(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     good_1 = linear_run("wr_good_1", "wf_good_1", ["a"])
-    bad = RunBuilder("wr_bad", "wf_bad", definition(
-        [task_block("a")], cache_key="{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}"))
+    bad = RunBuilder(
+        "wr_bad",
+        "wf_bad",
+        definition(
+            [task_block("a")], cache_key="{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}"
+        ),
+    )
     bad.block("a")
     stray = RunBuilder("wr_stray", "wf_stray", definition([task_block("a")]))
     stray.block("a")
     stray.block("not_in_definition")
     good_2 = linear_run("wr_good_2", "wf_good_2", ["b"])
-    events = write_events(tmp_path / "mixed.jsonl",
-                          [*good_1, *bad.finish(), *stray.finish(), *good_2])
+    events = write_events(
+        tmp_path / "mixed.jsonl", [*good_1, *bad.finish(), *stray.finish(), *good_2]
+    )
     env = sqlite_env(tmp_path)
     assert run_cli(["migrate"], env).returncode == 0
 
@@ -208,18 +278,22 @@ def test_ingest_generate_reports_every_run_and_fails_at_the_end_if_one_failed(
     assert result.returncode == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["workflow_run_id"] for line in lines] == [
-        "wr_good_1", "wr_bad", "wr_stray", "wr_good_2"]
+        "wr_good_1",
+        "wr_bad",
+        "wr_stray",
+        "wr_good_2",
+    ]
     assert lines[0]["regenerated"] and lines[3]["regenerated"]
     assert "RecursionError" in lines[1]["error"] and "cache_key" in lines[1]["error"]
     assert "'not_in_definition' is not in the definition" in lines[2]["error"]
     assert "2 of 4 runs failed" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", [["ingest"], ["ingest", "--generate"], ["render"],
-                                     ["publish"]])
+@pytest.mark.parametrize("command", [["ingest"], ["ingest", "--generate"], ["render"], ["publish"]])
 @pytest.mark.parametrize("what", ["missing", "directory"])
 def test_a_missing_file_or_a_directory_is_one_line_and_exit_2(
-        tmp_path: Path, command: list[str], what: str) -> None:
+    tmp_path: Path, command: list[str], what: str
+) -> None:
     path = tmp_path / "nothing.jsonl" if what == "missing" else tmp_path
     result = run_cli([*command, str(path)], sqlite_env(tmp_path))
     assert result.returncode == 2, result.stderr
@@ -239,13 +313,26 @@ def test_no_transaction_is_open_while_dlq_purge_waits_at_its_prompt(tmp_path: Pa
 
     def add(task: str) -> int:
         with sessions.begin() as session:
-            return deadletter.add(session, task_name=task, payload={"workflow_run_id": "r"},
-                                  error="e", traceback=None, attempts=1, now=utcnow())
+            return deadletter.add(
+                session,
+                task_name=task,
+                payload={"workflow_run_id": "r"},
+                error="e",
+                traceback=None,
+                attempts=1,
+                now=utcnow(),
+            )
 
     first = add("scriptcache.run_finished")
-    purge = subprocess.Popen([CLI, "dlq", "purge", "--all"], cwd=ROOT,
-                             env={**os.environ, **env}, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    purge = subprocess.Popen(
+        [CLI, "dlq", "purge", "--all"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert purge.stdout is not None and purge.stdin is not None
         prompt = ""
@@ -276,8 +363,9 @@ def test_no_transaction_is_open_while_dlq_purge_waits_at_its_prompt(tmp_path: Pa
 def fresh_checkout(tmp_path: Path) -> Path:
     """The committed tree, as a fresh clone has it (no var/, no .venv)."""
     archive = tmp_path / "tree.tar"
-    subprocess.run(["git", "archive", "--format=tar", "-o", str(archive), "HEAD"], cwd=ROOT,
-                   check=True)
+    subprocess.run(
+        ["git", "archive", "--format=tar", "-o", str(archive), "HEAD"], cwd=ROOT, check=True
+    )
     tree = tmp_path / "checkout"
     with tarfile.open(archive) as tar:
         tar.extractall(tree, filter="data")
@@ -288,23 +376,38 @@ def fresh_checkout(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("line", ["beat", "flower", "worker"])
-def test_each_procfile_line_starts_from_a_fresh_checkout(tmp_path: Path, redis_server: str,
-                                                         line: str) -> None:
+def test_each_procfile_line_starts_from_a_fresh_checkout(
+    tmp_path: Path, redis_server: str, line: str
+) -> None:
     tree = fresh_checkout(tmp_path)
     assert not (tree / "var").exists()
     port = free_port()
-    env = {**os.environ, **TEST_ENV, "SCRIPTCACHE_BROKER_URL": redis_server,
-           "FLOWER_BASIC_AUTH": AUTH, "FLOWER_PORT": str(port),
-           "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "PYTHONPATH": str(tree)}
+    env = {
+        **os.environ,
+        **TEST_ENV,
+        "SCRIPTCACHE_BROKER_URL": redis_server,
+        "FLOWER_BASIC_AUTH": AUTH,
+        "FLOWER_PORT": str(port),
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(tree),
+    }
     for name in ("SCRIPTCACHE_DATABASE_URL", "SCRIPTCACHE_STORE_URL", "SCRIPTCACHE_VAR_DIR"):
         env.pop(name, None)
     log = tmp_path / "honcho.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([f"{BIN}/honcho", "start", line], cwd=tree, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    ready = {"beat": lambda: any((tree / "var").glob("celerybeat-schedule*")),
-             "flower": lambda: _listening(port),
-             "worker": lambda: "ready." in log.read_text(errors="replace")}[line]
+        proc = subprocess.Popen(
+            [f"{BIN}/honcho", "start", line],
+            cwd=tree,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    ready = {
+        "beat": lambda: any((tree / "var").glob("celerybeat-schedule*")),
+        "flower": lambda: _listening(port),
+        "worker": lambda: "ready." in log.read_text(errors="replace"),
+    }[line]
     try:
         deadline = time.monotonic() + 90
         while not ready() and time.monotonic() < deadline and proc.poll() is None:

@@ -57,32 +57,74 @@ def canary_run() -> list[dict[str, Any]]:
     """A run whose events carry the canary in every field a producer fills."""
     blocks = [
         task_block("sign_in", "login", navigation_goal=f"Sign in; never type {CANARY}"),
-        {"label": "each_code", "block_type": "for_loop", "loop_over": "password",
-         "loop_blocks": [task_block("use_code")]},
+        {
+            "label": "each_code",
+            "block_type": "for_loop",
+            "loop_over": "password",
+            "loop_blocks": [task_block("use_code")],
+        },
     ]
-    builder = RunBuilder("wr_canary", "wf_canary", definition(blocks, parameters=PARAMS),
-                         parameters={"email": "a@example.test", "password": CANARY,
-                                     "note": f"the password is {CANARY}"})
-    builder.block("sign_in", "login", actions=[
-        {"action_type": "input_text", "xpath": "//input[@name='email']",
-         "text": "a@example.test", "parameter_key": "email", "intention": "Type the email"},
-        {"action_type": "input_text", "xpath": "//input[@name='password']", "text": CANARY,
-         "intention": "Type the password", "reasoning": f"the password is {CANARY}"},
-        {"action_type": "select_option", "xpath": f"//select[@data-x='{CANARY}']",
-         "option": CANARY, "intention": f"Pick {CANARY}"},
-        {"action_type": "click", "xpath": "//button", "intention": "Sign in"},
-    ])
+    builder = RunBuilder(
+        "wr_canary",
+        "wf_canary",
+        definition(blocks, parameters=PARAMS),
+        parameters={
+            "email": "a@example.test",
+            "password": CANARY,
+            "note": f"the password is {CANARY}",
+        },
+    )
+    builder.block(
+        "sign_in",
+        "login",
+        actions=[
+            {
+                "action_type": "input_text",
+                "xpath": "//input[@name='email']",
+                "text": "a@example.test",
+                "parameter_key": "email",
+                "intention": "Type the email",
+            },
+            {
+                "action_type": "input_text",
+                "xpath": "//input[@name='password']",
+                "text": CANARY,
+                "intention": "Type the password",
+                "reasoning": f"the password is {CANARY}",
+            },
+            {
+                "action_type": "select_option",
+                "xpath": f"//select[@data-x='{CANARY}']",
+                "option": CANARY,
+                "intention": f"Pick {CANARY}",
+            },
+            {"action_type": "click", "xpath": "//button", "intention": "Sign in"},
+        ],
+    )
     loop_id = f"wrb_wr_canary_{builder.n + 1:05d}"
     builder.block("each_code", "for_loop", actions=0)
-    builder.block("use_code", parent=loop_id, loop_index=0, loop_value=CANARY, actions=[
-        {"action_type": "input_text", "xpath": "//input[@name='code']", "text": CANARY,
-         "intention": "Type the code"}])
+    builder.block(
+        "use_code",
+        parent=loop_id,
+        loop_index=0,
+        loop_value=CANARY,
+        actions=[
+            {
+                "action_type": "input_text",
+                "xpath": "//input[@name='code']",
+                "text": CANARY,
+                "intention": "Type the code",
+            }
+        ],
+    )
     events = builder.finish()
     sign_in, use_code = events[1], events[3]
-    sign_in["task"].update(url=f"https://bank.test/login?pw={CANARY}",
-                           navigation_goal=f"Sign in with {CANARY}",
-                           data_extraction_goal=f"Find {CANARY}",
-                           extracted_information_schema={"secret": CANARY})
+    sign_in["task"].update(
+        url=f"https://bank.test/login?pw={CANARY}",
+        navigation_goal=f"Sign in with {CANARY}",
+        data_extraction_goal=f"Find {CANARY}",
+        extracted_information_schema={"secret": CANARY},
+    )
     sign_in["output"] = {"token": f"Bearer {CANARY}"}  # an extra field, kept as recorded
     use_code["loop_value"] = CANARY
     return events
@@ -99,31 +141,39 @@ ORDERS = {
     "run_started first": lambda n: list(range(n)),
     "run_started last": lambda n: [*range(1, n), 0],
     "reversed": lambda n: list(reversed(range(n))),
-    **{f"shuffled {seed}": (lambda n, seed=seed: random.Random(seed).sample(range(n), n))
-       for seed in (1, 2, 3)},
+    **{
+        f"shuffled {seed}": (lambda n, seed=seed: random.Random(seed).sample(range(n), n))
+        for seed in (1, 2, 3)
+    },
 }
 
 
-def take_in_all(sessions: sessionmaker[Session], events: list[dict[str, Any]],
-                one_statement: bool, log: Log) -> None:
+def take_in_all(
+    sessions: sessionmaker[Session], events: list[dict[str, Any]], one_statement: bool, log: Log
+) -> None:
     for raw in events:
         try:
             event = parse_event(raw)
             with sessions.begin() as session:
                 take_in(session, event, utcnow(), SETTINGS, one_statement=one_statement)
         except PermanentError as exc:  # what tasks/app.py's dead-letter hook then does
-            failure = deadletter.Failure(f"scriptcache.{raw['type']}", "task-id", exc, raw, 1,
-                                         f"Traceback: {exc}")
+            failure = deadletter.Failure(
+                f"scriptcache.{raw['type']}", "task-id", exc, raw, 1, f"Traceback: {exc}"
+            )
             deadletter.record_failure(sessions, failure, utcnow(), log, lease_s=10)
 
 
 def everything_stored(sessions: sessionmaker[Session], blobs: Path) -> str:
     with sessions() as session:
-        tables = session.scalars(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).all()
+        tables = session.scalars(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        ).all()
         assert {t.name for t in m.Base.metadata.sorted_tables} <= set(tables)
-        rows = [f"{t}: {r}" for t in tables
-                for r in session.scalars(text(f'SELECT x::text FROM "{t}" x'))]
+        rows = [
+            f"{t}: {r}"
+            for t in tables
+            for r in session.scalars(text(f'SELECT x::text FROM "{t}" x'))
+        ]
     files = [p.read_bytes().decode("utf-8", "replace") for p in blobs.rglob("*") if p.is_file()]
     return "\n".join(rows + files)
 
@@ -131,8 +181,8 @@ def everything_stored(sessions: sessionmaker[Session], blobs: Path) -> str:
 @pytest.mark.parametrize("one_statement", [True, False], ids=["one statement", "generic"])
 @pytest.mark.parametrize("order", list(ORDERS))
 def test_a_credential_value_is_stored_nowhere_whatever_the_field_and_the_order(
-        pg_sessions: sessionmaker[Session], tmp_path: Path, order: str,
-        one_statement: bool) -> None:
+    pg_sessions: sessionmaker[Session], tmp_path: Path, order: str, one_statement: bool
+) -> None:
     events = canary_run()
     events.insert(2, bad_block(events))
     ordered = [events[i] for i in ORDERS[order](len(events))]
@@ -148,15 +198,19 @@ def test_a_credential_value_is_stored_nowhere_whatever_the_field_and_the_order(
     leaks = [line for line in stored.splitlines() if CANARY in line]
     assert leaks == [], leaks[:3]
     assert not any(CANARY in line for line in log.lines), log.lines
-    main = "".join(p.read_text() for p in (tmp_path / "blobs").rglob("*") if p.is_file()
-                   and b"async def run_workflow" in p.read_bytes())
+    main = "".join(
+        p.read_text()
+        for p in (tmp_path / "blobs").rglob("*")
+        if p.is_file() and b"async def run_workflow" in p.read_bytes()
+    )
     # The typed value became the credential's reference, in the block and in the loop.
     assert main.count("ctx.credential('password')") >= 1, main
     assert "ctx.loop('each_code', ctx.credential('password'))" in main, main
 
 
 def test_a_dead_lettered_event_is_scrubbed_when_its_run_started_arrives_later(
-        pg_sessions: sessionmaker[Session]) -> None:
+    pg_sessions: sessionmaker[Session],
+) -> None:
     events = canary_run()
     log = Log()
     take_in_all(pg_sessions, [bad_block(events)], True, log)
@@ -175,7 +229,8 @@ def test_a_dead_lettered_event_is_scrubbed_when_its_run_started_arrives_later(
 
 
 def test_a_block_event_that_waits_for_a_concurrent_run_started_reads_its_seals(
-        pg_sessions: sessionmaker[Session]) -> None:
+    pg_sessions: sessionmaker[Session],
+) -> None:
     """run_started holds its run's lock while it stores the seals; a block event of the same
     run taken in meanwhile waits for it and, once it commits, reads the seals it stored (the
     lock and the read are one round trip, in a function whose read takes a fresh snapshot:
@@ -205,10 +260,16 @@ def test_a_block_event_that_waits_for_a_concurrent_run_started_reads_its_seals(
     thread.join(30)
     assert not thread.is_alive() and errors == []
     with pg_sessions() as session:
-        typed = session.scalars(text(
-            "SELECT parameter_key FROM actions WHERE xpath = '//input[@name=''password'']'"
-        )).all()
-        stored = json.dumps([list(r) for r in session.execute(text(
-            "SELECT text, intention, reasoning, option, xpath FROM actions"))])
+        typed = session.scalars(
+            text("SELECT parameter_key FROM actions WHERE xpath = '//input[@name=''password'']'")
+        ).all()
+        stored = json.dumps(
+            [
+                list(r)
+                for r in session.execute(
+                    text("SELECT text, intention, reasoning, option, xpath FROM actions")
+                )
+            ]
+        )
     assert typed == ["password"]
     assert CANARY not in stored

@@ -29,39 +29,50 @@ def db_error(kind: type[Exception], orig: Exception) -> Exception:
     return kind("INSERT ...", {}, orig)  # type: ignore[call-arg]
 
 
-@pytest.mark.parametrize(("error", "transient"), [
-    (db_error(DataError, psycopg.errors.StringDataRightTruncation("value too long")), False),
-    (db_error(IntegrityError, psycopg.errors.UniqueViolation("duplicate key")), False),
-    (db_error(IntegrityError, psycopg.errors.NotNullViolation("null value")), False),
-    (db_error(OperationalError, psycopg.errors.ProgramLimitExceeded("index row too big")),
-     False),
-    (db_error(OperationalError, psycopg.errors.SerializationFailure("retry")), True),
-    (db_error(OperationalError, psycopg.errors.DeadlockDetected("deadlock")), True),
-    (db_error(OperationalError, psycopg.errors.AdminShutdown("terminating")), True),
-    (db_error(OperationalError, psycopg.OperationalError("connection refused")), True),
-], ids=lambda v: type(getattr(v, "orig", v)).__name__ if not isinstance(v, bool) else str(v))
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (db_error(DataError, psycopg.errors.StringDataRightTruncation("value too long")), False),
+        (db_error(IntegrityError, psycopg.errors.UniqueViolation("duplicate key")), False),
+        (db_error(IntegrityError, psycopg.errors.NotNullViolation("null value")), False),
+        (
+            db_error(OperationalError, psycopg.errors.ProgramLimitExceeded("index row too big")),
+            False,
+        ),
+        (db_error(OperationalError, psycopg.errors.SerializationFailure("retry")), True),
+        (db_error(OperationalError, psycopg.errors.DeadlockDetected("deadlock")), True),
+        (db_error(OperationalError, psycopg.errors.AdminShutdown("terminating")), True),
+        (db_error(OperationalError, psycopg.OperationalError("connection refused")), True),
+    ],
+    ids=lambda v: type(getattr(v, "orig", v)).__name__ if not isinstance(v, bool) else str(v),
+)
 def test_database_errors_that_fail_the_same_way_every_time_are_permanent(
-        error: Exception, transient: bool) -> None:
+    error: Exception, transient: bool
+) -> None:
     assert retry.is_transient(error) is transient
     verdict = retry.after_failure(error, attempts=1, waited_s=0, settings=SETTINGS)
     assert isinstance(verdict, retry.Retry if transient else retry.GiveUp)
 
 
 def test_an_event_the_database_refuses_is_permanent_not_retried(
-        pg_sessions: sessionmaker[Session]) -> None:
+    pg_sessions: sessionmaker[Session],
+) -> None:
     """A CHECK the schema adds after the fact stands for any refusal by the database."""
     with pg_sessions.begin() as session:
         session.connection().exec_driver_sql(
-            "ALTER TABLE workflow_runs ADD CONSTRAINT no_x CHECK (workflow_run_id <> 'wr_x')")
+            "ALTER TABLE workflow_runs ADD CONSTRAINT no_x CHECK (workflow_run_id <> 'wr_x')"
+        )
     run = RunBuilder("wr_x", "wf_x", definition([task_block("a")]))
-    with pytest.raises(PermanentError,
-                       match="the database refused it: CheckViolation: new row") as caught:
+    with pytest.raises(
+        PermanentError, match="the database refused it: CheckViolation: new row"
+    ) as caught:
         take_in(pg_sessions, run.events[0], "run_started", SETTINGS, utcnow)
     assert "Failing row" not in str(caught.value)  # the DETAIL quotes the row's values
 
 
 def test_a_give_up_keeps_the_last_real_cause_and_its_traceback(
-        pg_sessions: sessionmaker[Session]) -> None:
+    pg_sessions: sessionmaker[Session],
+) -> None:
     run = RunBuilder("wr_gone", "wf_gone", definition([task_block("a")]))
     run.block("a")
     for event in run.finish():
@@ -81,11 +92,18 @@ def test_a_give_up_keeps_the_last_real_cause_and_its_traceback(
     with pytest.raises(GaveUp) as caught:
         generate_due(pg_sessions, MemoryStore(), "wr_gone", SETTINGS, utcnow)
 
-    failure = deadletter.Failure("scriptcache.generate", "t", caught.value,
-                                 {"workflow_run_id": "wr_gone"}, 1, "the give-up's own")
+    failure = deadletter.Failure(
+        "scriptcache.generate",
+        "t",
+        caught.value,
+        {"workflow_run_id": "wr_gone"},
+        1,
+        "the give-up's own",
+    )
 
     class Log:
         def warning(self, *_: Any, **__: Any) -> None: ...
+
         error = warning
 
     entry_id = deadletter.record_failure(pg_sessions, failure, utcnow(), Log(), lease_s=10)

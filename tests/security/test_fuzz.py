@@ -44,22 +44,50 @@ def base_events(i: int) -> list[Event]:
 
 # Mutations that make an event invalid, whatever else it holds: (event type, mutate).
 WRONG_TYPES: dict[str, list[tuple[str, Any]]] = {
-    "run_started": [("workflow_version", "1"), ("workflow_version", 1.5), ("workflow_version", -1),
-                    ("workflow_version", 2**40), ("definition", "nope"), ("definition", []),
-                    ("parameters", []), ("run_with", "robot"), ("code_gen", "yes"),
-                    ("workflow_permanent_id", 7), ("workflow_permanent_id", "")],
-    "block_completed": [("status", "exploded"), ("status", 1), ("label", 5), ("label", ""),
-                        ("actions", "click"), ("actions", [1, 2]), ("task", "t"),
-                        ("loop_index", "3"), ("loop_index", 2**40), ("executed_with", "magic"),
-                        ("workflow_run_block_id", None), ("block_type", ""), ("block_type", 9)],
+    "run_started": [
+        ("workflow_version", "1"),
+        ("workflow_version", 1.5),
+        ("workflow_version", -1),
+        ("workflow_version", 2**40),
+        ("definition", "nope"),
+        ("definition", []),
+        ("parameters", []),
+        ("run_with", "robot"),
+        ("code_gen", "yes"),
+        ("workflow_permanent_id", 7),
+        ("workflow_permanent_id", ""),
+    ],
+    "block_completed": [
+        ("status", "exploded"),
+        ("status", 1),
+        ("label", 5),
+        ("label", ""),
+        ("actions", "click"),
+        ("actions", [1, 2]),
+        ("task", "t"),
+        ("loop_index", "3"),
+        ("loop_index", 2**40),
+        ("executed_with", "magic"),
+        ("workflow_run_block_id", None),
+        ("block_type", ""),
+        ("block_type", 9),
+    ],
     "run_finished": [("status", "exploded"), ("status", None), ("status", ["completed"])],
 }
-COMMON_WRONG = [("event_id", 12), ("event_id", ""), ("event_id", None),
-                ("occurred_at", "yesterday"), ("occurred_at", [2026]), ("workflow_run_id", {}),
-                ("workflow_run_id", "")]
-REQUIRED = {"run_started": ["workflow_permanent_id", "workflow_version", "definition"],
-            "block_completed": ["workflow_run_block_id", "label", "block_type", "status"],
-            "run_finished": ["status"]}
+COMMON_WRONG = [
+    ("event_id", 12),
+    ("event_id", ""),
+    ("event_id", None),
+    ("occurred_at", "yesterday"),
+    ("occurred_at", [2026]),
+    ("workflow_run_id", {}),
+    ("workflow_run_id", ""),
+]
+REQUIRED = {
+    "run_started": ["workflow_permanent_id", "workflow_version", "definition"],
+    "block_completed": ["workflow_run_block_id", "label", "block_type", "status"],
+    "run_finished": ["status"],
+}
 COMMON_REQUIRED = ["event_id", "occurred_at", "workflow_run_id"]
 
 
@@ -87,16 +115,19 @@ def fuzzed(rng: random.Random, i: int) -> tuple[str, Any]:
         event["extra"] = [1.0, float(rng.choice(["nan", "inf", "-inf"]))]
     elif choice == 8:  # definitions: a reserved label, duplicate labels, too deep
         start = copy.deepcopy(base_events(i)[0])
-        blocks = rng.choice([
-            [task_block("__start_block__")],
-            [task_block("a"), task_block("a")],
-            [_nested_loops(40)],
-        ])
+        blocks = rng.choice(
+            [
+                [task_block("__start_block__")],
+                [task_block("a"), task_block("a")],
+                [_nested_loops(40)],
+            ]
+        )
         start["definition"]["blocks"] = blocks
         return TASK_NAMES["run_started"], start
     elif choice == 9:  # not an object at all
         return rng.choice(list(TASK_NAMES.values())), rng.choice(
-            [None, 3, "run_started", ["a"], [event]])
+            [None, 3, "run_started", ["a"], [event]]
+        )
     elif choice == 10:  # sent to the wrong task for its type
         other = rng.choice([t for t in TASK_NAMES if t != kind])
         return TASK_NAMES[other], event
@@ -109,8 +140,12 @@ def fuzzed(rng: random.Random, i: int) -> tuple[str, Any]:
 def _nested_loops(depth: int) -> dict[str, Any]:
     block: dict[str, Any] = task_block("leaf")
     for level in range(depth):
-        block = {"label": f"loop{level}", "block_type": "for_loop", "loop_over": "x",
-                 "loop_blocks": [block]}
+        block = {
+            "label": f"loop{level}",
+            "block_type": "for_loop",
+            "loop_over": "x",
+            "loop_blocks": [block],
+        }
     return block
 
 
@@ -118,8 +153,13 @@ def strange_but_valid_runs() -> tuple[list[Event], dict[str, set[str]]]:
     """Valid events that look odd: unknown block and action types in a run, parent ids in a
     cycle, unknown extra fields. Their runs must be generated like any other."""
     b = RunBuilder("wr_odd", "wf_odd", definition([task_block("top"), task_block("other")]))
-    b.block("top", actions=[{"action_type": "teleport", "xpath": "//x"},
-                            {"action_type": "click", "xpath": "//y"}])
+    b.block(
+        "top",
+        actions=[
+            {"action_type": "teleport", "xpath": "//x"},
+            {"action_type": "click", "xpath": "//y"},
+        ],
+    )
     first = f"wrb_wr_odd_{b.n + 1:05d}"
     second = f"wrb_wr_odd_{b.n + 2:05d}"
     b.block("ghost_a", "teleport", parent=second)  # a cycle: a's parent is b,
@@ -134,7 +174,8 @@ def strange_but_valid_runs() -> tuple[list[Event], dict[str, set[str]]]:
 
 
 def test_fuzzed_events_are_dead_lettered_and_never_crash_the_worker(
-        sec_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    sec_stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
     count = int(os.environ.get("SCRIPTCACHE_FUZZ_EVENTS") or 2000)
     seed = int(os.environ.get("SCRIPTCACHE_FUZZ_SEED") or random.SystemRandom().randrange(2**32))
     with capsys.disabled():
@@ -156,30 +197,42 @@ def test_fuzzed_events_are_dead_lettered_and_never_crash_the_worker(
                 if task is None:
                     publish_events(app, [payload])
                 else:  # a payload the publisher would refuse to send: a raw Celery message
-                    app.send_task(task, args=[payload], queue="scriptcache.events",
-                                  producer=producer, argsrepr="fuzzed", kwargsrepr="{}")
+                    app.send_task(
+                        task,
+                        args=[payload],
+                        queue="scriptcache.events",
+                        producer=producer,
+                        argsrepr="fuzzed",
+                        kwargsrepr="{}",
+                    )
     finally:
         app.close()
 
     def dead_letters() -> int:
         return int(sec_stack.scalar(select(func.count()).select_from(m.DeadLetter)))
 
-    wait_until(lambda: dead_letters() >= count, 120 + count / 10,
-               f"{count} dead letters", sec_stack)
-    wait_until(lambda: all(live_labels(sec_stack, w) == labels for w, labels in expected.items()),
-               120, "every valid run to be generated", sec_stack)
+    wait_until(
+        lambda: dead_letters() >= count, 120 + count / 10, f"{count} dead letters", sec_stack
+    )
+    wait_until(
+        lambda: all(live_labels(sec_stack, w) == labels for w, labels in expected.items()),
+        120,
+        "every valid run to be generated",
+        sec_stack,
+    )
     time.sleep(2)
     with sec_stack.sessions() as session:
         entries = session.scalars(select(m.DeadLetter)).all()
     elapsed = time.monotonic() - started
     with capsys.disabled():
-        print(f"[fuzz] {count} invalid events dead-lettered, {len(good)} valid events, "
-              f"{len(expected)} runs generated in {elapsed:.0f} s", flush=True)
+        print(
+            f"[fuzz] {count} invalid events dead-lettered, {len(good)} valid events, "
+            f"{len(expected)} runs generated in {elapsed:.0f} s",
+            flush=True,
+        )
     assert len(entries) == count, [e.error for e in entries][-5:]
     assert all(e.task_name in TASK_NAMES.values() for e in entries)
     assert all(e.error and e.error.strip() and e.traceback for e in entries)
     assert worker.poll() is None, "the worker died"
     deaths = WORKER_DEATH.findall(all_logs(sec_stack))
     assert deaths == [], deaths[:5]
-
-

@@ -26,8 +26,12 @@ def test_an_event_over_the_size_limit_is_dead_lettered_with_the_reason(sec_stack
     sec_stack.start_worker()
     sec_stack.publish([*events, *small])
     wait_until(lambda: live_labels(sec_stack, "wf_small") == {"b"}, 60, "the small run", sec_stack)
-    wait_until(lambda: sec_stack.scalar(select(m.DeadLetter.error)) is not None, 30,
-               "the dead letter", sec_stack)
+    wait_until(
+        lambda: sec_stack.scalar(select(m.DeadLetter.error)) is not None,
+        30,
+        "the dead letter",
+        sec_stack,
+    )
     with sec_stack.sessions() as session:
         entries = session.scalars(select(m.DeadLetter)).all()
     assert [e.event_id for e in entries] == [events[1]["event_id"]]
@@ -37,7 +41,8 @@ def test_an_event_over_the_size_limit_is_dead_lettered_with_the_reason(sec_stack
 
 
 def test_a_run_of_ten_thousand_blocks_is_generated_within_the_time_limit(
-        sec_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    sec_stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocks = 10_000
     labels = [f"b_{i:05d}" for i in range(blocks)]
     run = RunBuilder("wr_huge", "wf_huge", definition([task_block(label) for label in labels]))
@@ -46,28 +51,42 @@ def test_a_run_of_ten_thousand_blocks_is_generated_within_the_time_limit(
     events = run.finish()
     time_limit_s = 120
     # Only run_finished makes it due (no intermediate generations of a growing run).
-    sec_stack.env.update({
-        "SCRIPTCACHE_QUIET_S": "60", "SCRIPTCACHE_MAX_WAIT_S": "900",
-        "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": str(time_limit_s - 20),
-        "SCRIPTCACHE_TASK_TIME_LIMIT_S": str(time_limit_s),
-        "SCRIPTCACHE_LEASE_S": str(time_limit_s + 30),
-        "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "1200",
-    })
+    sec_stack.env.update(
+        {
+            "SCRIPTCACHE_QUIET_S": "60",
+            "SCRIPTCACHE_MAX_WAIT_S": "900",
+            "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": str(time_limit_s - 20),
+            "SCRIPTCACHE_TASK_TIME_LIMIT_S": str(time_limit_s),
+            "SCRIPTCACHE_LEASE_S": str(time_limit_s + 30),
+            "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "1200",
+        }
+    )
     sec_stack.start_beat()
     sec_stack.start_worker()
     started = time.monotonic()
     sec_stack.publish(events)
-    wait_until(lambda: live_labels(sec_stack, "wf_huge") == set(labels), 900,
-               "the 10,000-block run to be generated", sec_stack)
+    wait_until(
+        lambda: live_labels(sec_stack, "wf_huge") == set(labels),
+        900,
+        "the 10,000-block run to be generated",
+        sec_stack,
+    )
     total_s = time.monotonic() - started
-    generated = [json.loads(line) for line in all_logs(sec_stack).splitlines()
-                 if line.startswith("{") and '"scriptcache.generate"' in line
-                 and '"result": "generated"' in line]
+    generated = [
+        json.loads(line)
+        for line in all_logs(sec_stack).splitlines()
+        if line.startswith("{")
+        and '"scriptcache.generate"' in line
+        and '"result": "generated"' in line
+    ]
     assert generated, "no generation outcome line"
     duration_s = max(g["duration_ms"] for g in generated) / 1000
     with capsys.disabled():
-        print(f"\n[limits] {blocks} blocks, {len(json.dumps(events[0])):,} bytes of definition: "
-              f"generation took {duration_s:.1f} s (time limit {time_limit_s} s), "
-              f"{total_s:.0f} s from publish to live revision", flush=True)
+        print(
+            f"\n[limits] {blocks} blocks, {len(json.dumps(events[0])):,} bytes of definition: "
+            f"generation took {duration_s:.1f} s (time limit {time_limit_s} s), "
+            f"{total_s:.0f} s from publish to live revision",
+            flush=True,
+        )
     assert duration_s < time_limit_s
     assert not re.search(r"TimeLimitExceeded|WorkerLostError", all_logs(sec_stack))

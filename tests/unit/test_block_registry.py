@@ -45,20 +45,40 @@ def block_definition(block_type: str) -> dict[str, Any]:
 
 
 def one_block_run(block_type: str) -> RunRecord:
-    definition = Definition.model_validate({
-        "title": "registry", "parameters": [{"key": "items", "parameter_type": "workflow"}],
-        "blocks": [block_definition(block_type)],
-    })
+    definition = Definition.model_validate(
+        {
+            "title": "registry",
+            "parameters": [{"key": "items", "parameter_type": "workflow"}],
+            "blocks": [block_definition(block_type)],
+        }
+    )
     click = (ActionRecord("a1", "click", "//button", "Press it"),)
-    child = BlockRun("wrb_child", "child", "task", "completed", "agent",
-                     parent_workflow_run_block_id="wrb_only", loop_index=0, loop_value="x",
-                     task=TaskRecord("t_child", url="https://app.test/child"), actions=click)
+    child = BlockRun(
+        "wrb_child",
+        "child",
+        "task",
+        "completed",
+        "agent",
+        parent_workflow_run_block_id="wrb_only",
+        loop_index=0,
+        loop_value="x",
+        task=TaskRecord("t_child", url="https://app.test/child"),
+        actions=click,
+    )
     container = block_type in CONTAINERS
-    only = BlockRun("wrb_only", "only", block_type, "completed", "agent",
-                    task=None if container else TaskRecord("t_only", url="https://app.test/only"),
-                    actions=() if container else click, children=(child,) if container else ())
-    return RunRecord("wr_registry", "wpid_registry", 1, definition, {"items": ["x"]},
-                     blocks=(only,))
+    only = BlockRun(
+        "wrb_only",
+        "only",
+        block_type,
+        "completed",
+        "agent",
+        task=None if container else TaskRecord("t_only", url="https://app.test/only"),
+        actions=() if container else click,
+        children=(child,) if container else (),
+    )
+    return RunRecord(
+        "wr_registry", "wpid_registry", 1, definition, {"items": ["x"]}, blocks=(only,)
+    )
 
 
 @pytest.mark.parametrize("block_type", sorted(BLOCK_TYPES))
@@ -71,8 +91,11 @@ def test_a_type_has_a_cache_row_exactly_when_the_script_has_its_code(block_type:
     if block_type in CACHEABLE:
         statement = ast.parse(script.blocks["only"].run_signature or "").body[0]
         assert ast.dump(statement) in orchestrated  # run_workflow runs the cached block ...
-        called = {n.func.id for n in ast.walk(statement)
-                  if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        called = {
+            n.func.id
+            for n in ast.walk(statement)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+        }
         assert called and called <= set(functions)  # ... through functions main.py defines
     else:
         assert set(script.blocks) == {START_BLOCK}

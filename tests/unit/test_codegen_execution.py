@@ -15,8 +15,10 @@ from worker.domain.decision import executed_labels
 from worker.runtime import Call, InMemoryRunContext, RecordingPage, blocks_of
 
 START = "Open the block's start page"
-SCHEMA = {"type": "object", "properties": {"status": {"type": "string"},
-                                            "total": {"type": "number"}}}
+SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "total": {"type": "number"}},
+}
 PARAMETERS = {"username": "grace@acme.test", "order_numbers": ["B-1", "B-2"]}
 CREDENTIALS = {"password": "from-the-vault"}
 
@@ -53,8 +55,12 @@ def order_calls(order: str) -> list[Call]:
     return [
         Call("goto", ("https://portal.acme.test/orders",), START),
         # Only one recorded iteration closed the banner: optional in every iteration.
-        Call("click", ("//button[@aria-label='Dismiss cookie banner']",),
-             "Close the cookie banner", optional=True),
+        Call(
+            "click",
+            ("//button[@aria-label='Dismiss cookie banner']",),
+            "Close the cookie banner",
+            optional=True,
+        ),
         Call("fill", ("//input[@placeholder='Order number']", order), "Type the order number"),
         Call("press", (None, "Enter"), "Press Enter to search"),
         Call("click", (f"//a[contains(@href, '/orders/{order}')]",), "Open the matching order"),
@@ -71,7 +77,9 @@ def test_run_workflow_replays_the_recorded_actions_with_values_from_the_context(
     page, ctx = context(branch=0)
     asyncio.run(module.run_workflow(page, ctx))
     assert page.calls == [
-        *sign_in_calls(), *order_calls("B-1"), *order_calls("B-2"),
+        *sign_in_calls(),
+        *order_calls("B-1"),
+        *order_calls("B-2"),
         Call("goto", ("https://portal.acme.test/refunds/new",), START),
         Call("select_option", ("//select[@id='reason']", "damaged"), "Choose the refund reason"),
         Call("click", ("//button[@type='submit']",), "Submit the refund request"),
@@ -93,8 +101,10 @@ def test_each_run_signature_runs_its_block_from_its_own_block_file(tmp_path: Pat
     run = sample_runs()[0]
     script = generate_script(run, executed_labels(run), {})
     write(script, tmp_path)
-    for label, expected in (("sign_in", sign_in_calls()),
-                            ("each_order", order_calls("B-1") + order_calls("B-2"))):
+    for label, expected in (
+        ("sign_in", sign_in_calls()),
+        ("each_order", order_calls("B-1") + order_calls("B-2")),
+    ):
         row = script.blocks[label]
         assert row.path is not None and row.run_signature is not None
         namespace: dict[str, Any] = vars(load(tmp_path / row.path))

@@ -20,80 +20,110 @@ from worker.secrets.seals import REDACTED
 SAVE = "//form/div/input[1]"
 
 
-def act(xpath: str | None, element: tuple[str, str | None] | None, kind: str = "click",
-        text: str | None = None, intention: str = "Click 'Save'") -> ActionRecord:
-    return ActionRecord(action_id=f"{xpath}:{kind}", action_type=kind, xpath=xpath,
-                        intention=intention, text=text, status="completed",
-                        element=None if element is None else ElementRecord(*element))
+def act(
+    xpath: str | None,
+    element: tuple[str, str | None] | None,
+    kind: str = "click",
+    text: str | None = None,
+    intention: str = "Click 'Save'",
+) -> ActionRecord:
+    return ActionRecord(
+        action_id=f"{xpath}:{kind}",
+        action_type=kind,
+        xpath=xpath,
+        intention=intention,
+        text=text,
+        status="completed",
+        element=None if element is None else ElementRecord(*element),
+    )
 
 
 def run(*actions: ActionRecord, index: int | None = None, value: Any = None) -> BlockRun:
-    return BlockRun(f"wrb_{index}", "open", "navigation", "completed", "agent",
-                    loop_index=index, loop_value=value, actions=actions)
+    return BlockRun(
+        f"wrb_{index}",
+        "open",
+        "navigation",
+        "completed",
+        "agent",
+        loop_index=index,
+        loop_value=value,
+        actions=actions,
+    )
 
 
-def code(record: BlockRun, *others: BlockRun, parameters: dict[str, Any] | None = None
-         ) -> list[str]:
+def code(
+    record: BlockRun, *others: BlockRun, parameters: dict[str, Any] | None = None
+) -> list[str]:
     in_loop = record.loop_index is not None
     binder = RunValues(parameters or {}).binder(record.loop_value, in_loop, frozenset(), {})
     scope = ActionScope(frozenset(), binder=binder, label="open")
-    found = statements(record.actions, scope, Counter(), varying=varying(
-        record, (record, *others)))
+    found = statements(record.actions, scope, Counter(), varying=varying(record, (record, *others)))
     return [source(s) for s in found]
 
 
 def test_an_action_with_its_element_expects_that_element() -> None:
     assert code(run(act(SAVE, ("input", "Save")))) == [
-        f"await page.click('{SAVE}', intention=\"Click 'Save'\", expect=('input', 'Save'))"]
+        f"await page.click('{SAVE}', intention=\"Click 'Save'\", expect=('input', 'Save'))"
+    ]
 
 
 def test_an_action_without_element_is_generated_as_before() -> None:
-    assert code(run(act(SAVE, None))) == [
-        f"await page.click('{SAVE}', intention=\"Click 'Save'\")"]
+    assert code(run(act(SAVE, None))) == [f"await page.click('{SAVE}', intention=\"Click 'Save'\")"]
 
 
 def test_an_element_without_text_is_expected_by_its_tag() -> None:
     assert code(run(act("//div/a", ("a", None), intention="Open"))) == [
-        "await page.click('//div/a', intention='Open', expect=('a', None))"]
+        "await page.click('//div/a', intention='Open', expect=('a', None))"
+    ]
 
 
 def test_actions_on_no_element_expect_nothing() -> None:
-    record = run(act(None, ("input", "Search"), kind="keypress", text="Enter",
-                     intention="Press Enter"),
-                 act("https://x.test", ("a", "Home"), kind="goto_url", text="https://x.test",
-                     intention="Go"))
+    record = run(
+        act(None, ("input", "Search"), kind="keypress", text="Enter", intention="Press Enter"),
+        act(
+            "https://x.test", ("a", "Home"), kind="goto_url", text="https://x.test", intention="Go"
+        ),
+    )
     assert "expect" not in "".join(code(record))
 
 
 def test_a_link_whose_text_is_the_loop_value_expects_the_current_value() -> None:
-    first = run(act("//tr[1]/td/a", ("a", "SO-1001"), intention="Open it"),
-                index=0, value="SO-1001")
-    second = run(act("//tr[1]/td/a", ("a", "SO-1004"), intention="Open it"),
-                 index=1, value="SO-1004")
+    first = run(
+        act("//tr[1]/td/a", ("a", "SO-1001"), intention="Open it"), index=0, value="SO-1001"
+    )
+    second = run(
+        act("//tr[1]/td/a", ("a", "SO-1004"), intention="Open it"), index=1, value="SO-1004"
+    )
 
     assert code(first, second) == [
-        "await page.click('//tr[1]/td/a', intention='Open it', "
-        "expect=('a', ctx.current_value))"]
+        "await page.click('//tr[1]/td/a', intention='Open it', expect=('a', ctx.current_value))"
+    ]
 
 
 def test_a_text_that_varies_between_iterations_unbound_is_left_out() -> None:
-    first = run(act("//tr[1]/td/a", ("a", "Grace Hopper"), intention="Open it"),
-                index=0, value="SO-1001")
-    second = run(act("//tr[1]/td/a", ("a", "Ada Lovelace"), intention="Open it"),
-                 index=1, value="SO-1004")
+    first = run(
+        act("//tr[1]/td/a", ("a", "Grace Hopper"), intention="Open it"), index=0, value="SO-1001"
+    )
+    second = run(
+        act("//tr[1]/td/a", ("a", "Ada Lovelace"), intention="Open it"), index=1, value="SO-1004"
+    )
 
     assert code(first, second) == [
-        "await page.click('//tr[1]/td/a', intention='Open it', expect=('a', None))"]
+        "await page.click('//tr[1]/td/a', intention='Open it', expect=('a', None))"
+    ]
 
 
 def test_a_text_the_same_in_every_iteration_stays_whatever_its_case_and_spaces() -> None:
-    first = run(act("//form/input[2]", ("input", "Search"), intention="Search"), index=0,
-                value="SO-1001")
-    second = run(act("//form/input[2]", ("input", " search "), intention="Search"), index=1,
-                 value="SO-1004")
+    first = run(
+        act("//form/input[2]", ("input", "Search"), intention="Search"), index=0, value="SO-1001"
+    )
+    second = run(
+        act("//form/input[2]", ("input", " search "), intention="Search"), index=1, value="SO-1004"
+    )
 
     assert code(first, second) == [
-        "await page.click('//form/input[2]', intention='Search', expect=('input', 'Search'))"]
+        "await page.click('//form/input[2]', intention='Search', expect=('input', 'Search'))"
+    ]
 
 
 def test_an_element_whose_tag_varies_between_iterations_is_not_expected() -> None:
@@ -104,13 +134,13 @@ def test_an_element_whose_tag_varies_between_iterations_is_not_expected() -> Non
 
 
 def test_a_text_holding_a_parameter_becomes_a_template_and_the_intention_follows() -> None:
-    record = run(act("//ul/li[3]/a", ("a", "Grace Hopper"),
-                     intention="Open 'Grace Hopper'"))
+    record = run(act("//ul/li[3]/a", ("a", "Grace Hopper"), intention="Open 'Grace Hopper'"))
 
     assert code(record, parameters={"customer": "Grace Hopper"}) == [
         "await page.click(\n    '//ul/li[3]/a',\n"
         "    intention=f\"Open '{ctx.param('customer')}'\",\n"
-        "    expect=('a', ctx.param('customer')),\n)"]
+        "    expect=('a', ctx.param('customer')),\n)"
+    ]
 
 
 def test_a_text_holding_a_redacted_secret_is_left_out() -> None:
@@ -120,25 +150,37 @@ def test_a_text_holding_a_redacted_secret_is_left_out() -> None:
 
 
 def test_a_fill_expects_its_field_and_keeps_its_value_bound() -> None:
-    record = run(act("//form/input[1]", ("input", "Subject:"), kind="input_text",
-                     text="Refund for SO-1004", intention="Type the subject"),
-                 index=0, value="SO-1004")
+    record = run(
+        act(
+            "//form/input[1]",
+            ("input", "Subject:"),
+            kind="input_text",
+            text="Refund for SO-1004",
+            intention="Type the subject",
+        ),
+        index=0,
+        value="SO-1004",
+    )
 
     assert code(record) == [
         "await page.fill(\n    '//form/input[1]',\n    f'Refund for {ctx.current_value}',\n"
-        "    intention='Type the subject',\n    expect=('input', 'Subject:'),\n)"]
+        "    intention='Type the subject',\n    expect=('input', 'Subject:'),\n)"
+    ]
 
 
-@pytest.mark.parametrize(("found", "expected", "same"), [
-    (("input", "Save"), ("input", "Save"), True),
-    (("input", "Save and add another"), ("input", "Save"), False),
-    (("button", "Save"), ("input", "Save"), False),
-    (("input", "save"), ("INPUT", "  Save "), True),
-    (("a", "Grace\n  Hopper"), ("a", "grace hopper"), True),
-    (("a", "anything"), ("a", None), True),
-    (("a", None), ("a", ""), True),
-    (("a", "x" * 80), ("a", "x" * 100), True),  # cut like the recorder cuts
-])
+@pytest.mark.parametrize(
+    ("found", "expected", "same"),
+    [
+        (("input", "Save"), ("input", "Save"), True),
+        (("input", "Save and add another"), ("input", "Save"), False),
+        (("button", "Save"), ("input", "Save"), False),
+        (("input", "save"), ("INPUT", "  Save "), True),
+        (("a", "Grace\n  Hopper"), ("a", "grace hopper"), True),
+        (("a", "anything"), ("a", None), True),
+        (("a", None), ("a", ""), True),
+        (("a", "x" * 80), ("a", "x" * 100), True),  # cut like the recorder cuts
+    ],
+)
 def test_descriptors_compare_by_tag_and_text_ignoring_case_and_spaces(
     found: tuple[str, str | None], expected: tuple[str, str | None], same: bool
 ) -> None:
@@ -154,11 +196,24 @@ def test_descriptors_read_and_shown() -> None:
 
 
 def test_the_event_field_is_validated_and_its_tag_lower_cased() -> None:
-    event = {"type": "block_completed", "event_id": "e1", "occurred_at": "2026-12-01T10:00:00Z",
-             "workflow_run_id": "wr", "workflow_run_block_id": "wrb", "label": "save",
-             "block_type": "task", "status": "completed",
-             "actions": [{"action_id": "a1", "action_type": "click", "xpath": SAVE,
-                          "element": {"tag": "INPUT", "text": "Save"}}]}
+    event = {
+        "type": "block_completed",
+        "event_id": "e1",
+        "occurred_at": "2026-12-01T10:00:00Z",
+        "workflow_run_id": "wr",
+        "workflow_run_block_id": "wrb",
+        "label": "save",
+        "block_type": "task",
+        "status": "completed",
+        "actions": [
+            {
+                "action_id": "a1",
+                "action_type": "click",
+                "xpath": SAVE,
+                "element": {"tag": "INPUT", "text": "Save"},
+            }
+        ],
+    }
     parsed = parse_event(event)
     assert parsed.actions[0].element is not None  # type: ignore[union-attr]
     assert parsed.actions[0].element.tag == "input"  # type: ignore[union-attr]
@@ -173,15 +228,19 @@ def test_a_parameter_only_inside_the_sites_prose_does_not_bind() -> None:
 
     assert code(record, parameters={"action": "refund"}) == [
         "await page.click('//form/button', intention='Click it', "
-        "expect=('button', 'Request refund'))"]
+        "expect=('button', 'Request refund'))"
+    ]
 
 
 def test_the_loop_value_inside_a_text_binds() -> None:
-    first = run(act("//tr[1]/td/a", ("a", "Order SO-1001"), intention="Open it"), index=0,
-                value="SO-1001")
-    second = run(act("//tr[1]/td/a", ("a", "Order SO-1004"), intention="Open it"), index=1,
-                 value="SO-1004")
+    first = run(
+        act("//tr[1]/td/a", ("a", "Order SO-1001"), intention="Open it"), index=0, value="SO-1001"
+    )
+    second = run(
+        act("//tr[1]/td/a", ("a", "Order SO-1004"), intention="Open it"), index=1, value="SO-1004"
+    )
 
     assert code(first, second) == [
         "await page.click('//tr[1]/td/a', intention='Open it', "
-        "expect=('a', f'Order {ctx.current_value}'))"]
+        "expect=('a', f'Order {ctx.current_value}'))"
+    ]

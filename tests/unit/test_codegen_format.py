@@ -46,8 +46,15 @@ def test_the_indent_of_the_statement_counts_toward_the_line_length() -> None:
     # 84 characters fit at the top level and inside run_workflow, not in an `if` in a loop.
     statement = click(literal("y" * 55), intention=literal("z" * 8))
     assert "\n" not in source(statement)
-    nested = ast.If(name("branch"), [ast.AsyncFor(
-        ast.Name("value", ast.Store()), name("values"), [statement], [], lineno=LINENO)], [])
+    nested = ast.If(
+        name("branch"),
+        [
+            ast.AsyncFor(
+                ast.Name("value", ast.Store()), name("values"), [statement], [], lineno=LINENO
+            )
+        ],
+        [],
+    )
     function = block_function("f", [nested], None)
     assert "    await page.click(\n" in source(function)
 
@@ -63,8 +70,14 @@ def test_elif_chains_keep_the_level_of_their_if() -> None:
 
 def test_recorded_text_that_spells_a_placeholder_is_kept_as_recorded() -> None:
     spelled = "_scriptcache_hole_0 _scriptcache_hole_1"
-    function = block_function("f", [click(literal(spelled), intention=literal(LONG)),
-                                     click(literal(LONG), intention=literal(spelled))], spelled)
+    function = block_function(
+        "f",
+        [
+            click(literal(spelled), intention=literal(LONG)),
+            click(literal(LONG), intention=literal(spelled)),
+        ],
+        spelled,
+    )
     code = source(function)
     strings = {n.value for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Constant)}
     assert {spelled, LONG} <= strings

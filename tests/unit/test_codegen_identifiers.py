@@ -63,6 +63,5 @@ def test_long_labels_are_shortened_but_stay_distinct() -> None:
 def test_distinct_labels_always_give_distinct_valid_names(labels: list[str]) -> None:
     names = [identifier(label) for label in labels]
     assert len(set(names)) == len(labels)
-    assert all(n.isidentifier() and not keyword.iskeyword(n) and n not in RESERVED
-               for n in names)
+    assert all(n.isidentifier() and not keyword.iskeyword(n) and n not in RESERVED for n in names)
     assert names == [identifier(label) for label in labels]  # deterministic

@@ -15,22 +15,42 @@ from worker.domain.codegen.nodes import literal, source
 from worker.domain.decision import executed_labels
 from worker.domain.definition import RESERVED_LABELS
 
-PAGE_METHODS = frozenset({
-    "goto", "click", "fill", "select_option", "upload_file", "hover", "press", "scroll", "wait",
-    "extract", "download", "solve_captcha",
-})
-CTX_METHODS = frozenset({
-    "param", "credential", "render", "loop", "branch", "run_agent", "run_live",
-})
-MODULE_NAMES = frozenset({"page", "ctx", "value", "branch", "Page", "RunContext", "Any",
-                          "TypedDict", "block"})
+PAGE_METHODS = frozenset(
+    {
+        "goto",
+        "click",
+        "fill",
+        "select_option",
+        "upload_file",
+        "hover",
+        "press",
+        "scroll",
+        "wait",
+        "extract",
+        "download",
+        "solve_captcha",
+    }
+)
+CTX_METHODS = frozenset(
+    {
+        "param",
+        "credential",
+        "render",
+        "loop",
+        "branch",
+        "run_agent",
+        "run_live",
+    }
+)
+MODULE_NAMES = frozenset(
+    {"page", "ctx", "value", "branch", "Page", "RunContext", "Any", "TypedDict", "block"}
+)
 ALLOWED_IMPORTS = frozenset({"worker.runtime", "typing", "asyncio"})
 
 # What intake accepts: any text without NUL characters or lone surrogates.
-text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
-               max_size=40)
+text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40)
 json_value = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | text,
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
     max_leaves=10,
 )
@@ -46,28 +66,54 @@ def strings_in(value: Any) -> set[str]:
     return set()
 
 
-def record(labels: list[str], xpath: str, intention: str, typed: str, url: str,
-           schema: Any, key: str) -> Recorder:
+def record(
+    labels: list[str], xpath: str, intention: str, typed: str, url: str, schema: Any, key: str
+) -> Recorder:
     task, loop, child, cond, live = labels
-    rec = Recorder("inj", defn([
-        {"label": task, "block_type": "task", "url": url or None},
-        {"label": loop, "block_type": "for_loop", "loop_over": key,
-         "loop_blocks": [{"label": child, "block_type": "extraction"}]},
-        {"label": cond, "block_type": "conditional", "branches": [{"condition": None,
-                                                                   "blocks": []}]},
-        {"label": live, "block_type": "wait"},
-    ], [param(key)]), {key: ["v"]})
-    rec.block(task, "task", [
-        act("click", xpath, intention),
-        act("input_text", xpath, intention, text=typed),
-        act("goto_url", None, intention, text=url),
-        act("select_option", xpath, intention, option=typed),
-        act("keypress", xpath, intention, text=typed),
-        act(typed or "x", xpath, intention),  # any action type, known or not
-    ], task={"url": url})
-    rec.block(child, "extraction", [act("extract", xpath, intention)],
-              task={"data_extraction_goal": intention, "extracted_information_schema": schema},
-              parent="wrb_loop", loop_index=0, loop_value="v")
+    rec = Recorder(
+        "inj",
+        defn(
+            [
+                {"label": task, "block_type": "task", "url": url or None},
+                {
+                    "label": loop,
+                    "block_type": "for_loop",
+                    "loop_over": key,
+                    "loop_blocks": [{"label": child, "block_type": "extraction"}],
+                },
+                {
+                    "label": cond,
+                    "block_type": "conditional",
+                    "branches": [{"condition": None, "blocks": []}],
+                },
+                {"label": live, "block_type": "wait"},
+            ],
+            [param(key)],
+        ),
+        {key: ["v"]},
+    )
+    rec.block(
+        task,
+        "task",
+        [
+            act("click", xpath, intention),
+            act("input_text", xpath, intention, text=typed),
+            act("goto_url", None, intention, text=url),
+            act("select_option", xpath, intention, option=typed),
+            act("keypress", xpath, intention, text=typed),
+            act(typed or "x", xpath, intention),  # any action type, known or not
+        ],
+        task={"url": url},
+    )
+    rec.block(
+        child,
+        "extraction",
+        [act("extract", xpath, intention)],
+        task={"data_extraction_goal": intention, "extracted_information_schema": schema},
+        parent="wrb_loop",
+        loop_index=0,
+        loop_value="v",
+    )
     rec.block(loop, "for_loop", block_id="wrb_loop")
     return rec.finish()
 
@@ -76,8 +122,9 @@ def check_calls(tree: ast.Module) -> None:
     own = {n.name for n in tree.body if isinstance(n, ast.AsyncFunctionDef)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [
-                node.module]
+            modules = (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+            )
             assert set(modules) <= ALLOWED_IMPORTS
         elif isinstance(node, ast.Call):
             func = node.func
@@ -94,9 +141,20 @@ def check_calls(tree: ast.Module) -> None:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(labels=st.lists(text.filter(bool).filter(lambda s: s not in RESERVED_LABELS),
-                      min_size=5, max_size=5, unique=True),
-       xpath=text, intention=text, typed=text, url=text, schema=json_value, key=text.filter(bool))
+@given(
+    labels=st.lists(
+        text.filter(bool).filter(lambda s: s not in RESERVED_LABELS),
+        min_size=5,
+        max_size=5,
+        unique=True,
+    ),
+    xpath=text,
+    intention=text,
+    typed=text,
+    url=text,
+    schema=json_value,
+    key=text.filter(bool),
+)
 def test_recorded_strings_enter_scripts_only_as_string_constants(
     labels: list[str], xpath: str, intention: str, typed: str, url: str, schema: Any, key: str
 ) -> None:
@@ -107,8 +165,9 @@ def test_recorded_strings_enter_scripts_only_as_string_constants(
         compile(data, path, "exec", dont_inherit=True)
         check_calls(ast.parse(data))
     tree = ast.parse(script.files["main.py"])
-    constants = {n.value for n in ast.walk(tree)
-                 if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    constants = {
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
     expected = {*labels, xpath, intention, typed, url, key} | strings_in(schema)
     assert expected <= constants
 

@@ -59,21 +59,26 @@ def test_content_hash_changes_with_any_file() -> None:
 def test_skipped_actions_are_counted_by_kind() -> None:
     extraction = golden_run("extraction_schema")
     assert generate_script(extraction, executed_labels(extraction), {}).skipped == {
-        "unknown_action:drag_and_drop": 1}
+        "unknown_action:drag_and_drop": 1
+    }
     mixed = golden_run("mixed_live")
     assert generate_script(mixed, executed_labels(mixed), {}).skipped == {
-        "dropped:null_action": 1, "dropped:terminate": 1}
+        "dropped:null_action": 1,
+        "dropped:terminate": 1,
+    }
     v2 = golden_run("task_v2_children")
     assert generate_script(v2, executed_labels(v2), {}).skipped == {"task_v2_child:code": 1}
 
 
 def test_parameters_use_the_functional_typeddict_when_a_key_is_not_a_name() -> None:
-    rec = Recorder("p", defn([{"label": "t", "block_type": "task"}],
-                             [param("first-name"), param("class")]))
+    rec = Recorder(
+        "p", defn([{"label": "t", "block_type": "task"}], [param("first-name"), param("class")])
+    )
     rec.block("t", "task", [act("click", "//a", "Go")], task={})
     main = generate_script(rec.finish().run(), frozenset({"t"}), {}).files["main.py"].decode()
-    assert ("Parameters = TypedDict('Parameters', {'first-name': Any, 'class': Any}, "
-            "total=False)") in main
+    assert (
+        "Parameters = TypedDict('Parameters', {'first-name': Any, 'class': Any}, total=False)"
+    ) in main
 
 
 def test_a_carried_block_that_does_not_compile_is_never_returned() -> None:
@@ -81,8 +86,9 @@ def test_a_carried_block_that_does_not_compile_is_never_returned() -> None:
     first = generate_script(run, frozenset({"sign_in"}), {})
     broken = "from worker.runtime import Page, RunContext, block\n\n\nasync def sign_in(:\n"
     entry = first.blocks["sign_in"].as_entry()
-    entry = type(entry)(**{**vars(entry),
-                           "code_sha256": hashlib.sha256(broken.encode()).hexdigest()})
+    entry = type(entry)(
+        **{**vars(entry), "code_sha256": hashlib.sha256(broken.encode()).hexdigest()}
+    )
     with pytest.raises(CodegenError):
         generate_script(run, frozenset(), {"sign_in": CarriedBlock(entry, broken)})
 
@@ -113,10 +119,19 @@ def test_scripts_import_only_the_runtime_and_typing() -> None:
                 assert not isinstance(node, ast.Import)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2", 2), ("1.5", 1.5), ("0", 0), (None, None), ("soon", None), ("-1", None),
-    ("inf", None), ("nan", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2", 2),
+        ("1.5", 1.5),
+        ("0", 0),
+        (None, None),
+        ("soon", None),
+        ("-1", None),
+        ("inf", None),
+        ("nan", None),
+    ],
+)
 def test_wait_seconds_come_from_the_recorded_text_when_it_is_a_number(
     text: str | None, expected: float | None
 ) -> None:

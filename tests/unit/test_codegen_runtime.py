@@ -12,8 +12,10 @@ from worker.runtime import Call, InMemoryRunContext, RecordingPage, blocks_of
 
 def test_block_registers_functions_per_module_namespace() -> None:
     namespace: dict[str, Any] = {}
-    exec("from worker.runtime import block\n"
-         "@block('sign in')\nasync def sign_in(page, ctx): pass\n", namespace)
+    exec(
+        "from worker.runtime import block\n@block('sign in')\nasync def sign_in(page, ctx): pass\n",
+        namespace,
+    )
     assert list(blocks_of(namespace)) == ["sign in"]
     assert namespace["sign_in"].__block_label__ == "sign in"
     assert blocks_of({}) == {}
@@ -21,8 +23,10 @@ def test_block_registers_functions_per_module_namespace() -> None:
 
 def test_one_label_cannot_name_two_functions_in_one_module() -> None:
     namespace: dict[str, Any] = {}
-    source = ("from worker.runtime import block\n@block('x')\nasync def a(page, ctx): pass\n"
-              "@block('x')\nasync def b(page, ctx): pass\n")
+    source = (
+        "from worker.runtime import block\n@block('x')\nasync def a(page, ctx): pass\n"
+        "@block('x')\nasync def b(page, ctx): pass\n"
+    )
     with pytest.raises(ValueError, match="registered twice"):
         exec(source, namespace)
 
@@ -58,7 +62,8 @@ def test_render_fills_a_template_from_parameters_and_the_current_value() -> None
     ctx = InMemoryRunContext(RecordingPage(), {"host": "shop.test"})
     ctx.current_value = "A-1"
     assert ctx.render("https://{{ host }}/orders/{{ current_value }}") == (
-        "https://shop.test/orders/A-1")
+        "https://shop.test/orders/A-1"
+    )
 
 
 def test_recording_page_remembers_calls_and_answers_extractions() -> None:
@@ -69,5 +74,7 @@ def test_recording_page_remembers_calls_and_answers_extractions() -> None:
         return await page.extract("Total", {"type": "number"}, intention=None)
 
     assert asyncio.run(drive()) == 42
-    assert page.calls == [Call("press", ("//input", "Enter"), "submit"),
-                          Call("extract", ("Total", {"type": "number"}), None)]
+    assert page.calls == [
+        Call("press", ("//input", "Enter"), "submit"),
+        Call("extract", ("Total", {"type": "number"}), None),
+    ]

@@ -12,17 +12,40 @@ CANARY = "CANARY-7f3e9c-do-not-leak"
 
 
 def recorded_login() -> Recorder:
-    rec = Recorder("secret", defn([
-        {"label": "log_in", "block_type": "login", "url": "https://bank.test/login"},
-    ], [param("user"), param("pin", "credential")]), {"user": "ada", "pin": CANARY})
-    rec.block("log_in", "login", [
-        act("input_text", "//input[@id='user']", "Type the user", text="ada",
-            parameter_key="user"),
-        act("input_text", "//input[@id='pin']", "Type the PIN", text=CANARY,
-            parameter_key="pin"),
-        act("select_option", "//select[@id='pin2']", "Pick the PIN", option=CANARY,
-            parameter_key="pin"),
-    ], task={"url": "https://bank.test/login"})
+    rec = Recorder(
+        "secret",
+        defn(
+            [
+                {"label": "log_in", "block_type": "login", "url": "https://bank.test/login"},
+            ],
+            [param("user"), param("pin", "credential")],
+        ),
+        {"user": "ada", "pin": CANARY},
+    )
+    rec.block(
+        "log_in",
+        "login",
+        [
+            act(
+                "input_text",
+                "//input[@id='user']",
+                "Type the user",
+                text="ada",
+                parameter_key="user",
+            ),
+            act(
+                "input_text", "//input[@id='pin']", "Type the PIN", text=CANARY, parameter_key="pin"
+            ),
+            act(
+                "select_option",
+                "//select[@id='pin2']",
+                "Pick the PIN",
+                option=CANARY,
+                parameter_key="pin",
+            ),
+        ],
+        task={"url": "https://bank.test/login"},
+    )
     return rec.finish()
 
 
@@ -40,16 +63,36 @@ def test_a_credential_typed_at_login_appears_in_no_generated_file() -> None:
 def test_the_generator_uses_the_key_even_when_a_producer_sent_the_value_unredacted() -> None:
     definition = Definition.model_validate(recorded_login().events[0]["definition"])
     actions = (
-        ActionRecord("a1", "input_text", "//input[@id='pin']", "Type the PIN", text=CANARY,
-                     parameter_key="pin"),
-        ActionRecord("a2", "select_option", "//select", "Pick", option=CANARY,
-                     parameter_key="pin"),
-        ActionRecord("a3", "upload_file", "//input[@type='file']", "Attach", text=CANARY,
-                     parameter_key="pin"),
+        ActionRecord(
+            "a1",
+            "input_text",
+            "//input[@id='pin']",
+            "Type the PIN",
+            text=CANARY,
+            parameter_key="pin",
+        ),
+        ActionRecord("a2", "select_option", "//select", "Pick", option=CANARY, parameter_key="pin"),
+        ActionRecord(
+            "a3", "upload_file", "//input[@type='file']", "Attach", text=CANARY, parameter_key="pin"
+        ),
     )
-    run = RunRecord("r", "w", 1, definition, blocks=(BlockRun(
-        "b1", "log_in", "login", "completed", "agent", task=TaskRecord("t1"), actions=actions,
-    ),))
+    run = RunRecord(
+        "r",
+        "w",
+        1,
+        definition,
+        blocks=(
+            BlockRun(
+                "b1",
+                "log_in",
+                "login",
+                "completed",
+                "agent",
+                task=TaskRecord("t1"),
+                actions=actions,
+            ),
+        ),
+    )
     script = generate_script(run, frozenset({"log_in"}), {})
     assert not any(CANARY.encode() in data for data in script.files.values())
     assert script.files["main.py"].decode().count("ctx.credential('pin')") == 3

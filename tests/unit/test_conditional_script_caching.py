@@ -14,8 +14,7 @@ from worker.domain.run import RunRecord
 
 def first_generation() -> tuple[RunRecord, RunRecord, GeneratedScript]:
     refund_run, support_run = sample_runs()
-    return refund_run, support_run, generate_script(
-        refund_run, executed_labels(refund_run), {})
+    return refund_run, support_run, generate_script(refund_run, executed_labels(refund_run), {})
 
 
 def live_entries(script: GeneratedScript) -> dict[str, Entry]:
@@ -24,8 +23,11 @@ def live_entries(script: GeneratedScript) -> dict[str, Entry]:
 
 def workflow_source(script: GeneratedScript) -> str:
     tree = ast.parse(script.files["main.py"])
-    return next(ast.unparse(n) for n in tree.body
-                if isinstance(n, ast.AsyncFunctionDef) and n.name == "run_workflow")
+    return next(
+        ast.unparse(n)
+        for n in tree.body
+        if isinstance(n, ast.AsyncFunctionDef) and n.name == "run_workflow"
+    )
 
 
 def test_only_the_branch_taken_is_cached_and_the_other_is_left_to_the_agent() -> None:
@@ -33,9 +35,11 @@ def test_only_the_branch_taken_is_cached_and_the_other_is_left_to_the_agent() ->
     assert "request_refund" in script.blocks and "contact_support" not in script.blocks
     assert "route" not in script.blocks  # a conditional is never a script block
     assert "blocks/contact_support.py" not in script.files
-    assert ("branch = await ctx.branch('route')\n    if branch == 0:\n"
-            "        await request_refund(page, ctx)\n    elif branch == 1:\n"
-            "        await ctx.run_agent('contact_support')") in workflow_source(script)
+    assert (
+        "branch = await ctx.branch('route')\n    if branch == 0:\n"
+        "        await request_refund(page, ctx)\n    elif branch == 1:\n"
+        "        await ctx.run_agent('contact_support')"
+    ) in workflow_source(script)
 
 
 def test_a_run_taking_branch_b_keeps_branch_a_byte_for_byte() -> None:
@@ -70,8 +74,8 @@ def test_a_label_being_generated_ignores_its_carried_entry() -> None:
 def test_a_carried_entry_whose_definition_changed_is_refused() -> None:
     _, support_run, first = first_generation()
     carried = first.carried("request_refund")
-    stale = CarriedBlock(Entry(**{**vars(carried.entry), "definition_sha256": "0" * 64}),
-                         carried.code)
+    stale = CarriedBlock(
+        Entry(**{**vars(carried.entry), "definition_sha256": "0" * 64}), carried.code
+    )
     with pytest.raises(ValueError, match="not executable"):
-        generate_script(support_run, frozenset({"contact_support"}),
-                        {"request_refund": stale})
+        generate_script(support_run, frozenset({"contact_support"}), {"request_refund": stale})

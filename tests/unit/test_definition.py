@@ -63,10 +63,17 @@ def test_task_like_cacheable_and_live_types_partition_the_registry_as_designed()
 
 @pytest.mark.parametrize(
     ("block_type", "kind"),
-    [("task", BlockKind.TASK_LIKE), ("login", BlockKind.TASK_LIKE),
-     ("task_v2", BlockKind.TASK_V2), ("for_loop", BlockKind.LOOP),
-     ("while_loop", BlockKind.LOOP), ("conditional", BlockKind.CONDITIONAL),
-     ("wait", BlockKind.LIVE), ("code", BlockKind.LIVE), ("goto_url", BlockKind.LIVE)],
+    [
+        ("task", BlockKind.TASK_LIKE),
+        ("login", BlockKind.TASK_LIKE),
+        ("task_v2", BlockKind.TASK_V2),
+        ("for_loop", BlockKind.LOOP),
+        ("while_loop", BlockKind.LOOP),
+        ("conditional", BlockKind.CONDITIONAL),
+        ("wait", BlockKind.LIVE),
+        ("code", BlockKind.LIVE),
+        ("goto_url", BlockKind.LIVE),
+    ],
 )
 def test_each_block_knows_its_kind(block_type: str, kind: BlockKind) -> None:
     assert Block(label="b", block_type=block_type).kind is kind
@@ -79,8 +86,14 @@ def test_an_unknown_block_type_is_kept_and_never_cached() -> None:
 
 
 def test_a_duplicate_label_inside_a_branch_is_rejected() -> None:
-    blocks = [task("a"), {"label": "c", "block_type": "conditional",
-                          "branches": [{"condition": None, "blocks": [task("a")]}]}]
+    blocks = [
+        task("a"),
+        {
+            "label": "c",
+            "block_type": "conditional",
+            "branches": [{"condition": None, "blocks": [task("a")]}],
+        },
+    ]
 
     with pytest.raises(ValidationError, match="duplicate block label 'a'"):
         Definition.model_validate({"blocks": blocks})
@@ -101,47 +114,94 @@ def test_blocks_nested_too_deeply_are_rejected() -> None:
 def test_the_required_labels_of_the_sample_are_top_level_and_branch_blocks() -> None:
     definition = sample_definition()
 
-    assert definition.required_labels() == {"sign_in", "each_order", "request_refund",
-                                            "contact_support"}
+    assert definition.required_labels() == {
+        "sign_in",
+        "each_order",
+        "request_refund",
+        "contact_support",
+    }
     assert [b.label for b in definition.planned_blocks()] == [
-        "sign_in", "each_order", "route", "request_refund", "contact_support", "settle",
+        "sign_in",
+        "each_order",
+        "route",
+        "request_refund",
+        "contact_support",
+        "settle",
     ]
 
 
 def test_required_labels_enter_nested_conditionals_but_not_loops_or_task_v2() -> None:
-    definition = Definition.model_validate({"blocks": [
-        task("top"),
-        {"label": "outer", "block_type": "conditional", "branches": [
-            {"condition": "{{ a }}", "blocks": [
-                {"label": "inner", "block_type": "conditional", "branches": [
-                    {"condition": "{{ b }}", "blocks": [task("deep_branch")]},
-                ]},
-                {"label": "branch_loop", "block_type": "while_loop", "condition": "{{ c }}",
-                 "loop_blocks": [task("in_branch_loop")]},
-            ]},
-            {"condition": None, "blocks": [{"label": "pause", "block_type": "wait"}]},
-        ]},
-        {"label": "loop", "block_type": "for_loop", "loop_over": "items", "loop_blocks": [
-            task("in_loop"),
-            {"label": "loop_cond", "block_type": "conditional", "branches": [
-                {"condition": None, "blocks": [task("in_loop_branch")]}]},
-        ]},
-        {"label": "agentic", "block_type": "task_v2", "prompt": "do it",
-         "loop_blocks": [task("in_task_v2")]},
-        {"label": "fetch", "block_type": "http_request"},
-    ]})
+    definition = Definition.model_validate(
+        {
+            "blocks": [
+                task("top"),
+                {
+                    "label": "outer",
+                    "block_type": "conditional",
+                    "branches": [
+                        {
+                            "condition": "{{ a }}",
+                            "blocks": [
+                                {
+                                    "label": "inner",
+                                    "block_type": "conditional",
+                                    "branches": [
+                                        {"condition": "{{ b }}", "blocks": [task("deep_branch")]},
+                                    ],
+                                },
+                                {
+                                    "label": "branch_loop",
+                                    "block_type": "while_loop",
+                                    "condition": "{{ c }}",
+                                    "loop_blocks": [task("in_branch_loop")],
+                                },
+                            ],
+                        },
+                        {"condition": None, "blocks": [{"label": "pause", "block_type": "wait"}]},
+                    ],
+                },
+                {
+                    "label": "loop",
+                    "block_type": "for_loop",
+                    "loop_over": "items",
+                    "loop_blocks": [
+                        task("in_loop"),
+                        {
+                            "label": "loop_cond",
+                            "block_type": "conditional",
+                            "branches": [{"condition": None, "blocks": [task("in_loop_branch")]}],
+                        },
+                    ],
+                },
+                {
+                    "label": "agentic",
+                    "block_type": "task_v2",
+                    "prompt": "do it",
+                    "loop_blocks": [task("in_task_v2")],
+                },
+                {"label": "fetch", "block_type": "http_request"},
+            ]
+        }
+    )
 
-    assert definition.required_labels() == {"top", "deep_branch", "branch_loop", "loop",
-                                            "agentic"}
-    assert {b.label for b in definition.all_blocks()} >= {"in_loop", "in_loop_branch",
-                                                          "in_task_v2", "in_branch_loop"}
+    assert definition.required_labels() == {"top", "deep_branch", "branch_loop", "loop", "agentic"}
+    assert {b.label for b in definition.all_blocks()} >= {
+        "in_loop",
+        "in_loop_branch",
+        "in_task_v2",
+        "in_branch_loop",
+    }
 
 
 def test_a_definition_without_cacheable_blocks_requires_nothing() -> None:
-    definition = Definition.model_validate({"blocks": [
-        {"label": "pause", "block_type": "wait", "seconds": 1},
-        {"label": "py", "block_type": "code", "code": "x = 1"},
-    ]})
+    definition = Definition.model_validate(
+        {
+            "blocks": [
+                {"label": "pause", "block_type": "wait", "seconds": 1},
+                {"label": "py", "block_type": "code", "code": "x = 1"},
+            ]
+        }
+    )
 
     assert definition.required_labels() == frozenset()
 
@@ -150,8 +210,13 @@ def test_a_definition_without_cacheable_blocks_requires_nothing() -> None:
 
 
 def test_a_block_hash_is_independent_of_key_order() -> None:
-    forward = {"label": "t", "block_type": "task", "url": "https://a.test",
-               "navigation_goal": "go", "data_schema": {"a": 1, "b": [1, {"x": 1, "y": 2}]}}
+    forward = {
+        "label": "t",
+        "block_type": "task",
+        "url": "https://a.test",
+        "navigation_goal": "go",
+        "data_schema": {"a": 1, "b": [1, {"x": 1, "y": 2}]},
+    }
     backward = {k: forward[k] for k in reversed(list(forward))}
     backward["data_schema"] = {"b": [1, {"y": 2, "x": 1}], "a": 1}
 
@@ -169,16 +234,23 @@ def test_a_block_hash_changes_when_any_field_changes() -> None:
 
 def test_a_container_hash_changes_when_a_child_changes() -> None:
     def loop(goal: str) -> Block:
-        return Block.model_validate({
-            "label": "loop", "block_type": "for_loop", "loop_over": "items",
-            "loop_blocks": [task("child", navigation_goal=goal)],
-        })
+        return Block.model_validate(
+            {
+                "label": "loop",
+                "block_type": "for_loop",
+                "loop_over": "items",
+                "loop_blocks": [task("child", navigation_goal=goal)],
+            }
+        )
 
     def conditional(goal: str) -> Block:
-        return Block.model_validate({
-            "label": "cond", "block_type": "conditional",
-            "branches": [{"condition": None, "blocks": [task("child", navigation_goal=goal)]}],
-        })
+        return Block.model_validate(
+            {
+                "label": "cond",
+                "block_type": "conditional",
+                "branches": [{"condition": None, "blocks": [task("child", navigation_goal=goal)]}],
+            }
+        )
 
     assert loop("a").sha256() != loop("b").sha256()
     assert loop("a").sha256() == loop("a").sha256()
@@ -195,18 +267,31 @@ def test_a_block_hash_survives_a_round_trip_through_stored_json() -> None:
 def test_block_hashes_cover_every_block_including_children() -> None:
     hashes = sample_definition().block_hashes()
 
-    assert set(hashes) == {"sign_in", "each_order", "open_order", "read_order", "route",
-                           "request_refund", "contact_support", "settle"}
+    assert set(hashes) == {
+        "sign_in",
+        "each_order",
+        "open_order",
+        "read_order",
+        "route",
+        "request_refund",
+        "contact_support",
+        "settle",
+    }
     assert all(len(h) == 64 for h in hashes.values())
 
 
 # --- cache keys ------------------------------------------------------------------------------
 
 
-def with_key(cache_key: str | None, first_url: str | None = "https://portal.acme.test/x",
-             ) -> Definition:
-    blocks = [{"label": "pause", "block_type": "wait"}, task("t", first_url),
-              task("u", "https://other.test/")]
+def with_key(
+    cache_key: str | None,
+    first_url: str | None = "https://portal.acme.test/x",
+) -> Definition:
+    blocks = [
+        {"label": "pause", "block_type": "wait"},
+        task("t", first_url),
+        task("u", "https://other.test/"),
+    ]
     return Definition.model_validate({"cache_key": cache_key, "blocks": blocks})
 
 
@@ -235,11 +320,18 @@ def test_a_default_or_empty_cache_key_is_the_domain_of_the_first_url(
 
 
 def test_the_default_cache_key_uses_the_first_url_even_inside_a_loop() -> None:
-    definition = Definition.model_validate({"blocks": [
-        {"label": "loop", "block_type": "for_loop", "loop_blocks": [
-            task("inner", "https://Shop.Example.test:8443/a")]},
-        task("later", "https://later.test"),
-    ]})
+    definition = Definition.model_validate(
+        {
+            "blocks": [
+                {
+                    "label": "loop",
+                    "block_type": "for_loop",
+                    "loop_blocks": [task("inner", "https://Shop.Example.test:8443/a")],
+                },
+                task("later", "https://later.test"),
+            ]
+        }
+    )
 
     assert render_cache_key(definition, {}) == "default:shop.example.test"
 
@@ -284,21 +376,29 @@ def test_a_template_that_renders_to_nothing_is_a_permanent_error(template: str) 
 
 @pytest.mark.parametrize(
     "template",
-    ["{{ region", "{% for %}", "{{ 1 / 0 }}", "{{ items[5] }}", "{{ region | nofilter }}",
-     "{{ 'x' * 600 }}"],
-    ids=["unclosed", "bad-tag", "division-by-zero", "index-error", "unknown-filter",
-         "too-long"],
+    [
+        "{{ region",
+        "{% for %}",
+        "{{ 1 / 0 }}",
+        "{{ items[5] }}",
+        "{{ region | nofilter }}",
+        "{{ 'x' * 600 }}",
+    ],
+    ids=["unclosed", "bad-tag", "division-by-zero", "index-error", "unknown-filter", "too-long"],
 )
 def test_a_template_that_fails_to_render_is_a_permanent_error(template: str) -> None:
     with pytest.raises(PermanentError, match="cache_key"):
         render_cache_key(with_key(template), {"region": "eu", "items": [1]})
 
 
-@pytest.mark.parametrize("template", [
-    "{{ 9 ** 9 ** 9 }}",
-    "{{ 'x' * 100000000 }}",
-    "{{ [1] * 100000000 }}",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 9 ** 9 ** 9 }}",
+        "{{ 'x' * 100000000 }}",
+        "{{ [1] * 100000000 }}",
+    ],
+)
 def test_a_cache_key_template_cannot_hang_or_flood_the_worker(template: str) -> None:
     definition = Definition.model_validate({"cache_key": template, "blocks": []})
     with pytest.raises(PermanentError, match="cache_key"):
@@ -307,6 +407,7 @@ def test_a_cache_key_template_cannot_hang_or_flood_the_worker(template: str) -> 
 
 def test_a_null_field_and_an_absent_field_hash_the_same() -> None:
     with_null = Definition.model_validate(
-        {"blocks": [{"label": "a", "block_type": "task", "url": None}]})
+        {"blocks": [{"label": "a", "block_type": "task", "url": None}]}
+    )
     without = Definition.model_validate({"blocks": [{"label": "a", "block_type": "task"}]})
     assert with_null.block_hashes() == without.block_hashes()

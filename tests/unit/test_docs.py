@@ -26,21 +26,35 @@ SCRIPTCACHE = Path(sys.executable).with_name("scriptcache")
 ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 PACKAGES = ("worker", "tasks", "config")
 CITES_MISSING = re.compile(  # (not spelled out here, or this file would match)
-    "DESIGN" + r"(\.md|\s+sections?\s+\d)|CELERY" + "-NOTES")
+    "DESIGN" + r"(\.md|\s+sections?\s+\d)|CELERY" + "-NOTES"
+)
 
 
 def documented_outputs() -> list[tuple[str, str, str]]:
     """(doc, command, block) for every marked block."""
-    return [(path.name, command, block) for path in DOCS
-            for command, block in MARKER.findall(path.read_text(encoding="utf-8"))]
+    return [
+        (path.name, command, block)
+        for path in DOCS
+        for command, block in MARKER.findall(path.read_text(encoding="utf-8"))
+    ]
 
 
 def run(command: str, tmp_path: Path) -> str:
-    env = {**os.environ, "SCRIPTCACHE_DATABASE_URL": f"sqlite:///{tmp_path}/doc.db",
-           "SCRIPTCACHE_STORE_URL": f"file://{tmp_path}/blobs", "SCRIPTCACHE_LOG_LEVEL": "ERROR"}
+    env = {
+        **os.environ,
+        "SCRIPTCACHE_DATABASE_URL": f"sqlite:///{tmp_path}/doc.db",
+        "SCRIPTCACHE_STORE_URL": f"file://{tmp_path}/blobs",
+        "SCRIPTCACHE_LOG_LEVEL": "ERROR",
+    }
     for args in (["migrate"], shlex.split(command)[1:]):
-        done = subprocess.run([str(SCRIPTCACHE), *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=300)
+        done = subprocess.run(
+            [str(SCRIPTCACHE), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, f"scriptcache {' '.join(args)} failed:\n{done.stderr}"
     return done.stdout
 
@@ -59,19 +73,25 @@ def shows(output: str, block: str) -> bool:
 
 def test_the_docs_show_command_output() -> None:
     commands = {command for _, command, _ in documented_outputs()}
-    assert {"scriptcache demo --local",
-            "scriptcache render worker/samples/order-portal.jsonl"} <= commands
+    assert {
+        "scriptcache demo --local",
+        "scriptcache render worker/samples/order-portal.jsonl",
+    } <= commands
 
 
-@pytest.mark.parametrize(("doc", "command", "block"), documented_outputs(),
-                         ids=lambda value: value if " " not in value else None)
+@pytest.mark.parametrize(
+    ("doc", "command", "block"),
+    documented_outputs(),
+    ids=lambda value: value if " " not in value else None,
+)
 def test_documented_output_is_what_the_command_prints(
     doc: str, command: str, block: str, tmp_path: Path
 ) -> None:
     output = run(command, tmp_path)
     assert shows(output, block), (
         f"{doc}: the block after <!-- output of: {command} --> is stale; "
-        f"the command prints:\n{output}")
+        f"the command prints:\n{output}"
+    )
 
 
 def test_a_block_with_elisions_must_still_match_in_order() -> None:
@@ -81,9 +101,12 @@ def test_a_block_with_elisions_must_still_match_in_order() -> None:
 
 
 def modules() -> list[str]:
-    return sorted(str(p.relative_to(ROOT)) for package in PACKAGES
-                  for p in (ROOT / package).rglob("*.py")
-                  if p.name != "__init__.py" and "migrations" not in p.parts)
+    return sorted(
+        str(p.relative_to(ROOT))
+        for package in PACKAGES
+        for p in (ROOT / package).rglob("*.py")
+        if p.name != "__init__.py" and "migrations" not in p.parts
+    )
 
 
 def subpackage(module: str) -> bool:
@@ -94,8 +117,11 @@ def subpackage(module: str) -> bool:
 
 def test_the_architecture_map_names_every_module() -> None:
     text = ARCHITECTURE.read_text(encoding="utf-8")
-    missing = [m for m in modules() if m not in text and not (
-        subpackage(m) and f"`{Path(m).parent}/`" in text)]
+    missing = [
+        m
+        for m in modules()
+        if m not in text and not (subpackage(m) and f"`{Path(m).parent}/`" in text)
+    ]
     assert not missing, f"add these modules to docs/ARCHITECTURE.md (Modules): {missing}"
 
 
@@ -113,10 +139,14 @@ def test_every_path_the_architecture_map_names_exists() -> None:
 
 def test_the_readme_layout_names_every_module() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    layout = readme[readme.index("## Layout"):]
-    layout = layout[:layout.index("```", layout.index("```") + 3)]
-    missing = [m for m in modules() if Path(m).name not in layout and not (
-        subpackage(m) and f"{Path(m).parent.name}/" in layout)]
+    layout = readme[readme.index("## Layout") :]
+    layout = layout[: layout.index("```", layout.index("```") + 3)]
+    missing = [
+        m
+        for m in modules()
+        if Path(m).name not in layout
+        and not (subpackage(m) and f"{Path(m).parent.name}/" in layout)
+    ]
     assert not missing, f"add these modules to README.md's Layout: {missing}"
 
 
@@ -144,6 +174,11 @@ def test_the_readme_configuration_table_is_what_settings_reads() -> None:
     defaults = Settings()
     for variable, shown in rows.items():
         value = getattr(defaults, variable.removeprefix("SCRIPTCACHE_").lower())
-        expected = "unset" if value is None else f"`{value:g}`" if isinstance(
-            value, float) else f"`{value}`"
+        expected = (
+            "unset"
+            if value is None
+            else f"`{value:g}`"
+            if isinstance(value, float)
+            else f"`{value}`"
+        )
         assert shown.strip() == expected, variable

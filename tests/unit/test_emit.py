@@ -15,43 +15,86 @@ from worker.domain.schemas import schemas
 
 SECRET = "hunter2-secret"
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-DEFINITION = Definition.model_validate({
-    "title": "t", "cache_key": "default",
-    "parameters": [{"key": "user", "parameter_type": "workflow"},
-                   {"key": "password", "parameter_type": "credential"},
-                   {"key": "orders", "parameter_type": "workflow"}],
-    "blocks": [
-        {"label": "sign_in", "block_type": "login", "url": "https://shop.test/login",
-         "navigation_goal": "Sign in"},
-        {"label": "each", "block_type": "for_loop", "loop_over": "orders", "loop_blocks": [
-            {"label": "open", "block_type": "navigation", "url": "https://shop.test/o"}]},
-    ],
-})
+DEFINITION = Definition.model_validate(
+    {
+        "title": "t",
+        "cache_key": "default",
+        "parameters": [
+            {"key": "user", "parameter_type": "workflow"},
+            {"key": "password", "parameter_type": "credential"},
+            {"key": "orders", "parameter_type": "workflow"},
+        ],
+        "blocks": [
+            {
+                "label": "sign_in",
+                "block_type": "login",
+                "url": "https://shop.test/login",
+                "navigation_goal": "Sign in",
+            },
+            {
+                "label": "each",
+                "block_type": "for_loop",
+                "loop_over": "orders",
+                "loop_blocks": [
+                    {"label": "open", "block_type": "navigation", "url": "https://shop.test/o"}
+                ],
+            },
+        ],
+    }
+)
 
 
 def act(kind: str, xpath: str, **fields: object) -> dict[str, object]:
-    return {"action_type": kind, "xpath": xpath, "intention": f"{kind} {xpath}",
-            "status": "completed", "source": "code", **fields}
+    return {
+        "action_type": kind,
+        "xpath": xpath,
+        "intention": f"{kind} {xpath}",
+        "status": "completed",
+        "source": "code",
+        **fields,
+    }
 
 
 def replayed() -> ReplayResult:
-    sign_in = BlockRecord("sign_in", None, url="https://shop.test/login", fallback="element",
-                          finished_at=AT, actions=[
-                              act("input_text", "//u", text="ada"),
-                              act("input_text", "//p", parameter_key="password"),
-                              act("click", "//go", status="failed"),
-                              act("click", "/html/body/button", source="agent",
-                                  intention=f"not {SECRET}")])
+    sign_in = BlockRecord(
+        "sign_in",
+        None,
+        url="https://shop.test/login",
+        fallback="element",
+        finished_at=AT,
+        actions=[
+            act("input_text", "//u", text="ada"),
+            act("input_text", "//p", parameter_key="password"),
+            act("click", "//go", status="failed"),
+            act("click", "/html/body/button", source="agent", intention=f"not {SECRET}"),
+        ],
+    )
     loop = BlockRecord("each", None, finished_at=AT)
-    child = BlockRecord("open", 0, "A-1", loop, finished_at=AT, executed_with="agent",
-                        fallback="block", actions=[act("click", "/a", source="agent")])
-    return ReplayResult((), (), (), 1.0, records=(sign_in, child, loop), started_at=AT,
-                        finished_at=AT)
+    child = BlockRecord(
+        "open",
+        0,
+        "A-1",
+        loop,
+        finished_at=AT,
+        executed_with="agent",
+        fallback="block",
+        actions=[act("click", "/a", source="agent")],
+    )
+    return ReplayResult(
+        (), (), (), 1.0, records=(sign_in, child, loop), started_at=AT, finished_at=AT
+    )
 
 
 def events() -> list[dict[str, object]]:
-    info = RunInfo("wf", 3, 7, 2, {"user": "ada", "orders": ["A-1"], "password": SECRET},
-                   {"password": SECRET}, "wr_emit")
+    info = RunInfo(
+        "wf",
+        3,
+        7,
+        2,
+        {"user": "ada", "orders": ["A-1"], "password": SECRET},
+        {"password": SECRET},
+        "wr_emit",
+    )
     return emit_events(replayed(), DEFINITION, info)
 
 

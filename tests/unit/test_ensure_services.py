@@ -13,8 +13,14 @@ SCRIPT = ROOT / "deploy" / "ensure-services.sh"
 
 def dry_run(**env: str) -> str:
     environ = {**os.environ, "SCRIPTCACHE_TEST_PG_URL": "postgresql://elsewhere/postgres", **env}
-    done = subprocess.run(["bash", str(SCRIPT), "--dry-run"], env=environ, capture_output=True,
-                          text=True, timeout=30, check=True)
+    done = subprocess.run(
+        ["bash", str(SCRIPT), "--dry-run"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     return done.stdout + done.stderr
 
 
@@ -51,8 +57,14 @@ def stand_in_postgres_tools(tmp_path: Path, clusters: str) -> dict[str, str]:
 
 def dry_run_without_test_url(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k != "SCRIPTCACHE_TEST_PG_URL"}
-    return subprocess.run(["bash", str(SCRIPT), "--dry-run"], env={**environ, **env},
-                          capture_output=True, text=True, timeout=30, check=False)
+    return subprocess.run(
+        ["bash", str(SCRIPT), "--dry-run"],
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_a_cluster_that_is_down_is_started(tmp_path: Path) -> None:

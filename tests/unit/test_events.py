@@ -51,8 +51,11 @@ def sign_in() -> dict[str, Any]:
 
 
 def test_every_line_of_the_sample_validates_into_its_event_type() -> None:
-    models = {"run_started": RunStarted, "block_completed": BlockCompleted,
-              "run_finished": RunFinished}
+    models = {
+        "run_started": RunStarted,
+        "block_completed": BlockCompleted,
+        "run_finished": RunFinished,
+    }
     lines = read_lines(SAMPLE.read_text(encoding="utf-8"))
 
     events = [parse_line(line) for line in lines]
@@ -72,8 +75,12 @@ def test_a_run_started_event_carries_its_definition_and_parameters(
 
     assert isinstance(event, RunStarted)
     assert event.workflow_version == 1
-    assert [b.label for b in event.definition.blocks] == ["sign_in", "each_order", "route",
-                                                           "settle"]
+    assert [b.label for b in event.definition.blocks] == [
+        "sign_in",
+        "each_order",
+        "route",
+        "settle",
+    ]
     assert event.definition.credential_keys() == {"password"}
     assert event.parameters["order_numbers"] == ["A-1001", "A-1002", "A-1003"]
     assert event.code_gen is False
@@ -87,8 +94,12 @@ def test_a_block_completed_event_carries_its_task_and_ordered_actions(
 
     assert isinstance(event, BlockCompleted)
     assert event.task is not None and event.task.task_id == "tsk_wr_portal_1_002"
-    assert [a.action_type for a in event.actions] == ["input_text", "input_text", "click",
-                                                      "complete"]
+    assert [a.action_type for a in event.actions] == [
+        "input_text",
+        "input_text",
+        "click",
+        "complete",
+    ]
     assert event.actions[1].parameter_key == "password"
 
 
@@ -130,8 +141,11 @@ MISSING = [
     ("run_started", ("event_id",), "event_id"),
     ("run_started", ("occurred_at",), "occurred_at"),
     ("run_started", ("definition", "blocks", 0, "label"), "definition.blocks.0.label"),
-    ("run_started", ("definition", "parameters", 2, "parameter_type"),
-     "definition.parameters.2.parameter_type"),
+    (
+        "run_started",
+        ("definition", "parameters", 2, "parameter_type"),
+        "definition.parameters.2.parameter_type",
+    ),
     ("block_completed", ("label",), "label"),
     ("block_completed", ("status",), "status"),
     ("block_completed", ("workflow_run_block_id",), "workflow_run_block_id"),
@@ -141,8 +155,9 @@ MISSING = [
 ]
 
 
-@pytest.mark.parametrize(("event_type", "path", "field"), MISSING,
-                         ids=[f"{t}-{f}" for t, _, f in MISSING])
+@pytest.mark.parametrize(
+    ("event_type", "path", "field"), MISSING, ids=[f"{t}-{f}" for t, _, f in MISSING]
+)
 def test_a_missing_field_is_a_permanent_error_naming_it(
     event_type: str, path: tuple[Any, ...], field: str
 ) -> None:
@@ -180,8 +195,11 @@ WRONG_TYPES = [
 ]
 
 
-@pytest.mark.parametrize(("event_type", "path", "value", "field"), WRONG_TYPES,
-                         ids=[f"{t}-{f}-{v!r}"[:60] for t, _, v, f in WRONG_TYPES])
+@pytest.mark.parametrize(
+    ("event_type", "path", "value", "field"),
+    WRONG_TYPES,
+    ids=[f"{t}-{f}-{v!r}"[:60] for t, _, v, f in WRONG_TYPES],
+)
 def test_a_field_of_the_wrong_type_or_range_is_a_permanent_error_naming_it(
     event_type: str, path: tuple[Any, ...], value: Any, field: str
 ) -> None:
@@ -240,8 +258,9 @@ def test_unknown_extra_fields_of_actions_are_kept(sign_in: dict[str, Any]) -> No
 
 
 def test_an_unknown_block_type_in_a_definition_is_kept(run_started: dict[str, Any]) -> None:
-    raw = _with(run_started, ("definition", "blocks", 1, "loop_blocks", 0, "block_type"),
-                "teleport")
+    raw = _with(
+        run_started, ("definition", "blocks", 1, "loop_blocks", 0, "block_type"), "teleport"
+    )
 
     event = parse_event(raw)
 
@@ -281,8 +300,15 @@ def test_a_duplicate_label_anywhere_in_a_definition_is_an_error(
         (("parameters", "ratio"), float("inf")),
         (("definition", "blocks", 3, "seconds"), float("-inf")),
     ],
-    ids=["nul", "lone-high-surrogate", "lone-low-surrogate", "nul-in-key", "nan", "infinity",
-         "negative-infinity"],
+    ids=[
+        "nul",
+        "lone-high-surrogate",
+        "lone-low-surrogate",
+        "nul-in-key",
+        "nan",
+        "infinity",
+        "negative-infinity",
+    ],
 )
 def test_values_the_database_cannot_store_are_permanent_errors(
     run_started: dict[str, Any], path: tuple[Any, ...], value: Any
@@ -328,8 +354,14 @@ def test_invalid_utf8_bytes_are_a_permanent_error(data: bytes) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ['{"type": "run_finished"', "not json", "", "{'single': 'quotes'}", '{"a": 1} trailing',
-     "[" * 100_000],
+    [
+        '{"type": "run_finished"',
+        "not json",
+        "",
+        "{'single': 'quotes'}",
+        '{"a": 1} trailing',
+        "[" * 100_000,
+    ],
     ids=["truncated", "text", "empty", "single-quotes", "trailing-data", "deep-nesting"],
 )
 def test_invalid_json_is_a_permanent_error(line: str) -> None:
@@ -435,8 +467,9 @@ MALFORMED_FOR_REDACTION = [
 ]
 
 
-@pytest.mark.parametrize("mutate", [m for _, m in MALFORMED_FOR_REDACTION],
-                         ids=[n for n, _ in MALFORMED_FOR_REDACTION])
+@pytest.mark.parametrize(
+    "mutate", [m for _, m in MALFORMED_FOR_REDACTION], ids=[n for n, _ in MALFORMED_FOR_REDACTION]
+)
 def test_redact_raw_of_a_malformed_run_started_never_keeps_the_credential(
     run_started: dict[str, Any], mutate: Any
 ) -> None:
@@ -479,11 +512,17 @@ def test_redact_raw_returns_a_non_object_payload_unchanged(raw: Any) -> None:
 
 
 def test_redact_raw_redacts_parameters_and_actions_of_the_wrong_shape_whole() -> None:
-    raw = {"type": "block_completed", "parameters": ["a"],
-           "actions": {"first": {"text": "typed", "option": "picked", "xpath": "//x"}}}
+    raw = {
+        "type": "block_completed",
+        "parameters": ["a"],
+        "actions": {"first": {"text": "typed", "option": "picked", "xpath": "//x"}},
+    }
 
-    assert redact_raw(raw) == {"type": "block_completed", "parameters": REDACTED, "actions": {
-        "first": {"text": REDACTED, "option": REDACTED, "xpath": "//x"}}}
+    assert redact_raw(raw) == {
+        "type": "block_completed",
+        "parameters": REDACTED,
+        "actions": {"first": {"text": REDACTED, "option": REDACTED, "xpath": "//x"}},
+    }
 
 
 def test_redact_raw_keeps_every_parameter_that_is_not_secret(run_started: dict[str, Any]) -> None:
@@ -500,7 +539,8 @@ def test_redact_raw_keeps_every_parameter_that_is_not_secret(run_started: dict[s
 
 
 def test_redact_raw_of_an_event_wrapped_in_a_list_redacts_the_event(
-        run_started: dict[str, Any], sign_in: dict[str, Any]) -> None:
+    run_started: dict[str, Any], sign_in: dict[str, Any]
+) -> None:
     block = copy.deepcopy(sign_in)
     block["actions"][0]["parameter_key"] = None
     block["actions"][0]["text"] = SECRET  # typed without its key

@@ -17,17 +17,37 @@ from worker.domain.schemas import schemas
 
 def replayed_run() -> list[dict[str, Any]]:
     """A run that executed revision 3 of script 7; sign_in fell back for one action."""
-    run = RunBuilder("wr_replay", "wf_loop", definition([task_block("sign_in", "login"),
-                                                         task_block("report")]))
+    run = RunBuilder(
+        "wr_replay", "wf_loop", definition([task_block("sign_in", "login"), task_block("report")])
+    )
     run.events[0].update(run_with="code", script={"script_id": 7, "version": 3})
-    run.block("sign_in", "login", executed_with="code", actions=[
-        {"action_type": "click", "xpath": "/html/body/div[1]/button", "intention": "Close the "
-         "banner", "status": "skipped", "source": "agent"},
-        {"action_type": "click", "xpath": "//button[@id='go']", "intention": "Submit",
-         "status": "failed", "source": "code"},
-        {"action_type": "click", "xpath": "/html/body/form/button", "intention": "Submit",
-         "source": "agent"},
-    ])
+    run.block(
+        "sign_in",
+        "login",
+        executed_with="code",
+        actions=[
+            {
+                "action_type": "click",
+                "xpath": "/html/body/div[1]/button",
+                "intention": "Close the banner",
+                "status": "skipped",
+                "source": "agent",
+            },
+            {
+                "action_type": "click",
+                "xpath": "//button[@id='go']",
+                "intention": "Submit",
+                "status": "failed",
+                "source": "code",
+            },
+            {
+                "action_type": "click",
+                "xpath": "/html/body/form/button",
+                "intention": "Submit",
+                "source": "agent",
+            },
+        ],
+    )
     run.events[-1]["fallback"] = "element"
     run.block("report", executed_with="agent")
     run.events[-1]["fallback"] = "block"
@@ -42,7 +62,10 @@ def test_the_new_fields_validate_and_are_read() -> None:
     assert isinstance(sign_in, BlockCompleted) and isinstance(report, BlockCompleted)
     assert (sign_in.fallback, report.fallback) == ("element", "block")
     assert [(a.status, a.source) for a in sign_in.actions] == [
-        ("skipped", "agent"), ("failed", "code"), ("completed", "agent")]
+        ("skipped", "agent"),
+        ("failed", "code"),
+        ("completed", "agent"),
+    ]
 
 
 def test_old_events_without_the_fields_stay_valid_with_their_defaults() -> None:
@@ -60,10 +83,16 @@ def test_old_events_without_the_fields_stay_valid_with_their_defaults() -> None:
     assert all(a.source is None for a in sign_in.actions)
 
 
-@pytest.mark.parametrize(("where", "value"), [
-    ("fallback", "partial"), ("fallback", None), ("script", {"script_id": 7}),
-    ("script", {"script_id": "7", "version": 1}), ("source", "human"),
-])
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("fallback", "partial"),
+        ("fallback", None),
+        ("script", {"script_id": 7}),
+        ("script", {"script_id": "7", "version": 1}),
+        ("source", "human"),
+    ],
+)
 def test_bad_values_of_the_new_fields_are_permanent_errors(where: str, value: Any) -> None:
     started, sign_in = replayed_run()[:2]
     target = {"fallback": sign_in, "script": started, "source": sign_in["actions"][0]}[where]

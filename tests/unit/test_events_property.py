@@ -20,21 +20,29 @@ SEEDS = [SAMPLES[0], SAMPLES[1], SAMPLES[8], SAMPLES[-1]]
 EVENT_TYPES = (RunStarted, BlockCompleted, RunFinished)
 
 scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=20)
 )
 json_values = st.recursive(
     scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=20,
 )
 # Objects that look like events, so validation goes past the discriminator.
 event_like = st.fixed_dictionaries(
     {"type": st.sampled_from(["run_started", "block_completed", "run_finished", "other"])},
     optional={
-        "event_id": json_values, "occurred_at": json_values, "workflow_run_id": json_values,
-        "status": json_values, "definition": json_values, "actions": json_values,
+        "event_id": json_values,
+        "occurred_at": json_values,
+        "workflow_run_id": json_values,
+        "status": json_values,
+        "definition": json_values,
+        "actions": json_values,
     },
 )
 
@@ -105,5 +113,8 @@ def test_any_line_of_bytes_or_text_parses_or_is_a_permanent_error(line: bytes | 
 
 def test_the_unmutated_seeds_parse() -> None:
     assert [type(parse_event(copy.deepcopy(s))) for s in SEEDS] == [
-        RunStarted, BlockCompleted, BlockCompleted, RunFinished,
+        RunStarted,
+        BlockCompleted,
+        BlockCompleted,
+        RunFinished,
     ]

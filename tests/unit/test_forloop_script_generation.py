@@ -37,12 +37,14 @@ def signature(script: GeneratedScript, label: str) -> ast.AsyncFor:
 
 
 def called(node: ast.AST) -> list[str]:
-    return [n.func.id for n in ast.walk(node)
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    return [
+        n.func.id
+        for n in ast.walk(node)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    ]
 
 
-def test_the_loop_run_signature_is_one_async_for_over_ctx_loop_of_the_loop_over_parameter(
-) -> None:
+def test_the_loop_run_signature_is_one_async_for_over_ctx_loop_of_the_loop_over_parameter() -> None:
     loop = signature(sample_script(), "each_order")
     assert ast.unparse(loop.iter) == "ctx.loop('each_order', ctx.param('order_numbers'))"
     assert called(loop) == ["open_order", "read_order"]
@@ -53,11 +55,14 @@ def test_the_loop_statement_lives_only_in_run_workflow_and_its_file_holds_the_ch
     block_file = ast.parse(script.files["blocks/each_order.py"])
     assert not any(isinstance(n, ast.AsyncFor) for n in ast.walk(block_file))
     assert [n.name for n in block_file.body if isinstance(n, ast.AsyncFunctionDef)] == [
-        "open_order", "read_order"]
+        "open_order",
+        "read_order",
+    ]
     main = ast.parse(script.files["main.py"])
     assert not any(isinstance(n, ast.AsyncFor) for n in main.body)
-    workflow = next(n for n in main.body
-                    if isinstance(n, ast.AsyncFunctionDef) and n.name == "run_workflow")
+    workflow = next(
+        n for n in main.body if isinstance(n, ast.AsyncFunctionDef) and n.name == "run_workflow"
+    )
     assert sum(isinstance(n, ast.AsyncFor) for n in ast.walk(workflow)) == 1
     assert set(script.blocks) == {"__start_block__", "sign_in", "each_order", "request_refund"}
     assert script.blocks["each_order"].input_fields == ("order_numbers",)
@@ -66,8 +71,11 @@ def test_the_loop_statement_lives_only_in_run_workflow_and_its_file_holds_the_ch
 def test_children_come_from_their_richest_iteration_and_type_the_current_value() -> None:
     text = sample_script().files["blocks/each_order.py"].decode()
     assert "Dismiss cookie banner" in text  # only iteration 1 (4 actions) had it
-    fills = [n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Call)
-             and ast.unparse(n.func) == "page.fill"]
+    fills = [
+        n
+        for n in ast.walk(ast.parse(text))
+        if isinstance(n, ast.Call) and ast.unparse(n.func) == "page.fill"
+    ]
     assert [ast.unparse(f.args[1]) for f in fills] == ["ctx.current_value"]
 
 
@@ -78,8 +86,11 @@ def test_a_nested_loop_nests_its_async_for_and_its_file_holds_every_descendant()
     assert len(inner) == 1
     assert ast.unparse(inner[0].iter) == "ctx.loop('each_store', ctx.param('stores'))"
     assert called(inner[0]) == ["read_store"]
-    names = {n.name for n in ast.parse(script.files["blocks/each_region.py"]).body
-             if isinstance(n, ast.AsyncFunctionDef)}
+    names = {
+        n.name
+        for n in ast.parse(script.files["blocks/each_region.py"]).body
+        if isinstance(n, ast.AsyncFunctionDef)
+    }
     assert names == {"open_region", "read_store"}
     assert set(script.blocks) == {"__start_block__", "each_region"}
     assert script.blocks["each_region"].input_fields == ("regions", "stores")
@@ -92,13 +103,39 @@ def test_a_while_loop_lets_the_runtime_decide_and_a_child_never_seen_goes_to_the
 
 
 def test_a_completed_iteration_beats_a_richer_failed_one() -> None:
-    rec = Recorder("rich", defn([{
-        "label": "each", "block_type": "for_loop", "loop_over": "items",
-        "loop_blocks": [{"label": "step", "block_type": "task"}]}], [param("items")]))
-    rec.block("step", "task", [act("click", f"//b[{i}]", "Try") for i in range(3)], task={},
-              parent="wrb_l", loop_index=0, loop_value="a", status="failed")
-    rec.block("step", "task", [act("click", "//b[@id='ok']", "Works")], task={},
-              parent="wrb_l", loop_index=1, loop_value="b")
+    rec = Recorder(
+        "rich",
+        defn(
+            [
+                {
+                    "label": "each",
+                    "block_type": "for_loop",
+                    "loop_over": "items",
+                    "loop_blocks": [{"label": "step", "block_type": "task"}],
+                }
+            ],
+            [param("items")],
+        ),
+    )
+    rec.block(
+        "step",
+        "task",
+        [act("click", f"//b[{i}]", "Try") for i in range(3)],
+        task={},
+        parent="wrb_l",
+        loop_index=0,
+        loop_value="a",
+        status="failed",
+    )
+    rec.block(
+        "step",
+        "task",
+        [act("click", "//b[@id='ok']", "Works")],
+        task={},
+        parent="wrb_l",
+        loop_index=1,
+        loop_value="b",
+    )
     rec.block("each", "for_loop", block_id="wrb_l")
     script = generate_script(rec.finish().run(), frozenset({"each"}), {})
     text = script.files["blocks/each.py"].decode()
@@ -111,16 +148,19 @@ def test_the_iteration_value_inside_a_recorded_selector_follows_the_loop() -> No
     assert "A-1002" not in main
 
 
-
 @settings(max_examples=300, deadline=None)
-@given(before=st.text(max_size=30), after=st.text(max_size=30),
-       value=st.text(min_size=3, max_size=12))
+@given(
+    before=st.text(max_size=30), after=st.text(max_size=30), value=st.text(min_size=3, max_size=12)
+)
 def test_a_selector_with_the_loop_value_evaluates_back_to_the_recording(
-    before: str, after: str, value: str,
+    before: str,
+    after: str,
+    value: str,
 ) -> None:
     xpath = before + value + after
-    node = _selector(ActionRecord("a1", "click", xpath=xpath),
-                     ActionScope(frozenset(), loop_value=value)).expr
+    node = _selector(
+        ActionRecord("a1", "click", xpath=xpath), ActionScope(frozenset(), loop_value=value)
+    ).expr
     source = ast.unparse(ast.fix_missing_locations(ast.Expression(node)))
     ctx = SimpleNamespace(current_value=value)
     assert eval(compile(source, "<selector>", "eval"), {"ctx": ctx}) == xpath

@@ -35,13 +35,17 @@ def check_golden(name: str, actual: bytes) -> None:
         return
     expected = expected_path.read_bytes() if expected_path.exists() else b""
     if actual != expected:
-        diff = "".join(difflib.unified_diff(
-            expected.decode("utf-8").splitlines(keepends=True),
-            actual.decode("utf-8").splitlines(keepends=True),
-            fromfile=f"tests/golden/{name}.main.py (expected)", tofile="generated",
-        ))
-        pytest.fail(f"golden {name}.main.py is stale:\n{diff}\nrefresh with:\n  {REFRESH}",
-                    pytrace=False)
+        diff = "".join(
+            difflib.unified_diff(
+                expected.decode("utf-8").splitlines(keepends=True),
+                actual.decode("utf-8").splitlines(keepends=True),
+                fromfile=f"tests/golden/{name}.main.py (expected)",
+                tofile="generated",
+            )
+        )
+        pytest.fail(
+            f"golden {name}.main.py is stale:\n{diff}\nrefresh with:\n  {REFRESH}", pytrace=False
+        )
 
 
 def test_there_are_at_least_eight_golden_recordings() -> None:

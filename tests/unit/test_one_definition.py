@@ -41,18 +41,27 @@ def union_members(node: ast.AST) -> set[str] | None:
 
 
 def test_the_task_names_are_the_contracts() -> None:
-    assert TASK_NAMES == {"run_started": "scriptcache.run_started",
-                          "block_completed": "scriptcache.block_completed",
-                          "run_finished": "scriptcache.run_finished"}
+    assert TASK_NAMES == {
+        "run_started": "scriptcache.run_started",
+        "block_completed": "scriptcache.block_completed",
+        "run_finished": "scriptcache.run_finished",
+    }
     assert (GENERATE_TASK, SWEEP_TASK) == ("scriptcache.generate", "scriptcache.sweep")
 
 
 def test_task_names_are_spelled_only_in_config_names() -> None:
     # (Tests may spell them: they pin the contract.)
-    spelled = {(path, node.value) for path, tree in python_files(CODE) for node in ast.walk(tree)
-               if isinstance(node, ast.Constant) and node.value in ALL_TASKS}
-    allowed = {("config/names.py", GENERATE_TASK), ("config/names.py", SWEEP_TASK),
-               ("config/celery.py", GENERATE_QUEUE)}  # the queue that has the task's name
+    spelled = {
+        (path, node.value)
+        for path, tree in python_files(CODE)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in ALL_TASKS
+    }
+    allowed = {
+        ("config/names.py", GENERATE_TASK),
+        ("config/names.py", SWEEP_TASK),
+        ("config/celery.py", GENERATE_QUEUE),
+    }  # the queue that has the task's name
     assert spelled <= allowed
     assert GENERATE_QUEUE == GENERATE_TASK  # (the exception above is a queue, not a task)
 
@@ -65,8 +74,12 @@ def test_every_task_is_routed_and_scheduled_by_its_imported_name() -> None:
 
 
 def test_the_event_union_is_defined_once() -> None:
-    unions = sorted(path for path, tree in python_files() for node in ast.walk(tree)
-                    if isinstance(node, ast.BinOp) and union_members(node) == EVENT_MODELS)
+    unions = sorted(
+        path
+        for path, tree in python_files()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.BinOp) and union_members(node) == EVENT_MODELS
+    )
     assert unions == ["worker/domain/events.py"]
 
 

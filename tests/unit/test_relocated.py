@@ -22,16 +22,19 @@ PAGE = [
 ]
 
 
-@pytest.mark.parametrize(("expected", "found"), [
-    (("button", "Sign in"), "/html/body/div/form/button"),  # the tag tells it from the link
-    (("a", "sign IN"), "/html/body/nav/a"),  # texts compare ignoring case
-    (("input", " Order number "), "/html/body/div/form/label/input"),  # and runs of spaces
-    (("button", "Delete"), None),  # twice: which one is not known
-    (("button", None), None),  # no text: nothing names the element
-    (("button", "   "), None),
-    (("button", "Continue"), None),  # nowhere
-    (("select", "Sign in"), None),
-])
+@pytest.mark.parametrize(
+    ("expected", "found"),
+    [
+        (("button", "Sign in"), "/html/body/div/form/button"),  # the tag tells it from the link
+        (("a", "sign IN"), "/html/body/nav/a"),  # texts compare ignoring case
+        (("input", " Order number "), "/html/body/div/form/label/input"),  # and runs of spaces
+        (("button", "Delete"), None),  # twice: which one is not known
+        (("button", None), None),  # no text: nothing names the element
+        (("button", "   "), None),
+        (("button", "Continue"), None),  # nowhere
+        (("select", "Sign in"), None),
+    ],
+)
 def test_only_a_single_candidate_of_the_tag_and_text_is_the_element(
     expected: tuple[str, str | None], found: str | None
 ) -> None:
@@ -40,5 +43,10 @@ def test_only_a_single_candidate_of_the_tag_and_text_is_the_element(
 
 def test_no_expectation_and_malformed_candidates_find_nothing() -> None:
     assert relocated(PAGE, None) is None
-    assert relocated([{"tag": "button", "text": "Go"}, "junk", None],  # no xpath
-                     ("button", "Go")) is None
+    assert (
+        relocated(
+            [{"tag": "button", "text": "Go"}, "junk", None],  # no xpath
+            ("button", "Go"),
+        )
+        is None
+    )

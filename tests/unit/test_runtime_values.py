@@ -13,16 +13,19 @@ from worker.runtime.context import one_time_code
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()
 
 
-@pytest.mark.parametrize(("at_s", "code"), [(59, "287082"), (1111111109, "081804"),
-                                            (1234567890, "005924"), (2000000000, "279037")])
+@pytest.mark.parametrize(
+    ("at_s", "code"),
+    [(59, "287082"), (1111111109, "081804"), (1234567890, "005924"), (2000000000, "279037")],
+)
 def test_totp_codes_are_those_of_rfc_6238(at_s: int, code: str) -> None:
     assert one_time_code(RFC_SECRET, at_s) == code
 
 
 def test_ctx_totp_computes_the_current_code_from_the_secret_given_as_a_credential() -> None:
     now = [59.0]
-    ctx = InMemoryRunContext(RecordingPage(), credentials={"otp": RFC_SECRET.lower()},
-                             clock=lambda: now[0])
+    ctx = InMemoryRunContext(
+        RecordingPage(), credentials={"otp": RFC_SECRET.lower()}, clock=lambda: now[0]
+    )
     assert ctx.totp("otp") == "287082"
     now[0] = 1111111109
     assert ctx.totp("otp") == "081804"
@@ -40,8 +43,13 @@ def test_outputs_start_empty_and_templates_read_them_as_label_output() -> None:
     ctx = InMemoryRunContext(RecordingPage(), {"host": "shop.test"})
     assert ctx.outputs == {}
     ctx.outputs["read_ticket"] = {"ticket": "T-1", "items": ["a", "b"]}
-    assert ctx.render("https://{{ host }}/t/{{ read_ticket.output.ticket }}/"
-                      "{{ read_ticket.output['items'][1] }}") == "https://shop.test/t/T-1/b"
+    assert (
+        ctx.render(
+            "https://{{ host }}/t/{{ read_ticket.output.ticket }}/"
+            "{{ read_ticket.output['items'][1] }}"
+        )
+        == "https://shop.test/t/T-1/b"
+    )
 
 
 def test_a_parameter_named_like_a_label_keeps_its_value_in_templates() -> None:

@@ -35,8 +35,12 @@ def test_blank_values_count_as_unset() -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "field", "expected"),
     [
-        ("SCRIPTCACHE_DATABASE_URL", "postgresql+psycopg://u@db/sc", "database_url",
-         "postgresql+psycopg://u@db/sc"),
+        (
+            "SCRIPTCACHE_DATABASE_URL",
+            "postgresql+psycopg://u@db/sc",
+            "database_url",
+            "postgresql+psycopg://u@db/sc",
+        ),
         ("SCRIPTCACHE_DATABASE_URL", "sqlite:////tmp/x.db", "database_url", "sqlite:////tmp/x.db"),
         ("SCRIPTCACHE_BROKER_URL", "rediss://cache:6380/2", "broker_url", "rediss://cache:6380/2"),
         ("SCRIPTCACHE_STORE_URL", "s3://bucket/prefix", "store_url", "s3://bucket/prefix"),
@@ -53,8 +57,12 @@ def test_blank_values_count_as_unset() -> None:
         ("SCRIPTCACHE_MAX_RETRIES", "3", "max_retries", 3),
         ("SCRIPTCACHE_RETRY_BACKOFF_MAX_S", "30", "retry_backoff_max_s", 30.0),
         ("SCRIPTCACHE_MAX_EVENT_BYTES", "1024", "max_event_bytes", 1024),
-        ("SCRIPTCACHE_S3_ENDPOINT_URL", "http://127.0.0.1:9000", "s3_endpoint_url",
-         "http://127.0.0.1:9000"),
+        (
+            "SCRIPTCACHE_S3_ENDPOINT_URL",
+            "http://127.0.0.1:9000",
+            "s3_endpoint_url",
+            "http://127.0.0.1:9000",
+        ),
         ("SCRIPTCACHE_LOG_FORMAT", "JSON", "log_format", "json"),
         ("SCRIPTCACHE_LOG_LEVEL", "debug", "log_level", "DEBUG"),
         ("FLOWER_BASIC_AUTH", "admin:pw", "flower_basic_auth", "admin:pw"),
@@ -167,25 +175,34 @@ def test_the_settings_object_cannot_be_mutated() -> None:
         ({"SCRIPTCACHE_TASK_TIME_LIMIT_S": "3600"}, "SCRIPTCACHE_TASK_TIME_LIMIT_S"),
         ({"SCRIPTCACHE_LEASE_S": "2"}, "SCRIPTCACHE_LEASE_S"),  # no room for a heartbeat
     ],
-    ids=["lease-equals-visibility", "visibility-below-lease", "limit-equals-visibility",
-         "lease-too-short-to-renew"],
+    ids=[
+        "lease-equals-visibility",
+        "visibility-below-lease",
+        "limit-equals-visibility",
+        "lease-too-short-to-renew",
+    ],
 )
 def test_the_heartbeat_lease_visibility_and_time_limit_ladder_is_enforced(
-    environ: dict[str, str], named: str,
+    environ: dict[str, str],
+    named: str,
 ) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(environ)
 
 
 def test_the_lease_may_be_shorter_than_the_time_limit_because_it_is_renewed() -> None:
-    settings = Settings.from_env({
-        "SCRIPTCACHE_TASK_TIME_LIMIT_S": "120",
-        "SCRIPTCACHE_LEASE_S": "30",
-        "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "3600",
-    })
+    settings = Settings.from_env(
+        {
+            "SCRIPTCACHE_TASK_TIME_LIMIT_S": "120",
+            "SCRIPTCACHE_LEASE_S": "30",
+            "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "3600",
+        }
+    )
 
     assert (settings.task_time_limit_s, settings.lease_s, settings.heartbeat_s) == (
-        120.0, 30.0, 10.0,
+        120.0,
+        30.0,
+        10.0,
     )
 
 

@@ -24,10 +24,16 @@ def producer_app(broker_url: str) -> Celery:
     redis_transport.install()
     app = Celery("scriptcache-producer", broker=broker_url, set_as_current=False)
     app.conf.update(
-        task_serializer="json", accept_content=["json"], task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"socket_timeout": 10, "socket_connect_timeout": 5,
-                                  "socket_keepalive": True, "health_check_interval": 25},
+        broker_transport_options={
+            "socket_timeout": 10,
+            "socket_connect_timeout": 5,
+            "socket_keepalive": True,
+            "health_check_interval": 25,
+        },
     )
     return app
 
@@ -45,9 +51,15 @@ def publish_events(app: Celery, events: Iterable[dict[str, Any]]) -> int:
     with app.producer_or_acquire() as producer:
         for event in events:
             # argsrepr is what Flower and Celery's logs show: the event's identifiers only.
-            app.send_task(task_name_for(event), args=[event], queue=EVENTS_QUEUE,
-                          producer=producer, retry=True, argsrepr=summary_repr([event]),
-                          kwargsrepr="{}")
+            app.send_task(
+                task_name_for(event),
+                args=[event],
+                queue=EVENTS_QUEUE,
+                producer=producer,
+                retry=True,
+                argsrepr=summary_repr([event]),
+                kwargsrepr="{}",
+            )
             sent += 1
     return sent
 
@@ -55,5 +67,10 @@ def publish_events(app: Celery, events: Iterable[dict[str, Any]]) -> int:
 def publish_wake_up(app: Celery, workflow_run_id: str, countdown_s: float | None = None) -> None:
     """Ask for a generation attempt of the run (the one definition of the wake-up message:
     intake, the generate task's re-arm, the sweeper and `dlq replay` all send it here)."""
-    app.send_task(GENERATE_TASK, args=[{"workflow_run_id": workflow_run_id}],
-                  queue=GENERATE_QUEUE, countdown=countdown_s or None, retry=True)
+    app.send_task(
+        GENERATE_TASK,
+        args=[{"workflow_run_id": workflow_run_id}],
+        queue=GENERATE_QUEUE,
+        countdown=countdown_s or None,
+        retry=True,
+    )

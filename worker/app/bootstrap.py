@@ -28,6 +28,8 @@ class Services:
 def build(settings: Settings) -> Services:
     engine = make_engine(settings.database_url)
     return Services(
-        settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
         store=open_store(settings.store_url, s3_endpoint_url=settings.s3_endpoint_url),
     )

@@ -46,9 +46,13 @@ class GenerateResult:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "workflow_run_id": self.workflow_run_id, "regenerated": self.regenerated,
-            "reason": self.reason, "script_id": self.script_id, "version": self.version,
-            "labels": list(self.labels), "cache_key": self.cache_key,
+            "workflow_run_id": self.workflow_run_id,
+            "regenerated": self.regenerated,
+            "reason": self.reason,
+            "script_id": self.script_id,
+            "version": self.version,
+            "labels": list(self.labels),
+            "cache_key": self.cache_key,
             "candidate": self.candidate,
         }
 
@@ -63,8 +67,9 @@ class Outcome:
     level: str = "info"  # of the task's outcome line: "warning" when it will be retried
 
 
-def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
-                 settings: Settings, clock: Clock) -> Outcome:
+def generate_due(
+    sessions: sessionmaker[Session], store: BlobStore, run_id: str, settings: Settings, clock: Clock
+) -> Outcome:
     """Claim the run's due record, generate, publish and compare-and-clear in one transaction.
 
     A permanent or unexpected failure clears the record and is raised (the task dead-letters
@@ -80,29 +85,47 @@ def generate_due(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
             cause, trace = deadletter.last_failure(session, run_id)
         _give_up(sessions, run_id, held, clock)
         raise GaveUp(f"run {run_id}: gave up after {held.attempts - 1} attempts", cause, trace)
-    lease = Lease(sessions, run_id, held, lease_s=settings.lease_s,
-                  heartbeat_s=settings.heartbeat_s, clock=clock)
+    lease = Lease(
+        sessions,
+        run_id,
+        held,
+        lease_s=settings.lease_s,
+        heartbeat_s=settings.heartbeat_s,
+        clock=clock,
+    )
     try:
         with lease:  # renewed in the background until the commit
-            result, due_again = _generate(sessions, store, run_id, clock, lease,
-                                          settings.repairs_per_day)
+            result, due_again = _generate(
+                sessions, store, run_id, clock, lease, settings.repairs_per_day
+            )
     except Exception as exc:
         return _after_failure(sessions, run_id, held, settings, clock, exc)
-    return Outcome("generated" if result.regenerated else "unchanged", rearm_at=due_again,
-                   generation=result)
+    return Outcome(
+        "generated" if result.regenerated else "unchanged", rearm_at=due_again, generation=result
+    )
 
 
-def generate_now(sessions: sessionmaker[Session], store: BlobStore, run_id: str,
-                 clock: Clock = utcnow, *,
-                 repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY) -> GenerateResult:
+def generate_now(
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    run_id: str,
+    clock: Clock = utcnow,
+    *,
+    repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY,
+) -> GenerateResult:
     """Decide for one run and publish a revision if it taught something new, at once and
     without the debounce record (the CLI's in-process generation)."""
     return _generate(sessions, store, run_id, clock, None, repairs_per_day)[0]
 
 
-def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, clock: Clock,
-              lease: Lease | None, repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY
-              ) -> tuple[GenerateResult, datetime | None]:
+def _generate(
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    run_id: str,
+    clock: Clock,
+    lease: Lease | None,
+    repairs_per_day: int = DEFAULT_REPAIRS_PER_DAY,
+) -> tuple[GenerateResult, datetime | None]:
     """Load, decide, generate, upload, then publish + compare-and-clear in one transaction.
 
     Returns the result and, if events arrived meanwhile, when the run is due again. Files are
@@ -118,9 +141,11 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
             live = cache.live_revision(session, run.workflow_permanent_id, key)
             blobs_since = cache.blob_watermark(session)
             script_id = None if live is None else live.script_id
-            decision = decide(run, None if live is None else live.entries,
-                              repairs=repair_budget(session, script_id, clock(),
-                                                    repairs_per_day))
+            decision = decide(
+                run,
+                None if live is None else live.entries,
+                repairs=repair_budget(session, script_id, clock(), repairs_per_day),
+            )
             if decision.held and script_id is not None:
                 note_held(session, script_id, run.workflow_run_id, decision.held, clock())
             if not decision.regenerate:  # nothing to write: clear the record in this one
@@ -140,30 +165,40 @@ def _generate(sessions: sessionmaker[Session], store: BlobStore, run_id: str, cl
         try:
             with sessions.begin() as session:
                 published = cache.publish(
-                    session, wpid=run.workflow_permanent_id, cache_key_value=key,
+                    session,
+                    wpid=run.workflow_permanent_id,
+                    cache_key_value=key,
                     expected_revision_id=None if live is None else live.revision_id,
-                    script=script, workflow_version=run.workflow_version,
-                    source_run_id=run.workflow_run_id, file_hashes=hashes, now=clock(),
-                    blobs_since=blobs_since, repair=decision.is_repair,
+                    script=script,
+                    workflow_version=run.workflow_version,
+                    source_run_id=run.workflow_run_id,
+                    file_hashes=hashes,
+                    now=clock(),
+                    blobs_since=blobs_since,
+                    repair=decision.is_repair,
                 )
                 due_again = None if lease is None else lease.complete(session)
         except cache.StaleRevision:
             continue
         return _published(run, key, live, decision, script, published), due_again
-    raise TransientError(f"run {run_id}: the live revision kept moving, "
-                         f"{MAX_PUBLISH_ATTEMPTS} attempts")
+    raise TransientError(
+        f"run {run_id}: the live revision kept moving, {MAX_PUBLISH_ATTEMPTS} attempts"
+    )
 
 
-def _still_live(sessions: sessionmaker[Session], run: RunRecord, key: str,
-                live: cache.LiveRevision | None) -> bool:
+def _still_live(
+    sessions: sessionmaker[Session], run: RunRecord, key: str, live: cache.LiveRevision | None
+) -> bool:
     with sessions() as session:
         now_live = cache.live_revision(session, run.workflow_permanent_id, key)
     return (None if now_live is None else now_live.revision_id) == (
-        None if live is None else live.revision_id)
+        None if live is None else live.revision_id
+    )
 
 
-def _script(store: BlobStore, run: RunRecord, live: cache.LiveRevision | None,
-            decision: Decision) -> GeneratedScript:
+def _script(
+    store: BlobStore, run: RunRecord, live: cache.LiveRevision | None, decision: Decision
+) -> GeneratedScript:
     """The new revision's files: fresh code for what the decision names, the live
     revision's code carried forward for the rest."""
     carried = {}
@@ -178,13 +213,18 @@ def _script(store: BlobStore, run: RunRecord, live: cache.LiveRevision | None,
     return generate_script(run, fresh, carried)
 
 
-def _after_failure(sessions: sessionmaker[Session], run_id: str, held: debounce.Claim,
-                   settings: Settings, clock: Clock, exc: Exception) -> Outcome:
+def _after_failure(
+    sessions: sessionmaker[Session],
+    run_id: str,
+    held: debounce.Claim,
+    settings: Settings,
+    clock: Clock,
+    exc: Exception,
+) -> Outcome:
     """Apply `retry.after_failure`: give the lease back due later, or clear the record and
     raise (the task dead-letters the request), or do nothing when the lease was lost."""
     waited_s = (clock() - held.first_pending_at).total_seconds()
-    verdict = retry.after_failure(exc, attempts=held.attempts, waited_s=waited_s,
-                                  settings=settings)
+    verdict = retry.after_failure(exc, attempts=held.attempts, waited_s=waited_s, settings=settings)
     if isinstance(verdict, retry.Drop):
         return Outcome(verdict.reason, level="warning")
     if isinstance(verdict, retry.GiveUp):
@@ -195,16 +235,22 @@ def _after_failure(sessions: sessionmaker[Session], run_id: str, held: debounce.
     try:  # best effort when the database is the problem: the lease expires, the sweep retries
         with sessions.begin() as session:
             due_at: datetime | None = debounce.retry_later(
-                session, run_id, held, clock(), delay_s=verdict.delay_s,
-                count_attempt=verdict.counts)
+                session,
+                run_id,
+                held,
+                clock(),
+                delay_s=verdict.delay_s,
+                count_attempt=verdict.counts,
+            )
             deadletter.note_failure(session, run_id, exc)
     except Exception:
         due_at = None
     return Outcome(verdict.reason, rearm_at=due_at, level="warning")
 
 
-def _give_up(sessions: sessionmaker[Session], run_id: str, held: debounce.Claim,
-             clock: Clock) -> None:
+def _give_up(
+    sessions: sessionmaker[Session], run_id: str, held: debounce.Claim, clock: Clock
+) -> None:
     with sessions.begin() as session:
         debounce.give_up(session, run_id, held, clock())
 
@@ -221,31 +267,48 @@ def _unchanged(
     run: RunRecord, key: str, live: cache.LiveRevision | None, reason: str
 ) -> GenerateResult:
     return GenerateResult(
-        workflow_run_id=run.workflow_run_id, regenerated=False, reason=reason,
+        workflow_run_id=run.workflow_run_id,
+        regenerated=False,
+        reason=reason,
         script_id=None if live is None else live.script_id,
-        version=None if live is None else live.version, cache_key=key,
+        version=None if live is None else live.version,
+        cache_key=key,
     )
 
 
 def _published(
-    run: RunRecord, key: str, live: cache.LiveRevision | None, decision: Decision,
-    script: GeneratedScript, published: cache.Published,
+    run: RunRecord,
+    key: str,
+    live: cache.LiveRevision | None,
+    decision: Decision,
+    script: GeneratedScript,
+    published: cache.Published,
 ) -> GenerateResult:
     if published.revision_id is None:
         same = "live" if published.same_as == published.live_version else "candidate"
         return GenerateResult(
-            workflow_run_id=run.workflow_run_id, regenerated=False,
+            workflow_run_id=run.workflow_run_id,
+            regenerated=False,
             reason=f"the new revision's content equals the {same} one's "
-                   f"(v{published.same_as}): nothing written",
-            script_id=published.script_id, version=published.live_version, cache_key=key,
+            f"(v{published.same_as}): nothing written",
+            script_id=published.script_id,
+            version=published.live_version,
+            cache_key=key,
         )
     reason = decision.reason
     if published.candidate:
-        reason += (f"; the script is pinned at v{published.live_version}: stored as "
-                   f"candidate v{published.version}")
+        reason += (
+            f"; the script is pinned at v{published.live_version}: stored as "
+            f"candidate v{published.version}"
+        )
     return GenerateResult(
-        workflow_run_id=run.workflow_run_id, regenerated=True, reason=reason,
-        script_id=published.script_id, version=published.live_version,
-        labels=tuple(sorted(decision.generate)), cache_key=key, skipped=script.skipped,
+        workflow_run_id=run.workflow_run_id,
+        regenerated=True,
+        reason=reason,
+        script_id=published.script_id,
+        version=published.live_version,
+        labels=tuple(sorted(decision.generate)),
+        cache_key=key,
+        skipped=script.skipped,
         candidate=published.version if published.candidate else None,
     )

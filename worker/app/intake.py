@@ -34,16 +34,21 @@ class Intake:
     duplicate: bool = False  # this event_id was taken in before: nothing changed
 
 
-def take_in(sessions: sessionmaker[Session], raw: Any, expected_type: str, settings: Settings,
-            clock: Clock) -> Intake:
+def take_in(
+    sessions: sessionmaker[Session], raw: Any, expected_type: str, settings: Settings, clock: Clock
+) -> Intake:
     """Validate an event, record it and bump its run's debounce record in one transaction."""
     if isinstance(raw, dict) and settings.max_event_bytes:
-        size = len(json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
-                   .encode("utf-8", "surrogatepass"))  # lone surrogates: parse_event says so
+        size = len(
+            json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode(
+                "utf-8", "surrogatepass"
+            )
+        )  # lone surrogates: parse_event says so
         if size > settings.max_event_bytes:
             raise PermanentError(
                 f"event: {size} bytes, over the limit of {settings.max_event_bytes} "
-                "(SCRIPTCACHE_MAX_EVENT_BYTES)")
+                "(SCRIPTCACHE_MAX_EVENT_BYTES)"
+            )
     event = parse_event(raw)
     if event.type != expected_type:
         raise PermanentError(f"event: type {event.type!r} sent to the {expected_type} task")
@@ -57,30 +62,36 @@ def take_in(sessions: sessionmaker[Session], raw: Any, expected_type: str, setti
         # The database refuses this event's content the same way every time: dead-letter it.
         # Only the primary message: its DETAIL may quote the row's values.
         primary = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
-        raise PermanentError(f"event {event.event_id!r}: the database refused it: "
-                             f"{type(exc.orig).__name__}: {primary or 'no message'}"[:600]
-                             ) from None
+        raise PermanentError(
+            f"event {event.event_id!r}: the database refused it: "
+            f"{type(exc.orig).__name__}: {primary or 'no message'}"[:600]
+        ) from None
     if bumped is None:
         return Intake(event.workflow_run_id, event.type, now, False, duplicate=True)
     return Intake(event.workflow_run_id, event.type, bumped.due_at, bumped.started_pending)
 
 
-def record_and_bump(session: Session, event: Event, now: datetime, settings: Settings, *,
-                    one_statement: bool = True) -> debounce.Bumped | None:
+def record_and_bump(
+    session: Session, event: Event, now: datetime, settings: Settings, *, one_statement: bool = True
+) -> debounce.Bumped | None:
     """Record the event and bump its run's debounce record; None for a redelivery.
 
     A block event on PostgreSQL takes one statement (worker/adapters/sql/block_intake.py); the others, and
     every event on SQLite or with `one_statement=False`, take the generic statements. Its
     run's secrets are removed first (worker/app/intake_guard.py)."""
     event = intake_guard.guard(session, event)
-    if (one_statement and isinstance(event, BlockCompleted)
-            and session.get_bind().dialect.name == "postgresql"):
+    if (
+        one_statement
+        and isinstance(event, BlockCompleted)
+        and session.get_bind().dialect.name == "postgresql"
+    ):
         return take_in_block(session, event, now, Timing.of(settings))
     if not first_delivery(session, event.event_id, event.workflow_run_id, now):
         return None
     run_id = record_event(session, event)
-    return debounce.bump(session, run_id, now, Timing.of(settings),
-                         immediate=isinstance(event, RunFinished))
+    return debounce.bump(
+        session, run_id, now, Timing.of(settings), immediate=isinstance(event, RunFinished)
+    )
 
 
 def record_only(sessions: sessionmaker[Session], events: Iterable[Event]) -> list[str]:

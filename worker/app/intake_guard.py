@@ -48,15 +48,15 @@ def guard(session: Session, event: Event) -> Event:
 
 
 def not_in_definition(label: str, wpid: str, version: int) -> str:
-    return (f"label {label[:200]!r} is not in the definition of workflow {wpid!r} "
-            f"version {version}")
+    return f"label {label[:200]!r} is not in the definition of workflow {wpid!r} version {version}"
 
 
 def _check_label(session: Session, event: BlockCompleted, wpid: str, version: int) -> None:
     """Before run_started arrives there is nothing to check against: it checks then."""
     if event.label not in _labels_of(session, wpid, version):
-        raise PermanentError(f"block_completed {event.event_id!r}: "
-                             + not_in_definition(event.label, wpid, version))
+        raise PermanentError(
+            f"block_completed {event.event_id!r}: " + not_in_definition(event.label, wpid, version)
+        )
 
 
 def _labels_of(session: Session, wpid: str, version: int) -> frozenset[str]:
@@ -65,8 +65,11 @@ def _labels_of(session: Session, wpid: str, version: int) -> frozenset[str]:
         _labels.move_to_end(key)
         return _labels[key]
     workflow = session.get(m.Workflow, (wpid, version))
-    labels = frozenset() if workflow is None else frozenset(
-        b.label for b in Definition.model_validate(workflow.definition).all_blocks())
+    labels = (
+        frozenset()
+        if workflow is None
+        else frozenset(b.label for b in Definition.model_validate(workflow.definition).all_blocks())
+    )
     _labels[key] = labels
     while len(_labels) > _CACHE_SIZE:
         _labels.popitem(last=False)
@@ -76,20 +79,30 @@ def _labels_of(session: Session, wpid: str, version: int) -> frozenset[str]:
 def _dead_letter_strays(session: Session, event: RunStarted) -> None:
     labels = {b.label for b in event.definition.all_blocks()}
     b = m.WorkflowRunBlock
-    strays = session.scalars(select(b).where(
-        b.workflow_run_id == event.workflow_run_id, b.parent_workflow_run_block_id.is_(None),
-        b.label.not_in(labels) if labels else b.label.is_not(None),
-    )).all()
+    strays = session.scalars(
+        select(b).where(
+            b.workflow_run_id == event.workflow_run_id,
+            b.parent_workflow_run_block_id.is_(None),
+            b.label.not_in(labels) if labels else b.label.is_not(None),
+        )
+    ).all()
     for block in strays:
-        reason = not_in_definition(block.label, event.workflow_permanent_id,
-                                   event.workflow_version)
-        deadletter.add(session, task_name=TASK_NAMES["block_completed"],
-                       payload=_as_event(session, block), error=f"PermanentError: {reason}",
-                       traceback=None, attempts=1, now=utcnow())
-        session.execute(delete(m.Action).where(
-            m.Action.workflow_run_block_id == block.workflow_run_block_id))
-        session.execute(delete(m.Task).where(
-            m.Task.workflow_run_block_id == block.workflow_run_block_id))
+        reason = not_in_definition(block.label, event.workflow_permanent_id, event.workflow_version)
+        deadletter.add(
+            session,
+            task_name=TASK_NAMES["block_completed"],
+            payload=_as_event(session, block),
+            error=f"PermanentError: {reason}",
+            traceback=None,
+            attempts=1,
+            now=utcnow(),
+        )
+        session.execute(
+            delete(m.Action).where(m.Action.workflow_run_block_id == block.workflow_run_block_id)
+        )
+        session.execute(
+            delete(m.Task).where(m.Task.workflow_run_block_id == block.workflow_run_block_id)
+        )
         session.delete(block)
     session.flush()
 
@@ -97,26 +110,56 @@ def _dead_letter_strays(session: Session, event: RunStarted) -> None:
 def _as_event(session: Session, block: m.WorkflowRunBlock) -> dict[str, Any]:
     """A recorded block as the block_completed event that recorded it (as stored)."""
     task = session.get(m.Task, block.task_id) if block.task_id else None
-    actions = session.scalars(select(m.Action).where(
-        m.Action.workflow_run_block_id == block.workflow_run_block_id)
-        .order_by(m.Action.ordinal)).all()
+    actions = session.scalars(
+        select(m.Action)
+        .where(m.Action.workflow_run_block_id == block.workflow_run_block_id)
+        .order_by(m.Action.ordinal)
+    ).all()
     occurred = block.occurred_at
     return {
         "type": "block_completed",
         "event_id": f"{block.workflow_run_block_id}:recorded",
         "occurred_at": (occurred.replace(tzinfo=occurred.tzinfo or UTC)).isoformat()
-        if occurred else utcnow().isoformat(),
+        if occurred
+        else utcnow().isoformat(),
         "workflow_run_id": block.workflow_run_id,
         "workflow_run_block_id": block.workflow_run_block_id,
-        "parent_workflow_run_block_id": None, "label": block.label,
-        "block_type": block.block_type, "status": block.status,
-        "executed_with": block.executed_with, "loop_index": block.loop_index,
+        "parent_workflow_run_block_id": None,
+        "label": block.label,
+        "block_type": block.block_type,
+        "status": block.status,
+        "executed_with": block.executed_with,
+        "loop_index": block.loop_index,
         "loop_value": block.loop_value,
-        "task": None if task is None else {
-            k: getattr(task, k) for k in ("task_id", "url", "navigation_goal",
-                                          "data_extraction_goal",
-                                          "extracted_information_schema")},
-        "actions": [{k: getattr(a, k) for k in (
-            "action_id", "action_type", "xpath", "intention", "reasoning", "text", "option",
-            "parameter_key", "status", "source", "element")} for a in actions],
+        "task": None
+        if task is None
+        else {
+            k: getattr(task, k)
+            for k in (
+                "task_id",
+                "url",
+                "navigation_goal",
+                "data_extraction_goal",
+                "extracted_information_schema",
+            )
+        },
+        "actions": [
+            {
+                k: getattr(a, k)
+                for k in (
+                    "action_id",
+                    "action_type",
+                    "xpath",
+                    "intention",
+                    "reasoning",
+                    "text",
+                    "option",
+                    "parameter_key",
+                    "status",
+                    "source",
+                    "element",
+                )
+            }
+            for a in actions
+        ],
     }

@@ -39,8 +39,7 @@ ABANDONED_AFTER = timedelta(hours=1)
 # Tables holding a recorded run, keyed by workflow_run_id; workflow_runs goes last. The
 # received event ids stay (they hold no recorded data): a redelivered event of a purged run
 # is then still a duplicate, and cannot record the run again.
-RUN_TABLES: tuple[Any, ...] = (m.Action, m.Task, m.WorkflowRunBlock, m.RunDebounce,
-                               m.DeadLetter)
+RUN_TABLES: tuple[Any, ...] = (m.Action, m.Task, m.WorkflowRunBlock, m.RunDebounce, m.DeadLetter)
 
 
 @dataclass(frozen=True)
@@ -61,8 +60,12 @@ class Preview:
     runs: list[str]
 
     def as_json(self) -> dict[str, Any]:
-        return {"workflow_permanent_id": self.target.workflow_permanent_id,
-                "scripts": self.scripts, "files": self.files, "runs": len(self.runs)}
+        return {
+            "workflow_permanent_id": self.target.workflow_permanent_id,
+            "scripts": self.scripts,
+            "files": self.files,
+            "runs": len(self.runs),
+        }
 
 
 @dataclass
@@ -81,8 +84,9 @@ class Purged:
         return dict(vars(self))
 
 
-def target_for(sessions: sessionmaker[Session], wpid: str, cache_key: str | None,
-               all_keys: bool, runs: bool) -> Target:
+def target_for(
+    sessions: sessionmaker[Session], wpid: str, cache_key: str | None, all_keys: bool, runs: bool
+) -> Target:
     """Resolve the command line: one cache key, the only script, or every key."""
     if all_keys:
         return Target(wpid, None, runs)
@@ -106,8 +110,13 @@ def preview(sessions: sessionmaker[Session], target: Target) -> Preview:
     return Preview(target, summary, files, run_ids)
 
 
-def purge(sessions: sessionmaker[Session], store: BlobStore, target: Target,
-          operator: Operator, now: datetime | None = None) -> Purged:
+def purge(
+    sessions: sessionmaker[Session],
+    store: BlobStore,
+    target: Target,
+    operator: Operator,
+    now: datetime | None = None,
+) -> Purged:
     """Remove the target's rows in one transaction, then its unreferenced blobs."""
     now = now or utcnow()
     result, deletions = remove_rows(sessions, target, operator, now)
@@ -117,8 +126,9 @@ def purge(sessions: sessionmaker[Session], store: BlobStore, target: Target,
     return result
 
 
-def remove_rows(sessions: sessionmaker[Session], target: Target, operator: Operator,
-                now: datetime) -> tuple[Purged, list[tuple[int, str]]]:
+def remove_rows(
+    sessions: sessionmaker[Session], target: Target, operator: Operator, now: datetime
+) -> tuple[Purged, list[tuple[int, str]]]:
     """Step 1: the rows, the audit and the pending blob deletions, in one transaction.
     Returns (deletion_id, sha256) of the blobs to delete."""
     result = Purged(target.workflow_permanent_id)
@@ -139,40 +149,52 @@ def remove_rows(sessions: sessionmaker[Session], target: Target, operator: Opera
         result.blobs_kept = len(shas) - len(doomed)
         audits = _audit(session, target, result, len(doomed), operator, now)
         result.audit_ids = [a.audit_id for a in audits]
-        rows = [m.BlobDeletion(sha256=sha, audit_id=audits[0].audit_id, requested_at=now)
-                for sha in doomed]
+        rows = [
+            m.BlobDeletion(sha256=sha, audit_id=audits[0].audit_id, requested_at=now)
+            for sha in doomed
+        ]
         session.add_all(rows)
         session.flush()
         deletions = [(r.deletion_id, r.sha256) for r in rows]
     return result, deletions
 
 
-def delete_blobs(sessions: sessionmaker[Session], store: BlobStore,
-                 deletions: Sequence[tuple[int, str]]) -> None:
+def delete_blobs(
+    sessions: sessionmaker[Session], store: BlobStore, deletions: Sequence[tuple[int, str]]
+) -> None:
     """Step 2: delete each blob from the store, then mark its row done. No transaction is
     open while the store is called. If the store fails, the rest stay pending: publishes of
     those blobs wait, and a purge completes them after ABANDONED_AFTER."""
     for deletion_id, sha in deletions:
         store.delete(sha)
         with sessions.begin() as session:
-            session.execute(update(m.BlobDeletion)
-                            .where(m.BlobDeletion.deletion_id == deletion_id)
-                            .values(done_at=utcnow()))
+            session.execute(
+                update(m.BlobDeletion)
+                .where(m.BlobDeletion.deletion_id == deletion_id)
+                .values(done_at=utcnow())
+            )
 
 
 def abandoned(sessions: sessionmaker[Session], now: datetime) -> list[tuple[int, str]]:
     """Pending deletions of purges that died before finishing."""
     d = m.BlobDeletion
     with sessions() as session:
-        return [(int(i), str(sha)) for i, sha in session.execute(
-            select(d.deletion_id, d.sha256)
-            .where(d.done_at.is_(None), d.requested_at < now - ABANDONED_AFTER)
-            .order_by(d.deletion_id))]
+        return [
+            (int(i), str(sha))
+            for i, sha in session.execute(
+                select(d.deletion_id, d.sha256)
+                .where(d.done_at.is_(None), d.requested_at < now - ABANDONED_AFTER)
+                .order_by(d.deletion_id)
+            )
+        ]
 
 
 def _scripts(session: Session, target: Target, *, lock: bool) -> list[m.Script]:
-    query = (select(m.Script).where(m.Script.workflow_permanent_id == target.workflow_permanent_id)
-             .order_by(m.Script.script_id))
+    query = (
+        select(m.Script)
+        .where(m.Script.workflow_permanent_id == target.workflow_permanent_id)
+        .order_by(m.Script.script_id)
+    )
     if target.cache_keys is not None:
         query = query.where(m.Script.cache_key_value.in_(target.cache_keys))
     if lock:
@@ -182,8 +204,11 @@ def _scripts(session: Session, target: Target, *, lock: bool) -> list[m.Script]:
 
 def _revision_ids(session: Session, scripts: Iterable[m.Script]) -> list[int]:
     ids = [s.script_id for s in scripts]
-    return list(session.scalars(select(m.ScriptRevision.script_revision_id)
-                                .where(m.ScriptRevision.script_id.in_(ids))))
+    return list(
+        session.scalars(
+            select(m.ScriptRevision.script_revision_id).where(m.ScriptRevision.script_id.in_(ids))
+        )
+    )
 
 
 def _file_shas(session: Session, revision_ids: list[int], *, distinct: bool) -> list[str]:
@@ -192,17 +217,26 @@ def _file_shas(session: Session, revision_ids: list[int], *, distinct: bool) -> 
 
 
 def _still_referenced(session: Session, shas: set[str]) -> set[str]:
-    return set(session.scalars(select(m.ScriptFile.sha256).distinct()
-                               .where(m.ScriptFile.sha256.in_(sorted(shas)))))
+    return set(
+        session.scalars(
+            select(m.ScriptFile.sha256).distinct().where(m.ScriptFile.sha256.in_(sorted(shas)))
+        )
+    )
 
 
 def _summary(session: Session, script: m.Script) -> dict[str, Any]:
     r = m.ScriptRevision
     versions = list(session.scalars(select(r.version).where(r.script_id == script.script_id)))
-    live = session.scalar(select(r.version)
-                          .where(r.script_revision_id == script.current_revision_id))
-    return {"script_id": script.script_id, "cache_key": script.cache_key_value,
-            "revisions": len(versions), "live_version": live, "pinned": script.pinned}
+    live = session.scalar(
+        select(r.version).where(r.script_revision_id == script.current_revision_id)
+    )
+    return {
+        "script_id": script.script_id,
+        "cache_key": script.cache_key_value,
+        "revisions": len(versions),
+        "live_version": live,
+        "pinned": script.pinned,
+    }
 
 
 def _delete_scripts(session: Session, scripts: list[m.Script], revision_ids: list[int]) -> None:
@@ -220,7 +254,8 @@ def _run_ids(session: Session, target: Target) -> list[str]:
     rows = session.execute(
         select(wr.workflow_run_id, wr.workflow_version, wr.parameters)
         .where(wr.workflow_permanent_id == target.workflow_permanent_id)
-        .order_by(wr.workflow_run_id)).all()
+        .order_by(wr.workflow_run_id)
+    ).all()
     if target.cache_keys is None:
         return [run_id for run_id, _, _ in rows]
     definitions: dict[int, Definition] = {}
@@ -246,20 +281,47 @@ def _delete_runs(session: Session, run_ids: list[str]) -> int:
     return len(run_ids)
 
 
-def _audit(session: Session, target: Target, result: Purged, blobs: int, operator: Operator,
-           now: datetime) -> list[m.ScriptAudit]:
-    details = {"revisions": result.revisions, "files": result.files, "blobs": blobs,
-               "runs": result.runs}
+def _audit(
+    session: Session, target: Target, result: Purged, blobs: int, operator: Operator, now: datetime
+) -> list[m.ScriptAudit]:
+    details = {
+        "revisions": result.revisions,
+        "files": result.files,
+        "blobs": blobs,
+        "runs": result.runs,
+    }
     wpid = target.workflow_permanent_id
     if not result.scripts:  # runs only
         key = target.cache_keys[0] if target.cache_keys else None
-        return [record(session, wpid=wpid, cache_key=key, script_id=None, action="purge",
-                       from_version=None, to_version=None, operator=operator, now=now,
-                       details=details)]
-    return [record(session, wpid=wpid, cache_key=s["cache_key"], script_id=s["script_id"],
-                   action="purge", from_version=s["live_version"], to_version=None,
-                   operator=operator, now=now, details=details)
-            for s in result.scripts]
+        return [
+            record(
+                session,
+                wpid=wpid,
+                cache_key=key,
+                script_id=None,
+                action="purge",
+                from_version=None,
+                to_version=None,
+                operator=operator,
+                now=now,
+                details=details,
+            )
+        ]
+    return [
+        record(
+            session,
+            wpid=wpid,
+            cache_key=s["cache_key"],
+            script_id=s["script_id"],
+            action="purge",
+            from_version=s["live_version"],
+            to_version=None,
+            operator=operator,
+            now=now,
+            details=details,
+        )
+        for s in result.scripts
+    ]
 
 
 def _nothing(session: Session, target: Target) -> PermanentError:
@@ -267,5 +329,7 @@ def _nothing(session: Session, target: Target) -> PermanentError:
     keys = ", ".join(repr(s.cache_key_value) for s in cache.scripts_of(session, wpid))
     if not keys:
         return unknown_workflow(session, wpid)
-    return Refused(f"nothing to purge for {wpid!r} cache key "
-                   f"{', '.join(target.cache_keys or ())!r}; cache keys: {keys}")
+    return Refused(
+        f"nothing to purge for {wpid!r} cache key "
+        f"{', '.join(target.cache_keys or ())!r}; cache keys: {keys}"
+    )

@@ -59,16 +59,24 @@ class Moved:
         return dict(vars(self))
 
 
-def pin(sessions: sessionmaker[Session], wpid: str, cache_key: str | None, version: int | None,
-        operator: Operator, now: datetime | None = None) -> Moved:
+def pin(
+    sessions: sessionmaker[Session],
+    wpid: str,
+    cache_key: str | None,
+    version: int | None,
+    operator: Operator,
+    now: datetime | None = None,
+) -> Moved:
     """Pin the live revision, or make revision `version` live and pin it."""
     with sessions.begin() as session:
         script = _locked(session, wpid, cache_key)
         live = _live(session, script)
         if version is None:
             if live is None:
-                raise Refused(f"script {script.script_id} has no live revision to pin; pass "
-                              f"--version, one of: {versions_text(session, script)}")
+                raise Refused(
+                    f"script {script.script_id} has no live revision to pin; pass "
+                    f"--version, one of: {versions_text(session, script)}"
+                )
             target = live
         else:
             target = _revision(session, script, version)
@@ -79,8 +87,13 @@ def pin(sessions: sessionmaker[Session], wpid: str, cache_key: str | None, versi
         return _record(session, script, "pin", live, target, operator, now)
 
 
-def unpin(sessions: sessionmaker[Session], wpid: str, cache_key: str | None,
-          operator: Operator, now: datetime | None = None) -> Moved:
+def unpin(
+    sessions: sessionmaker[Session],
+    wpid: str,
+    cache_key: str | None,
+    operator: Operator,
+    now: datetime | None = None,
+) -> Moved:
     """Let generation move the live pointer again; candidates stay candidates."""
     with sessions.begin() as session:
         script = _locked(session, wpid, cache_key)
@@ -91,8 +104,14 @@ def unpin(sessions: sessionmaker[Session], wpid: str, cache_key: str | None,
         return _record(session, script, "unpin", live, live, operator, now)
 
 
-def promote(sessions: sessionmaker[Session], wpid: str, cache_key: str | None, version: int,
-            operator: Operator, now: datetime | None = None) -> Moved:
+def promote(
+    sessions: sessionmaker[Session],
+    wpid: str,
+    cache_key: str | None,
+    version: int,
+    operator: Operator,
+    now: datetime | None = None,
+) -> Moved:
     """Make revision `version` (a candidate or an older revision) live; a pin stays."""
     with sessions.begin() as session:
         script = _locked(session, wpid, cache_key)
@@ -104,8 +123,14 @@ def promote(sessions: sessionmaker[Session], wpid: str, cache_key: str | None, v
         return _record(session, script, "promote", live, target, operator, now)
 
 
-def rollback(sessions: sessionmaker[Session], wpid: str, cache_key: str | None, version: int,
-             operator: Operator, now: datetime | None = None) -> Moved:
+def rollback(
+    sessions: sessionmaker[Session],
+    wpid: str,
+    cache_key: str | None,
+    version: int,
+    operator: Operator,
+    now: datetime | None = None,
+) -> Moved:
     """Make an older revision live again; the next generation carries forward from it."""
     with sessions.begin() as session:
         script = _locked(session, wpid, cache_key)
@@ -115,13 +140,15 @@ def rollback(sessions: sessionmaker[Session], wpid: str, cache_key: str | None, 
             live_text = "none" if live is None else f"v{live.version}"
             raise Refused(
                 f"rollback goes to a version older than the live one ({live_text}); use "
-                f"promote for v{version}. Versions: {versions_text(session, script)}")
+                f"promote for v{version}. Versions: {versions_text(session, script)}"
+            )
         _make_live(script, target)
         return _record(session, script, "rollback", live, target, operator, now)
 
 
-def audit_rows(sessions: sessionmaker[Session], wpid: str, cache_key: str | None
-               ) -> list[dict[str, Any]]:
+def audit_rows(
+    sessions: sessionmaker[Session], wpid: str, cache_key: str | None
+) -> list[dict[str, Any]]:
     """The operator actions on a workflow's scripts, oldest first (kept after a purge)."""
     a = m.ScriptAudit
     with sessions() as session:
@@ -129,15 +156,27 @@ def audit_rows(sessions: sessionmaker[Session], wpid: str, cache_key: str | None
         if cache_key is not None:
             query = query.where(a.cache_key_value == cache_key)
         rows = list(session.scalars(query))
-        if not rows and session.scalar(
+        if (
+            not rows
+            and session.scalar(
                 select(m.Script.script_id).where(m.Script.workflow_permanent_id == wpid).limit(1)
-        ) is None:
+            )
+            is None
+        ):
             raise unknown_workflow(session, wpid)
     return [
-        {"audit_id": r.audit_id, "at": r.at.isoformat(), "by": r.actor, "action": r.action,
-         "cache_key": r.cache_key_value, "script_id": r.script_id,
-         "from_version": r.from_version, "to_version": r.to_version, "why": r.reason,
-         "details": r.details}
+        {
+            "audit_id": r.audit_id,
+            "at": r.at.isoformat(),
+            "by": r.actor,
+            "action": r.action,
+            "cache_key": r.cache_key_value,
+            "script_id": r.script_id,
+            "from_version": r.from_version,
+            "to_version": r.to_version,
+            "why": r.reason,
+            "details": r.details,
+        }
         for r in rows
     ]
 
@@ -145,26 +184,49 @@ def audit_rows(sessions: sessionmaker[Session], wpid: str, cache_key: str | None
 def versions_text(session: Session, script: m.Script) -> str:
     """A script's versions for an error message: `1, 2 (live), 3 (candidate)`."""
     rows = session.execute(
-        select(m.ScriptRevision.version, m.ScriptRevision.script_revision_id,
-               m.ScriptRevision.candidate)
+        select(
+            m.ScriptRevision.version,
+            m.ScriptRevision.script_revision_id,
+            m.ScriptRevision.candidate,
+        )
         .where(m.ScriptRevision.script_id == script.script_id)
         .order_by(m.ScriptRevision.version)
     ).all()
-    return ", ".join(
-        f"{v}{' (live)' if rid == script.current_revision_id else ''}"
-        f"{' (candidate)' if candidate else ''}"
-        for v, rid, candidate in rows
-    ) or "none"
+    return (
+        ", ".join(
+            f"{v}{' (live)' if rid == script.current_revision_id else ''}"
+            f"{' (candidate)' if candidate else ''}"
+            for v, rid, candidate in rows
+        )
+        or "none"
+    )
 
 
-def record(session: Session, *, wpid: str, cache_key: str | None, script_id: int | None,
-           action: str, from_version: int | None, to_version: int | None, operator: Operator,
-           now: datetime, details: dict[str, Any] | None = None) -> m.ScriptAudit:
+def record(
+    session: Session,
+    *,
+    wpid: str,
+    cache_key: str | None,
+    script_id: int | None,
+    action: str,
+    from_version: int | None,
+    to_version: int | None,
+    operator: Operator,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> m.ScriptAudit:
     """Add one audit row in the caller's transaction."""
     row = m.ScriptAudit(
-        workflow_permanent_id=wpid, cache_key_value=cache_key, script_id=script_id,
-        action=action, from_version=from_version, to_version=to_version, actor=operator.by,
-        reason=operator.why, at=now, details=details,
+        workflow_permanent_id=wpid,
+        cache_key_value=cache_key,
+        script_id=script_id,
+        action=action,
+        from_version=from_version,
+        to_version=to_version,
+        actor=operator.by,
+        reason=operator.why,
+        at=now,
+        details=details,
     )
     session.add(row)
     session.flush()
@@ -174,8 +236,10 @@ def record(session: Session, *, wpid: str, cache_key: str | None, script_id: int
 def _locked(session: Session, wpid: str, cache_key: str | None) -> m.Script:
     found = resolve_script(session, wpid, cache_key)
     script = session.scalars(
-        select(m.Script).where(m.Script.script_id == found.script_id)
-        .with_for_update().execution_options(populate_existing=True)
+        select(m.Script)
+        .where(m.Script.script_id == found.script_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one_or_none()
     if script is None:
         raise Refused(f"script {found.script_id} of {wpid!r} was purged meanwhile")
@@ -191,12 +255,15 @@ def _live(session: Session, script: m.Script) -> m.ScriptRevision | None:
 def _revision(session: Session, script: m.Script, version: int) -> m.ScriptRevision:
     row = session.scalars(
         select(m.ScriptRevision).where(
-            m.ScriptRevision.script_id == script.script_id, m.ScriptRevision.version == version)
+            m.ScriptRevision.script_id == script.script_id, m.ScriptRevision.version == version
+        )
     ).one_or_none()
     if row is None:
-        raise Refused(f"script {script.script_id} ({script.workflow_permanent_id!r}, cache key "
-                      f"{script.cache_key_value!r}) has no version {version}; versions: "
-                      f"{versions_text(session, script)}")
+        raise Refused(
+            f"script {script.script_id} ({script.workflow_permanent_id!r}, cache key "
+            f"{script.cache_key_value!r}) has no version {version}; versions: "
+            f"{versions_text(session, script)}"
+        )
     return row
 
 
@@ -209,11 +276,33 @@ def _version(revision: m.ScriptRevision | None) -> int | None:
     return None if revision is None else revision.version
 
 
-def _record(session: Session, script: m.Script, action: str,
-            before: m.ScriptRevision | None, after: m.ScriptRevision | None,
-            operator: Operator, now: datetime | None) -> Moved:
-    row = record(session, wpid=script.workflow_permanent_id, cache_key=script.cache_key_value,
-                 script_id=script.script_id, action=action, from_version=_version(before),
-                 to_version=_version(after), operator=operator, now=now or utcnow())
-    return Moved(action, script.workflow_permanent_id, script.cache_key_value, script.script_id,
-                 _version(before), _version(after), script.pinned, row.audit_id)
+def _record(
+    session: Session,
+    script: m.Script,
+    action: str,
+    before: m.ScriptRevision | None,
+    after: m.ScriptRevision | None,
+    operator: Operator,
+    now: datetime | None,
+) -> Moved:
+    row = record(
+        session,
+        wpid=script.workflow_permanent_id,
+        cache_key=script.cache_key_value,
+        script_id=script.script_id,
+        action=action,
+        from_version=_version(before),
+        to_version=_version(after),
+        operator=operator,
+        now=now or utcnow(),
+    )
+    return Moved(
+        action,
+        script.workflow_permanent_id,
+        script.cache_key_value,
+        script.script_id,
+        _version(before),
+        _version(after),
+        script.pinned,
+        row.audit_id,
+    )

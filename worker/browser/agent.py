@@ -79,19 +79,25 @@ def load_agent(spec: str) -> Agent:
         found = getattr(found, part, None)
         if found is None:
             raise AgentNotFound(f"--agent {spec!r}: {module_name} has no {attribute}")
-    agent = found() if inspect.isclass(found) or (
-        callable(found) and not isinstance(found, Agent)) else found
+    agent = (
+        found()
+        if inspect.isclass(found) or (callable(found) and not isinstance(found, Agent))
+        else found
+    )
     if not isinstance(agent, Agent):
-        raise AgentNotFound(f"--agent {spec!r}: {type(agent).__name__} has no async act() "
-                            "and run_block()")
+        raise AgentNotFound(
+            f"--agent {spec!r}: {type(agent).__name__} has no async act() and run_block()"
+        )
     return agent
 
 
 def agent_actions(actions: Any, *, what: str) -> list[dict[str, Any]]:
     """What an agent returned as actions, checked: a list of objects with an action_type."""
     if not isinstance(actions, list) or not all(
-            isinstance(a, dict) and isinstance(a.get("action_type"), str) for a in actions):
-        raise AgentFailed(f"{what}: the agent returned {type(actions).__name__}, not a list of "
-                          "actions with an action_type")
-    return [{**a, "source": "agent", "status": a.get("status") or "completed"}
-            for a in actions]
+        isinstance(a, dict) and isinstance(a.get("action_type"), str) for a in actions
+    ):
+        raise AgentFailed(
+            f"{what}: the agent returned {type(actions).__name__}, not a list of "
+            "actions with an action_type"
+        )
+    return [{**a, "source": "agent", "status": a.get("status") or "completed"} for a in actions]

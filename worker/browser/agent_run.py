@@ -37,8 +37,13 @@ async def walk(ctx: BrowserRunContext, blocks: Sequence[Block]) -> None:
 
 
 async def run_with_agent(
-    page: PlaywrightPage, definition: Definition, parameters: Mapping[str, Any],
-    credentials: Mapping[str, Any], agent: Agent, *, extractor: ExtractorHook | None = None,
+    page: PlaywrightPage,
+    definition: Definition,
+    parameters: Mapping[str, Any],
+    credentials: Mapping[str, Any],
+    agent: Agent,
+    *,
+    extractor: ExtractorHook | None = None,
 ) -> ReplayResult:
     """Run the whole workflow with the agent on `page`; the result's records are the run."""
     journal = Journal()

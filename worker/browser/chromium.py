@@ -50,14 +50,18 @@ def check_chromium(executable_path: str) -> Path:
 
 @asynccontextmanager
 async def open_page(
-    executable_path: str, *, headless: bool = True,
+    executable_path: str,
+    *,
+    headless: bool = True,
     navigation_timeout_s: float = NAVIGATION_TIMEOUT_S,
 ) -> AsyncIterator[PlaywrightPage]:
     """A fresh page in a fresh browser context; everything is closed on the way out."""
     check_chromium(executable_path)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=executable_path, headless=headless, args=list(CHROMIUM_ARGS),
+            executable_path=executable_path,
+            headless=headless,
+            args=list(CHROMIUM_ARGS),
         )
         try:
             context = await browser.new_context(accept_downloads=True)

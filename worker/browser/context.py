@@ -42,9 +42,12 @@ class BrowserRunContext(InMemoryRunContext):
     """worker.runtime.RunContext for a replay in a real browser."""
 
     def __init__(
-        self, page: BrowserPage, definition: Definition,
+        self,
+        page: BrowserPage,
+        definition: Definition,
         parameters: Mapping[str, Any] | None = None,
-        credentials: Mapping[str, Any] | None = None, *,
+        credentials: Mapping[str, Any] | None = None,
+        *,
         block_hook: BlockHook | None = None,
         loop_values: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
@@ -67,10 +70,10 @@ class BrowserRunContext(InMemoryRunContext):
     async def loop(self, label: str, values: Iterable[Any] | None) -> AsyncIterator[Any]:
         if values is None and label not in self._known_loops:
             raise ReplayError(
-                f"loop {label!r}: its condition is evaluated by the agent; give its values")
+                f"loop {label!r}: its condition is evaluated by the agent; give its values"
+            )
         items = None if values is None else loop_items(label, values)
-        started_at = self.journal.started(label, self.current_index,
-                                          loop_value=self.current_value)
+        started_at = self.journal.started(label, self.current_index, loop_value=self.current_value)
         outer_index, fallbacks = self.current_index, len(self.journal.fallbacks)
         outcome: Outcome = "failed"
         try:
@@ -98,8 +101,9 @@ class BrowserRunContext(InMemoryRunContext):
     async def _not_cached(self, label: str, mode: Mode) -> None:
         self.events.append((f"run_{mode}", label))
         if mode == "agent" and self.page.agent is not None:
-            started_at = self.journal.started(label, self.current_index,
-                                              loop_value=self.current_value, url=self.page.page.url)
+            started_at = self.journal.started(
+                label, self.current_index, loop_value=self.current_value, url=self.page.page.url
+            )
             record = self.journal.current
             assert record is not None
             try:
@@ -111,8 +115,9 @@ class BrowserRunContext(InMemoryRunContext):
             return
         if self._block_hook is None:
             reason = "runs with the agent" if mode == "agent" else "runs live"
-            self.journal.not_run(label, self.current_index, "skipped",
-                                 f"{reason}: not replayable from the script")
+            self.journal.not_run(
+                label, self.current_index, "skipped", f"{reason}: not replayable from the script"
+            )
             return
         started_at = self.journal.started(label, self.current_index)
         try:
@@ -121,7 +126,6 @@ class BrowserRunContext(InMemoryRunContext):
             self.journal.finished(label, self.current_index, "failed", started_at, str(exc))
             raise
         self.journal.finished(label, self.current_index, mode, started_at)
-
 
     async def hand_to_agent(self, label: str, reason: str, record: BlockRecord) -> None:
         """The agent's run_block runs the whole block; its actions replace the record's.
@@ -132,8 +136,12 @@ class BrowserRunContext(InMemoryRunContext):
         request = BlockRequest(
             label=label,
             block={} if block is None else block.model_dump(mode="json", exclude_unset=True),
-            reason=reason, loop_index=self.current_index, loop_value=self.current_value,
-            parameters=dict(self.page.parameters), credentials=dict(self._credentials))
+            reason=reason,
+            loop_index=self.current_index,
+            loop_value=self.current_value,
+            parameters=dict(self.page.parameters),
+            credentials=dict(self._credentials),
+        )
         record.executed_with = "agent"
         record.agent_calls += 1
         try:
@@ -142,8 +150,10 @@ class BrowserRunContext(InMemoryRunContext):
             raise AgentFailed(f"block {label!r}: the agent failed: {first_line(exc)}") from exc
         if not isinstance(result, dict):
             raise AgentFailed(f"block {label!r}: run_block returned {type(result).__name__}")
-        record.actions = [self.page.keyed(a) for a in agent_actions(
-            result.get("actions", []), what=f"run_block({label!r})")]
+        record.actions = [
+            self.page.keyed(a)
+            for a in agent_actions(result.get("actions", []), what=f"run_block({label!r})")
+        ]
         if "extracted" in result and result["extracted"] is not None:
             self.outputs[label] = result["extracted"]  # later blocks read ctx.outputs[label]
             record.extracted.append(result["extracted"])

@@ -65,22 +65,38 @@ def emit_events(
     events: list[dict[str, Any]] = []
 
     def event(kind: str, at: datetime, **fields: Any) -> None:
-        events.append({"type": kind, "event_id": f"evt_{run_id}_{len(events)}",
-                       "occurred_at": at.isoformat(), "workflow_run_id": run_id, **fields})
+        events.append(
+            {
+                "type": kind,
+                "event_id": f"evt_{run_id}_{len(events)}",
+                "occurred_at": at.isoformat(),
+                "workflow_run_id": run_id,
+                **fields,
+            }
+        )
 
-    event("run_started", started, workflow_permanent_id=info.workflow_permanent_id,
-          workflow_version=info.workflow_version,
-          definition=definition.model_dump(mode="json", exclude_unset=True),
-          parameters={k: v for k, v in info.parameters.items() if k not in secret_keys},
-          run_with=info.run_with, code_gen=False,
-          script=None if info.script_id is None or info.version is None
-          else {"script_id": info.script_id, "version": info.version})
+    event(
+        "run_started",
+        started,
+        workflow_permanent_id=info.workflow_permanent_id,
+        workflow_version=info.workflow_version,
+        definition=definition.model_dump(mode="json", exclude_unset=True),
+        parameters={k: v for k, v in info.parameters.items() if k not in secret_keys},
+        run_with=info.run_with,
+        code_gen=False,
+        script=None
+        if info.script_id is None or info.version is None
+        else {"script_id": info.script_id, "version": info.version},
+    )
     records = run_blocks(result.records, definition)
     ids = {id(r): f"wrb_{run_id}_{n}" for n, r in enumerate(records)}
     summary = fell_back_within(records, definition)
     for record in records:
-        event("block_completed", record.finished_at or finished,
-              **_block(record, definition, ids[id(record)], ids, info, summary))
+        event(
+            "block_completed",
+            record.finished_at or finished,
+            **_block(record, definition, ids[id(record)], ids, info, summary),
+        )
     event("run_finished", finished, status="completed" if result.ok else "failed")
     return [redacted(e, info.credentials) for e in events]
 
@@ -97,8 +113,11 @@ def run_blocks(records: Sequence[BlockRecord], definition: Definition) -> list[B
     """The records as the run's blocks, in order: a task_v2 the agent ran whole loses what
     its code did before (the agent's actions replace it) and gains the child holding the
     agent's actions, just before it."""
-    whole = {id(r) for r in records
-             if r.executed_with == "agent" and block_type_of(r, definition) == "task_v2"}
+    whole = {
+        id(r)
+        for r in records
+        if r.executed_with == "agent" and block_type_of(r, definition) == "task_v2"
+    }
     out: list[BlockRecord] = []
     for record in records:
         if any(id(parent) in whole for parent in _ancestors(record)):
@@ -114,15 +133,22 @@ def _agent_child(record: BlockRecord, definition: Definition) -> BlockRecord:
     block = definition.block(record.label) if record.block_type is None else None
     extra = (block.model_extra or {}) if block is not None else {}
     return BlockRecord(
-        record.label, record.loop_index, record.loop_value, parent=record,
-        executed_with="agent", status=record.status, actions=list(record.actions),
-        extracted=list(record.extracted), finished_at=record.finished_at,
-        detail=record.detail, block_type=AGENT_CHILD_TYPE,
-        extraction=(extra.get("data_extraction_goal"), extra.get("data_schema")))
+        record.label,
+        record.loop_index,
+        record.loop_value,
+        parent=record,
+        executed_with="agent",
+        status=record.status,
+        actions=list(record.actions),
+        extracted=list(record.extracted),
+        finished_at=record.finished_at,
+        detail=record.detail,
+        block_type=AGENT_CHILD_TYPE,
+        extraction=(extra.get("data_extraction_goal"), extra.get("data_schema")),
+    )
 
 
-def fell_back_within(records: Sequence[BlockRecord],
-                     definition: Definition) -> dict[int, Fallback]:
+def fell_back_within(records: Sequence[BlockRecord], definition: Definition) -> dict[int, Fallback]:
     """The task_v2 records that ran from code while one of their children fell back, with
     the fallback they report: "element" when the agent did any of the children's actions,
     else "relocated"."""
@@ -146,8 +172,14 @@ def _ancestors(record: BlockRecord) -> Iterator[BlockRecord]:
         parent = parent.parent
 
 
-def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict[int, str],
-           info: RunInfo, summary: dict[int, Fallback]) -> dict[str, Any]:
+def _block(
+    record: BlockRecord,
+    definition: Definition,
+    block_id: str,
+    ids: dict[int, str],
+    info: RunInfo,
+    summary: dict[int, Fallback],
+) -> dict[str, Any]:
     block = definition.block(record.label) if record.block_type is None else None
     block_type = block_type_of(record, definition)
     in_loop = record.parent is not None
@@ -160,24 +192,36 @@ def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict
     task = None
     if block_type in TASK_LIKE and block is not None:
         extra = block.model_extra or {}
-        task = {"task_id": f"tsk_{block_id}", "url": record.url or block.url,
-                "navigation_goal": extra.get("navigation_goal"),
-                "data_extraction_goal": extra.get("data_extraction_goal"),
-                "extracted_information_schema": extra.get("data_schema")}
+        task = {
+            "task_id": f"tsk_{block_id}",
+            "url": record.url or block.url,
+            "navigation_goal": extra.get("navigation_goal"),
+            "data_extraction_goal": extra.get("data_extraction_goal"),
+            "extracted_information_schema": extra.get("data_schema"),
+        }
     elif block_type in TASK_LIKE and record.block_type is not None:  # a task_v2 child
         goal, schema = record.extraction or (None, None)
-        task = {"task_id": f"tsk_{block_id}", "url": record.url, "navigation_goal": None,
-                "data_extraction_goal": goal, "extracted_information_schema": schema}
+        task = {
+            "task_id": f"tsk_{block_id}",
+            "url": record.url,
+            "navigation_goal": None,
+            "data_extraction_goal": goal,
+            "extracted_information_schema": schema,
+        }
     fields: dict[str, Any] = {
         "workflow_run_block_id": block_id,
         "parent_workflow_run_block_id": ids.get(id(record.parent)) if in_loop else None,
-        "label": record.label, "block_type": block_type, "status": record.status,
-        "executed_with": executed_with, "fallback": fallback,
+        "label": record.label,
+        "block_type": block_type,
+        "status": record.status,
+        "executed_with": executed_with,
+        "fallback": fallback,
         "loop_index": record.loop_index if in_loop else None,
         "loop_value": record.loop_value if in_loop else None,
         "task": task,
-        "actions": [_action(a, f"act_{block_id}_{i}", info) for i, a in
-                    enumerate(record.actions)] if task is not None else [],
+        "actions": [_action(a, f"act_{block_id}_{i}", info) for i, a in enumerate(record.actions)]
+        if task is not None
+        else [],
     }
     if record.extracted and "output" in BlockCompleted.model_fields:  # issue 14's field
         fields["output"] = record.extracted[-1]
@@ -185,12 +229,21 @@ def _block(record: BlockRecord, definition: Definition, block_id: str, ids: dict
 
 
 def _action(action: dict[str, Any], action_id: str, info: RunInfo) -> dict[str, Any]:
-    item = {"action_id": action_id, "reasoning": None, "text": None, "option": None,
-            "parameter_key": None, "xpath": None, "intention": None, "status": "completed",
-            **action}
+    item = {
+        "action_id": action_id,
+        "reasoning": None,
+        "text": None,
+        "option": None,
+        "parameter_key": None,
+        "xpath": None,
+        "intention": None,
+        "status": "completed",
+        **action,
+    }
     if item["parameter_key"] is None:
-        item["parameter_key"] = parameter_for(item.get("text") or item.get("option"),
-                                              info.parameters)
+        item["parameter_key"] = parameter_for(
+            item.get("text") or item.get("option"), info.parameters
+        )
     return item
 
 
@@ -199,14 +252,25 @@ def parameter_for(value: Any, parameters: Mapping[str, Any]) -> str | None:
     in sorted order, or None."""
     if not isinstance(value, str) or not value:
         return None
-    return next((k for k in sorted(parameters) if isinstance(parameters[k], str | int | float)
-                 and not isinstance(parameters[k], bool) and str(parameters[k]) == value), None)
+    return next(
+        (
+            k
+            for k in sorted(parameters)
+            if isinstance(parameters[k], str | int | float)
+            and not isinstance(parameters[k], bool)
+            and str(parameters[k]) == value
+        ),
+        None,
+    )
 
 
 def redacted(value: dict[str, Any], credentials: Mapping[str, Any]) -> dict[str, Any]:
     """`value` with every string holding a credential's value redacted."""
-    secrets = [str(s) for s in credentials.values()
-               if isinstance(s, str | int) and len(str(s)) >= MIN_SECRET_CHARS]
+    secrets = [
+        str(s)
+        for s in credentials.values()
+        if isinstance(s, str | int) and len(str(s)) >= MIN_SECRET_CHARS
+    ]
     if not secrets:
         return value
 

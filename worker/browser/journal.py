@@ -124,20 +124,37 @@ class ReplayResult:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "error": self.error, "duration_s": round(self.duration_s, 3),
+            "ok": self.ok,
+            "error": self.error,
+            "duration_s": round(self.duration_s, 3),
             "blocks": [
-                {"label": b.label, "loop_index": b.loop_index, "outcome": b.outcome,
-                 "duration_s": round(b.duration_s, 3), "detail": b.detail}
+                {
+                    "label": b.label,
+                    "loop_index": b.loop_index,
+                    "outcome": b.outcome,
+                    "duration_s": round(b.duration_s, 3),
+                    "detail": b.detail,
+                }
                 for b in self.blocks
             ],
             "fallbacks": [
-                {"label": f.label, "action": f.action, "selector": f.selector,
-                 "intention": f.intention, "error": f.error}
+                {
+                    "label": f.label,
+                    "action": f.action,
+                    "selector": f.selector,
+                    "intention": f.intention,
+                    "error": f.error,
+                }
                 for f in self.fallbacks
             ],
             "relocations": [
-                {"label": r.label, "action": r.action, "selector": r.selector,
-                 "xpath": r.xpath, "intention": r.intention}
+                {
+                    "label": r.label,
+                    "action": r.action,
+                    "selector": r.selector,
+                    "xpath": r.xpath,
+                    "intention": r.intention,
+                }
                 for r in self.relocations
             ],
             "extracted": [
@@ -182,16 +199,28 @@ class Journal:
         """The record of the innermost block running now."""
         return self._running[-1] if self._running else None
 
-    def started(self, label: str, loop_index: int | None, *, loop_value: Any = None,
-                url: str | None = None, block_type: str | None = None) -> float:
+    def started(
+        self,
+        label: str,
+        loop_index: int | None,
+        *,
+        loop_value: Any = None,
+        url: str | None = None,
+        block_type: str | None = None,
+    ) -> float:
         parent = self._running[-1] if self._running else None
-        self._running.append(BlockRecord(label, loop_index, loop_value, parent, url,
-                                          block_type=block_type))
+        self._running.append(
+            BlockRecord(label, loop_index, loop_value, parent, url, block_type=block_type)
+        )
         self._emit(BlockStarted(label, loop_index))
         return self.clock()
 
     def finished(
-        self, label: str, loop_index: int | None, outcome: Outcome, started_at: float,
+        self,
+        label: str,
+        loop_index: int | None,
+        outcome: Outcome,
+        started_at: float,
         detail: str | None = None,
     ) -> None:
         if self._running and self._running[-1].label == label:
@@ -221,12 +250,23 @@ class Journal:
         if self._running:
             self._running[-1].actions.append(action)
 
-    def result(self, duration_s: float, error: BaseException | None = None,
-               started_at: datetime | None = None) -> ReplayResult:
+    def result(
+        self,
+        duration_s: float,
+        error: BaseException | None = None,
+        started_at: datetime | None = None,
+    ) -> ReplayResult:
         return ReplayResult(
-            tuple(self.blocks), tuple(self.fallbacks), tuple(self.extracted), duration_s,
-            None if error is None else first_line(error), error, tuple(self.records),
-            started_at, self.wall_clock(), tuple(self.relocations),
+            tuple(self.blocks),
+            tuple(self.fallbacks),
+            tuple(self.extracted),
+            duration_s,
+            None if error is None else first_line(error),
+            error,
+            tuple(self.records),
+            started_at,
+            self.wall_clock(),
+            tuple(self.relocations),
         )
 
     def _close(self, record: BlockRecord, outcome: Outcome, detail: str | None) -> None:

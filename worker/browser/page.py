@@ -58,14 +58,29 @@ DEFAULT_OPTIONAL_TIMEOUT_S = 1.0
 START_PAGE_INTENTION = "Open the block's start page"  # worker.domain.codegen.blocks: not an action
 # The runtime method → the action_type it is recorded as.
 ACTION_TYPES = {
-    "click": "click", "fill": "input_text", "select_option": "select_option",
-    "upload_file": "upload_file", "hover": "hover", "press": "keypress", "scroll": "scroll",
-    "download": "download_file", "goto": "goto_url", "wait": "wait", "extract": "extract",
+    "click": "click",
+    "fill": "input_text",
+    "select_option": "select_option",
+    "upload_file": "upload_file",
+    "hover": "hover",
+    "press": "keypress",
+    "scroll": "scroll",
+    "download": "download_file",
+    "goto": "goto_url",
+    "wait": "wait",
+    "extract": "extract",
     "solve_captcha": "solve_captcha",
 }
 PAGE_TEXT_CHARS = 2000
-_KEYS = {"enter": "Enter", "return": "Enter", "tab": "Tab", "escape": "Escape",
-         "esc": "Escape", "backspace": "Backspace", "space": "Space"}
+_KEYS = {
+    "enter": "Enter",
+    "return": "Enter",
+    "tab": "Tab",
+    "escape": "Escape",
+    "esc": "Escape",
+    "backspace": "Backspace",
+    "space": "Space",
+}
 
 
 class ReplayError(PermanentError):
@@ -98,8 +113,14 @@ class FallbackHook(Protocol):
     """The platform's agent doing one action the recorded selector could not."""
 
     async def __call__(
-        self, label: str | None, action_name: str, selector: str | None,
-        intention: str | None, error: Exception, *, value: Any,
+        self,
+        label: str | None,
+        action_name: str,
+        selector: str | None,
+        intention: str | None,
+        error: Exception,
+        *,
+        value: Any,
     ) -> None: ...
 
 
@@ -173,29 +194,46 @@ async def click_once(locator: Locator, ms: float) -> None:
     await locator.click(force=True, timeout=max(ms, NAVIGATION_TIMEOUT_S * 1000))
 
 
-def action_item(method: str, selector: str | None, intention: str | None, value: Any = None,
-                **fields: Any) -> dict[str, Any]:
+def action_item(
+    method: str, selector: str | None, intention: str | None, value: Any = None, **fields: Any
+) -> dict[str, Any]:
     """A runtime call in the shape of an event's actions item."""
     kind = ACTION_TYPES.get(method, method)
     text = option = None
     if kind == "select_option":
         option = value if isinstance(value, str) or value is None else ",".join(map(str, value))
     elif value is not None:
-        text = value if isinstance(value, str) else (
-            ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value))
-    return {"action_type": kind, "xpath": selector, "intention": intention, "text": text,
-            "option": option, "parameter_key": None, **fields}
+        text = (
+            value
+            if isinstance(value, str)
+            else (",".join(map(str, value)) if isinstance(value, list | tuple) else str(value))
+        )
+    return {
+        "action_type": kind,
+        "xpath": selector,
+        "intention": intention,
+        "text": text,
+        "option": option,
+        "parameter_key": None,
+        **fields,
+    }
 
 
 class BrowserPage:
     """worker.runtime.Page on a Playwright page."""
 
     def __init__(
-        self, page: PlaywrightPage, journal: Journal, *,
-        fallback: FallbackHook | None = None, extractor: ExtractorHook | None = None,
+        self,
+        page: PlaywrightPage,
+        journal: Journal,
+        *,
+        fallback: FallbackHook | None = None,
+        extractor: ExtractorHook | None = None,
         selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S,
-        downloads_dir: Path | None = None, agent: Agent | None = None,
-        optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S, relocate: bool = True,
+        downloads_dir: Path | None = None,
+        agent: Agent | None = None,
+        optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S,
+        relocate: bool = True,
     ) -> None:
         self.page = page
         self.journal = journal
@@ -218,19 +256,44 @@ class BrowserPage:
         if intention != START_PAGE_INTENTION:  # the block's own url is not an action
             self._record("goto", None, intention, str(url))
 
-    async def click(self, selector: str | None, *, intention: str | None,
-                    optional: bool = False, expect: Expected = None) -> None:
+    async def click(
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
+        expect: Expected = None,
+    ) -> None:
         await self._act("click", selector, intention, click_once, optional=optional, expect=expect)
         await self._settle()
 
-    async def fill(self, selector: str | None, value: Any, *, intention: str | None,
-                   optional: bool = False, expect: Expected = None) -> None:
+    async def fill(
+        self,
+        selector: str | None,
+        value: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
+        expect: Expected = None,
+    ) -> None:
         text = "" if value is None else str(value)
-        await self._act("fill", selector, intention, lambda loc, ms: loc.fill(text, timeout=ms),
-                        value=text, optional=optional, expect=expect)
+        await self._act(
+            "fill",
+            selector,
+            intention,
+            lambda loc, ms: loc.fill(text, timeout=ms),
+            value=text,
+            optional=optional,
+            expect=expect,
+        )
 
     async def select_option(
-        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        value: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
         options = [str(v) for v in value] if isinstance(value, list | tuple) else str(value)
@@ -238,42 +301,98 @@ class BrowserPage:
         async def select(locator: Locator, ms: float) -> None:
             await locator.select_option(options, timeout=ms)
 
-        await self._act("select_option", selector, intention, select, value=options,
-                        optional=optional, expect=expect)
+        await self._act(
+            "select_option",
+            selector,
+            intention,
+            select,
+            value=options,
+            optional=optional,
+            expect=expect,
+        )
 
-    async def upload_file(self, selector: str | None, path: Any, *, intention: str | None,
-                          optional: bool = False, expect: Expected = None) -> None:
+    async def upload_file(
+        self,
+        selector: str | None,
+        path: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
+        expect: Expected = None,
+    ) -> None:
         files = [str(p) for p in path] if isinstance(path, list | tuple) else str(path)
-        await self._act("upload_file", selector, intention,
-                        lambda loc, ms: loc.set_input_files(files, timeout=ms), value=files,
-                        optional=optional, expect=expect)
+        await self._act(
+            "upload_file",
+            selector,
+            intention,
+            lambda loc, ms: loc.set_input_files(files, timeout=ms),
+            value=files,
+            optional=optional,
+            expect=expect,
+        )
 
-    async def hover(self, selector: str | None, *, intention: str | None,
-                    optional: bool = False, expect: Expected = None) -> None:
-        await self._act("hover", selector, intention, lambda loc, ms: loc.hover(timeout=ms),
-                        optional=optional, expect=expect)
+    async def hover(
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
+        expect: Expected = None,
+    ) -> None:
+        await self._act(
+            "hover",
+            selector,
+            intention,
+            lambda loc, ms: loc.hover(timeout=ms),
+            optional=optional,
+            expect=expect,
+        )
 
-    async def press(self, selector: str | None, key: Any, *, intention: str | None,
-                    optional: bool = False, expect: Expected = None) -> None:
+    async def press(
+        self,
+        selector: str | None,
+        key: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
+        expect: Expected = None,
+    ) -> None:
         name = key_name(key)
         if selector is None:  # the agent pressed the key on whatever had focus
             await press_focused(self.page, name)
             self._record("press", None, intention, str(key))
         else:
-            await self._act("press", selector, intention,
-                            lambda loc, ms: loc.press(name, timeout=ms), value=name,
-                            optional=optional, expect=expect)
+            await self._act(
+                "press",
+                selector,
+                intention,
+                lambda loc, ms: loc.press(name, timeout=ms),
+                value=name,
+                optional=optional,
+                expect=expect,
+            )
         await self._settle()
 
-    async def scroll(self, selector: str | None, *, intention: str | None,
-                     optional: bool = False, expect: Expected = None) -> None:
+    async def scroll(
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
+        expect: Expected = None,
+    ) -> None:
         if selector is None:
             await self.page.mouse.wheel(0, 600)
             self._record("scroll", None, intention)
             return
-        await self._act("scroll", selector, intention,
-                        lambda loc, ms: loc.scroll_into_view_if_needed(timeout=ms),
-                        optional=optional, expect=expect)
+        await self._act(
+            "scroll",
+            selector,
+            intention,
+            lambda loc, ms: loc.scroll_into_view_if_needed(timeout=ms),
+            optional=optional,
+            expect=expect,
+        )
 
     async def wait(self, seconds: float | None, *, intention: str | None) -> None:
         if seconds is None:
@@ -296,8 +415,14 @@ class BrowserPage:
         self._record("extract", None, intention)
         return value
 
-    async def download(self, selector: str | None, *, intention: str | None,
-                       optional: bool = False, expect: Expected = None) -> None:
+    async def download(
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
+        expect: Expected = None,
+    ) -> None:
         async def download(locator: Locator, ms: float) -> None:
             async with self.page.expect_download(timeout=ms) as info:
                 await locator.click(timeout=ms)
@@ -307,28 +432,50 @@ class BrowserPage:
 
         await self._act("download", selector, intention, download, optional=optional, expect=expect)
 
-    async def solve_captcha(self, selector: str | None, *, intention: str | None,
-                            optional: bool = False, expect: Expected = None) -> None:
-        await self._fall_back("solve_captcha", selector, intention,
-                              NoSelector("a captcha needs the agent"), None)
+    async def solve_captcha(
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
+        expect: Expected = None,
+    ) -> None:
+        await self._fall_back(
+            "solve_captcha", selector, intention, NoSelector("a captcha needs the agent"), None
+        )
 
     async def _act(
-        self, action: str, selector: str | None, intention: str | None, perform: Perform,
-        value: Any = None, optional: bool = False, expect: Expected = None,
+        self,
+        action: str,
+        selector: str | None,
+        intention: str | None,
+        perform: Perform,
+        value: Any = None,
+        optional: bool = False,
+        expect: Expected = None,
     ) -> None:
         """Find the element, check it is the one expected, act; else the agent (an optional
         action: skipped)."""
         if selector is None:
-            await self._fall_back(action, None, intention, NoSelector(
-                f"{action} was recorded without a selector"), value)
+            await self._fall_back(
+                action,
+                None,
+                intention,
+                NoSelector(f"{action} was recorded without a selector"),
+                value,
+            )
             return
         locator = self.page.locator(playwright_selector(selector)).first
         if optional and not await self._present(locator):
             self._record(action, selector, intention, value, status="skipped")
             return
         wanted = descriptor(expect)
-        if self._moved and not optional and await locator.count() == 0 and await self._relocate(
-                action, selector, intention, perform, value, wanted):
+        if (
+            self._moved
+            and not optional
+            and await locator.count() == 0
+            and await self._relocate(action, selector, intention, perform, value, wanted)
+        ):
             return  # the site moved elements already in this run: not waited for
         located = False  # the selector designates the element expected
         try:
@@ -337,19 +484,31 @@ class BrowserPage:
                 if optional:  # another element is there: the one expected is absent
                     self._record(action, selector, intention, value, status="skipped")
                     return
-                raise ElementMismatch(f"the element at {selector} is {shown(found)}, the "
-                                      f"recording's was {shown(wanted)}")
+                raise ElementMismatch(
+                    f"the element at {selector} is {shown(found)}, the "
+                    f"recording's was {shown(wanted)}"
+                )
             located = True
             await perform(locator, self._timeout_ms)
         except (PlaywrightTimeoutError, ElementMismatch) as exc:
-            if located or optional or not await self._relocate(
-                    action, selector, intention, perform, value, wanted):
+            if (
+                located
+                or optional
+                or not await self._relocate(action, selector, intention, perform, value, wanted)
+            ):
                 await self._fall_back(action, selector, intention, exc, value)
             return
         self._record(action, selector, intention, value, element=found)
 
-    async def _relocate(self, action: str, selector: str, intention: str | None,
-                        perform: Perform, value: Any, wanted: Descriptor | None) -> bool:
+    async def _relocate(
+        self,
+        action: str,
+        selector: str,
+        intention: str | None,
+        perform: Perform,
+        value: Any,
+        wanted: Descriptor | None,
+    ) -> bool:
         """The recorded element moved (its selector designates nothing, or another element):
         find it by its descriptor, the one visible element of its tag with its text
         (worker/runtime/identity.py `relocated`), and act on it there, without the agent.
@@ -375,7 +534,8 @@ class BrowserPage:
             return False
         self._moved = True
         self.journal.relocations.append(
-            Relocation(self.journal.current_label, action, selector, xpath, intention))
+            Relocation(self.journal.current_label, action, selector, xpath, intention)
+        )
         record = self.journal.current
         if record is not None and record.fallback == "none":
             record.fallback = "relocated"
@@ -397,35 +557,57 @@ class BrowserPage:
             return False
         return True
 
-    def _record(self, method: str, selector: str | None, intention: str | None,
-                value: Any = None, *, status: str = "completed", source: str = "code",
-                element: Descriptor | None = None) -> None:
+    def _record(
+        self,
+        method: str,
+        selector: str | None,
+        intention: str | None,
+        value: Any = None,
+        *,
+        status: str = "completed",
+        source: str = "code",
+        element: Descriptor | None = None,
+    ) -> None:
         fields: dict[str, Any] = {"status": status, "source": source}
         if element is not None:  # what the action was performed on (actions[].element)
             fields["element"] = {"tag": element[0], "text": element[1]}
-        self.journal.action(self.keyed(action_item(method, selector, intention, value,
-                                                   **fields)))
+        self.journal.action(self.keyed(action_item(method, selector, intention, value, **fields)))
 
     def keyed(self, item: dict[str, Any]) -> dict[str, Any]:
         """An action whose typed value is a credential's, recorded by the credential's key
         (whether or not the agent said so), never with the value."""
         element = item.get("element")
-        if isinstance(element, dict) and isinstance(element.get("text"), str) and any(
-                isinstance(s, str) and s and s in element["text"]
-                for s in self.credentials.values()):
+        if (
+            isinstance(element, dict)
+            and isinstance(element.get("text"), str)
+            and any(
+                isinstance(s, str) and s and s in element["text"] for s in self.credentials.values()
+            )
+        ):
             item = {**item, "element": {**element, "text": None}}  # never a secret's value
         for key, secret in sorted(self.credentials.items()):
-            if isinstance(secret, str) and secret and secret in (item.get("text"),
-                                                                 item.get("option")):
+            if (
+                isinstance(secret, str)
+                and secret
+                and secret in (item.get("text"), item.get("option"))
+            ):
                 return {**item, "text": None, "option": None, "parameter_key": key}
         typed = item.get("text")
         if isinstance(typed, str) and typed in self.one_time_codes:
-            return {**item, "text": None, "option": None,
-                    "parameter_key": self.one_time_codes[typed]}
+            return {
+                **item,
+                "text": None,
+                "option": None,
+                "parameter_key": self.one_time_codes[typed],
+            }
         return item
 
     async def _fall_back(
-        self, action: str, selector: str | None, intention: str | None, error: Exception,
+        self,
+        action: str,
+        selector: str | None,
+        intention: str | None,
+        error: Exception,
         value: Any,
     ) -> None:
         """Hand the action to the platform's agent (or fallback hook), with the value it was
@@ -435,16 +617,21 @@ class BrowserPage:
         label = self.journal.current_label
         if self.agent is None and self._fallback is None:
             if isinstance(error, ElementMismatch):
-                raise ElementMismatch(f"block {label!r}: {action} (intention: {intention!r}): "
-                                      f"{error}") from error
+                raise ElementMismatch(
+                    f"block {label!r}: {action} (intention: {intention!r}): {error}"
+                ) from error
             waited = self._timeout_ms / 1000
-            what = (f"{action} on {selector!r} failed after {waited:g} s" if selector
-                    else f"{action} has no recorded selector")
+            what = (
+                f"{action} on {selector!r} failed after {waited:g} s"
+                if selector
+                else f"{action} has no recorded selector"
+            )
             raise SelectorNotFound(
                 f"block {label!r}: {what} (intention: {intention!r}): {first_line(error)}"
             ) from error
         self.journal.fallbacks.append(
-            FallbackRecord(label, action, selector, intention, first_line(error)))
+            FallbackRecord(label, action, selector, intention, first_line(error))
+        )
         record = self.journal.current
         if record is not None:
             if record.fallback in ("none", "relocated"):
@@ -458,22 +645,31 @@ class BrowserPage:
             return
         await self._ask_agent(action, selector, intention, error, value)
 
-    async def _ask_agent(self, action: str, selector: str | None, intention: str | None,
-                         error: Exception, value: Any) -> None:
+    async def _ask_agent(
+        self, action: str, selector: str | None, intention: str | None, error: Exception, value: Any
+    ) -> None:
         assert self.agent is not None
         record = self.journal.current
         request = ActRequest(
-            label=self.journal.current_label, action=action, selector=selector,
-            intention=intention, value=value, error=first_line(error),
+            label=self.journal.current_label,
+            action=action,
+            selector=selector,
+            intention=intention,
+            value=value,
+            error=first_line(error),
             loop_index=self.journal.loop_index,
             loop_value=None if record is None else record.loop_value,
-            parameters=dict(self.parameters))
+            parameters=dict(self.parameters),
+        )
         try:
-            done = agent_actions(await self.agent.act(self.page, request),
-                                 what=f"act({action} {selector!r})")
+            done = agent_actions(
+                await self.agent.act(self.page, request), what=f"act({action} {selector!r})"
+            )
         except Exception as exc:
-            raise ActionFailed(f"block {request['label']!r}: the agent could not {action} "
-                               f"({intention!r}): {first_line(exc)}") from exc
+            raise ActionFailed(
+                f"block {request['label']!r}: the agent could not {action} "
+                f"({intention!r}): {first_line(exc)}"
+            ) from exc
         if not done:  # nothing had to be done: the action is listed as skipped by the agent
             self._record(action, selector, intention, value, status="skipped", source="agent")
         for item in done:

@@ -57,7 +57,8 @@ def load_script(files: Mapping[str, bytes], directory: Path) -> ModuleType:
         target.write_bytes(data)
     digest = hashlib.sha256(files["main.py"]).hexdigest()[:16]
     spec = importlib.util.spec_from_file_location(
-        f"scriptcache_replay_{digest}", directory / "main.py")
+        f"scriptcache_replay_{digest}", directory / "main.py"
+    )
     if spec is None or spec.loader is None:
         raise ReplayError(f"cannot import {directory / 'main.py'}")
     module = importlib.util.module_from_spec(spec)
@@ -84,16 +85,21 @@ def instrument(module: ModuleType, journal: Journal) -> list[str]:
     return labels
 
 
-def _child_observed(label: str, block_type: str, fn: BlockFunction,
-                    journal: Journal) -> BlockFunction:
+def _child_observed(
+    label: str, block_type: str, fn: BlockFunction, journal: Journal
+) -> BlockFunction:
     """A task_v2 child's helper, journaled as a child block of the task_v2 running it."""
 
     @functools.wraps(fn)
     async def run(page: Any, ctx: Any, *args: Any, **kwargs: Any) -> None:
         loop_index = getattr(ctx, "current_index", None)
         started_at = journal.started(
-            label, loop_index, loop_value=getattr(ctx, "current_value", None),
-            url=getattr(getattr(page, "page", None), "url", None), block_type=block_type)
+            label,
+            loop_index,
+            loop_value=getattr(ctx, "current_value", None),
+            url=getattr(getattr(page, "page", None), "url", None),
+            block_type=block_type,
+        )
         fallbacks = len(journal.fallbacks)
         outcome: Outcome = "failed"
         detail = None
@@ -118,9 +124,12 @@ def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
     async def run(page: Any, ctx: Any, *args: Any, **kwargs: Any) -> None:
         loop_index = getattr(ctx, "current_index", None)
         browser = getattr(page, "page", None)
-        started_at = journal.started(label, loop_index,
-                                     loop_value=getattr(ctx, "current_value", None),
-                                     url=getattr(browser, "url", None))
+        started_at = journal.started(
+            label,
+            loop_index,
+            loop_value=getattr(ctx, "current_value", None),
+            url=getattr(browser, "url", None),
+        )
         record = journal.current
         fallbacks = len(journal.fallbacks)
         outcome: Outcome = "failed"
@@ -129,14 +138,20 @@ def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
             try:
                 await fn(page, ctx, *args, **kwargs)
             except Exception as exc:
-                if not (isinstance(ctx, BrowserRunContext) and ctx.page.agent is not None
-                        and record is not None):
+                if not (
+                    isinstance(ctx, BrowserRunContext)
+                    and ctx.page.agent is not None
+                    and record is not None
+                ):
                     raise
                 record.fallback = "block"
-                await ctx.hand_to_agent(label, f"its cached code raised: {first_line(exc)}",
-                                        record)
-            outcome = "fallback" if len(journal.fallbacks) > fallbacks or (
-                record is not None and record.fallback == "block") else "code"
+                await ctx.hand_to_agent(label, f"its cached code raised: {first_line(exc)}", record)
+            outcome = (
+                "fallback"
+                if len(journal.fallbacks) > fallbacks
+                or (record is not None and record.fallback == "block")
+                else "code"
+            )
         except Exception as exc:
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise
@@ -170,10 +185,17 @@ class Hooks:
 
 
 async def replay_revision(
-    files: Mapping[str, bytes], definition: Definition, parameters: Mapping[str, Any],
-    credentials: Mapping[str, Any], *, chromium_path: str, hooks: Hooks = Hooks(),
-    selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S, headless: bool = True,
-    agent: Agent | None = None, optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S,
+    files: Mapping[str, bytes],
+    definition: Definition,
+    parameters: Mapping[str, Any],
+    credentials: Mapping[str, Any],
+    *,
+    chromium_path: str,
+    hooks: Hooks = Hooks(),
+    selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S,
+    headless: bool = True,
+    agent: Agent | None = None,
+    optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S,
     relocate: bool = True,
 ) -> ReplayResult:
     """Run a revision's main.py in a fresh headless Chromium; the script's files live in a
@@ -184,12 +206,18 @@ async def replay_revision(
         module = load_script(files, Path(tmp))
         async with open_page(chromium_path, headless=headless) as browser_page:
             page = BrowserPage(
-                browser_page, Journal(hooks.observer), fallback=hooks.fallback,
-                extractor=hooks.extractor, selector_timeout_s=selector_timeout_s,
-                agent=agent, optional_timeout_s=optional_timeout_s, relocate=relocate,
+                browser_page,
+                Journal(hooks.observer),
+                fallback=hooks.fallback,
+                extractor=hooks.extractor,
+                selector_timeout_s=selector_timeout_s,
+                agent=agent,
+                optional_timeout_s=optional_timeout_s,
+                relocate=relocate,
             )
-            ctx = BrowserRunContext(page, definition, parameters, credentials,
-                                    block_hook=hooks.block_hook)
+            ctx = BrowserRunContext(
+                page, definition, parameters, credentials, block_hook=hooks.block_hook
+            )
             return await run_script(module, ctx)
 
 
@@ -202,18 +230,34 @@ class Replayed:
 
 
 async def replay_and_emit(
-    files: Mapping[str, bytes], definition: Definition, parameters: Mapping[str, Any],
-    credentials: Mapping[str, Any], *, info: RunInfo, chromium_path: str,
-    agent: Agent | None = None, hooks: Hooks = Hooks(),
+    files: Mapping[str, bytes],
+    definition: Definition,
+    parameters: Mapping[str, Any],
+    credentials: Mapping[str, Any],
+    *,
+    info: RunInfo,
+    chromium_path: str,
+    agent: Agent | None = None,
+    hooks: Hooks = Hooks(),
     selector_timeout_s: float = DEFAULT_SELECTOR_TIMEOUT_S,
-    optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S, headless: bool = True,
+    optional_timeout_s: float = DEFAULT_OPTIONAL_TIMEOUT_S,
+    headless: bool = True,
     relocate: bool = True,
 ) -> Replayed:
     """The platform's call: run the revision with its agent plugged in, and get back the
     run's events to publish (`worker.adapters.publisher.publish_events`), so that whatever fell back
     is repaired by the next generation. `info` names the run and the revision."""
     result = await replay_revision(
-        files, definition, parameters, credentials, chromium_path=chromium_path, hooks=hooks,
-        selector_timeout_s=selector_timeout_s, headless=headless, agent=agent,
-        optional_timeout_s=optional_timeout_s, relocate=relocate)
+        files,
+        definition,
+        parameters,
+        credentials,
+        chromium_path=chromium_path,
+        hooks=hooks,
+        selector_timeout_s=selector_timeout_s,
+        headless=headless,
+        agent=agent,
+        optional_timeout_s=optional_timeout_s,
+        relocate=relocate,
+    )
     return Replayed(result, emit_events(result, definition, info))

@@ -51,7 +51,8 @@ def read_source(source: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise click.ClickException(
-            f"{source}: line {line}: invalid UTF-8 at byte {exc.start}") from None
+            f"{source}: line {line}: invalid UTF-8 at byte {exc.start}"
+        ) from None
 
 
 def _read_file(source: str) -> bytes:

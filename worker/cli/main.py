@@ -42,8 +42,12 @@ def migrate(obj: Context) -> None:
 
 @main.command("ingest")
 @click.argument("source")
-@click.option("--generate", "and_generate", is_flag=True,
-              help="Then decide and generate for every run touched, in-process.")
+@click.option(
+    "--generate",
+    "and_generate",
+    is_flag=True,
+    help="Then decide and generate for every run touched, in-process.",
+)
 @pass_ctx
 def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
     """Record a JSON Lines file of events (or - for stdin) without a broker.
@@ -62,8 +66,9 @@ def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
             runs[event.workflow_run_id] = runs.get(event.workflow_run_id) or str(exc)
     if not and_generate:
         errors = {r: e for r, e in runs.items() if e}
-        echo_json({"events": len(events), "runs": list(runs), **({"errors": errors} if errors
-                                                                  else {})})
+        echo_json(
+            {"events": len(events), "runs": list(runs), **({"errors": errors} if errors else {})}
+        )
         if errors:
             sys.exit(1)
         return
@@ -72,8 +77,15 @@ def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
         try:
             if error is not None:
                 raise PermanentError(error)
-            echo_json(generate_now(services.sessions, services.store, run_id, services.clock,
-                                   repairs_per_day=obj.settings.repairs_per_day).as_json())
+            echo_json(
+                generate_now(
+                    services.sessions,
+                    services.store,
+                    run_id,
+                    services.clock,
+                    repairs_per_day=obj.settings.repairs_per_day,
+                ).as_json()
+            )
         except ScriptcacheError as exc:
             failed += 1
             echo_json({"workflow_run_id": run_id, "regenerated": False, "error": str(exc)})
@@ -111,6 +123,7 @@ def render(source: str) -> None:
 
 def _wpid(session: Any, result: Any) -> str:
     from worker.adapters.sql import models as m
+
     script = session.get(m.Script, result.script_id)
     return str(script.workflow_permanent_id)
 
@@ -125,7 +138,6 @@ def plan_command(obj: Context, wpid: str, params: str, version: int | None) -> N
     parameters = json_object(params, "--params")
     with obj.services.sessions() as session:
         echo_json(read.run_plan(session, wpid, parameters, version))
-
 
 
 from worker.cli import revisions  # noqa: E402,F401  (adds pin ... audit to the `script` group)

@@ -65,8 +65,13 @@ def with_filters(fn: Any) -> Any:
 @with_filters
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def dlq_ls(obj: Context, task_name: str | None, run_id: str | None,
-           error_contains: str | None, as_json: bool) -> None:
+def dlq_ls(
+    obj: Context,
+    task_name: str | None,
+    run_id: str | None,
+    error_contains: str | None,
+    as_json: bool,
+) -> None:
     """List dead-lettered messages."""
     where = deadletter.Filter(task_name, run_id, error_contains)
     with obj.services.sessions() as session:
@@ -78,8 +83,14 @@ def dlq_ls(obj: Context, task_name: str | None, run_id: str | None,
     for column in ("id", "task", "run", "attempts", "failed at", "error"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        cells = (str(r["id"]), r["task_name"], r["workflow_run_id"] or "", str(r["attempts"]),
-                 r["failed_at"], r["error"][:120])
+        cells = (
+            str(r["id"]),
+            r["task_name"],
+            r["workflow_run_id"] or "",
+            str(r["attempts"]),
+            r["failed_at"],
+            r["error"][:120],
+        )
         table.add_row(*(escape(c) for c in cells))  # payload text is not rich markup
     Console().print(table)
 
@@ -97,9 +108,15 @@ def dlq_show(obj: Context, entry_id: int) -> None:
 
 
 def _row(e: m.DeadLetter, *, full: bool) -> dict[str, Any]:
-    row = {"id": e.dead_letter_id, "task_name": e.task_name, "workflow_run_id": e.workflow_run_id,
-           "event_id": e.event_id, "attempts": e.attempts, "failed_at": e.failed_at.isoformat(),
-           "error": e.error}
+    row = {
+        "id": e.dead_letter_id,
+        "task_name": e.task_name,
+        "workflow_run_id": e.workflow_run_id,
+        "event_id": e.event_id,
+        "attempts": e.attempts,
+        "failed_at": e.failed_at.isoformat(),
+        "error": e.error,
+    }
     if full:
         row.update(payload=e.payload, traceback=e.traceback)
     return row
@@ -110,8 +127,14 @@ def _row(e: m.DeadLetter, *, full: bool) -> dict[str, Any]:
 @click.option("--all", "replay_all", is_flag=True, help="Replay every entry (or every match).")
 @with_filters
 @pass_ctx
-def dlq_replay(obj: Context, entry_ids: tuple[int, ...], replay_all: bool, task_name: str | None,
-               run_id: str | None, error_contains: str | None) -> None:
+def dlq_replay(
+    obj: Context,
+    entry_ids: tuple[int, ...],
+    replay_all: bool,
+    task_name: str | None,
+    run_id: str | None,
+    error_contains: str | None,
+) -> None:
     """Re-publish entries; each is removed only after its publish succeeded."""
     where = deadletter.Filter(task_name, run_id, error_contains)
     services = obj.services
@@ -140,8 +163,15 @@ def dlq_replay(obj: Context, entry_ids: tuple[int, ...], replay_all: bool, task_
 @with_filters
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_ctx
-def dlq_purge(obj: Context, entry_ids: tuple[int, ...], purge_all: bool, task_name: str | None,
-              run_id: str | None, error_contains: str | None, yes: bool) -> None:
+def dlq_purge(
+    obj: Context,
+    entry_ids: tuple[int, ...],
+    purge_all: bool,
+    task_name: str | None,
+    run_id: str | None,
+    error_contains: str | None,
+    yes: bool,
+) -> None:
     """Delete entries for good."""
     where = deadletter.Filter(task_name, run_id, error_contains)
     if not entry_ids:

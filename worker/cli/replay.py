@@ -31,34 +31,72 @@ from worker.domain.definition import Definition, render_cache_key
 @click.command("replay")
 @click.argument("wpid")
 @click.option("--params", default="{}", help="The run's parameters as a JSON object.")
-@click.option("--cache-key", default=None,
-              help="The script's cache key (default: rendered from --params).")
-@click.option("--version", type=int, default=None,
-              help="Script revision to run (default: the live one).")
-@click.option("--credentials", default="{}",
-              help="Credential values as a JSON object, or @FILE holding one.")
-@click.option("--selector-timeout-s", type=click.FloatRange(min=0.1), default=5.0,
-              show_default=True, help="How long each recorded selector is waited for.")
-@click.option("--chromium", "executable", default=None,
-              help="Chromium executable (default: $SCRIPTCACHE_CHROMIUM_PATH, else "
-                   "/usr/bin/chromium).")
+@click.option(
+    "--cache-key", default=None, help="The script's cache key (default: rendered from --params)."
+)
+@click.option(
+    "--version", type=int, default=None, help="Script revision to run (default: the live one)."
+)
+@click.option(
+    "--credentials", default="{}", help="Credential values as a JSON object, or @FILE holding one."
+)
+@click.option(
+    "--selector-timeout-s",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="How long each recorded selector is waited for.",
+)
+@click.option(
+    "--chromium",
+    "executable",
+    default=None,
+    help="Chromium executable (default: $SCRIPTCACHE_CHROMIUM_PATH, else /usr/bin/chromium).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event and summary.")
-@click.option("--agent", "agent_spec", default=None, metavar="MODULE:NAME",
-              help="The agent to fall back to: an object with act() and run_block(), or a "
-                   "class or function making one.")
-@click.option("--emit", "emit_to", default=None, metavar="FILE|-",
-              help="Write the replayed run's events (JSON Lines) to FILE, or stdout.")
+@click.option(
+    "--agent",
+    "agent_spec",
+    default=None,
+    metavar="MODULE:NAME",
+    help="The agent to fall back to: an object with act() and run_block(), or a "
+    "class or function making one.",
+)
+@click.option(
+    "--emit",
+    "emit_to",
+    default=None,
+    metavar="FILE|-",
+    help="Write the replayed run's events (JSON Lines) to FILE, or stdout.",
+)
 @click.option("--publish", is_flag=True, help="Send the replayed run's events to the broker.")
-@click.option("--run-id", default=None, help="The replayed run's workflow_run_id "
-              "(default: a fresh wr_<uuid>).")
-@click.option("--no-relocate", "no_relocate", is_flag=True,
-              help="Do not look for a moved element by its tag and text: its action goes to "
-                   "the agent (or fails).")
+@click.option(
+    "--run-id",
+    default=None,
+    help="The replayed run's workflow_run_id (default: a fresh wr_<uuid>).",
+)
+@click.option(
+    "--no-relocate",
+    "no_relocate",
+    is_flag=True,
+    help="Do not look for a moved element by its tag and text: its action goes to "
+    "the agent (or fails).",
+)
 @pass_ctx
 def replay_command(
-    obj: Context, wpid: str, params: str, cache_key: str | None, version: int | None,
-    credentials: str, selector_timeout_s: float, executable: str | None, as_json: bool,
-    agent_spec: str | None, emit_to: str | None, publish: bool, run_id: str | None,
+    obj: Context,
+    wpid: str,
+    params: str,
+    cache_key: str | None,
+    version: int | None,
+    credentials: str,
+    selector_timeout_s: float,
+    executable: str | None,
+    as_json: bool,
+    agent_spec: str | None,
+    emit_to: str | None,
+    publish: bool,
+    run_id: str | None,
     no_relocate: bool,
 ) -> None:
     """Replay the live (or given) revision of a workflow's script in headless Chromium."""
@@ -67,7 +105,8 @@ def replay_command(
         from worker.browser import emit, page, replay
     except ImportError as exc:  # the optional extra is missing
         raise click.ClickException(
-            f"replay needs Playwright: pip install 'scriptcache[browser]' ({exc})") from None
+            f"replay needs Playwright: pip install 'scriptcache[browser]' ({exc})"
+        ) from None
     try:
         plugged = None if agent_spec is None else agents.load_agent(agent_spec)
     except agents.AgentNotFound as exc:
@@ -86,24 +125,46 @@ def replay_command(
         _, definition = read.workflow_definition(session, wpid, row.workflow_version)
     _check_inputs(definition, revision.entries.values(), parameters, secrets)
     files = read.read_files(services.store, revision)
-    header = {"workflow_permanent_id": wpid, "cache_key": key,
-              "script_id": revision.script_id, "version": revision.version}
+    header = {
+        "workflow_permanent_id": wpid,
+        "cache_key": key,
+        "script_id": revision.script_id,
+        "version": revision.version,
+    }
     if not as_json:
-        out.echo(f"replaying {wpid} script {revision.script_id} v{revision.version} "
-                 f"(cache key {key!r})")
+        out.echo(
+            f"replaying {wpid} script {revision.script_id} v{revision.version} (cache key {key!r})"
+        )
     hooks = replay.Hooks(extractor=page.page_text, observer=out.observe)
-    info = emit.RunInfo(wpid, row.workflow_version, revision.script_id, revision.version,
-                        parameters, secrets, run_id or emit.new_run_id())
-    replayed = asyncio.run(replay.replay_and_emit(
-        files, definition, parameters, secrets, info=info,
-        chromium_path=executable or obj.settings.chromium_path, hooks=hooks,
-        selector_timeout_s=selector_timeout_s, agent=plugged,
-        optional_timeout_s=obj.settings.optional_wait_s, relocate=not no_relocate,
-    ))
+    info = emit.RunInfo(
+        wpid,
+        row.workflow_version,
+        revision.script_id,
+        revision.version,
+        parameters,
+        secrets,
+        run_id or emit.new_run_id(),
+    )
+    replayed = asyncio.run(
+        replay.replay_and_emit(
+            files,
+            definition,
+            parameters,
+            secrets,
+            info=info,
+            chromium_path=executable or obj.settings.chromium_path,
+            hooks=hooks,
+            selector_timeout_s=selector_timeout_s,
+            agent=plugged,
+            optional_timeout_s=obj.settings.optional_wait_s,
+            relocate=not no_relocate,
+        )
+    )
     result = replayed.result
     if as_json:
-        out.json({"summary": {**header, **result.as_json(),
-                              "workflow_run_id": info.workflow_run_id}})
+        out.json(
+            {"summary": {**header, **result.as_json(), "workflow_run_id": info.workflow_run_id}}
+        )
     else:
         out.echo(summary(result))
     if emit_to is not None:
@@ -126,11 +187,13 @@ def _check_inputs(
     missing_secrets = sorted(k for k in needed & credential_keys if k not in secrets)
     missing_params = sorted(k for k in needed - credential_keys if k not in parameters)
     if missing_secrets:
-        raise click.BadParameter(f"missing credentials: {', '.join(missing_secrets)}",
-                                 param_hint="--credentials")
+        raise click.BadParameter(
+            f"missing credentials: {', '.join(missing_secrets)}", param_hint="--credentials"
+        )
     if missing_params:
-        raise click.BadParameter(f"missing parameters: {', '.join(missing_params)}",
-                                 param_hint="--params")
+        raise click.BadParameter(
+            f"missing parameters: {', '.join(missing_params)}", param_hint="--params"
+        )
 
 
 def summary(result: ReplayResult) -> str:
@@ -140,10 +203,14 @@ def summary(result: ReplayResult) -> str:
         f"{result.count('skipped')} skipped, {result.count('failed')} failed; "
         f"{len(result.extracted)} extracted"
     ]
-    lines += [f"  fallback: {f.label} {f.action} {f.selector!r} ({f.intention!r}): {f.error}"
-              for f in result.fallbacks]
-    lines += [f"  relocated: {r.label} {r.action} {r.selector!r} -> {r.xpath!r} "
-              f"({r.intention!r})" for r in result.relocations]
+    lines += [
+        f"  fallback: {f.label} {f.action} {f.selector!r} ({f.intention!r}): {f.error}"
+        for f in result.fallbacks
+    ]
+    lines += [
+        f"  relocated: {r.label} {r.action} {r.selector!r} -> {r.xpath!r} ({r.intention!r})"
+        for r in result.relocations
+    ]
     return "\n".join(lines)
 
 
@@ -189,6 +256,6 @@ def _read_at_file(raw: str) -> str:
     try:
         return Path(raw[1:]).read_text(encoding="utf-8")
     except OSError as exc:
-        raise click.BadParameter(f"cannot read {raw[1:]}: {exc.strerror}",
-                                 param_hint="--credentials") from None
-
+        raise click.BadParameter(
+            f"cannot read {raw[1:]}: {exc.strerror}", param_hint="--credentials"
+        ) from None

@@ -20,12 +20,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def operator_options(command: F) -> F:
     """`--by`, `--why` and `--json`, shared by every steering command."""
-    for option in reversed((
-        click.option("--by", default=None,
-                     help="Who acts, for the audit (default: the OS user)."),
-        click.option("--why", default=None, help="Why, for the audit."),
-        click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
-    )):
+    for option in reversed(
+        (
+            click.option(
+                "--by", default=None, help="Who acts, for the audit (default: the OS user)."
+            ),
+            click.option("--why", default=None, help="Why, for the audit."),
+            click.option("--json", "as_json", is_flag=True, help="Machine-readable output."),
+        )
+    ):
         command = option(command)
     return command
 
@@ -39,8 +42,11 @@ def _say(moved: revisions.Moved, as_json: bool) -> None:
         echo_json(moved.as_json())
         return
     where = f"{moved.workflow_permanent_id} [{moved.cache_key}] script {moved.script_id}"
-    change = (f"v{moved.to_version}" if moved.from_version == moved.to_version
-              else f"v{moved.from_version} -> v{moved.to_version}")
+    change = (
+        f"v{moved.to_version}"
+        if moved.from_version == moved.to_version
+        else f"v{moved.from_version} -> v{moved.to_version}"
+    )
     state = "pinned" if moved.pinned else "not pinned"
     click.echo(f"{moved.action}: {where}: live {change}, {state} (audit {moved.audit_id})")
 
@@ -48,15 +54,27 @@ def _say(moved: revisions.Moved, as_json: bool) -> None:
 @script.command()
 @click.argument("wpid")
 @cache_key_option
-@click.option("--version", type=int, default=None,
-              help="Make this revision live and pin it (default: pin the live one).")
+@click.option(
+    "--version",
+    type=int,
+    default=None,
+    help="Make this revision live and pin it (default: pin the live one).",
+)
 @operator_options
 @pass_ctx
-def pin(obj: Context, wpid: str, cache_key: str | None, version: int | None, by: str | None,
-        why: str | None, as_json: bool) -> None:
+def pin(
+    obj: Context,
+    wpid: str,
+    cache_key: str | None,
+    version: int | None,
+    by: str | None,
+    why: str | None,
+    as_json: bool,
+) -> None:
     """Pin the live revision: new revisions become candidates, never live by themselves."""
-    _say(revisions.pin(obj.services.sessions, wpid, cache_key, version, _operator(by, why)),
-         as_json)
+    _say(
+        revisions.pin(obj.services.sessions, wpid, cache_key, version, _operator(by, why)), as_json
+    )
 
 
 @script.command()
@@ -64,8 +82,9 @@ def pin(obj: Context, wpid: str, cache_key: str | None, version: int | None, by:
 @cache_key_option
 @operator_options
 @pass_ctx
-def unpin(obj: Context, wpid: str, cache_key: str | None, by: str | None, why: str | None,
-          as_json: bool) -> None:
+def unpin(
+    obj: Context, wpid: str, cache_key: str | None, by: str | None, why: str | None, as_json: bool
+) -> None:
     """Let generation move the live revision again (candidates stay candidates)."""
     _say(revisions.unpin(obj.services.sessions, wpid, cache_key, _operator(by, why)), as_json)
 
@@ -76,11 +95,20 @@ def unpin(obj: Context, wpid: str, cache_key: str | None, by: str | None, why: s
 @cache_key_option
 @operator_options
 @pass_ctx
-def promote(obj: Context, wpid: str, version: int, cache_key: str | None, by: str | None,
-            why: str | None, as_json: bool) -> None:
+def promote(
+    obj: Context,
+    wpid: str,
+    version: int,
+    cache_key: str | None,
+    by: str | None,
+    why: str | None,
+    as_json: bool,
+) -> None:
     """Make revision VERSION (a candidate or an older one) live."""
-    _say(revisions.promote(obj.services.sessions, wpid, cache_key, version,
-                           _operator(by, why)), as_json)
+    _say(
+        revisions.promote(obj.services.sessions, wpid, cache_key, version, _operator(by, why)),
+        as_json,
+    )
 
 
 @script.command()
@@ -89,24 +117,45 @@ def promote(obj: Context, wpid: str, version: int, cache_key: str | None, by: st
 @cache_key_option
 @operator_options
 @pass_ctx
-def rollback(obj: Context, wpid: str, version: int, cache_key: str | None, by: str | None,
-             why: str | None, as_json: bool) -> None:
+def rollback(
+    obj: Context,
+    wpid: str,
+    version: int,
+    cache_key: str | None,
+    by: str | None,
+    why: str | None,
+    as_json: bool,
+) -> None:
     """Make an older revision VERSION live; the next generation builds on it."""
-    _say(revisions.rollback(obj.services.sessions, wpid, cache_key, version,
-                            _operator(by, why)), as_json)
+    _say(
+        revisions.rollback(obj.services.sessions, wpid, cache_key, version, _operator(by, why)),
+        as_json,
+    )
 
 
 @script.command()
 @click.argument("wpid")
 @cache_key_option
 @click.option("--all-keys", is_flag=True, help="Every cache key of the workflow.")
-@click.option("--runs", is_flag=True,
-              help="Also remove the recorded runs (of the cache key, or all with --all-keys).")
+@click.option(
+    "--runs",
+    is_flag=True,
+    help="Also remove the recorded runs (of the cache key, or all with --all-keys).",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @operator_options
 @pass_ctx
-def purge(obj: Context, wpid: str, cache_key: str | None, all_keys: bool, runs: bool,
-          yes: bool, by: str | None, why: str | None, as_json: bool) -> None:
+def purge(
+    obj: Context,
+    wpid: str,
+    cache_key: str | None,
+    all_keys: bool,
+    runs: bool,
+    yes: bool,
+    by: str | None,
+    why: str | None,
+    as_json: bool,
+) -> None:
     """Remove a script's revisions, files and rows, then every blob no other revision
     references."""
     if all_keys and cache_key is not None:
@@ -116,8 +165,11 @@ def purge(obj: Context, wpid: str, cache_key: str | None, all_keys: bool, runs: 
     shown = purging.preview(services.sessions, target)  # its session is closed again
     if not yes:
         for s in shown.scripts:
-            click.echo(f"script {s['script_id']} [{s['cache_key']}]: {s['revisions']} "
-                       f"revisions (live v{s['live_version']})", err=True)
+            click.echo(
+                f"script {s['script_id']} [{s['cache_key']}]: {s['revisions']} "
+                f"revisions (live v{s['live_version']})",
+                err=True,
+            )
         click.echo(f"{shown.files} files; {len(shown.runs)} recorded runs", err=True)
         if not click.confirm(f"purge these from {wpid!r}?", err=True):
             raise click.ClickException("purge canceled: nothing was removed")
@@ -126,9 +178,11 @@ def purge(obj: Context, wpid: str, cache_key: str | None, all_keys: bool, runs: 
         echo_json(result.as_json())
         return
     keys = ", ".join(repr(s["cache_key"]) for s in result.scripts) or "none"
-    click.echo(f"purged {wpid} (cache keys {keys}): {result.revisions} revisions, "
-               f"{result.files} files, {result.blobs_deleted} blobs deleted "
-               f"({result.blobs_kept} kept, still referenced), {result.runs} runs")
+    click.echo(
+        f"purged {wpid} (cache keys {keys}): {result.revisions} revisions, "
+        f"{result.files} files, {result.blobs_deleted} blobs deleted "
+        f"({result.blobs_kept} kept, still referenced), {result.runs} runs"
+    )
 
 
 @script.command()
@@ -147,8 +201,15 @@ def audit(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> None
         table.add_column(column)
     for r in rows:
         versions = _versions(r["action"], r["from_version"], r["to_version"])
-        table.add_row(r["at"], escape(r["by"]), r["action"], escape(str(r["cache_key"])),
-                      str(r["script_id"] or ""), versions, escape(r["why"] or ""))
+        table.add_row(
+            r["at"],
+            escape(r["by"]),
+            r["action"],
+            escape(str(r["cache_key"])),
+            str(r["script_id"] or ""),
+            versions,
+            escape(r["why"] or ""),
+        )
     Console().print(table)
 
 

@@ -66,8 +66,10 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
         )
     Console().print(table)
     if target.repair_held_at is not None:  # plain text: recorded labels are not markup
-        click.echo(f"last repair held back: {target.repair_held_at.isoformat()} "
-                   f"(run {target.repair_held_run}): {target.repair_held_reason}")
+        click.echo(
+            f"last repair held back: {target.repair_held_at.isoformat()} "
+            f"(run {target.repair_held_run}): {target.repair_held_reason}"
+        )
 
 
 @script.command()
@@ -75,12 +77,23 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
 @cache_key_option
 @click.option("--version", type=int, default=None, help="Revision version (default: live).")
 @click.option("--file", "path", default="main.py", show_default=True)
-@click.option("--inputs", "list_inputs", is_flag=True,
-              help="List what each block enters: bound to the run, or literal as recorded.")
+@click.option(
+    "--inputs",
+    "list_inputs",
+    is_flag=True,
+    help="List what each block enters: bound to the run, or literal as recorded.",
+)
 @click.option("--json", "as_json", is_flag=True, help="With --inputs: machine-readable.")
 @pass_ctx
-def show(obj: Context, wpid: str, cache_key: str | None, version: int | None, path: str,
-         list_inputs: bool, as_json: bool) -> None:
+def show(
+    obj: Context,
+    wpid: str,
+    cache_key: str | None,
+    version: int | None,
+    path: str,
+    list_inputs: bool,
+    as_json: bool,
+) -> None:
     """Print one file of a revision (hash-checked), or with --inputs its blocks' inputs."""
     services = obj.services
     with services.sessions() as session:
@@ -152,8 +165,17 @@ def export(
 def show_inputs(wpid: str, revision: cache.LiveRevision, as_json: bool) -> None:
     rows = read.inputs_rows(revision)
     if as_json:
-        click.echo(json.dumps({"workflow_permanent_id": wpid, "script_id": revision.script_id,
-                               "version": revision.version, "blocks": rows}, sort_keys=True))
+        click.echo(
+            json.dumps(
+                {
+                    "workflow_permanent_id": wpid,
+                    "script_id": revision.script_id,
+                    "version": revision.version,
+                    "blocks": rows,
+                },
+                sort_keys=True,
+            )
+        )
         return
     table = Table(title=escape(f"{wpid} script {revision.script_id} v{revision.version}: inputs"))
     for column in ("block", "action", "selector", "value", "reads"):
@@ -161,8 +183,13 @@ def show_inputs(wpid: str, revision: cache.LiveRevision, as_json: bool) -> None:
     for row in rows:
         for item in [*row["bindings"], *row["literals"]]:
             reads = ", ".join(item["sources"]) or "LITERAL"
-            table.add_row(escape(item["block"]), item["action"], escape(item["selector"] or ""),
-                          escape(item["expression"]), escape(reads))
+            table.add_row(
+                escape(item["block"]),
+                item["action"],
+                escape(item["selector"] or ""),
+                escape(item["expression"]),
+                escape(reads),
+            )
     Console().print(table)
     literal = sum(len(r["literals"]) for r in rows)
     bound = sum(len(r["bindings"]) for r in rows)

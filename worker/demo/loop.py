@@ -41,8 +41,10 @@ if TYPE_CHECKING:
 WPID = "wpid_demo_portal"
 # The site's redesigns, in turn: the first moves every element (found again by tag and
 # text, without the agent), the second renames buttons (the agent finds them).
-REDESIGNS = (("v2", "a banner on top, each page's content in a wrapper"),
-             ("v3", "other button texts, each button in its own wrapper"))
+REDESIGNS = (
+    ("v2", "a banner on top, each page's content in a wrapper"),
+    ("v3", "other button texts, each button in its own wrapper"),
+)
 INDENT = " " * 5
 # Takes events, records them and generates; returns the generation's reason when it is known.
 Record = Callable[[list[dict[str, Any]]], str | None]
@@ -64,8 +66,14 @@ def missing_browser(settings: Settings) -> str | None:
 def in_process(services: Services, settings: Settings) -> Record:
     def record(events: list[dict[str, Any]]) -> str | None:
         (run_id,) = record_only(services.sessions, [parse_event(e) for e in events])
-        return generate_now(services.sessions, services.store, run_id, services.clock,
-                            repairs_per_day=settings.repairs_per_day).reason
+        return generate_now(
+            services.sessions,
+            services.store,
+            run_id,
+            services.clock,
+            repairs_per_day=settings.repairs_per_day,
+        ).reason
+
     return record
 
 
@@ -76,6 +84,7 @@ def through_worker(services: Services, settings: Settings, timeout_s: float) -> 
         publish_events(app, events)
         wait_settled(services, events[0]["workflow_run_id"], len(events), timeout_s)
         return None
+
     return record
 
 
@@ -84,11 +93,19 @@ def wait_settled(services: Services, run_id: str, events: int, timeout_s: float)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with services.sessions() as session:
-            received = session.scalar(select(func.count()).select_from(m.ReceivedEvent)
-                                      .where(m.ReceivedEvent.workflow_run_id == run_id))
+            received = session.scalar(
+                select(func.count())
+                .select_from(m.ReceivedEvent)
+                .where(m.ReceivedEvent.workflow_run_id == run_id)
+            )
             row = session.get(m.RunDebounce, run_id)
-            if (received == events and row is not None and row.due_at is None
-                    and row.generations > 0 and row.processed_seq == row.seq):
+            if (
+                received == events
+                and row is not None
+                and row.due_at is None
+                and row.generations > 0
+                and row.processed_seq == row.seq
+            ):
                 return
         time.sleep(0.5)
     raise click.ClickException(f"the worker did not process run {run_id} within {timeout_s:g} s")
@@ -96,9 +113,11 @@ def wait_settled(services: Services, run_id: str, events: int, timeout_s: float)
 
 def closed_loop(services: Services, settings: Settings, record: Record) -> None:
     """Run the loop and print its account."""
-    click.echo("\nclosed loop: the portal workflow (sign in, 3 orders, a refund) on a site "
-               "served on\nloopback, in headless Chromium, with the stand-in agent "
-               "(deterministic, no model)")
+    click.echo(
+        "\nclosed loop: the portal workflow (sign in, 3 orders, a refund) on a site "
+        "served on\nloopback, in headless Chromium, with the stand-in agent "
+        "(deterministic, no model)"
+    )
     problem = missing_browser(settings)
     if problem is not None:
         click.echo(f"  not shown: {problem}")
@@ -114,21 +133,37 @@ def closed_loop(services: Services, settings: Settings, record: Record) -> None:
 
 
 class _Loop:
-    def __init__(self, services: Services, settings: Settings, record: Record, site: Site,
-                 base_url: str, inputs: Inputs) -> None:
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        record: Record,
+        site: Site,
+        base_url: str,
+        inputs: Inputs,
+    ) -> None:
         self.services, self.chromium, self.record = services, settings.chromium_path, record
         self.site, self.base_url, self.inputs = site, base_url, inputs
         with services.sessions() as session:
-            latest = session.scalar(select(func.max(m.Workflow.version))
-                                    .where(m.Workflow.workflow_permanent_id == WPID))
+            latest = session.scalar(
+                select(func.max(m.Workflow.version)).where(m.Workflow.workflow_permanent_id == WPID)
+            )
         self.workflow_version = (latest or 0) + 1
 
     def run(self) -> None:
         from worker.demo.portal.closed_loop import agent_run
 
         v = self.workflow_version
-        learned = asyncio.run(agent_run(self.chromium, self.base_url, self.inputs,
-                                        f"wr_demo_{v}_agent", wpid=WPID, workflow_version=v))
+        learned = asyncio.run(
+            agent_run(
+                self.chromium,
+                self.base_url,
+                self.inputs,
+                f"wr_demo_{v}_agent",
+                wpid=WPID,
+                workflow_version=v,
+            )
+        )
         agent_effects = self.effects()
         click.echo(f"  1. the agent runs it, nothing cached: {_calls(learned)}")
         first = self.generate(learned)
@@ -147,8 +182,9 @@ class _Loop:
                 return
             fixed = self.replay(f"wr_demo_{v}_{variant}_repaired", repaired)
             same = self.effects() == agent_effects
-            click.echo(f"  {step + 1}. replay of revision {repaired} from code: "
-                       f"{_outcome(fixed, same)}")
+            click.echo(
+                f"  {step + 1}. replay of revision {repaired} from code: {_outcome(fixed, same)}"
+            )
             live, step = repaired, step + 2
         self.show_diff(live - 1, live)
 
@@ -159,30 +195,46 @@ class _Loop:
             script = read.resolve_script(session, WPID, None)
             rows = read.history_rows(session, script)
             live = next(r for r in rows if r["live"])
-            repair = session.scalar(select(m.ScriptRevision.repair).where(
-                m.ScriptRevision.script_id == script.script_id,
-                m.ScriptRevision.version == live["version"]))
+            repair = session.scalar(
+                select(m.ScriptRevision.repair).where(
+                    m.ScriptRevision.script_id == script.script_id,
+                    m.ScriptRevision.version == live["version"],
+                )
+            )
         what = f"{len(run.events)} events"
         if live["source_workflow_run_id"] != run.events[0]["workflow_run_id"]:
             why = f": {reason}" if reason else " (the worker's log line says why)"
             click.echo(f"     its {what}: no new revision{why}")
         else:
             kind = "a repair, " if repair else ""
-            click.echo(f"     its {what} → revision {live['version']} ({kind}live): "
-                       f"{live['cached_blocks']} cached blocks")
+            click.echo(
+                f"     its {what} → revision {live['version']} ({kind}live): "
+                f"{live['cached_blocks']} cached blocks"
+            )
         return int(live["version"])
 
     def replay(self, run_id: str, version: int) -> Run:
         from worker.demo.portal.closed_loop import replay_with_agent
 
         with self.services.sessions() as session:
-            revision = read.select_revision(session, read.resolve_script(session, WPID, None),
-                                            version)
+            revision = read.select_revision(
+                session, read.resolve_script(session, WPID, None), version
+            )
             _, definition = read.workflow_definition(session, WPID, self.workflow_version)
         files = read.read_files(self.services.store, revision)
-        return asyncio.run(replay_with_agent(
-            self.chromium, files, definition, self.inputs, script_id=revision.script_id,
-            version=version, run_id=run_id, wpid=WPID, workflow_version=self.workflow_version))
+        return asyncio.run(
+            replay_with_agent(
+                self.chromium,
+                files,
+                definition,
+                self.inputs,
+                script_id=revision.script_id,
+                version=version,
+                run_id=run_id,
+                wpid=WPID,
+                workflow_version=self.workflow_version,
+            )
+        )
 
     def effects(self) -> tuple[list[Any], list[Any]]:
         """The site's form posts and order views since the last call; the site is cleared."""
@@ -193,17 +245,25 @@ class _Loop:
     def show_diff(self, old: int, new: int) -> None:
         with self.services.sessions() as session:
             script = read.resolve_script(session, WPID, None)
-            files = [read.read_files(self.services.store, read.select_revision(session, script, v))
-                     for v in (old, new)]
-        changed = [p for p in sorted(files[1]) if p.startswith("blocks/")
-                   and files[0].get(p) != files[1][p]]
+            files = [
+                read.read_files(self.services.store, read.select_revision(session, script, v))
+                for v in (old, new)
+            ]
+        changed = [
+            p
+            for p in sorted(files[1])
+            if p.startswith("blocks/") and files[0].get(p) != files[1][p]
+        ]
         if not changed:
             return
         block = changed[0]
-        click.echo(f"\nthe repaired {block} (scriptcache script diff {WPID} {old} {new}, "
-                   "in part):")
-        click.echo(read.diff({block: files[0].get(block, b"")}, {block: files[1][block]},
-                             f"v{old}", f"v{new}"), nl=False)
+        click.echo(f"\nthe repaired {block} (scriptcache script diff {WPID} {old} {new}, in part):")
+        click.echo(
+            read.diff(
+                {block: files[0].get(block, b"")}, {block: files[1][block]}, f"v{old}", f"v{new}"
+            ),
+            nl=False,
+        )
 
 
 def _calls(run: Run) -> str:
@@ -215,18 +275,28 @@ def _outcome(run: Run, same_effects: bool) -> str:
     parts = []
     if run.relocated:
         labels = _counted(label for label, _ in run.relocated)
-        parts.append(f"{len(run.relocated)} blocks relocated (their elements moved and were "
-                     f"found again\n{INDENT}by tag and text, without the agent: {labels})")
+        parts.append(
+            f"{len(run.relocated)} blocks relocated (their elements moved and were "
+            f"found again\n{INDENT}by tag and text, without the agent: {labels})"
+        )
     if run.fallbacks:
         labels = _counted(label for label, _, _ in run.fallbacks)
-        parts.append(f"{len(run.fallbacks)} fallbacks, {len(run.calls)} agent calls, one per "
-                     f"failed action\n{INDENT}({labels})")
+        parts.append(
+            f"{len(run.fallbacks)} fallbacks, {len(run.calls)} agent calls, one per "
+            f"failed action\n{INDENT}({labels})"
+        )
     if not run.fallbacks:
         parts.append(f"{'' if run.relocated else '0 fallbacks, '}0 agent calls")
     text = f"\n{INDENT}".join(parts)
-    return text + f"\n{INDENT}" + ("the same form posts and order views as the agent's run"
-                                    if same_effects else
-                                    "NOT the agent's form posts and order views")
+    return (
+        text
+        + f"\n{INDENT}"
+        + (
+            "the same form posts and order views as the agent's run"
+            if same_effects
+            else "NOT the agent's form posts and order views"
+        )
+    )
 
 
 def _counted(labels: Iterable[str | None]) -> str:

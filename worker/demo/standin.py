@@ -77,8 +77,12 @@ class StandInAgent:
             if step.action == "extract":
                 if self.extractor is None:
                     raise AgentFailed(f"block {label!r}: no extractor to read the page with")
-                extracted = await self.extractor(page, block.get("data_extraction_goal"),
-                                                 block.get("data_schema"), step.intention)
+                extracted = await self.extractor(
+                    page,
+                    block.get("data_extraction_goal"),
+                    block.get("data_schema"),
+                    step.intention,
+                )
                 self.memory[label] = extracted
                 actions.append(item("extract", None, step))
             elif step.action == "complete":
@@ -101,8 +105,9 @@ class StandInAgent:
         if step.action == "fill":
             await target.fill("" if step.value is None else str(step.value))
         elif step.action == "select_option":
-            await target.select_option(step.value if isinstance(step.value, list)
-                                       else str(step.value))
+            await target.select_option(
+                step.value if isinstance(step.value, list) else str(step.value)
+            )
         elif step.action in ("click", "hover"):
             await (target.click() if step.action == "click" else target.hover())
             await page.wait_for_load_state("load")
@@ -142,31 +147,42 @@ async def find(page: PlaywrightPage, step: Step) -> Locator:
     candidates: list[Locator] = []
     for name in names:
         if step.action in ("fill", "select_option"):
-            candidates += [page.get_by_label(_exactly(name)),
-                           page.get_by_placeholder(_exactly(name)),
-                           page.get_by_role("textbox", name=_exactly(name)),
-                           page.get_by_role("combobox", name=_exactly(name))]
+            candidates += [
+                page.get_by_label(_exactly(name)),
+                page.get_by_placeholder(_exactly(name)),
+                page.get_by_role("textbox", name=_exactly(name)),
+                page.get_by_role("combobox", name=_exactly(name)),
+            ]
         else:
-            candidates += [page.get_by_role("button", name=_exactly(name)),
-                           page.get_by_role("link", name=_exactly(name))]
+            candidates += [
+                page.get_by_role("button", name=_exactly(name)),
+                page.get_by_role("link", name=_exactly(name)),
+            ]
     if step.action == "click":
         candidates.append(page.locator("form").locator("[type=submit]"))
     for candidate in candidates:
-        if await candidate.count() == 1 or (await candidate.count() and candidate is
-                                            candidates[-1]):
+        if await candidate.count() == 1 or (
+            await candidate.count() and candidate is candidates[-1]
+        ):
             element = candidate.first
             await element.wait_for(state="visible", timeout=FIND_TIMEOUT_MS)
             return element
     raise AgentFailed(f"found nothing for {step.action} {step.intention!r} on {page.url}")
 
 
-def item(action_type: str, xpath: str | None, step: Step,
-         element: dict[str, Any] | None = None) -> dict[str, Any]:
+def item(
+    action_type: str, xpath: str | None, step: Step, element: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """An event's actions item for what the agent did; `element`: what it acted on, as
     worker/runtime/identity.py describes it."""
-    found: dict[str, Any] = {"action_type": action_type, "xpath": xpath,
-                             "intention": step.intention, "text": None, "option": None,
-                             "parameter_key": step.parameter_key}
+    found: dict[str, Any] = {
+        "action_type": action_type,
+        "xpath": xpath,
+        "intention": step.intention,
+        "text": None,
+        "option": None,
+        "parameter_key": step.parameter_key,
+    }
     if element is not None:
         found["element"] = element
     if action_type in ("input_text", "keypress"):

@@ -23,7 +23,9 @@ class Entry:
     source_workflow_run_id: str | None = None
     source_workflow_run_block_id: str | None = None
     input_fields: tuple[str, ...] = ()  # the keys the block's code reads
-    inputs: tuple[InputRecord, ...] = ()  # what it enters, bound or literal (worker/domain/inputs.py)
+    inputs: tuple[
+        InputRecord, ...
+    ] = ()  # what it enters, bound or literal (worker/domain/inputs.py)
 
 
 def is_executable(entry: Entry, block_hashes: Mapping[str, str]) -> bool:
@@ -46,7 +48,8 @@ def executed_labels(run: RunRecord) -> frozenset[str]:
     """Required labels whose block completed and taught something (ran with the agent)."""
     required = run.definition.required_labels()
     return frozenset(
-        block.label for block in run.blocks
+        block.label
+        for block in run.blocks
         if block.label in required and block.status == "completed" and _ran_with_agent(block)
     )
 
@@ -67,11 +70,15 @@ def uncovered_containers(run: RunRecord) -> frozenset[str]:
     cached code did not cover that child, so the container is regenerated like a missing
     label. A child that fell back is a repair (`repair_labels`)."""
     return frozenset(
-        block.label for block in run.blocks
-        if block.block_type in CONTAINERS and block.status == "completed"
+        block.label
+        for block in run.blocks
+        if block.block_type in CONTAINERS
+        and block.status == "completed"
         and block.executed_with == "code"
-        and any(d.block_type in CACHEABLE and d.executed_with == "agent" and not d.fell_back
-                for d in block.descendants())
+        and any(
+            d.block_type in CACHEABLE and d.executed_with == "agent" and not d.fell_back
+            for d in block.descendants()
+        )
     )
 
 
@@ -83,12 +90,17 @@ def repair_labels(run: RunRecord) -> frozenset[str]:
     container's entry covers its children, so the container is repaired). A container is
     generated from its children: one recorded without any is never repaired from this run."""
     return frozenset(
-        block.label for block in run.blocks
-        if block.block_type in CACHEABLE and block.status == "completed"
-        and (block.block_type not in CONTAINERS or block.children) and (
+        block.label
+        for block in run.blocks
+        if block.block_type in CACHEABLE
+        and block.status == "completed"
+        and (block.block_type not in CONTAINERS or block.children)
+        and (
             block.fell_back
-            or (block.block_type in CONTAINERS
-                and any(d.block_type in CACHEABLE and d.fell_back for d in block.descendants()))
+            or (
+                block.block_type in CONTAINERS
+                and any(d.block_type in CACHEABLE and d.fell_back for d in block.descendants())
+            )
         )
     )
 
@@ -110,8 +122,10 @@ class RepairBudget:
         return self.used >= self.per_day
 
     def describe(self) -> str:
-        return (f"repair budget spent: {self.used} repair revisions of this script in the "
-                f"last 24 h (SCRIPTCACHE_REPAIRS_PER_DAY={self.per_day})")
+        return (
+            f"repair budget spent: {self.used} repair revisions of this script in the "
+            f"last 24 h (SCRIPTCACHE_REPAIRS_PER_DAY={self.per_day})"
+        )
 
 
 @dataclass(frozen=True)
@@ -132,7 +146,9 @@ class Decision:
 
 
 def decide(
-    run: RunRecord, live: Mapping[str, Entry] | None, *,
+    run: RunRecord,
+    live: Mapping[str, Entry] | None,
+    *,
     repairs: RepairBudget = RepairBudget(),
 ) -> Decision:
     """Whether this run's recording should produce a new revision, and of what.
@@ -152,8 +168,15 @@ def decide(
     repair = frozenset() if held else broken
 
     def no(reason: str) -> Decision:
-        return Decision(False, reason, executed, missing, frozenset(), executable,
-                        held="" if run.failed else held)
+        return Decision(
+            False,
+            reason,
+            executed,
+            missing,
+            frozenset(),
+            executable,
+            held="" if run.failed else held,
+        )
 
     def also(reason: str) -> str:
         return f"{reason}; {held}" if held else reason
@@ -180,8 +203,16 @@ def decide(
         return no(f"missing labels did not execute in this run: {_names(missing)}")
     else:
         return no("every executed block is already cached")
-    return Decision(True, reason, executed, missing, generate, executable - generate, repair,
-                    held="" if run.code_gen else held)
+    return Decision(
+        True,
+        reason,
+        executed,
+        missing,
+        generate,
+        executable - generate,
+        repair,
+        held="" if run.code_gen else held,
+    )
 
 
 Mode = Literal["code", "agent"]
@@ -195,8 +226,12 @@ class RunPlan:
     reason: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "blocks": self.blocks, "missing": list(self.missing),
-                "reason": self.reason}
+        return {
+            "mode": self.mode,
+            "blocks": self.blocks,
+            "missing": list(self.missing),
+            "reason": self.reason,
+        }
 
 
 def plan(definition: Definition, live: Mapping[str, Entry] | None) -> RunPlan:
@@ -207,12 +242,17 @@ def plan(definition: Definition, live: Mapping[str, Entry] | None) -> RunPlan:
         for b in definition.planned_blocks()
     }
     missing = tuple(
-        b.label for b in definition.planned_blocks()
+        b.label
+        for b in definition.planned_blocks()
         if b.block_type in CACHEABLE and b.label not in executable
     )
     if live is None:
-        return RunPlan("agent", blocks, missing,
-                       f"no live revision for this cache key; not cached: {_names(missing)}")
+        return RunPlan(
+            "agent",
+            blocks,
+            missing,
+            f"no live revision for this cache key; not cached: {_names(missing)}",
+        )
     if missing:
         return RunPlan("agent", blocks, missing, f"not cached yet: {_names(missing)}")
     return RunPlan("code", blocks, missing, "every required block is cached")

@@ -95,6 +95,7 @@ def check_label(label: str) -> str:
         raise ValueError(f"label {label!r} is reserved (scriptcache's own)")
     return label
 
+
 # totp: the value is a base32 secret, handled like a credential; scripts type ctx.totp(key).
 ParameterType = Literal["workflow", "credential", "output", "context", "totp"]
 # Parameter types whose values may be stored; every other type's values are secret
@@ -167,8 +168,10 @@ class Definition(BaseModel):
             if depth > MAX_DEPTH:
                 raise ValueError(f"blocks nested deeper than {MAX_DEPTH} levels")
             if block.kind is BlockKind.LOOP and _loop_depth(block) > MAX_LOOP_DEPTH:
-                raise ValueError(f"block {block.label[:80]!r}: loops nested deeper than "
-                                 f"{MAX_LOOP_DEPTH} levels cannot be generated")
+                raise ValueError(
+                    f"block {block.label[:80]!r}: loops nested deeper than "
+                    f"{MAX_LOOP_DEPTH} levels cannot be generated"
+                )
             if block.label in seen:
                 raise ValueError(f"duplicate block label {block.label!r}")
             seen.add(block.label)
@@ -187,8 +190,9 @@ class Definition(BaseModel):
     def credential_keys(self) -> frozenset[str]:
         """Parameters whose values are secret: credentials and totp secrets (handled like a
         credential, ARCHITECTURE.md §9)."""
-        return frozenset(p.key for p in self.parameters
-                         if p.parameter_type not in PUBLIC_PARAMETER_TYPES)
+        return frozenset(
+            p.key for p in self.parameters if p.parameter_type not in PUBLIC_PARAMETER_TYPES
+        )
 
     def totp_keys(self) -> frozenset[str]:
         """Parameters holding a one-time-code secret (RFC 6238): scripts type ctx.totp(key)."""
@@ -287,12 +291,21 @@ def render_cache_key(definition: Definition, parameters: Mapping[str, Any]) -> s
     if used & secret:
         raise PermanentError(
             f"cache_key: template {template!r} uses the secret parameter(s) "
-            f"{', '.join(sorted(used & secret))}: secrets are never stored, so never part of a key")
+            f"{', '.join(sorted(used & secret))}: secrets are never stored, so never part of a key"
+        )
     public = {k: v for k, v in parameters.items() if k not in secret}
     try:
         value = render_bounded(_chunks, template, public).strip()
-    except (RenderError, jinja2.TemplateError, TypeError, ValueError, ArithmeticError,
-            LookupError, RecursionError, MemoryError) as exc:
+    except (
+        RenderError,
+        jinja2.TemplateError,
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+        RecursionError,
+        MemoryError,
+    ) as exc:
         raise PermanentError(
             f"cache_key: template {template!r} cannot be rendered: {type(exc).__name__}: {exc}"
         ) from None

@@ -30,8 +30,9 @@ class GaveUp(PermanentError):
     """The retries are used up. `cause` and `cause_traceback` are the last real failure's,
     which the dead letter keeps (not this error's own traceback)."""
 
-    def __init__(self, message: str, cause: str | None = None,
-                 cause_traceback: str | None = None) -> None:
+    def __init__(
+        self, message: str, cause: str | None = None, cause_traceback: str | None = None
+    ) -> None:
         super().__init__(message)
         self.cause = cause
         self.cause_traceback = cause_traceback

@@ -128,7 +128,6 @@ class BlockCompleted(_Event):
     # it (ctx.outputs[label]) and definition templates read it as {{ label.output }}.
     output: Any = None
 
-
     @field_validator("label")
     @classmethod
     def _storable_label(cls, value: str) -> str:

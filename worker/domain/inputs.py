@@ -30,19 +30,27 @@ class InputRecord:
         return not self.sources
 
     def as_json(self) -> dict[str, Any]:
-        return {"block": self.block, "action": self.action, "selector": self.selector,
-                "expression": self.expression, "sources": list(self.sources),
-                "literal": self.literal}
+        return {
+            "block": self.block,
+            "action": self.action,
+            "selector": self.selector,
+            "expression": self.expression,
+            "sources": list(self.sources),
+            "literal": self.literal,
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> InputRecord | None:
         if not isinstance(data, dict):
             return None
         sources = data.get("sources")
-        return cls(str(data.get("block", "")), str(data.get("action", "")),
-                   data.get("selector") if isinstance(data.get("selector"), str) else None,
-                   str(data.get("expression", "")),
-                   tuple(str(s) for s in sources) if isinstance(sources, list) else ())
+        return cls(
+            str(data.get("block", "")),
+            str(data.get("action", "")),
+            data.get("selector") if isinstance(data.get("selector"), str) else None,
+            str(data.get("expression", "")),
+            tuple(str(s) for s in sources) if isinstance(sources, list) else (),
+        )
 
 
 def column(keys: Iterable[str], inputs: Iterable[InputRecord]) -> dict[str, Any]:

@@ -20,7 +20,11 @@ from worker.domain.errors import LeaseLost, PermanentError, RunNotStarted, Trans
 # that ran into the soft time limit (a slow store). The Celery tasks retry the same ones
 # (tasks/common.py).
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    TransientError, OperationalError, InterfaceError, ConnectionError, TimeoutError,
+    TransientError,
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
     SoftTimeLimitExceeded,
 )
 
@@ -78,8 +82,9 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS)
 
 
-def after_failure(exc: BaseException, *, attempts: int, waited_s: float,
-                  settings: Settings) -> Retry | GiveUp | Drop:
+def after_failure(
+    exc: BaseException, *, attempts: int, waited_s: float, settings: Settings
+) -> Retry | GiveUp | Drop:
     """Decide what a failed generation attempt leads to.
 
     `attempts` counts this attempt; `waited_s` is how long the run has been pending."""
@@ -88,15 +93,22 @@ def after_failure(exc: BaseException, *, attempts: int, waited_s: float,
         return Drop(f"rolled back: {exc}")
     if isinstance(exc, RunNotStarted):
         if waited_s > settings.run_start_wait_s:
-            return GiveUp(f"run_started never arrived ({waited_s:.0f} s, over "
-                          f"SCRIPTCACHE_RUN_START_WAIT_S={settings.run_start_wait_s:g})")
-        return Retry(backoff_s(attempts, max_s=settings.retry_backoff_max_s), counts=False,
-                     reason="waiting for run_started")
+            return GiveUp(
+                f"run_started never arrived ({waited_s:.0f} s, over "
+                f"SCRIPTCACHE_RUN_START_WAIT_S={settings.run_start_wait_s:g})"
+            )
+        return Retry(
+            backoff_s(attempts, max_s=settings.retry_backoff_max_s),
+            counts=False,
+            reason="waiting for run_started",
+        )
     if isinstance(exc, PermanentError):
         return GiveUp(described)
     if is_transient(exc):
         if exhausted(attempts + 1, settings):  # no attempt is left: say why, now
             return GiveUp(f"gave up after {attempts} attempts: {described}")
-        return Retry(backoff_s(attempts, max_s=settings.retry_backoff_max_s),
-                     reason=f"retrying after {described}")
+        return Retry(
+            backoff_s(attempts, max_s=settings.retry_backoff_max_s),
+            reason=f"retrying after {described}",
+        )
     return GiveUp(f"unexpected error: {described}", unexpected=True)

@@ -76,7 +76,7 @@ def _in_child(render: Render, template: str, parameters: Mapping[str, Any]) -> s
                 result = ["error", f"{type(exc).__name__}: {exc}"[:1000]]
             report = json.dumps(result).encode()
             while report:
-                report = report[os.write(write_fd, report):]
+                report = report[os.write(write_fd, report) :]
         except BaseException:  # nothing may escape a forked child
             status = 1
         finally:

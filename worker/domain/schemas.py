@@ -12,8 +12,10 @@ from worker.domain.definition import Definition
 from worker.domain.events import BlockCompleted, RunFinished, RunStarted
 
 MODELS: dict[str, type[BaseModel]] = {
-    "run_started": RunStarted, "block_completed": BlockCompleted,
-    "run_finished": RunFinished, "definition": Definition,
+    "run_started": RunStarted,
+    "block_completed": BlockCompleted,
+    "run_finished": RunFinished,
+    "definition": Definition,
 }
 
 

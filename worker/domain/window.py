@@ -46,8 +46,11 @@ class Timing:
 
     @classmethod
     def of(cls, settings: Settings) -> Timing:
-        return cls(quiet_s=settings.quiet_s, max_wait_s=settings.max_wait_s,
-                   quiet_factor=settings.quiet_factor)
+        return cls(
+            quiet_s=settings.quiet_s,
+            max_wait_s=settings.max_wait_s,
+            quiet_factor=settings.quiet_factor,
+        )
 
 
 class Ops(Protocol):
@@ -178,8 +181,9 @@ class SqlOps:
 PY = PyOps()
 
 
-def due_time(first_pending_at: Any, last_event_at: Any, *, quiet_s: Any, max_wait_s: float,
-             ops: Ops = PY) -> Any:
+def due_time(
+    first_pending_at: Any, last_event_at: Any, *, quiet_s: Any, max_wait_s: float, ops: Ops = PY
+) -> Any:
     """The earlier of a quiet period after the last event and the max wait after the first."""
     return ops.least(ops.add_s(first_pending_at, max_wait_s), ops.add_s(last_event_at, quiet_s))
 
@@ -194,15 +198,18 @@ def quiet_for(gap_s: Any, timing: Timing, ops: Ops = PY) -> Any:
 def next_gap(gap_s: Any, last_event_at: Any, now: Any, timing: Timing, ops: Ops = PY) -> Any:
     """The run's typical gap after an event at `now`: a moving geometric mean of the gaps
     (the first gap as it is), each gap at least MIN_GAP_S."""
+
     def mean() -> Any:
         ln_gap = ops.ln(ops.greatest(ops.seconds(now, last_event_at), MIN_GAP_S))
         ln_before = ops.coalesce(ops.ln(gap_s), ln_gap)
         return ops.exp(ln_before * (1 - timing.gap_weight) + ln_gap * timing.gap_weight)
+
     return ops.if_(ops.is_null(last_event_at), lambda: gap_s, mean)
 
 
-def after_event(row: Any, now: Any, timing: Timing, *, immediate: bool, ops: Ops = PY
-                ) -> dict[str, Any]:
+def after_event(
+    row: Any, now: Any, timing: Timing, *, immediate: bool, ops: Ops = PY
+) -> dict[str, Any]:
     """The record's new values after an event at `now` (`immediate`: run_finished, due now).
 
     `row` reads the record as it is: seq, last_event_at, gap_s, first_pending_at,
@@ -211,12 +218,22 @@ def after_event(row: Any, now: Any, timing: Timing, *, immediate: bool, ops: Ops
     progress does not cover it)."""
     o = ops
     seq = row.seq + 1
-    starts = o.let("w_starts", o.or_(o.is_null(row.due_at), o.and_(
-        o.lt(now, row.lease_until), o.le(row.first_pending_seq, row.leased_seq))))
+    starts = o.let(
+        "w_starts",
+        o.or_(
+            o.is_null(row.due_at),
+            o.and_(o.lt(now, row.lease_until), o.le(row.first_pending_seq, row.leased_seq)),
+        ),
+    )
     first_at = o.let("w_first_at", o.if_(starts, lambda: now, lambda: row.first_pending_at))
     gap = o.let("w_gap_s", next_gap(row.gap_s, row.last_event_at, now, timing, o))
-    due = now if immediate else due_time(first_at, now, quiet_s=quiet_for(gap, timing, o),
-                                         max_wait_s=timing.max_wait_s, ops=o)
+    due = (
+        now
+        if immediate
+        else due_time(
+            first_at, now, quiet_s=quiet_for(gap, timing, o), max_wait_s=timing.max_wait_s, ops=o
+        )
+    )
     return {
         "seq": seq,
         "last_event_at": now,
@@ -225,4 +242,3 @@ def after_event(row: Any, now: Any, timing: Timing, *, immediate: bool, ops: Ops
         "first_pending_seq": o.if_(starts, lambda: seq, lambda: row.first_pending_seq),
         "due_at": due,
     }
-

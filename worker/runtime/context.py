@@ -87,8 +87,12 @@ class InMemoryRunContext:
         """A definition template with the run's parameters, `current_value`,
         `current_index` and `<label>.output` of the blocks that extracted something."""
         outputs = {label: {"output": value} for label, value in self.outputs.items()}
-        values = {**outputs, **self._parameters, "current_value": self.current_value,
-                  "current_index": self.current_index}
+        values = {
+            **outputs,
+            **self._parameters,
+            "current_value": self.current_value,
+            "current_index": self.current_index,
+        }
         return _JINJA.from_string(template).render(**values)
 
     async def loop(self, label: str, values: Iterable[Any] | None) -> AsyncIterator[Any]:

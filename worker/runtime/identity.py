@@ -130,6 +130,12 @@ def relocated(candidates: Sequence[Any], expected: Descriptor | None) -> str | N
     several do (two "Delete" links: which one the recording meant cannot be told)."""
     if expected is None or expected[1] is None or not normalized(expected[1]):
         return None
-    hits = [c for c in candidates if isinstance(c, Mapping) and isinstance(c.get("xpath"), str)
-            and (found := descriptor(c)) is not None and matches(found, expected)]
+    hits = [
+        c
+        for c in candidates
+        if isinstance(c, Mapping)
+        and isinstance(c.get("xpath"), str)
+        and (found := descriptor(c)) is not None
+        and matches(found, expected)
+    ]
     return hits[0]["xpath"] if len(hits) == 1 else None

@@ -23,41 +23,81 @@ class Page(Protocol):
 
     async def goto(self, url: str, *, intention: str | None) -> None: ...
     async def click(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None: ...
     async def fill(
-        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        value: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None: ...
     async def select_option(
-        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        value: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None: ...
     async def upload_file(
-        self, selector: str | None, path: Any, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        path: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None: ...
     async def hover(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None: ...
     async def press(
-        self, selector: str | None, key: Any, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        key: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None: ...
     async def scroll(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None: ...
     async def wait(self, seconds: float | None, *, intention: str | None) -> None: ...
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any: ...
     async def download(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None: ...
     async def solve_captcha(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None: ...
 
@@ -79,61 +119,96 @@ class RecordingPage:
         self.calls: list[Call] = []
         self._extracted = dict(extracted or {})
 
-    def _record(self, method: str, *args: Any, intention: str | None,
-                optional: bool = False, expect: Expected = None) -> None:
+    def _record(
+        self,
+        method: str,
+        *args: Any,
+        intention: str | None,
+        optional: bool = False,
+        expect: Expected = None,
+    ) -> None:
         self.calls.append(Call(method, args, intention, optional, expect))
 
     async def goto(self, url: str, *, intention: str | None) -> None:
         self._record("goto", url, intention=intention)
 
     async def click(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        self._record("click", selector, intention=intention, optional=optional,
-                     expect=expect)
+        self._record("click", selector, intention=intention, optional=optional, expect=expect)
 
     async def fill(
-        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        value: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        self._record("fill", selector, value, intention=intention, optional=optional,
-                     expect=expect)
+        self._record("fill", selector, value, intention=intention, optional=optional, expect=expect)
 
     async def select_option(
-        self, selector: str | None, value: Any, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        value: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        self._record("select_option", selector, value, intention=intention, optional=optional,
-                     expect=expect)
+        self._record(
+            "select_option", selector, value, intention=intention, optional=optional, expect=expect
+        )
 
     async def upload_file(
-        self, selector: str | None, path: Any, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        path: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        self._record("upload_file", selector, path, intention=intention, optional=optional,
-                     expect=expect)
+        self._record(
+            "upload_file", selector, path, intention=intention, optional=optional, expect=expect
+        )
 
     async def hover(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        self._record("hover", selector, intention=intention, optional=optional,
-                     expect=expect)
+        self._record("hover", selector, intention=intention, optional=optional, expect=expect)
 
     async def press(
-        self, selector: str | None, key: Any, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        key: Any,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        self._record("press", selector, key, intention=intention, optional=optional,
-                     expect=expect)
+        self._record("press", selector, key, intention=intention, optional=optional, expect=expect)
 
     async def scroll(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        self._record("scroll", selector, intention=intention, optional=optional,
-                     expect=expect)
+        self._record("scroll", selector, intention=intention, optional=optional, expect=expect)
 
     async def wait(self, seconds: float | None, *, intention: str | None) -> None:
         self._record("wait", seconds, intention=intention)
@@ -143,15 +218,23 @@ class RecordingPage:
         return self._extracted.get(goal or "")
 
     async def download(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        self._record("download", selector, intention=intention, optional=optional,
-                     expect=expect)
+        self._record("download", selector, intention=intention, optional=optional, expect=expect)
 
     async def solve_captcha(
-        self, selector: str | None, *, intention: str | None, optional: bool = False,
+        self,
+        selector: str | None,
+        *,
+        intention: str | None,
+        optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        self._record("solve_captcha", selector, intention=intention, optional=optional,
-                     expect=expect)
+        self._record(
+            "solve_captcha", selector, intention=intention, optional=optional, expect=expect
+        )

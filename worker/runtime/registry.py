@@ -19,8 +19,7 @@ REGISTRY_NAME = "__scriptcache_blocks__"  # a module global; generated names nev
 CHILD_ATTRIBUTE = "__block_child__"
 
 
-def block(label: str, *, block_type: str | None = None,
-          child: bool = False) -> Callable[[F], F]:
+def block(label: str, *, block_type: str | None = None, child: bool = False) -> Callable[[F], F]:
     """Register the decorated async function as the cached code of block `label`; with
     `child=True`, mark it as the helper of a task_v2 child block `label` of `block_type`
     instead (not registered)."""
@@ -45,8 +44,11 @@ def block(label: str, *, block_type: str | None = None,
 def child_of(fn: Any) -> tuple[str, str] | None:
     """(label, block_type) of a task_v2 child's helper, or None for any other function."""
     found = getattr(fn, CHILD_ATTRIBUTE, None)
-    if (isinstance(found, tuple) and len(found) == 2
-            and all(isinstance(part, str) for part in found)):
+    if (
+        isinstance(found, tuple)
+        and len(found) == 2
+        and all(isinstance(part, str) for part in found)
+    ):
         return found[0], found[1]
     return None
 

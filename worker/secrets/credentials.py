@@ -42,20 +42,23 @@ _LOOKUP = text(
     "SELECT r.workflow_permanent_id, r.workflow_version, s.parameter_key, s.length, s.salt, "
     "s.digest FROM (SELECT CAST(:run_id AS VARCHAR(256)) AS id) AS q "
     "LEFT JOIN workflow_runs AS r ON r.workflow_run_id = q.id "
-    "LEFT JOIN run_secrets AS s ON s.workflow_run_id = q.id")
+    "LEFT JOIN run_secrets AS s ON s.workflow_run_id = q.id"
+)
 _LOCK_AND_LOOKUP = text("SELECT * FROM scriptcache_block_guard(CAST(:run_id AS VARCHAR))")
 
 
-def lookup(session: Session, run_id: str, *, lock: bool = False
-           ) -> tuple[Secrets, tuple[str, int] | None]:
+def lookup(
+    session: Session, run_id: str, *, lock: bool = False
+) -> tuple[Secrets, tuple[str, int] | None]:
     """The run's seals, and its (workflow_permanent_id, version) once run_started is in.
     With `lock`, a block event's shared lock on its run is taken first (see `serialize`)."""
     if lock and session.get_bind().dialect.name == "postgresql":
         rows = session.execute(_LOCK_AND_LOOKUP, {"run_id": run_id}).all()
     else:  # SQLite runs one writer at a time: nothing to lock
         rows = session.execute(_LOOKUP, {"run_id": run_id}).all()
-    seals = tuple(Seal(k, n, salt, digest) for _, _, k, n, salt, digest in rows
-                  if digest is not None)
+    seals = tuple(
+        Seal(k, n, salt, digest) for _, _, k, n, salt, digest in rows if digest is not None
+    )
     wpid, version = (rows[0][0], rows[0][1]) if rows else (None, None)
     return Secrets(seals=seals), (None if wpid is None or version is None else (wpid, version))
 
@@ -81,8 +84,15 @@ def save(session: Session, run_id: str, secrets: Secrets) -> None:
     for seal in secrets.sealed():
         if seal.digest not in seen:
             seen.add(seal.digest)
-            session.add(m.RunSecret(workflow_run_id=run_id, digest=seal.digest,
-                                    parameter_key=seal.key, length=seal.length, salt=seal.salt))
+            session.add(
+                m.RunSecret(
+                    workflow_run_id=run_id,
+                    digest=seal.digest,
+                    parameter_key=seal.key,
+                    length=seal.length,
+                    salt=seal.salt,
+                )
+            )
     session.flush()
 
 
@@ -90,17 +100,33 @@ def load(session: Session, run_id: str | None) -> Secrets:
     if not run_id:
         return Secrets()
     rows = session.execute(
-        select(m.RunSecret.parameter_key, m.RunSecret.length, m.RunSecret.salt,
-               m.RunSecret.digest).where(m.RunSecret.workflow_run_id == run_id)
+        select(
+            m.RunSecret.parameter_key, m.RunSecret.length, m.RunSecret.salt, m.RunSecret.digest
+        ).where(m.RunSecret.workflow_run_id == run_id)
     ).all()
     return Secrets(seals=tuple(Seal(k, n, salt, digest) for k, n, salt, digest in rows))
 
 
 # Columns that identify a row or hold one of a few fixed words, never scrubbed; every other
 # column of a recorded row is (the same fields as worker/domain/events.py's _ROUTING).
-_IDS = frozenset({"workflow_run_block_id", "workflow_run_id", "parent_workflow_run_block_id",
-                  "task_id", "action_id", "ordinal", "occurred_at", "loop_index", "block_type",
-                  "status", "executed_with", "fallback", "action_type", "source"})
+_IDS = frozenset(
+    {
+        "workflow_run_block_id",
+        "workflow_run_id",
+        "parent_workflow_run_block_id",
+        "task_id",
+        "action_id",
+        "ordinal",
+        "occurred_at",
+        "loop_index",
+        "block_type",
+        "status",
+        "executed_with",
+        "fallback",
+        "action_type",
+        "source",
+    }
+)
 
 
 def _free(model: type[m.Base]) -> tuple[str, ...]:
@@ -114,19 +140,25 @@ _ACTION_TEXT = _free(m.Action)
 
 def scrub_recorded(session: Session, run_id: str, secrets: Secrets) -> None:
     """Remove the secrets from every row the run recorded before run_started arrived."""
-    for block in session.scalars(select(m.WorkflowRunBlock)
-                                 .where(m.WorkflowRunBlock.workflow_run_id == run_id)):
+    for block in session.scalars(
+        select(m.WorkflowRunBlock).where(m.WorkflowRunBlock.workflow_run_id == run_id)
+    ):
         _update(block, {k: secrets.scrub_tree(getattr(block, k)) for k in _BLOCK_TEXT})
     for task in session.scalars(select(m.Task).where(m.Task.workflow_run_id == run_id)):
         _update(task, {k: secrets.scrub_tree(getattr(task, k)) for k in _TASK_TEXT})
     for action in session.scalars(select(m.Action).where(m.Action.workflow_run_id == run_id)):
         _update(action, protect_action({k: getattr(action, k) for k in _ACTION_TEXT}, secrets))
-    for entry in session.scalars(select(m.DeadLetter)
-                                 .where(m.DeadLetter.workflow_run_id == run_id)):
-        _update(entry, {"payload": redact_raw(entry.payload, secrets),
-                        "error": secrets.scrub(entry.error),
-                        "traceback": None if entry.traceback is None
-                        else secrets.scrub(entry.traceback)})
+    for entry in session.scalars(
+        select(m.DeadLetter).where(m.DeadLetter.workflow_run_id == run_id)
+    ):
+        _update(
+            entry,
+            {
+                "payload": redact_raw(entry.payload, secrets),
+                "error": secrets.scrub(entry.error),
+                "traceback": None if entry.traceback is None else secrets.scrub(entry.traceback),
+            },
+        )
     session.flush()
 
 

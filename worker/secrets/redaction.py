@@ -46,10 +46,25 @@ def redact_event(event: Event, secrets: Secrets | None = None) -> Any:
 
 
 # Identifiers and the fields intake routes by: never scrubbed (they are not free text).
-_ROUTING = frozenset({"type", "event_id", "occurred_at", "workflow_run_id",
-                      "workflow_run_block_id", "parent_workflow_run_block_id", "actions",
-                      "workflow_version", "code_gen", "run_with", "status", "executed_with",
-                      "loop_index", "block_type", "fallback"})
+_ROUTING = frozenset(
+    {
+        "type",
+        "event_id",
+        "occurred_at",
+        "workflow_run_id",
+        "workflow_run_block_id",
+        "parent_workflow_run_block_id",
+        "actions",
+        "workflow_version",
+        "code_gen",
+        "run_with",
+        "status",
+        "executed_with",
+        "loop_index",
+        "block_type",
+        "fallback",
+    }
+)
 
 
 def _scrub_fields(data: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
@@ -95,8 +110,13 @@ def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
     for name, value in raw.items():
         if name == "parameters":
             out[name] = (
-                {k: seal_value(k, v) if known is None or k in known else secrets.scrub_tree(v)
-                 for k, v in value.items()} if isinstance(value, dict) else REDACTED)
+                {
+                    k: seal_value(k, v) if known is None or k in known else secrets.scrub_tree(v)
+                    for k, v in value.items()
+                }
+                if isinstance(value, dict)
+                else REDACTED
+            )
         elif name == "definition" and isinstance(value, dict):
             out[name] = secrets.scrub_tree(_trim_definition(value, known))
         elif name == "actions":
@@ -127,11 +147,15 @@ def _trim_definition(definition: dict[str, Any], known: frozenset[str] | None) -
     params = definition.get("parameters")
     if not isinstance(params, list):
         return definition
-    return {**definition, "parameters": [
-        {k: p[k] for k in ("key", "parameter_type") if k in p}
-        if isinstance(p, dict) and (known is None or p.get("key") in known) else p
-        for p in params
-    ]}
+    return {
+        **definition,
+        "parameters": [
+            {k: p[k] for k in ("key", "parameter_type") if k in p}
+            if isinstance(p, dict) and (known is None or p.get("key") in known)
+            else p
+            for p in params
+        ],
+    }
 
 
 def _redact_actions(actions: Any, secrets: Secrets) -> Any:
@@ -150,8 +174,10 @@ def _redact_actions(actions: Any, secrets: Secrets) -> Any:
 
 def _redact_typed(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: REDACTED if k in TYPED_FIELDS and v is not None else _redact_typed(v)
-                for k, v in value.items()}
+        return {
+            k: REDACTED if k in TYPED_FIELDS and v is not None else _redact_typed(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_redact_typed(v) for v in value]
     return value

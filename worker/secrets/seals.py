@@ -79,8 +79,9 @@ def is_sealed(value: Any) -> bool:
 
 
 def _digest(salt: str, value: str) -> str:
-    return hashlib.sha256(salt.encode() + b"\0" + value.encode("utf-8", "surrogatepass")
-                          ).hexdigest()
+    return hashlib.sha256(
+        salt.encode() + b"\0" + value.encode("utf-8", "surrogatepass")
+    ).hexdigest()
 
 
 def secret_texts(value: Any) -> list[str]:
@@ -109,8 +110,7 @@ class Secrets:
         return bool(self.plain) or bool(self.seals)
 
     @classmethod
-    def of_parameters(cls, parameters: Mapping[str, Any], secret_keys: Iterable[str]
-                      ) -> Secrets:
+    def of_parameters(cls, parameters: Mapping[str, Any], secret_keys: Iterable[str]) -> Secrets:
         plain: dict[str, tuple[str, ...]] = {}
         seals: list[Seal] = []
         for key in secret_keys:
@@ -126,7 +126,8 @@ class Secrets:
     def sealed(self) -> tuple[Seal, ...]:
         """Every secret as a seal (fresh salts for the plain ones)."""
         return self.seals + tuple(
-            Seal.of(key, text) for key, texts in self.plain.items() for text in texts)
+            Seal.of(key, text) for key, texts in self.plain.items() for text in texts
+        )
 
     def merge(self, other: Secrets) -> Secrets:
         return Secrets({**self.plain, **other.plain}, self.seals + other.seals)
@@ -153,8 +154,11 @@ class Secrets:
                     start = text.find(secret, start + 1)
         for seal in self.seals:
             if MIN_INSIDE_CHARS <= seal.length < len(text):
-                spans += [(i, i + seal.length) for i in range(len(text) - seal.length + 1)
-                          if _digest(seal.salt, text[i:i + seal.length]) == seal.digest]
+                spans += [
+                    (i, i + seal.length)
+                    for i in range(len(text) - seal.length + 1)
+                    if _digest(seal.salt, text[i : i + seal.length]) == seal.digest
+                ]
         return _replace(text, spans)
 
     def scrub_tree(self, value: Any) -> Any:
@@ -182,7 +186,7 @@ def _replace(text: str, spans: list[tuple[int, int]]) -> str:
     for start, end in sorted(spans):
         if end <= at:
             continue
-        out.append(text[at:max(at, start)])
+        out.append(text[at : max(at, start)])
         out.append(REDACTED)
         at = end
     out.append(text[at:])

@@ -51,8 +51,16 @@ from worker.domain.events import BlockCompleted
 
 PG = postgresql.dialect()  # type: ignore[no-untyped-call]  # sqlalchemy leaves it untyped
 # The debounce record before its run's first event: the INSERT branch of the bump.
-EMPTY = SimpleNamespace(seq=0, last_event_at=None, gap_s=None, first_pending_at=None,
-                        first_pending_seq=None, due_at=None, leased_seq=None, lease_until=None)
+EMPTY = SimpleNamespace(
+    seq=0,
+    last_event_at=None,
+    gap_s=None,
+    first_pending_at=None,
+    first_pending_seq=None,
+    due_at=None,
+    leased_seq=None,
+    lease_until=None,
+)
 # The record's current row, as the ON CONFLICT branch reads it (`run_debounce AS d`).
 CURRENT = table("d", *(column(name) for name in vars(EMPTY)))
 
@@ -63,14 +71,17 @@ def _upsert(model: type[m.Base], select: str) -> str:
     row-valued SET is shorter than a SET per column, and the statement must stay short)."""
     names = ", ".join(columns(model))
     assert set(columns(model)) == {UPSERT_KEYS[model], *updated_columns(model)}
-    return (f"INSERT INTO {model.__tablename__} ({names}) {select} "
-            f"ON CONFLICT ({UPSERT_KEYS[model]}) DO UPDATE SET ({names}) = ROW(excluded.*)")
+    return (
+        f"INSERT INTO {model.__tablename__} ({names}) {select} "
+        f"ON CONFLICT ({UPSERT_KEYS[model]}) DO UPDATE SET ({names}) = ROW(excluded.*)"
+    )
 
 
 def _from_params(model: type[m.Base]) -> str:
     """The SELECT list of a row given as bind parameters; the run id comes from `received`."""
-    return ", ".join("workflow_run_id" if c == "workflow_run_id" else f":{c}"
-                     for c in columns(model))
+    return ", ".join(
+        "workflow_run_id" if c == "workflow_run_id" else f":{c}" for c in columns(model)
+    )
 
 
 def _text(expression: Any) -> str:
@@ -79,12 +90,15 @@ def _text(expression: Any) -> str:
 
 def _sql(timing: window.Timing) -> str:
     ops = window.SqlOps()
-    bumped = window.after_event(CURRENT.c, literal_column(":now"), timing, immediate=False,
-                                ops=ops)
-    steps = ", ".join(f"{'LATERAL ' if i else ''}(SELECT {_text(expr)} AS {name}) w{i}"
-                      for i, (name, expr) in enumerate(ops.steps))
-    sets = (f"({', '.join(bumped)}) = "
-            f"(SELECT {', '.join(_text(expr) for expr in bumped.values())} FROM {steps})")
+    bumped = window.after_event(CURRENT.c, literal_column(":now"), timing, immediate=False, ops=ops)
+    steps = ", ".join(
+        f"{'LATERAL ' if i else ''}(SELECT {_text(expr)} AS {name}) w{i}"
+        for i, (name, expr) in enumerate(ops.steps)
+    )
+    sets = (
+        f"({', '.join(bumped)}) = "
+        f"(SELECT {', '.join(_text(expr) for expr in bumped.values())} FROM {steps})"
+    )
     kept = ("processed_seq", "attempts", "generations")
     return f"""
 WITH received AS (
@@ -102,8 +116,12 @@ WITH received AS (
 ), task AS (
     {_upsert(m.Task, f"SELECT {_from_params(m.Task)} FROM received WHERE :has_task")}
 ), actions AS (
-    {_upsert(m.Action, "SELECT a.* FROM received, "
-                       "jsonb_populate_recordset(CAST(NULL AS actions), :actions) a")}
+    {
+        _upsert(
+            m.Action,
+            "SELECT a.* FROM received, jsonb_populate_recordset(CAST(NULL AS actions), :actions) a",
+        )
+    }
 )
 INSERT INTO run_debounce AS d (workflow_run_id, {", ".join(bumped)}, {", ".join(kept)})
 SELECT workflow_run_id, {", ".join(f":new_{c}" for c in bumped)}, 0, 0, 0 FROM received
@@ -115,20 +133,25 @@ RETURNING d.due_at, d.seq, d.first_pending_seq, d.lease_until
 
 @cache
 def _statement(timing: window.Timing) -> TextClause:
-    typed = {c.name: c.type for model in (m.WorkflowRunBlock, m.Task)
-             for c in model.__table__.columns}
+    typed = {
+        c.name: c.type for model in (m.WorkflowRunBlock, m.Task) for c in model.__table__.columns
+    }
     timestamps = ("now", "new_last_event_at", "new_first_pending_at", "new_due_at")
     # Sent as one line: psycopg caches its parse of a query only up to 4,096 bytes.
     return text(" ".join(_sql(timing).split())).bindparams(
         *(bindparam(name, type_=DateTime(timezone=True)) for name in timestamps),
-        *(bindparam(name, type_=type_) for name, type_ in typed.items()
-          if name != "workflow_run_id"),
+        *(
+            bindparam(name, type_=type_)
+            for name, type_ in typed.items()
+            if name != "workflow_run_id"
+        ),
         bindparam("actions", type_=JSONB),
     )
 
 
-def take_in_block(session: Session, event: BlockCompleted, now: datetime,
-                  timing: window.Timing) -> Bumped | None:
+def take_in_block(
+    session: Session, event: BlockCompleted, now: datetime, timing: window.Timing
+) -> Bumped | None:
     """Record a block event and bump its run's debounce record; None for a redelivery."""
     block, task, actions = block_rows(stored_form(event))
     first = window.after_event(EMPTY, now, timing, immediate=False)
@@ -149,5 +172,7 @@ def take_in_block(session: Session, event: BlockCompleted, now: datetime,
     if row is None:
         return None
     due_at, seq, first_pending_seq, lease_until = row
-    return Bumped(due_at=due_at, started_pending=wakes_up(seq, first_pending_seq, lease_until,
-                                                         now, immediate=False))
+    return Bumped(
+        due_at=due_at,
+        started_pending=wakes_up(seq, first_pending_seq, lease_until, now, immediate=False),
+    )

@@ -39,8 +39,16 @@ class Filter:
     error_contains: str | None = None
 
 
-def add(session: Session, *, task_name: str, payload: Any, error: str, traceback: str | None,
-        attempts: int, now: datetime) -> int:
+def add(
+    session: Session,
+    *,
+    task_name: str,
+    payload: Any,
+    error: str,
+    traceback: str | None,
+    attempts: int,
+    now: datetime,
+) -> int:
     """Dead-letter one message in its sealed form (worker/domain/events.redact_raw): the secrets the
     payload carries, and those its run's run_started stored, are removed from the payload,
     the error text and the traceback."""
@@ -51,9 +59,11 @@ def add(session: Session, *, task_name: str, payload: Any, error: str, traceback
         workflow_run_id=_storable(text_field(payload, "workflow_run_id")),
         event_id=_storable(text_field(payload, "event_id")),
         error=_storable(secrets.scrub(error)[:MAX_TEXT_CHARS]),
-        traceback=_storable(None if traceback is None
-                            else secrets.scrub(traceback)[-MAX_TEXT_CHARS:]),
-        attempts=attempts, failed_at=now,
+        traceback=_storable(
+            None if traceback is None else secrets.scrub(traceback)[-MAX_TEXT_CHARS:]
+        ),
+        attempts=attempts,
+        failed_at=now,
     )
     session.add(row)
     session.flush()
@@ -81,8 +91,10 @@ def verdict(failure: Failure) -> str:
     outlive a retry that succeeds)."""
     if failure.task_name not in REPLAYABLE:
         return "unreplayable"
-    if failure.task_name == GENERATE_TASK and type(failure.exception).__name__ == \
-            "TimeLimitExceeded":
+    if (
+        failure.task_name == GENERATE_TASK
+        and type(failure.exception).__name__ == "TimeLimitExceeded"
+    ):
         return "interrupted"
     return "dead_letter"
 
@@ -97,39 +109,64 @@ def cause_of(failure: Failure) -> tuple[str, str]:
     return error, failure.traceback
 
 
-def record_failure(sessions: sessionmaker[Session], failure: Failure, now: datetime,
-                   log: Any, *, lease_s: float) -> int | None:
+def record_failure(
+    sessions: sessionmaker[Session], failure: Failure, now: datetime, log: Any, *, lease_s: float
+) -> int | None:
     """The dead-letter hook's policy: log, and dead-letter what can be replayed. Returns the
     entry's id, or None when nothing was written."""
     exc = failure.exception
     what = verdict(failure)
     if what == "unreplayable":
-        log.warning("task_failed", task=failure.task_name, task_id=failure.task_id,
-                    error=redact_text(f"{type(exc).__name__}: {exc}", failure.payload)
-                    if exc else None)
+        log.warning(
+            "task_failed",
+            task=failure.task_name,
+            task_id=failure.task_id,
+            error=redact_text(f"{type(exc).__name__}: {exc}", failure.payload) if exc else None,
+        )
         return None
     if what == "interrupted":
         run_id = text_field(failure.payload, "workflow_run_id")
         if run_id and exc is not None:
             with contextlib.suppress(Exception), sessions.begin() as session:
                 note_failure(session, run_id, exc)
-        log.warning("generation_interrupted", task=failure.task_name, task_id=failure.task_id,
-                    workflow_run_id=text_field(failure.payload, "workflow_run_id"),
-                    error=type(exc).__name__,
-                    retry=f"by the sweeper after the lease ({lease_s:g} s)")
+        log.warning(
+            "generation_interrupted",
+            task=failure.task_name,
+            task_id=failure.task_id,
+            workflow_run_id=text_field(failure.payload, "workflow_run_id"),
+            error=type(exc).__name__,
+            retry=f"by the sweeper after the lease ({lease_s:g} s)",
+        )
         return None
     error, trace = cause_of(failure)
     try:
         with sessions.begin() as session:
-            entry_id = add(session, task_name=failure.task_name, payload=failure.payload,
-                           error=error, traceback=trace, attempts=failure.attempts, now=now)
+            entry_id = add(
+                session,
+                task_name=failure.task_name,
+                payload=failure.payload,
+                error=error,
+                traceback=trace,
+                attempts=failure.attempts,
+                now=now,
+            )
             reason = redact_text(error, failure.payload, session)
     except Exception as exc2:  # the database is down too: say so loudly, keep the reason
-        log.error("dead_letter_failed", task=failure.task_name, task_id=failure.task_id,
-                  error=type(exc2).__name__)
+        log.error(
+            "dead_letter_failed",
+            task=failure.task_name,
+            task_id=failure.task_id,
+            error=type(exc2).__name__,
+        )
         return None
-    log.warning("dead_lettered", task=failure.task_name, task_id=failure.task_id,
-                dead_letter_id=entry_id, attempts=failure.attempts, reason=reason)
+    log.warning(
+        "dead_lettered",
+        task=failure.task_name,
+        task_id=failure.task_id,
+        dead_letter_id=entry_id,
+        attempts=failure.attempts,
+        reason=reason,
+    )
     return entry_id
 
 
@@ -138,9 +175,11 @@ def note_failure(session: Session, run_id: str, exc: BaseException) -> None:
     out later (attempts killed by the time limit or with their worker), the dead letter says
     what actually went wrong, with that failure's traceback."""
     trace = "".join(tb.format_exception(exc))[-MAX_TEXT_CHARS:]
-    session.execute(update(m.RunDebounce).where(m.RunDebounce.workflow_run_id == run_id)
-                    .values(last_error=f"{type(exc).__name__}: {exc}"[:MAX_TEXT_CHARS],
-                            last_traceback=trace))
+    session.execute(
+        update(m.RunDebounce)
+        .where(m.RunDebounce.workflow_run_id == run_id)
+        .values(last_error=f"{type(exc).__name__}: {exc}"[:MAX_TEXT_CHARS], last_traceback=trace)
+    )
 
 
 def last_failure(session: Session, run_id: str) -> tuple[str | None, str | None]:
@@ -148,8 +187,9 @@ def last_failure(session: Session, run_id: str) -> tuple[str | None, str | None]
     return (None, None) if row is None else (row.last_error, row.last_traceback)
 
 
-def entries(session: Session, where: Filter = Filter(), *, limit: int | None = None
-            ) -> list[m.DeadLetter]:
+def entries(
+    session: Session, where: Filter = Filter(), *, limit: int | None = None
+) -> list[m.DeadLetter]:
     stmt = select(m.DeadLetter).order_by(m.DeadLetter.dead_letter_id)
     if where.task_name:
         stmt = stmt.where(m.DeadLetter.task_name == where.task_name)
@@ -166,7 +206,8 @@ def count(session: Session) -> int:
 
 def remove(session: Session, ids: Sequence[int]) -> int:
     removed = session.scalars(
-        delete(m.DeadLetter).where(m.DeadLetter.dead_letter_id.in_(ids))
+        delete(m.DeadLetter)
+        .where(m.DeadLetter.dead_letter_id.in_(ids))
         .returning(m.DeadLetter.dead_letter_id)
     ).all()
     return len(removed)
@@ -175,8 +216,9 @@ def remove(session: Session, ids: Sequence[int]) -> int:
 Publish = Callable[[m.DeadLetter], None]
 
 
-def replay(sessions: sessionmaker[Session], ids: Sequence[int], publish: Publish
-           ) -> Iterator[tuple[int, str | None]]:
+def replay(
+    sessions: sessionmaker[Session], ids: Sequence[int], publish: Publish
+) -> Iterator[tuple[int, str | None]]:
     """Re-publish entries one by one; yields (id, error or None). An entry is removed only
     after its publish succeeded; one that is already gone (replayed meanwhile) is skipped."""
     for entry_id in ids:

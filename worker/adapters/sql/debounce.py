@@ -52,13 +52,20 @@ class Idle:
 
 def _locked(session: Session, run_id: str) -> m.RunDebounce | None:
     return session.scalars(
-        select(m.RunDebounce).where(m.RunDebounce.workflow_run_id == run_id)
-        .with_for_update().execution_options(populate_existing=True)
+        select(m.RunDebounce)
+        .where(m.RunDebounce.workflow_run_id == run_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one_or_none()
 
 
-def wakes_up(seq: int, first_pending_seq: int | None, lease_until: datetime | None,
-             now: datetime, immediate: bool) -> bool:
+def wakes_up(
+    seq: int,
+    first_pending_seq: int | None,
+    lease_until: datetime | None,
+    now: datetime,
+    immediate: bool,
+) -> bool:
     """After a bump: does the run need a wake-up? Not while a live generation holds it (its
     compare-and-clear re-arms), nor for a later event of a window already waiting."""
     if lease_until is not None and _aware(lease_until, now) > now:
@@ -66,24 +73,40 @@ def wakes_up(seq: int, first_pending_seq: int | None, lease_until: datetime | No
     return immediate or seq == first_pending_seq
 
 
-def bump(session: Session, run_id: str, now: datetime, timing: window.Timing, *,
-         immediate: bool = False) -> Bumped:
+def bump(
+    session: Session, run_id: str, now: datetime, timing: window.Timing, *, immediate: bool = False
+) -> Bumped:
     """Record that an event of this run arrived (the generic path: lock, compute, write)."""
-    session.execute(insert_for(session, m.RunDebounce).values(
-        workflow_run_id=run_id, seq=0, processed_seq=0, attempts=0, generations=0,
-    ).on_conflict_do_nothing())
+    session.execute(
+        insert_for(session, m.RunDebounce)
+        .values(
+            workflow_run_id=run_id,
+            seq=0,
+            processed_seq=0,
+            attempts=0,
+            generations=0,
+        )
+        .on_conflict_do_nothing()
+    )
     row = _locked(session, run_id)
     assert row is not None
     current = SimpleNamespace(
-        seq=row.seq, last_event_at=_maybe_aware(row.last_event_at, now), gap_s=row.gap_s,
+        seq=row.seq,
+        last_event_at=_maybe_aware(row.last_event_at, now),
+        gap_s=row.gap_s,
         first_pending_at=_maybe_aware(row.first_pending_at, now),
-        first_pending_seq=row.first_pending_seq, due_at=row.due_at,
-        leased_seq=row.leased_seq, lease_until=_maybe_aware(row.lease_until, now))
+        first_pending_seq=row.first_pending_seq,
+        due_at=row.due_at,
+        leased_seq=row.leased_seq,
+        lease_until=_maybe_aware(row.lease_until, now),
+    )
     for column, value in window.after_event(current, now, timing, immediate=immediate).items():
         setattr(row, column, value)
     session.flush()
-    return Bumped(due_at=_aware(row.due_at, now), started_pending=wakes_up(
-        row.seq, row.first_pending_seq, row.lease_until, now, immediate))
+    return Bumped(
+        due_at=_aware(row.due_at, now),
+        started_pending=wakes_up(row.seq, row.first_pending_seq, row.lease_until, now, immediate),
+    )
 
 
 def claim(session: Session, run_id: str, now: datetime, *, lease_s: float) -> Claim | NotDue | Idle:
@@ -101,8 +124,12 @@ def claim(session: Session, run_id: str, now: datetime, *, lease_s: float) -> Cl
     row.leased_seq = row.seq
     row.attempts += 1
     session.flush()
-    return Claim(token=row.lease_token, seq=row.seq, attempts=row.attempts,
-                 first_pending_at=_aware(row.first_pending_at or now, now))
+    return Claim(
+        token=row.lease_token,
+        seq=row.seq,
+        attempts=row.attempts,
+        first_pending_at=_aware(row.first_pending_at or now, now),
+    )
 
 
 def complete(session: Session, run_id: str, held: Claim, now: datetime) -> datetime | None:
@@ -121,21 +148,28 @@ def complete(session: Session, run_id: str, held: Claim, now: datetime) -> datet
     return _aware(row.due_at, now)
 
 
-def renew(session: Session, run_id: str, held: Claim, now: datetime, *, lease_s: float
-          ) -> bool:
+def renew(session: Session, run_id: str, held: Claim, now: datetime, *, lease_s: float) -> bool:
     """The heartbeat: extend a live lease. False when it was taken over or had expired (the
     generation must then stop: its compare-and-clear would fail anyway)."""
     r = m.RunDebounce
     renewed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(r).where(r.workflow_run_id == run_id, r.lease_token == held.token,
-                        r.lease_until >= now)
+        update(r)
+        .where(r.workflow_run_id == run_id, r.lease_token == held.token, r.lease_until >= now)
         .values(lease_until=now + timedelta(seconds=lease_s))
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     return bool(renewed.rowcount)
 
 
-def retry_later(session: Session, run_id: str, held: Claim, now: datetime, *,
-                delay_s: float, count_attempt: bool = True) -> datetime:
+def retry_later(
+    session: Session,
+    run_id: str,
+    held: Claim,
+    now: datetime,
+    *,
+    delay_s: float,
+    count_attempt: bool = True,
+) -> datetime:
     """Give the lease back after a transient failure; due again after `delay_s`. Waiting for
     a late run_started is not a failed attempt (`count_attempt=False`): it has its own limit,
     SCRIPTCACHE_RUN_START_WAIT_S."""
@@ -158,9 +192,17 @@ def give_up(session: Session, run_id: str, held: Claim, now: datetime) -> None:
 
 def mark_due(session: Session, run_id: str, now: datetime) -> None:
     """Make a run due at once (a dead-letter replay), whatever its state."""
-    session.execute(insert_for(session, m.RunDebounce).values(
-        workflow_run_id=run_id, seq=0, processed_seq=0, attempts=0, generations=0,
-    ).on_conflict_do_nothing())
+    session.execute(
+        insert_for(session, m.RunDebounce)
+        .values(
+            workflow_run_id=run_id,
+            seq=0,
+            processed_seq=0,
+            attempts=0,
+            generations=0,
+        )
+        .on_conflict_do_nothing()
+    )
     row = _locked(session, run_id)
     assert row is not None
     row.seq += 1
@@ -174,11 +216,14 @@ def mark_due(session: Session, run_id: str, now: datetime) -> None:
 def due_runs(session: Session, now: datetime, *, limit: int = 500) -> list[str]:
     """Runs due now and not leased by a live holder (what the sweeper dispatches)."""
     r = m.RunDebounce
-    return list(session.scalars(
-        select(r.workflow_run_id)
-        .where(r.due_at <= now, (r.lease_token.is_(None)) | (r.lease_until < now))
-        .order_by(r.due_at).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(r.workflow_run_id)
+            .where(r.due_at <= now, (r.lease_token.is_(None)) | (r.lease_until < now))
+            .order_by(r.due_at)
+            .limit(limit)
+        )
+    )
 
 
 def _fenced(session: Session, run_id: str, held: Claim, now: datetime) -> m.RunDebounce:

@@ -21,8 +21,16 @@ from worker.domain.errors import LeaseLost
 
 
 class Lease:
-    def __init__(self, sessions: sessionmaker[Session], run_id: str, claim: debounce.Claim, *,
-                 lease_s: float, heartbeat_s: float, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        run_id: str,
+        claim: debounce.Claim,
+        *,
+        lease_s: float,
+        heartbeat_s: float,
+        clock: Clock,
+    ) -> None:
         self.sessions, self.run_id, self.claim, self.clock = sessions, run_id, claim, clock
         self.lease_s, self.heartbeat_s = lease_s, heartbeat_s
         self.renewals = 0
@@ -34,8 +42,12 @@ class Lease:
         self._thread.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         self._stop.set()
         self._thread.join()
 
@@ -53,8 +65,9 @@ class Lease:
         while not self._stop.wait(self.heartbeat_s):
             try:
                 with self.sessions.begin() as session:
-                    renewed = debounce.renew(session, self.run_id, self.claim, self.clock(),
-                                             lease_s=self.lease_s)
+                    renewed = debounce.renew(
+                        session, self.run_id, self.claim, self.clock(), lease_s=self.lease_s
+                    )
             except Exception:  # a database blip: the lease lives on until the next beat
                 continue
             if not renewed:

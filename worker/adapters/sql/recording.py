@@ -26,7 +26,9 @@ RUN_PENDING = {"status": PENDING, "code_gen": False}
 # column is updated (`updated_columns`). The generic statements below and the one-statement
 # intake (worker/adapters/sql/block_intake.py) are both built from this.
 UPSERT_KEYS: dict[type[m.Base], str] = {
-    m.WorkflowRunBlock: "workflow_run_block_id", m.Task: "task_id", m.Action: "action_id",
+    m.WorkflowRunBlock: "workflow_run_block_id",
+    m.Task: "task_id",
+    m.Action: "action_id",
 }
 
 
@@ -39,7 +41,6 @@ def updated_columns(model: type[m.Base]) -> list[str]:
     return [c for c in columns(model) if c != UPSERT_KEYS[model]]
 
 
-
 def record_event(session: Session, event: Event) -> str:
     """Record one event; the same event twice, or events out of order, give the same rows."""
     event = stored_form(event)
@@ -50,25 +51,33 @@ def record_event(session: Session, event: Event) -> str:
     elif isinstance(event, BlockCompleted):
         _record_block(conn, sql, event)
     else:
-        conn.execute(sql.run_finished, {"workflow_run_id": event.workflow_run_id,
-                                        "status": event.status,
-                                        "finished_at": event.occurred_at})
+        conn.execute(
+            sql.run_finished,
+            {
+                "workflow_run_id": event.workflow_run_id,
+                "status": event.status,
+                "finished_at": event.occurred_at,
+            },
+        )
     return event.workflow_run_id
 
 
 def stored_form(event: Event) -> Any:
     """The event as it is recorded: credentials redacted, its time in UTC (SQLite drops
     offsets, and blocks are ordered by occurred_at)."""
-    return redact_event(event).model_copy(
-        update={"occurred_at": event.occurred_at.astimezone(UTC)})
+    return redact_event(event).model_copy(update={"occurred_at": event.occurred_at.astimezone(UTC)})
 
 
 def first_delivery(session: Session, event_id: str, workflow_run_id: str, now: datetime) -> bool:
     """Remember an event id; False when it was taken in before (a redelivery)."""
-    inserted = session.connection().execute(
-        _statements(session.get_bind().dialect.name).received,
-        {"event_id": event_id, "workflow_run_id": workflow_run_id, "received_at": now},
-    ).scalar()
+    inserted = (
+        session.connection()
+        .execute(
+            _statements(session.get_bind().dialect.name).received,
+            {"event_id": event_id, "workflow_run_id": workflow_run_id, "received_at": now},
+        )
+        .scalar()
+    )
     return inserted is not None
 
 
@@ -97,21 +106,33 @@ def _statements(dialect: str) -> _Statements:
 
     runs = m.WorkflowRun.__table__.c
     started = insert(m.WorkflowRun)
-    started_set = {c: started.excluded[c] for c in (
-        "workflow_permanent_id", "workflow_version", "parameters", "run_with", "code_gen",
-        "started_at", "script_id", "script_version")}
-    started_set["status"] = case((runs.status.in_([PENDING, RUNNING]), RUNNING),
-                                 else_=runs.status)
+    started_set = {
+        c: started.excluded[c]
+        for c in (
+            "workflow_permanent_id",
+            "workflow_version",
+            "parameters",
+            "run_with",
+            "code_gen",
+            "started_at",
+            "script_id",
+            "script_version",
+        )
+    }
+    started_set["status"] = case((runs.status.in_([PENDING, RUNNING]), RUNNING), else_=runs.status)
     finished = insert(m.WorkflowRun).values(code_gen=False)
     return _Statements(
-        received=insert(m.ReceivedEvent).on_conflict_do_nothing()
+        received=insert(m.ReceivedEvent)
+        .on_conflict_do_nothing()
         .returning(m.ReceivedEvent.event_id),
         workflow=insert(m.Workflow).on_conflict_do_nothing(),
         run_started=started.values(status=RUNNING).on_conflict_do_update(
-            index_elements=["workflow_run_id"], set_=started_set),
+            index_elements=["workflow_run_id"], set_=started_set
+        ),
         run_finished=finished.on_conflict_do_update(
             index_elements=["workflow_run_id"],
-            set_={c: finished.excluded[c] for c in ("status", "finished_at")}),
+            set_={c: finished.excluded[c] for c in ("status", "finished_at")},
+        ),
         run_pending=insert(m.WorkflowRun).values(**RUN_PENDING).on_conflict_do_nothing(),
         block=_upsert(insert, m.WorkflowRunBlock),
         task=_upsert(insert, m.Task),
@@ -124,27 +145,34 @@ def _upsert(insert: Any, model: type[m.Base]) -> Any:
     statement = insert(model)
     return statement.on_conflict_do_update(
         index_elements=[UPSERT_KEYS[model]],
-        set_={c: statement.excluded[c] for c in updated_columns(model)})
+        set_={c: statement.excluded[c] for c in updated_columns(model)},
+    )
 
 
 def _record_run_started(conn: Connection, sql: _Statements, event: RunStarted) -> None:
-    conn.execute(sql.workflow, {
-        "workflow_permanent_id": event.workflow_permanent_id,
-        "version": event.workflow_version,
-        "definition": event.definition.model_dump(mode="json", exclude_unset=True),
-        "cache_key": event.definition.cache_key,
-    })
-    conn.execute(sql.run_started, {
-        "workflow_run_id": event.workflow_run_id,
-        "workflow_permanent_id": event.workflow_permanent_id,
-        "workflow_version": event.workflow_version,
-        "parameters": dict(event.parameters),
-        "run_with": event.run_with,
-        "code_gen": event.code_gen,
-        "started_at": event.occurred_at,
-        "script_id": event.script.script_id if event.script else None,
-        "script_version": event.script.version if event.script else None,
-    })
+    conn.execute(
+        sql.workflow,
+        {
+            "workflow_permanent_id": event.workflow_permanent_id,
+            "version": event.workflow_version,
+            "definition": event.definition.model_dump(mode="json", exclude_unset=True),
+            "cache_key": event.definition.cache_key,
+        },
+    )
+    conn.execute(
+        sql.run_started,
+        {
+            "workflow_run_id": event.workflow_run_id,
+            "workflow_permanent_id": event.workflow_permanent_id,
+            "workflow_version": event.workflow_version,
+            "parameters": dict(event.parameters),
+            "run_with": event.run_with,
+            "code_gen": event.code_gen,
+            "started_at": event.occurred_at,
+            "script_id": event.script.script_id if event.script else None,
+            "script_version": event.script.version if event.script else None,
+        },
+    )
 
 
 def _record_block(conn: Connection, sql: _Statements, event: BlockCompleted) -> None:
@@ -178,15 +206,19 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
         "fallback": None if event.fallback == "none" else event.fallback,
         "output": event.output,
     }
-    task_row = None if task is None else {
-        "task_id": task.task_id,
-        "workflow_run_id": run_id,
-        "workflow_run_block_id": block_id,
-        "url": task.url,
-        "navigation_goal": task.navigation_goal,
-        "data_extraction_goal": task.data_extraction_goal,
-        "extracted_information_schema": task.extracted_information_schema,
-    }
+    task_row = (
+        None
+        if task is None
+        else {
+            "task_id": task.task_id,
+            "workflow_run_id": run_id,
+            "workflow_run_block_id": block_id,
+            "url": task.url,
+            "navigation_goal": task.navigation_goal,
+            "data_extraction_goal": task.data_extraction_goal,
+            "extracted_information_schema": task.extracted_information_schema,
+        }
+    )
     actions = [
         {
             "action_id": a.action_id,
@@ -203,7 +235,8 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
             "parameter_key": a.parameter_key,
             "status": a.status,
             "source": a.source,
-            "element": None if a.element is None
+            "element": None
+            if a.element is None
             else {"tag": a.element.tag, "text": a.element.text},
         }
         for i, a in enumerate(event.actions)
@@ -263,7 +296,8 @@ def load_run(session: Session, workflow_run_id: str) -> RunRecord | None:
         run_with=run.run_with or "agent",
         code_gen=bool(run.code_gen),
         status=run.status,
-        script=None if run.script_id is None or run.script_version is None
+        script=None
+        if run.script_id is None or run.script_version is None
         else (run.script_id, run.script_version),
         blocks=_tree(blocks, tasks, actions),
     )

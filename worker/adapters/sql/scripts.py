@@ -37,8 +37,9 @@ def run_plan(
     workflow_version, definition = workflow_definition(session, wpid, version)
     key = render_cache_key(definition, parameters)
     script = cache.find_script(session, wpid, key)
-    live = None if script is None else cache.read_revision(
-        session, script, script.current_revision_id)
+    live = (
+        None if script is None else cache.read_revision(session, script, script.current_revision_id)
+    )
     result = plan(definition, None if live is None else live.entries)
     return {
         "workflow_permanent_id": wpid,
@@ -78,10 +79,14 @@ MAX_NAMED_CHOICES = 20
 
 def unknown_workflow(session: Session, wpid: str) -> PermanentError:
     """The error for a workflow without a script, naming (some of) those that have one."""
-    known = list(session.scalars(
-        select(m.Script.workflow_permanent_id).distinct()
-        .order_by(m.Script.workflow_permanent_id).limit(MAX_NAMED_CHOICES + 1)
-    ))
+    known = list(
+        session.scalars(
+            select(m.Script.workflow_permanent_id)
+            .distinct()
+            .order_by(m.Script.workflow_permanent_id)
+            .limit(MAX_NAMED_CHOICES + 1)
+        )
+    )
     if not known:
         return PermanentError(f"workflow {wpid!r} has no script yet; no workflow has one")
     more = ", ..." if len(known) > MAX_NAMED_CHOICES else ""
@@ -93,12 +98,15 @@ def unknown_workflow(session: Session, wpid: str) -> PermanentError:
 
 def candidate_versions(session: Session, script: m.Script) -> list[int]:
     """Versions stored while the script was pinned and never made live since."""
-    return list(session.scalars(
-        select(m.ScriptRevision.version)
-        .where(m.ScriptRevision.script_id == script.script_id,
-               m.ScriptRevision.candidate.is_(True))
-        .order_by(m.ScriptRevision.version)
-    ))
+    return list(
+        session.scalars(
+            select(m.ScriptRevision.version)
+            .where(
+                m.ScriptRevision.script_id == script.script_id, m.ScriptRevision.candidate.is_(True)
+            )
+            .order_by(m.ScriptRevision.version)
+        )
+    )
 
 
 def select_revision(session: Session, script: m.Script, version: int | None) -> cache.LiveRevision:
@@ -165,9 +173,13 @@ def inputs_rows(revision: cache.LiveRevision) -> list[dict[str, Any]]:
         if entry.run_signature is None:
             continue  # the orchestrator
         inputs = [i.as_json() for i in entry.inputs]
-        rows.append({
-            "label": label, "block_type": entry.block_type, "keys": list(entry.input_fields),
-            "bindings": [i for i in inputs if not i["literal"]],
-            "literals": [i for i in inputs if i["literal"]],
-        })
+        rows.append(
+            {
+                "label": label,
+                "block_type": entry.block_type,
+                "keys": list(entry.input_fields),
+                "bindings": [i for i in inputs if not i["literal"]],
+                "literals": [i for i in inputs if i["literal"]],
+            }
+        )
     return rows

@@ -25,17 +25,30 @@ OPTIONAL_TIMEOUT_S = 0.5
 
 
 def _sign_in(request: BlockRequest, memory: Mapping[str, Any]) -> list[Step]:
-    return [Step("fill", "Type the username into 'Username'",
-                 request["parameters"]["username"], "username"),
-            Step("fill", "Type the password into 'Password'",
-                 request["credentials"]["password"], "password"),
-            Step("click", "Click 'Sign in'"), Step("complete", "Signed in")]
+    return [
+        Step(
+            "fill",
+            "Type the username into 'Username'",
+            request["parameters"]["username"],
+            "username",
+        ),
+        Step(
+            "fill",
+            "Type the password into 'Password'",
+            request["credentials"]["password"],
+            "password",
+        ),
+        Step("click", "Click 'Sign in'"),
+        Step("complete", "Signed in"),
+    ]
 
 
 def _open_order(request: BlockRequest, memory: Mapping[str, Any]) -> list[Step]:
-    return [Step("fill", "Type the order number into 'Order number'", request["loop_value"]),
-            Step("press", "Press Enter to open the order", "Enter"),
-            Step("complete", "Order open")]
+    return [
+        Step("fill", "Type the order number into 'Order number'", request["loop_value"]),
+        Step("press", "Press Enter to open the order", "Enter"),
+        Step("complete", "Order open"),
+    ]
 
 
 def _read_order(request: BlockRequest, memory: Mapping[str, Any]) -> list[Step]:
@@ -43,19 +56,33 @@ def _read_order(request: BlockRequest, memory: Mapping[str, Any]) -> list[Step]:
 
 
 def _request_refund(request: BlockRequest, memory: Mapping[str, Any]) -> list[Step]:
-    return [Step("select_option", "Choose the reason in 'Reason'",
-                 request["parameters"]["refund_reason"], "refund_reason"),
-            Step("click", "Click 'Request refund'"), Step("complete", "Refund requested")]
+    return [
+        Step(
+            "select_option",
+            "Choose the reason in 'Reason'",
+            request["parameters"]["refund_reason"],
+            "refund_reason",
+        ),
+        Step("click", "Click 'Request refund'"),
+        Step("complete", "Refund requested"),
+    ]
 
 
 def _contact_support(request: BlockRequest, memory: Mapping[str, Any]) -> list[Step]:
-    return [Step("fill", "Describe the problem in 'Message'", portal.SUPPORT_TEXT),
-            Step("click", "Click 'Send'"), Step("complete", "Ticket sent")]
+    return [
+        Step("fill", "Describe the problem in 'Message'", portal.SUPPORT_TEXT),
+        Step("click", "Click 'Send'"),
+        Step("complete", "Ticket sent"),
+    ]
 
 
-PLANS: dict[str, Plan] = {"sign_in": _sign_in, "open_order": _open_order,
-                          "read_order": _read_order, "request_refund": _request_refund,
-                          "contact_support": _contact_support}
+PLANS: dict[str, Plan] = {
+    "sign_in": _sign_in,
+    "open_order": _open_order,
+    "read_order": _read_order,
+    "request_refund": _request_refund,
+    "contact_support": _contact_support,
+}
 
 
 def standin() -> StandInAgent:
@@ -74,45 +101,93 @@ class Run:
     @property
     def fallbacks(self) -> list[tuple[str, int | None, str]]:
         """The blocks whose cached code needed the agent (fallback element or block)."""
-        return [(e["label"], e["loop_index"], e["fallback"]) for e in self.events
-                if e["type"] == "block_completed"
-                and e.get("fallback", "none") in ("element", "block")]
+        return [
+            (e["label"], e["loop_index"], e["fallback"])
+            for e in self.events
+            if e["type"] == "block_completed" and e.get("fallback", "none") in ("element", "block")
+        ]
 
     @property
     def relocated(self) -> list[tuple[str, int | None]]:
         """The blocks that ran from code without the agent while their elements had moved
         (fallback relocated: the run's events still repair them)."""
-        return [(e["label"], e["loop_index"]) for e in self.events
-                if e["type"] == "block_completed" and e.get("fallback") == "relocated"]
+        return [
+            (e["label"], e["loop_index"])
+            for e in self.events
+            if e["type"] == "block_completed" and e.get("fallback") == "relocated"
+        ]
 
 
-async def agent_run(chromium: str, base_url: str, inputs: Inputs, run_id: str, *,
-                    wpid: str = portal.WPID, workflow_version: int = 1) -> Run:
+async def agent_run(
+    chromium: str,
+    base_url: str,
+    inputs: Inputs,
+    run_id: str,
+    *,
+    wpid: str = portal.WPID,
+    workflow_version: int = 1,
+) -> Run:
     """The agent runs the whole workflow (nothing cached): the recording that is learned."""
     definition = Definition.model_validate(portal.definition(base_url))
     agent = standin()
     async with open_page(chromium) as page:
-        result = await run_with_agent(page, definition, inputs.parameters(),
-                                      inputs.credentials(), agent, extractor=read_status_total)
+        result = await run_with_agent(
+            page,
+            definition,
+            inputs.parameters(),
+            inputs.credentials(),
+            agent,
+            extractor=read_status_total,
+        )
     result.raise_for_error()
-    info = RunInfo(wpid, workflow_version, None, None, inputs.parameters(),
-                   inputs.credentials(), run_id, run_with="agent")
+    info = RunInfo(
+        wpid,
+        workflow_version,
+        None,
+        None,
+        inputs.parameters(),
+        inputs.credentials(),
+        run_id,
+        run_with="agent",
+    )
     return Run(result, emit_events(result, definition, info), agent, list(agent.calls))
 
 
 async def replay_with_agent(
-    chromium: str, files: Mapping[str, bytes], definition: Definition, inputs: Inputs, *,
-    script_id: int, version: int, run_id: str, wpid: str = portal.WPID,
-    workflow_version: int = 1, relocate: bool = True,
+    chromium: str,
+    files: Mapping[str, bytes],
+    definition: Definition,
+    inputs: Inputs,
+    *,
+    script_id: int,
+    version: int,
+    run_id: str,
+    wpid: str = portal.WPID,
+    workflow_version: int = 1,
+    relocate: bool = True,
 ) -> Run:
     """Run a revision from code with the stand-in agent plugged in, as a platform does."""
     agent = standin()
     result = await replay_revision(
-        files, definition, inputs.parameters(), inputs.credentials(), chromium_path=chromium,
-        agent=agent, selector_timeout_s=SELECTOR_TIMEOUT_S,
-        optional_timeout_s=OPTIONAL_TIMEOUT_S, relocate=relocate,
-        hooks=Hooks(extractor=read_status_total))
+        files,
+        definition,
+        inputs.parameters(),
+        inputs.credentials(),
+        chromium_path=chromium,
+        agent=agent,
+        selector_timeout_s=SELECTOR_TIMEOUT_S,
+        optional_timeout_s=OPTIONAL_TIMEOUT_S,
+        relocate=relocate,
+        hooks=Hooks(extractor=read_status_total),
+    )
     result.raise_for_error()
-    info = RunInfo(wpid, workflow_version, script_id, version, inputs.parameters(),
-                   inputs.credentials(), run_id)
+    info = RunInfo(
+        wpid,
+        workflow_version,
+        script_id,
+        version,
+        inputs.parameters(),
+        inputs.credentials(),
+        run_id,
+    )
     return Run(result, emit_events(result, definition, info), agent, list(agent.calls))

@@ -39,12 +39,15 @@ import pyotp
 
 StartResponse = Callable[..., Any]
 BANNER_PAGES = frozenset({"/login", "/support"})
-REFUND_REASONS = {"damaged": "Arrived damaged", "late": "Arrived late",
-                  "wrong_item": "Wrong item"}
+REFUND_REASONS = {"damaged": "Arrived damaged", "late": "Arrived late", "wrong_item": "Wrong item"}
 VARIANTS = ("v1", "v2", "v3")
 # Button texts: v1/v2, and v3's.
-BUTTONS = {"sign_in": ("Sign in", "Continue"), "open": ("Open", "Find"),
-           "refund": ("Request refund", "Submit request"), "send": ("Send", "Send message")}
+BUTTONS = {
+    "sign_in": ("Sign in", "Continue"),
+    "open": ("Open", "Find"),
+    "refund": ("Request refund", "Submit request"),
+    "send": ("Send", "Send message"),
+}
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,21 @@ class Post:
 
 
 ACCOUNTS = {
-    "alice@shop.test": Account("alice-pw-7Qx!", (
-        Order("A-1001", "shipped", "129.90"), Order("A-1002", "delivered", "18.50"),
-        Order("A-1003", "processing", "342.00"),
-    )),
-    "bob@shop.test": Account("bob-pw-Zk2#", (
-        Order("B-2001", "delivered", "75.25"), Order("B-2002", "cancelled", "9.99"),
-    )),
+    "alice@shop.test": Account(
+        "alice-pw-7Qx!",
+        (
+            Order("A-1001", "shipped", "129.90"),
+            Order("A-1002", "delivered", "18.50"),
+            Order("A-1003", "processing", "342.00"),
+        ),
+    ),
+    "bob@shop.test": Account(
+        "bob-pw-Zk2#",
+        (
+            Order("B-2001", "delivered", "75.25"),
+            Order("B-2002", "cancelled", "9.99"),
+        ),
+    ),
 }
 
 
@@ -134,8 +145,11 @@ class Site:
             return handled
         if req.path == "/orders":
             # Shown when the user opens the list, not on the redirect after signing in.
-            welcome = (self.welcome_once and not session.get("welcomed")
-                       and not req.referer.endswith("/login"))
+            welcome = (
+                self.welcome_once
+                and not session.get("welcomed")
+                and not req.referer.endswith("/login")
+            )
             if welcome:
                 session["welcomed"] = "1"
             return ok(page(req, "Your orders", orders_page(account, welcome, req.variant)))
@@ -182,29 +196,43 @@ class Site:
             form = "<div>" * depth + form + "</div>" * depth
         return ok(page(req, "Sign in", form))
 
-
-    def _values_pages(self, req: Request, session: dict[str, str]
-                      ) -> tuple[str, list[tuple[str, str]], str] | None:
+    def _values_pages(
+        self, req: Request, session: dict[str, str]
+    ) -> tuple[str, list[tuple[str, str]], str] | None:
         user = session["user"]
         if req.path == "/process" and req.method == "POST":
             number, note = req.form.get("number", ""), req.form.get("note", "")
             self.processed.append((user, number, note))
             session["confirmation"] = f"PC-{secrets.token_hex(4).upper()}"
-            body = (f"<p id='done'>Processed order {html.escape(number)}.</p>"
-                    f"<p>Confirmation {session['confirmation']}</p>")
+            body = (
+                f"<p id='done'>Processed order {html.escape(number)}.</p>"
+                f"<p>Confirmation {session['confirmation']}</p>"
+            )
             return ok(page(req, "Processed", body))
         if req.path == "/process":
-            return ok(page(req, "Process an order", """<form method="post" action="/process">
+            return ok(
+                page(
+                    req,
+                    "Process an order",
+                    """<form method="post" action="/process">
  <label>Order <input name="number"></label> <label>Note <input name="note"></label>
- <button id="process" type="submit">Process</button></form>"""))
+ <button id="process" type="submit">Process</button></form>""",
+                )
+            )
         if req.path == "/confirm" and req.method == "POST":
             code = req.form.get("code", "")
             self.confirmations.append((user, code, code == session.get("confirmation")))
             return ok(page(req, "Confirmed", "<p>Thank you.</p>"))
         if req.path == "/confirm":
-            return ok(page(req, "Confirm", """<form method="post" action="/confirm">
+            return ok(
+                page(
+                    req,
+                    "Confirm",
+                    """<form method="post" action="/confirm">
  <label>Code <input name="code"></label> <button id="confirm" type="submit">Confirm</button>
- </form>"""))
+ </form>""",
+                )
+            )
         if req.path == "/security" and req.method == "POST":
             secret = self.totp_secrets.get(user)
             code = req.form.get("code", "")
@@ -212,9 +240,15 @@ class Site:
             self.one_time_codes.append((user, accepted))
             return ok(page(req, "Verified" if accepted else "Wrong code", ""))
         if req.path == "/security":
-            return ok(page(req, "Two-factor check", """<form method="post" action="/security">
+            return ok(
+                page(
+                    req,
+                    "Two-factor check",
+                    """<form method="post" action="/security">
  <label>Code <input name="code" autocomplete="one-time-code"></label>
- <button id="verify" type="submit">Verify</button></form>"""))
+ <button id="verify" type="submit">Verify</button></form>""",
+                )
+            )
         return None
 
 
@@ -265,8 +299,10 @@ def page(req: Request, title: str, body: str) -> str:
     content = f"<h1>{html.escape(title)}</h1>{body}"
     if req.variant != "v1":  # the redesign: a banner on top, the content in a wrapper
         content = f"{ANNOUNCEMENT}<div class='wrapper'><main>{content}</main></div>"
-    return (f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>"
-            f"{content}{banner}</body></html>")
+    return (
+        f"<!doctype html><html><head><title>{html.escape(title)}</title></head><body>"
+        f"{content}{banner}</body></html>"
+    )
 
 
 def button(key: str, variant: str, attributes: str = 'type="submit"') -> str:
@@ -297,7 +333,9 @@ WELCOME = """<div id="welcome" role="dialog" aria-label="Welcome">
 def orders_page(account: Account, welcome: bool = False, variant: str = "v1") -> str:
     rows = "".join(
         f"<tr><td><a href='/orders/{quote(o.number)}'>{html.escape(o.number)}</a></td>"
-        f"<td>{html.escape(o.status)}</td></tr>" for o in account.orders)
+        f"<td>{html.escape(o.status)}</td></tr>"
+        for o in account.orders
+    )
     hidden = ' style="display:none"' if welcome else ""
     return f"""{WELCOME if welcome else ""}<form id="search" method="get"
  action="/orders/search"{hidden}>
@@ -307,17 +345,20 @@ def orders_page(account: Account, welcome: bool = False, variant: str = "v1") ->
 
 
 def order_page(order: Order) -> str:
-    return (f"<dl><dt>Status</dt><dd id='status'>{html.escape(order.status)}</dd>"
-            f"<dt>Total</dt><dd id='total'>EUR {html.escape(order.total)}</dd></dl>"
-            "<p><a href='/orders'>Back to orders</a></p>")
+    return (
+        f"<dl><dt>Status</dt><dd id='status'>{html.escape(order.status)}</dd>"
+        f"<dt>Total</dt><dd id='total'>EUR {html.escape(order.total)}</dd></dl>"
+        "<p><a href='/orders'>Back to orders</a></p>"
+    )
 
 
 DECOY = '<button type="submit" formaction="/refunds/draft">Save as draft</button>'
 
 
 def refund_form(order: str, variant: str = "v1", decoy: bool = False) -> str:
-    options = "".join(f"<option value='{k}'>{html.escape(v)}</option>"
-                      for k, v in REFUND_REASONS.items())
+    options = "".join(
+        f"<option value='{k}'>{html.escape(v)}</option>" for k, v in REFUND_REASONS.items()
+    )
     return f"""<form method="post" action="/refunds">
  <p>Order <strong>{html.escape(order)}</strong></p>
  <input type="hidden" name="order" value="{html.escape(order)}">
@@ -345,8 +386,9 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 @contextmanager
 def serve(site: Site) -> Iterator[str]:
     """Serve `site` on a free loopback port; yields its base url."""
-    server = make_server("127.0.0.1", 0, site, server_class=_ThreadingServer,
-                         handler_class=_QuietHandler)
+    server = make_server(
+        "127.0.0.1", 0, site, server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
     thread = threading.Thread(target=server.serve_forever, name="test-site", daemon=True)
     thread.start()
     try:

@@ -15,8 +15,10 @@ if TYPE_CHECKING:  # Playwright is the optional `browser` extra
 
 WPID = "wpid_browser_portal"
 EXTRACTION_GOAL = "Extract the order status and total"
-SCHEMA = {"type": "object", "properties": {"status": {"type": "string"},
-                                           "total": {"type": "number"}}}
+SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "total": {"type": "number"}},
+}
 SUPPORT_TEXT = "My order has not arrived yet."
 
 
@@ -31,8 +33,12 @@ class Inputs:
     refund_reason: str = "damaged"
 
     def parameters(self) -> dict[str, Any]:
-        return {"username": self.username, "order_numbers": list(self.order_numbers),
-                "action": self.action, "refund_reason": self.refund_reason}
+        return {
+            "username": self.username,
+            "order_numbers": list(self.order_numbers),
+            "action": self.action,
+            "refund_reason": self.refund_reason,
+        }
 
     def credentials(self) -> dict[str, Any]:
         return {"password": self.password}
@@ -50,25 +56,59 @@ def definition(base_url: str) -> dict[str, Any]:
             {"key": "refund_reason", "parameter_type": "workflow"},
         ],
         "blocks": [
-            {"label": "sign_in", "block_type": "login", "url": f"{base_url}/login",
-             "navigation_goal": "Sign in with the given username and password"},
-            {"label": "each_order", "block_type": "for_loop", "loop_over": "order_numbers",
-             "loop_blocks": [
-                 {"label": "open_order", "block_type": "navigation", "url": f"{base_url}/orders",
-                  "navigation_goal": "Open order {{ current_value }}"},
-                 {"label": "read_order", "block_type": "extraction",
-                  "data_extraction_goal": EXTRACTION_GOAL, "data_schema": SCHEMA},
-             ]},
-            {"label": "route", "block_type": "conditional", "branches": [
-                {"condition": "{{ action == 'refund' }}", "blocks": [
-                    {"label": "request_refund", "block_type": "task",
-                     "url": f"{base_url}/refunds/new",
-                     "navigation_goal": "Request a refund for the last order viewed"}]},
-                {"condition": None, "blocks": [
-                    {"label": "contact_support", "block_type": "task",
-                     "url": f"{base_url}/support",
-                     "navigation_goal": "Ask support about the last order viewed"}]},
-            ]},
+            {
+                "label": "sign_in",
+                "block_type": "login",
+                "url": f"{base_url}/login",
+                "navigation_goal": "Sign in with the given username and password",
+            },
+            {
+                "label": "each_order",
+                "block_type": "for_loop",
+                "loop_over": "order_numbers",
+                "loop_blocks": [
+                    {
+                        "label": "open_order",
+                        "block_type": "navigation",
+                        "url": f"{base_url}/orders",
+                        "navigation_goal": "Open order {{ current_value }}",
+                    },
+                    {
+                        "label": "read_order",
+                        "block_type": "extraction",
+                        "data_extraction_goal": EXTRACTION_GOAL,
+                        "data_schema": SCHEMA,
+                    },
+                ],
+            },
+            {
+                "label": "route",
+                "block_type": "conditional",
+                "branches": [
+                    {
+                        "condition": "{{ action == 'refund' }}",
+                        "blocks": [
+                            {
+                                "label": "request_refund",
+                                "block_type": "task",
+                                "url": f"{base_url}/refunds/new",
+                                "navigation_goal": "Request a refund for the last order viewed",
+                            }
+                        ],
+                    },
+                    {
+                        "condition": None,
+                        "blocks": [
+                            {
+                                "label": "contact_support",
+                                "block_type": "task",
+                                "url": f"{base_url}/support",
+                                "navigation_goal": "Ask support about the last order viewed",
+                            }
+                        ],
+                    },
+                ],
+            },
             {"label": "settle", "block_type": "wait", "seconds": 1},
         ],
     }

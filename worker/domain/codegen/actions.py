@@ -57,8 +57,11 @@ class ActionScope:
 
 
 def statements(
-    actions: Sequence[ActionRecord], scope: ActionScope, skipped: Counter[str],
-    optional: frozenset[int] = frozenset(), varying: Varying = NOTHING_VARIES,
+    actions: Sequence[ActionRecord],
+    scope: ActionScope,
+    skipped: Counter[str],
+    optional: frozenset[int] = frozenset(),
+    varying: Varying = NOTHING_VARIES,
 ) -> list[ast.stmt]:
     """The statements replaying `actions` in order; what is left out is counted in `skipped`.
     Actions whose index is in `optional` that act on an element get `optional=True`; those
@@ -84,8 +87,18 @@ def statements(
 
 
 # Actions on an element, which a script may skip when the element is absent.
-OPTIONAL_TYPES = frozenset({"click", "input_text", "select_option", "upload_file", "hover",
-                            "keypress", "scroll", "download_file"})
+OPTIONAL_TYPES = frozenset(
+    {
+        "click",
+        "input_text",
+        "select_option",
+        "upload_file",
+        "hover",
+        "keypress",
+        "scroll",
+        "download_file",
+    }
+)
 
 
 def made_optional(statement: ast.stmt) -> ast.stmt:
@@ -102,8 +115,13 @@ def value_of(raw: Any, action: ActionRecord, scope: ActionScope) -> Bound:
     bound by value (the loop's value, a parameter, an earlier output) or a literal."""
     key = action.parameter_key
     if key:
-        method = ("totp" if key in scope.totp_keys
-                  else "credential" if key in scope.credential_keys else "param")
+        method = (
+            "totp"
+            if key in scope.totp_keys
+            else "credential"
+            if key in scope.credential_keys
+            else "param"
+        )
         # The parameter's own value is what the action's intention may mention.
         same = scope.binder.named(key) if scope.binder and method == "param" else ()
         return Bound(ctx_call(method, literal(key)), same)
@@ -114,8 +132,18 @@ def value_of(raw: Any, action: ActionRecord, scope: ActionScope) -> Bound:
 
 
 ONE_TIME_CODE = re.compile(r"[0-9]{6,8}")
-ONE_TIME_WORDS = ("otp", "2fa", "mfa", "one-time", "one time", "verification code",
-                  "security code", "authenticator", "passcode", "code")
+ONE_TIME_WORDS = (
+    "otp",
+    "2fa",
+    "mfa",
+    "one-time",
+    "one time",
+    "verification code",
+    "security code",
+    "authenticator",
+    "passcode",
+    "code",
+)
 
 
 def one_time_code_key(raw: Any, action: ActionRecord, scope: ActionScope) -> str | None:
@@ -162,17 +190,24 @@ def _on_ctx(node: ast.expr) -> bool:
     return isinstance(node, ast.Name) and node.id == "ctx"
 
 
-def page_action(method: str, action: ActionRecord, scope: ActionScope, *args: Bound,
-                **keywords: Bound) -> ast.stmt:
+def page_action(
+    method: str, action: ActionRecord, scope: ActionScope, *args: Bound, **keywords: Bound
+) -> ast.stmt:
     """`await page.<method>(*args, **keywords, intention=...)`; the intention follows the
     values the action's arguments were bound to, and nothing else."""
     expect = {} if scope.expect is None else {"expect": scope.expect}
-    used = [src for bound in (*args, *keywords.values(), *expect.values())
-            for src in bound.used]
+    used = [src for bound in (*args, *keywords.values(), *expect.values()) for src in bound.used]
     intention = scope.prose(used).bind(action.intention).expr
     named = {k: v.expr for k, v in keywords.items()}
-    return awaited(call(attr("page", method), *(a.expr for a in args), **named,
-                        intention=intention, **{k: v.expr for k, v in expect.items()}))
+    return awaited(
+        call(
+            attr("page", method),
+            *(a.expr for a in args),
+            **named,
+            intention=intention,
+            **{k: v.expr for k, v in expect.items()},
+        )
+    )
 
 
 def _selector(action: ActionRecord, scope: ActionScope) -> Bound:
@@ -186,13 +221,13 @@ def _fill(a: ActionRecord, s: ActionScope) -> ast.stmt:
 
 
 def _select(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("select_option", a, s, _selector(a, s),
-                       _entered("select_option", a.option, a, s))
+    return page_action(
+        "select_option", a, s, _selector(a, s), _entered("select_option", a.option, a, s)
+    )
 
 
 def _upload(a: ActionRecord, s: ActionScope) -> ast.stmt:
-    return page_action("upload_file", a, s, _selector(a, s),
-                       _entered("upload_file", a.text, a, s))
+    return page_action("upload_file", a, s, _selector(a, s), _entered("upload_file", a.text, a, s))
 
 
 def _goto(a: ActionRecord, s: ActionScope) -> ast.stmt:

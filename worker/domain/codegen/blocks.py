@@ -57,10 +57,19 @@ class Generation:
         (`mentioned`: the definition block whose templates count as mentions)."""
         in_loop = loop_value is not NO_LOOP and loop_value is not None
         names = mentions([mentioned, self.blocks.get(run.label)])
-        binder = self.values.binder(loop_value, in_loop, names,
-                                    self.outputs.get(run.workflow_run_block_id, {}))
-        return ActionScope(self.credential_keys, run.task, loop_value, binder, run.label,
-                           self.totp_keys, self.entered, names)
+        binder = self.values.binder(
+            loop_value, in_loop, names, self.outputs.get(run.workflow_run_block_id, {})
+        )
+        return ActionScope(
+            self.credential_keys,
+            run.task,
+            loop_value,
+            binder,
+            run.label,
+            self.totp_keys,
+            self.entered,
+            names,
+        )
 
 
 @dataclass(frozen=True)
@@ -82,10 +91,15 @@ def generate_block(block: Block, runs: Sequence[BlockRun], gen: Generation) -> B
 def richest(runs: Sequence[BlockRun]) -> BlockRun:
     """Completed beats other statuses, a task beats no task, more actions beat fewer;
     the first recorded wins a tie."""
-    return max(runs, key=lambda r: (
-        r.status == "completed", r.task is not None, len(r.actions),
-        sum(len(d.actions) for d in r.descendants()),
-    ))
+    return max(
+        runs,
+        key=lambda r: (
+            r.status == "completed",
+            r.task is not None,
+            len(r.actions),
+            sum(len(d.actions) for d in r.descendants()),
+        ),
+    )
 
 
 def _loop_value(run: BlockRun, inherited: Any) -> Any:
@@ -97,22 +111,32 @@ def start_page(url: str) -> ast.stmt:
     target: ast.expr = literal(url)
     if "{{" in url or "{%" in url:
         target = ctx_call("render", target)
-    goto = call(ast.Attribute(name("page"), "goto", ast.Load()), target,
-                intention=literal(START_PAGE_INTENTION))
+    goto = call(
+        ast.Attribute(name("page"), "goto", ast.Load()),
+        target,
+        intention=literal(START_PAGE_INTENTION),
+    )
     return awaited(goto)
 
 
 def task_body(
-    run: BlockRun, start_url: str | None, scope: ActionScope, gen: Generation,
-    recorded_url: bool = False, others: Sequence[BlockRun] = (),
+    run: BlockRun,
+    start_url: str | None,
+    scope: ActionScope,
+    gen: Generation,
+    recorded_url: bool = False,
+    others: Sequence[BlockRun] = (),
 ) -> list[ast.stmt]:
     """The start page (a definition url, rendered when a template; a recorded url, bound by
     value and never rendered), then the actions; `others` (a loop child's other iterations)
     tell which actions are optional."""
     body: list[ast.stmt] = []
     if start_url and recorded_url:
-        goto = call(attr("page", "goto"), scope.bind(start_url).expr,
-                    intention=literal(START_PAGE_INTENTION))
+        goto = call(
+            attr("page", "goto"),
+            scope.bind(start_url).expr,
+            intention=literal(START_PAGE_INTENTION),
+        )
         body.append(awaited(goto))
     elif start_url:
         body.append(start_page(start_url))
@@ -142,7 +166,11 @@ def task_v2(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCod
 
 
 def _children(
-    owner: Block, key: str, run: BlockRun, gen: Generation, loop_value: Any,
+    owner: Block,
+    key: str,
+    run: BlockRun,
+    gen: Generation,
+    loop_value: Any,
     helpers: list[ast.AsyncFunctionDef],
 ) -> list[ast.stmt]:
     """Calls of helpers generated for a task_v2 run's children (which the definition lacks),
@@ -196,7 +224,10 @@ def loop(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockCode:
     if block.block_type == "for_loop" and isinstance(over, str) and over:
         values = ctx_call("credential" if over in gen.credential_keys else "param", literal(over))
     statement = ast.AsyncFor(
-        ast.Name("value", ast.Store()), ctx_call("loop", literal(block.label), values), body, [],
+        ast.Name("value", ast.Store()),
+        ctx_call("loop", literal(block.label), values),
+        body,
+        [],
         lineno=LINENO,
     )
     return BlockCode(tuple(functions), statement, richest(runs))

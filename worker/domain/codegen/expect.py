@@ -39,8 +39,7 @@ class Varying:
 NOTHING_VARIES = Varying()
 
 
-def expectation(action: ActionRecord, binder: Binder, varying: Varying, index: int
-                ) -> Bound | None:
+def expectation(action: ActionRecord, binder: Binder, varying: Varying, index: int) -> Bound | None:
     """`(tag, text)` for the action at `index`, its text bound by the block's binder, or
     None when nothing is expected of it."""
     element = action.element
@@ -70,8 +69,9 @@ def varying(run: BlockRun, others: Sequence[BlockRun] = ()) -> Varying:
     """Which of `run`'s elements differ in another completed iteration of the same loop
     child: the same action (type and selector, the iteration's value as a placeholder) on
     an element of another tag or another text."""
-    completed = [o for o in others if o is not run and o.status == "completed"
-                 and o.loop_index is not None]
+    completed = [
+        o for o in others if o is not run and o.status == "completed" and o.loop_index is not None
+    ]
     if run.loop_index is None or not completed:
         return Varying()
     seen: dict[tuple[str, str | None], set[tuple[str, str]]] = {}
@@ -79,7 +79,8 @@ def varying(run: BlockRun, others: Sequence[BlockRun] = ()) -> Varying:
         for a in other.actions:
             if a.element is not None and a.status not in ("failed", "skipped"):
                 seen.setdefault(iteration_key(a, other.loop_value), set()).add(
-                    (a.element.tag.lower(), normalized(a.element.text)))
+                    (a.element.tag.lower(), normalized(a.element.text))
+                )
     texts, tags = set(), set()
     for i, a in enumerate(run.actions):
         if a.element is None:

@@ -40,7 +40,8 @@ def _conditional(block: Block, resolve: Resolve) -> list[ast.stmt]:
     runs nothing rather than the last branch.
     """
     ask = ast.Assign(
-        [ast.Name("branch", ast.Store())], ast.Await(ctx_call("branch", literal(block.label))),
+        [ast.Name("branch", ast.Store())],
+        ast.Await(ctx_call("branch", literal(block.label))),
         lineno=LINENO,
     )
     chain: list[ast.stmt] = []

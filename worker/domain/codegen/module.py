@@ -75,9 +75,11 @@ def _generate_script(
         raise ValueError(f"not cacheable blocks of this definition: {unknown}")
     secret = definition.credential_keys()  # totp keys included
     gen = Generation(
-        secret, loose=_by_label(run.blocks),
+        secret,
+        loose=_by_label(run.blocks),
         values=RunValues(run.parameters, secret - definition.totp_keys(), secret),
-        totp_keys=definition.totp_keys(), blocks={b.label: b for b in definition.all_blocks()},
+        totp_keys=definition.totp_keys(),
+        blocks={b.label: b for b in definition.all_blocks()},
         outputs=run.outputs_before(),
     )
     hashes = definition.block_hashes()
@@ -100,12 +102,20 @@ def _generate_script(
     files = dict(sorted(files.items()))
     validate_pieces(pieces, {c.row.path: c for c in cached.values() if c.row.path})
     start = GeneratedBlock(
-        START_BLOCK, START_BLOCK_TYPE, None, sha256_hex(workflow_text.encode("utf-8")), None,
-        run.workflow_run_id, None, input_fields([workflow]), None, False, (),
+        START_BLOCK,
+        START_BLOCK_TYPE,
+        None,
+        sha256_hex(workflow_text.encode("utf-8")),
+        None,
+        run.workflow_run_id,
+        None,
+        input_fields([workflow]),
+        None,
+        False,
+        (),
     )
     blocks = {START_BLOCK: start, **{label: c.row for label, c in cached.items()}}
-    return GeneratedScript(files, blocks, dict(sorted(gen.skipped.items())),
-                           content_sha256(files))
+    return GeneratedScript(files, blocks, dict(sorted(gen.skipped.items())), content_sha256(files))
 
 
 def block_path(label: str) -> str:
@@ -136,12 +146,17 @@ def _fresh(block: Block, run: RunRecord, gen: Generation) -> _Cached:
     code = generate_block(block, run.runs_of(block.label), gen)
     text, body = block_file(code.functions)
     row = GeneratedBlock(
-        label=block.label, block_type=block.block_type,
-        run_signature=source(code.statement), code_sha256=sha256_hex(text.encode("utf-8")),
-        definition_sha256=block.sha256(), source_workflow_run_id=run.workflow_run_id,
+        label=block.label,
+        block_type=block.block_type,
+        run_signature=source(code.statement),
+        code_sha256=sha256_hex(text.encode("utf-8")),
+        definition_sha256=block.sha256(),
+        source_workflow_run_id=run.workflow_run_id,
         source_workflow_run_block_id=code.source.workflow_run_block_id,
         input_fields=input_fields([*code.functions, code.statement]),
-        path=block_path(block.label), carried=False, inputs=tuple(gen.entered[first:]),
+        path=block_path(block.label),
+        carried=False,
+        inputs=tuple(gen.entered[first:]),
     )
     return _Cached(code.statement, text, body, row)
 
@@ -160,11 +175,16 @@ def _carry(label: str, carried: CarriedBlock, hashes: Mapping[str, str]) -> _Cac
     if len(statements) != 1:
         raise CodegenError(f"carried block {label!r}: run signature is not one statement")
     row = GeneratedBlock(
-        label=label, block_type=entry.block_type, run_signature=entry.run_signature,
-        code_sha256=entry.code_sha256, definition_sha256=entry.definition_sha256,
+        label=label,
+        block_type=entry.block_type,
+        run_signature=entry.run_signature,
+        code_sha256=entry.code_sha256,
+        definition_sha256=entry.definition_sha256,
         source_workflow_run_id=entry.source_workflow_run_id,
         source_workflow_run_block_id=entry.source_workflow_run_block_id,
-        input_fields=tuple(entry.input_fields), path=block_path(label), carried=True,
+        input_fields=tuple(entry.input_fields),
+        path=block_path(label),
+        carried=True,
         inputs=entry.inputs,
     )
     return _Cached(statements[0], carried.code, block_body(carried.code), row)
@@ -175,8 +195,10 @@ def parameters_model(definition: Definition) -> str:
     a plain name."""
     keys = list(dict.fromkeys(p.key for p in definition.parameters))
     total = ast.keyword("total", literal(False))
-    if all(k.isascii() and k.isidentifier() and not keyword.iskeyword(k)
-           and not k.startswith("__") for k in keys):
+    if all(
+        k.isascii() and k.isidentifier() and not keyword.iskeyword(k) and not k.startswith("__")
+        for k in keys
+    ):
         fields: list[ast.stmt] = [
             ast.AnnAssign(ast.Name(k, ast.Store()), name("Any"), None, 1) for k in keys
         ]
@@ -197,11 +219,16 @@ def input_fields(nodes: Iterable[ast.AST]) -> tuple[str, ...]:
     keys: set[str] = set()
     for root in nodes:
         for node in ast.walk(root):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "ctx"
-                    and node.func.attr in ("param", "credential", "totp") and node.args
-                    and isinstance(node.args[0], ast.Constant)
-                    and isinstance(node.args[0].value, str)):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "ctx"
+                and node.func.attr in ("param", "credential", "totp")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 keys.add(node.args[0].value)
     return tuple(sorted(keys))
 
@@ -242,8 +269,13 @@ def validate_pieces(main_pieces: list[str], block_files: Mapping[str, _Cached]) 
                     raise CodegenError(f"main.py defines {node.name!r} twice")
                 seen.add(node.name)
     checked = set(main_pieces)
-    validate({path: c.code.encode("utf-8") for path, c in block_files.items()
-              if c.code != BLOCK_HEADER + "\n\n" + c.body or c.body not in checked})
+    validate(
+        {
+            path: c.code.encode("utf-8")
+            for path, c in block_files.items()
+            if c.code != BLOCK_HEADER + "\n\n" + c.body or c.body not in checked
+        }
+    )
 
 
 def _by_label(runs: Iterable[BlockRun]) -> dict[str, list[BlockRun]]:

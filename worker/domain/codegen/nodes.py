@@ -16,12 +16,25 @@ from functools import lru_cache
 from typing import Any
 
 # Names a generated module binds itself; a block function must never shadow them.
-MODULE_NAMES = frozenset({
-    "page", "ctx", "block", "branch", "value", "run_workflow", "Parameters", "Page",
-    "RunContext", "TypedDict", "Any",
-})
+MODULE_NAMES = frozenset(
+    {
+        "page",
+        "ctx",
+        "block",
+        "branch",
+        "value",
+        "run_workflow",
+        "Parameters",
+        "Page",
+        "RunContext",
+        "TypedDict",
+        "Any",
+    }
+)
 RESERVED = (
-    frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
+    frozenset(keyword.kwlist)
+    | frozenset(keyword.softkwlist)
+    | frozenset(dir(builtins))
     | MODULE_NAMES
 )
 MAX_STEM_CHARS = 48
@@ -95,22 +108,33 @@ def call_block(function_name: str) -> ast.stmt:
 
 
 def block_function(
-    function_name: str, body: list[ast.stmt], label: str | None, *,
+    function_name: str,
+    body: list[ast.stmt],
+    label: str | None,
+    *,
     child_type: str | None = None,
 ) -> ast.AsyncFunctionDef:
     """`@block(label) async def <name>(page: Page, ctx: RunContext) -> None:`; with
     `child_type`, a task_v2 child's helper: `@block(label, block_type=..., child=True)`."""
     args = ast.arguments(
-        posonlyargs=[], args=[ast.arg("page", name("Page")), ast.arg("ctx", name("RunContext"))],
-        kwonlyargs=[], kw_defaults=[], defaults=[],
+        posonlyargs=[],
+        args=[ast.arg("page", name("Page")), ast.arg("ctx", name("RunContext"))],
+        kwonlyargs=[],
+        kw_defaults=[],
+        defaults=[],
     )
     decorators: list[ast.expr] = [] if label is None else [call(name("block"), literal(label))]
     if label is not None and child_type is not None:
-        decorators = [call(name("block"), literal(label), block_type=literal(child_type),
-                           child=literal(True))]
+        decorators = [
+            call(name("block"), literal(label), block_type=literal(child_type), child=literal(True))
+        ]
     return ast.AsyncFunctionDef(
-        name=function_name, args=args, body=body or [ast.Pass()],
-        decorator_list=decorators, returns=ast.Constant(None), lineno=LINENO,
+        name=function_name,
+        args=args,
+        body=body or [ast.Pass()],
+        decorator_list=decorators,
+        returns=ast.Constant(None),
+        lineno=LINENO,
     )
 
 
@@ -121,8 +145,16 @@ _HOLE = "_scriptcache_hole_"
 _BLOCKS = frozenset({"body", "orelse", "finalbody"})
 # Nodes with no bracket to lay out below them (nor inside an f-string: a line break inside
 # its braces is a syntax error in 3.11).
-_LEAVES = (ast.Constant, ast.Name, ast.JoinedStr, ast.expr_context, ast.operator, ast.cmpop,
-           ast.boolop, ast.unaryop)
+_LEAVES = (
+    ast.Constant,
+    ast.Name,
+    ast.JoinedStr,
+    ast.expr_context,
+    ast.operator,
+    ast.cmpop,
+    ast.boolop,
+    ast.unaryop,
+)
 
 
 def source(node: ast.AST) -> str:
@@ -179,8 +211,11 @@ class _Layout:
         for field, value in ast.iter_fields(node):
             if field in _BLOCKS and isinstance(value, list):
                 same_level = isinstance(node, ast.Module) or (  # `elif` is written at `if`'s level
-                    isinstance(node, ast.If) and field == "orelse" and len(value) == 1
-                    and isinstance(value[0], ast.If))
+                    isinstance(node, ast.If)
+                    and field == "orelse"
+                    and len(value) == 1
+                    and isinstance(value[0], ast.If)
+                )
                 new: Any = self.statements(value, depth if same_level else depth + 1)
             elif field == "handlers":  # `except ...:` at the try's level
                 new = self.statements(value, depth)
@@ -202,8 +237,13 @@ class _Layout:
         if isinstance(value, ast.AST):
             return self.expression(value, indent, lead)
         if isinstance(value, list):
-            return _kept(value, [self.expression(item, indent, lead)
-                                 if isinstance(item, ast.AST) else item for item in value])
+            return _kept(
+                value,
+                [
+                    self.expression(item, indent, lead) if isinstance(item, ast.AST) else item
+                    for item in value
+                ],
+            )
         return value
 
     def expression(self, node: ast.AST, indent: int, lead: int = len("await ")) -> ast.AST:
@@ -214,8 +254,11 @@ class _Layout:
             return node
         items = _items(node)
         if items is None:
-            changes = {field: new for field, value in ast.iter_fields(node)
-                       if (new := self.field(value, indent, lead)) is not value}
+            changes = {
+                field: new
+                for field, value in ast.iter_fields(node)
+                if (new := self.field(value, indent, lead)) is not value
+            }
             return _replaced(node, changes)
         text = ast.unparse(node)
         if items and len(text) + len(_INDENT) * indent + lead > MAX_LINE_CHARS:
@@ -235,8 +278,11 @@ def _items(node: ast.AST) -> list[Item] | None:
     if isinstance(node, ast.Call):
         return [*node.args, *node.keywords]
     if isinstance(node, ast.Dict) and None not in node.keys:
-        return [(key, value) for key, value in zip(node.keys, node.values, strict=True)
-                if key is not None]
+        return [
+            (key, value)
+            for key, value in zip(node.keys, node.values, strict=True)
+            if key is not None
+        ]
     if isinstance(node, ast.List):
         return list(node.elts)
     return None

@@ -48,13 +48,15 @@ def preconditions(actions: Sequence[ActionRecord]) -> set[int]:
 
 
 def not_in_every_iteration(run: BlockRun, others: Sequence[BlockRun]) -> set[int]:
-    completed = [o for o in others if o is not run and o.status == "completed"
-                 and o.loop_index is not None]
+    completed = [
+        o for o in others if o is not run and o.status == "completed" and o.loop_index is not None
+    ]
     if not completed:
         return set()
     seen = [{iteration_key(a, o.loop_value) for a in _performed(o.actions)} for o in completed]
     return {
-        i for i, a in enumerate(run.actions)
+        i
+        for i, a in enumerate(run.actions)
         if a.status != "failed" and not all(iteration_key(a, run.loop_value) in s for s in seen)
     }
 

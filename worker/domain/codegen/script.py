@@ -40,11 +40,15 @@ class GeneratedBlock:
     def as_entry(self) -> Entry:
         """The `script_blocks` row as the decision sees it."""
         return Entry(
-            label=self.label, block_type=self.block_type, run_signature=self.run_signature,
-            code_sha256=self.code_sha256, definition_sha256=self.definition_sha256,
+            label=self.label,
+            block_type=self.block_type,
+            run_signature=self.run_signature,
+            code_sha256=self.code_sha256,
+            definition_sha256=self.definition_sha256,
             source_workflow_run_id=self.source_workflow_run_id,
             source_workflow_run_block_id=self.source_workflow_run_block_id,
-            input_fields=self.input_fields, inputs=self.inputs,
+            input_fields=self.input_fields,
+            inputs=self.inputs,
         )
 
 

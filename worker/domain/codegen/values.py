@@ -64,10 +64,14 @@ class Source:
 
     def may_bind(self, whole: bool) -> bool:
         if whole:
-            return len(self.text) >= MIN_CONTAINED_CHARS or self.mentioned or self.group in (
-                CREDENTIAL, LOOP)
-        return (len(self.text) >= MIN_CONTAINED_CHARS
-                or (self.mentioned and self.group in (PARAMETER, OUTPUT)))
+            return (
+                len(self.text) >= MIN_CONTAINED_CHARS
+                or self.mentioned
+                or self.group in (CREDENTIAL, LOOP)
+            )
+        return len(self.text) >= MIN_CONTAINED_CHARS or (
+            self.mentioned and self.group in (PARAMETER, OUTPUT)
+        )
 
 
 @dataclass(frozen=True)
@@ -160,8 +164,7 @@ def _template(parts: Sequence[str | Source]) -> ast.expr:
     """An f-string of literal pieces and references; a concatenation when the f-string
     cannot be written (Python 3.11 allows no backslash or reused quote inside `{}`)."""
     pieces: list[ast.expr] = [
-        literal(p) if isinstance(p, str) else ast.FormattedValue(p.expr, -1, None)
-        for p in parts
+        literal(p) if isinstance(p, str) else ast.FormattedValue(p.expr, -1, None) for p in parts
     ]
     fstring = ast.JoinedStr(pieces)
     try:
@@ -170,8 +173,10 @@ def _template(parts: Sequence[str | Source]) -> ast.expr:
             return fstring
     except (SyntaxError, ValueError):
         pass
-    terms = [literal(p) if isinstance(p, str) else p.expr if p.textual
-             else call(name("str"), p.expr) for p in parts]
+    terms = [
+        literal(p) if isinstance(p, str) else p.expr if p.textual else call(name("str"), p.expr)
+        for p in parts
+    ]
     out = terms[0]
     for term in terms[1:]:
         out = ast.BinOp(out, ast.Add(), term)
@@ -200,8 +205,7 @@ def scalars(value: Any, depth: int = 0) -> Iterator[tuple[tuple[str | int, ...],
             yield (step, *path), scalar
 
 
-def sources_of(value: Any, base: ast.expr, group: int, mentioned: bool, label: str
-               ) -> list[Source]:
+def sources_of(value: Any, base: ast.expr, group: int, mentioned: bool, label: str) -> list[Source]:
     """Sources for every scalar of `value`, read in a replay through `base[...]`."""
     out: list[Source] = []
     seen: set[str] = set()
@@ -271,8 +275,9 @@ class RunValues:
     credential_keys: frozenset[str] = frozenset()
     secret_keys: frozenset[str] = frozenset()  # credential and totp: never a ctx.param
 
-    def binder(self, loop_value: Any, in_loop: bool, mentioned: frozenset[str],
-               outputs: Mapping[str, Any]) -> Binder:
+    def binder(
+        self, loop_value: Any, in_loop: bool, mentioned: frozenset[str], outputs: Mapping[str, Any]
+    ) -> Binder:
         out: list[Source] = []
         for key in sorted(self.parameters):
             value = self.parameters[key]
@@ -284,8 +289,9 @@ class RunValues:
                 ref = ctx_call("param", literal(key))
                 out += sources_of(value, ref, PARAMETER, key in mentioned, key)
         if in_loop and loop_value is not None:
-            out += sources_of(loop_value, attr("ctx", "current_value"), LOOP,
-                              LOOP_NAME in mentioned, LOOP_NAME)
+            out += sources_of(
+                loop_value, attr("ctx", "current_value"), LOOP, LOOP_NAME in mentioned, LOOP_NAME
+            )
         for label in sorted(outputs):
             read = ast.Subscript(attr("ctx", "outputs"), literal(label), ast.Load())
             out += sources_of(outputs[label], read, OUTPUT, label in mentioned, f"{label}.output")

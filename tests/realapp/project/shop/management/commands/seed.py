@@ -27,7 +27,11 @@ ORDERS = [
     ("SO-1008", 3, "delivered", "480.00"),
 ]
 CLERK_PERMISSIONS = [
-    "view_customer", "view_order", "change_order", "view_ticket", "add_ticket",
+    "view_customer",
+    "view_order",
+    "change_order",
+    "view_ticket",
+    "add_ticket",
 ]
 
 
@@ -37,11 +41,14 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         User.objects.create_superuser(
-            "admin", "admin@desk.test", os.environ["DESKAPP_ADMIN_PASSWORD"])
+            "admin", "admin@desk.test", os.environ["DESKAPP_ADMIN_PASSWORD"]
+        )
         clerk = User.objects.create_user(
-            "clerk", "clerk@desk.test", os.environ["DESKAPP_CLERK_PASSWORD"], is_staff=True)
+            "clerk", "clerk@desk.test", os.environ["DESKAPP_CLERK_PASSWORD"], is_staff=True
+        )
         clerk.user_permissions.set(Permission.objects.filter(codename__in=CLERK_PERMISSIONS))
         customers = [Customer.objects.create(name=n, email=e) for n, e in CUSTOMERS]
         for number, who, status, total in ORDERS:
-            Order.objects.create(number=number, customer=customers[who], status=status,
-                                 total=Decimal(total))
+            Order.objects.create(
+                number=number, customer=customers[who], status=status, total=Decimal(total)
+            )
