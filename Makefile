@@ -34,6 +34,7 @@ test: install services
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 ## bench: the benchmark suite (not part of make test); writes docs/BENCHMARKS.md and the plot
 bench: install
