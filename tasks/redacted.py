@@ -28,8 +28,9 @@ from celery.worker.request import Request
 from config.names import TASK_NAMES
 from worker.domain.events import text_field
 from worker.secrets.credentials import run_secrets
-from worker.secrets.redaction import payload_secrets, redact_raw, summary_repr
+from worker.secrets.redaction import payload_secrets, redact_raw
 from worker.secrets.seals import Seal, Secrets
+from worker.secrets.summary import summary_repr
 
 SEALS_KEY = "scriptcache:seals:{}"
 SEALS_TTL_S = 7 * 24 * 3600

@@ -18,7 +18,8 @@ from sqlalchemy.pool import StaticPool
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
 from worker.adapters.sql.migrate import upgrade
 from worker.adapters.sql.recording import load_run, record_event
-from worker.domain.events import Event, parse_event, parse_line, read_lines
+from worker.domain.events import Event, parse_event, parse_line
+from worker.domain.lines import read_lines
 from worker.domain.run import RunRecord
 
 T0 = datetime(2026, 11, 20, 9, 0, 0, tzinfo=UTC)

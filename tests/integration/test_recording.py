@@ -21,7 +21,8 @@ from worker.adapters.sql import models as m
 from worker.adapters.sql.engine import make_sessionmaker
 from worker.adapters.sql.recording import load_run, record_event
 from worker.domain.errors import RunNotStarted
-from worker.domain.events import INT32_MAX, parse_event, parse_line, read_lines
+from worker.domain.events import INT32_MAX, parse_event, parse_line
+from worker.domain.lines import read_lines
 
 SAMPLE = Path(__file__).resolve().parents[2] / "worker" / "samples" / "order-portal.jsonl"
 SECRET = "not-a-real-secret"

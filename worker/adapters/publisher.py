@@ -15,7 +15,7 @@ from celery import Celery
 from config import redis_transport
 from config.celery import EVENTS_QUEUE, GENERATE_QUEUE
 from config.names import GENERATE_TASK, TASK_NAMES
-from worker.secrets.redaction import summary_repr
+from worker.secrets.summary import summary_repr
 
 
 def producer_app(broker_url: str) -> Celery:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from config.settings import Settings, SettingsError
-from worker.app.bootstrap import Services, build
 from worker.domain.errors import ScriptcacheError
-from worker.domain.events import parse_line, read_lines
+
+if TYPE_CHECKING:
+    from worker.app.bootstrap import Services
 
 
 class Context:
@@ -31,6 +32,8 @@ class Context:
     @property
     def services(self) -> Services:
         if self._services is None:
+            from worker.app.bootstrap import build
+
             self._services = build(self.settings)
         return self._services
 
@@ -70,6 +73,9 @@ def _read_file(source: str) -> bytes:
 
 def read_events(source: str) -> list[Any]:
     """Events of a JSON Lines file (or - for stdin); the error names the line."""
+    from worker.domain.events import parse_line
+    from worker.domain.lines import read_lines
+
     data = read_source(source)
     events = []
     for number, line in enumerate(read_lines(data), start=1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import tempfile
 from pathlib import Path
@@ -9,22 +10,70 @@ from typing import Any
 
 import click
 
-from worker.adapters.sql import scripts as read
-from worker.adapters.sql.engine import make_engine, make_sessionmaker
-from worker.adapters.sql.migrate import upgrade
-from worker.adapters.store import open_store
-from worker.app.generation import generate_now
-from worker.app.intake import record_only
 from worker.cli.base import Context, echo_json, json_object, pass_ctx, read_events
 from worker.domain.errors import PermanentError, ScriptcacheError
 
+# The command starts at once: a subcommand's module, and the libraries it needs (SQLAlchemy,
+# Celery, boto3, Playwright), are imported when that subcommand runs, not for `--help`.
+LAZY_COMMANDS = {
+    # name: (module:attribute, the first paragraph of its help, which `--help` lists; a test
+    # holds the two together). worker.cli.revisions adds pin ... audit to worker.cli.script's
+    # `script` group, so `script` is taken from there.
+    "script": (
+        "worker.cli.revisions:script",
+        "Inspect and steer cached scripts: history, files, diffs, exports; pin, promote,"
+        " rollback, purge, audit.",
+    ),
+    "publish": (
+        "worker.cli.publish:publish",
+        "Send a JSON Lines file of events (or - for stdin) to the broker.",
+    ),
+    "dlq": ("worker.cli.ops:dlq", "The dead-letter queue: list, show, replay and purge entries."),
+    "replay": (
+        "worker.cli.replay:replay_command",
+        "Replay the live (or given) revision of a workflow's script in headless Chromium.",
+    ),
+    "demo": (
+        "worker.demo.sample:demo",
+        "Publish the sample order-portal runs (refund branch, support branch, a loop) and print"
+        " the resulting revisions and run plans; then run the closed loop",
+    ),
+}
+
 
 class Group(click.Group):
+    """The command group: errors of ours become one-line usage errors; the subcommands of
+    LAZY_COMMANDS are imported only when asked for."""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ScriptcacheError as exc:
             raise click.ClickException(str(exc)) from None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            module, _, attribute = LAZY_COMMANDS[cmd_name][0].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        limit = formatter.width - 6 - max(map(len, self.list_commands(ctx)))
+        for name in self.list_commands(ctx):
+            if name in LAZY_COMMANDS and name not in self.commands:
+                stand_in = click.Command(
+                    name, help=LAZY_COMMANDS[name][1]
+                )  # click's own shortening
+                rows.append((name, stand_in.get_short_help_str(limit)))
+            elif (command := self.get_command(ctx, name)) is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(cls=Group)
@@ -36,6 +85,8 @@ def main() -> None:
 @pass_ctx
 def migrate(obj: Context) -> None:
     """Create or upgrade the database schema (safe to run again)."""
+    from worker.adapters.sql.migrate import upgrade
+
     upgrade(obj.services.engine)
     click.echo(f"schema up to date on {obj.services.engine.url.render_as_string()}")
 
@@ -55,6 +106,9 @@ def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
     With --generate, one JSON object per run: its result, or `error` naming why the run could
     not be recorded or generated; every run is tried, and the exit status is 1 if any failed.
     """
+    from worker.app.generation import generate_now
+    from worker.app.intake import record_only
+
     events = read_events(source)
     services = obj.services
     runs: dict[str, str | None] = {}  # run id → the first error recording it, in order
@@ -98,6 +152,13 @@ def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
 @click.argument("source")
 def render(source: str) -> None:
     """Print the main.py the events in SOURCE would produce with no prior cache."""
+    from worker.adapters.sql import scripts as read
+    from worker.adapters.sql.engine import make_engine, make_sessionmaker
+    from worker.adapters.sql.migrate import upgrade
+    from worker.adapters.store import open_store
+    from worker.app.generation import generate_now
+    from worker.app.intake import record_only
+
     events = read_events(source)
     with tempfile.TemporaryDirectory(prefix="scriptcache-render-") as tmp:
         engine = make_engine(f"sqlite:///{tmp}/render.db")
@@ -135,24 +196,11 @@ def _wpid(session: Any, result: Any) -> str:
 @pass_ctx
 def plan_command(obj: Context, wpid: str, params: str, version: int | None) -> None:
     """The run plan for a workflow and parameters, as JSON."""
+    from worker.adapters.sql import scripts as read
+
     parameters = json_object(params, "--params")
     with obj.services.sessions() as session:
         echo_json(read.run_plan(session, wpid, parameters, version))
-
-
-from worker.cli import revisions  # noqa: E402,F401  (adds pin ... audit to the `script` group)
-from worker.cli.script import script  # noqa: E402  (registers the `script` group)
-
-main.add_command(script)
-
-from worker.cli.ops import dlq, publish  # noqa: E402
-from worker.cli.replay import replay_command  # noqa: E402
-from worker.demo.sample import demo  # noqa: E402
-
-main.add_command(publish)
-main.add_command(dlq)
-main.add_command(demo)
-main.add_command(replay_command)
 
 
 @main.command("schemas")

@@ -1,46 +1,20 @@
-"""`scriptcache publish`, `dlq ls|show|replay|purge` and `demo`: operating the worker."""
+"""`scriptcache dlq ls|show|replay|purge`: the dead-letter queue."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
-from kombu.utils.url import maybe_sanitize_url
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from worker.adapters.publisher import producer_app, publish_events, task_name_for
+from worker.adapters.publisher import producer_app
 from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
-from worker.cli.base import Context, echo_json, pass_ctx, read_source
-from worker.domain.events import read_lines
-
-
-@click.command()
-@click.argument("source")
-@pass_ctx
-def publish(obj: Context, source: str) -> None:
-    """Send a JSON Lines file of events (or - for stdin) to the broker."""
-    data = read_source(source)
-    events = []
-    for number, line in enumerate(read_lines(data), start=1):
-        try:
-            event = json.loads(line)
-            task_name_for(event)
-        except (json.JSONDecodeError, ValueError) as exc:
-            raise click.ClickException(f"{source}: line {number}: {exc}") from None
-        events.append(event)
-    sent = publish_events(producer_app(obj.settings.broker_url), events)
-    click.echo(f"published {sent} events to {_safe(obj.settings.broker_url)}")
-
-
-def _safe(url: str) -> str:
-    """The broker url without its credentials (a password may itself contain '@')."""
-    return str(maybe_sanitize_url(url, mask="***"))
+from worker.cli.base import Context, echo_json, pass_ctx
 
 
 @click.group()

@@ -18,7 +18,8 @@ from worker.app.generation import generate_now
 from worker.app.intake import record_only
 from worker.cli.base import Context, echo_json, pass_ctx
 from worker.demo.loop import closed_loop, in_process, through_worker
-from worker.domain.events import parse_line, read_lines
+from worker.domain.events import parse_line
+from worker.domain.lines import read_lines
 
 SAMPLE = Path(__file__).parents[1] / "samples" / "order-portal.jsonl"
 

@@ -173,11 +173,6 @@ def parse_line(line: str | bytes) -> Event:
     return parse_event(raw)
 
 
-def read_lines(data: str) -> list[str]:
-    """Split JSON Lines on \\n only: U+2028 and friends may occur inside strings."""
-    return [line for line in data.split("\n") if line.strip()]
-
-
 def _describe(raw: dict[str, Any]) -> str:
     kind = raw.get("type")
     name = kind if isinstance(kind, str) and kind in EVENT_TYPES else "event"

@@ -71,23 +71,6 @@ def _scrub_fields(data: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
     return {k: v if k in _ROUTING else secrets.scrub_tree(v) for k, v in data.items()}
 
 
-def summary(raw: Any) -> Any:
-    """What Celery may show of a message (argsrepr, Flower, its logs): the event's type and
-    identifiers, never its content."""
-    if isinstance(raw, list | tuple):
-        return [summary(item) for item in raw]
-    if not isinstance(raw, dict):
-        return type(raw).__name__
-    return {k: raw[k][:256] for k in SUMMARY_FIELDS if isinstance(raw.get(k), str)}
-
-
-SUMMARY_FIELDS = ("type", "event_id", "workflow_run_id", "workflow_run_block_id")
-
-
-def summary_repr(args: Any) -> str:
-    return repr(summary(list(args) if isinstance(args, list | tuple) else args))
-
-
 def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
     """The sealed form of a payload that may not validate: what a re-sent message (a retry, a
     dead letter, its replay) carries instead of the original.
