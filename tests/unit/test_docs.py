@@ -14,6 +14,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,42 @@ def test_every_path_the_architecture_map_names_exists() -> None:
         return (ROOT / name).exists() or (ROOT / folder / f"{leaf.split('.')[0]}.py").exists()
 
     assert [name for name in sorted(named) if not exists(name)] == []
+
+
+def section(text: str, heading: str) -> str:
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def import_contracts() -> list[dict[str, object]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts: list[dict[str, object]] = config["tool"]["importlinter"]["contracts"]
+    return contracts
+
+
+def test_the_layer_table_is_the_layers_contract() -> None:
+    """docs/ARCHITECTURE.md's table of layers names, row by row from the top, the modules of
+    the layers contract in pyproject.toml (which lint-imports enforces)."""
+    (contract,) = [c for c in import_contracts() if c["type"] == "layers"]
+    layers = contract["layers"]
+    assert isinstance(layers, list)
+    expected = [{m.strip(" ()") for m in re.split(r"[|:]", layer)} for layer in layers]
+    table = section(ARCHITECTURE.read_text(encoding="utf-8"), "The layers")
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ")][2:]
+    documented = [set(re.findall(r"`((?:worker|tasks|config)[\w.]*)`", row[1])) for row in rows]
+    assert documented == expected
+
+
+def test_the_known_layer_violations_are_the_ignored_imports() -> None:
+    """Every import a contract ignores is listed in docs/ARCHITECTURE.md, and nothing else."""
+    ignored = {
+        re.sub(r"\s+", " ", entry)
+        for contract in import_contracts()
+        for entry in contract.get("ignore_imports", [])  # type: ignore[attr-defined]
+    }
+    text = section(ARCHITECTURE.read_text(encoding="utf-8"), "The layers")
+    assert set(re.findall(r"`([\w.]+ -> [\w.]+)`", text)) == ignored
 
 
 def test_the_readme_layout_names_every_module() -> None:
