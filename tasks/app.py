@@ -13,7 +13,7 @@ from config.celery import celery_config
 from config.logging import configure_logging
 from config.settings import Settings
 from worker.adapters.clock import utcnow
-from worker.adapters.sql import deadletter
+from worker.app import deadletter
 from worker.app.bootstrap import Services, build
 
 settings = Settings.from_env()
@@ -60,7 +60,7 @@ def _dead_letter(
     einfo: Any = None,
     **_: Any,
 ) -> None:
-    """A task failed for good: worker/adapters/sql/deadletter.py decides what to keep and keeps it."""
+    """A task failed for good: worker/app/deadletter.py decides what to keep and keeps it."""
     failure = deadletter.Failure(
         task_name=getattr(sender, "name", "unknown"),
         task_id=task_id,

@@ -10,8 +10,8 @@ from typing import Any
 
 from tasks.app import app, log, services, settings
 from worker.adapters.publisher import publish_wake_up
+from worker.app.retry import TRANSIENT_ERRORS
 from worker.domain.errors import ScriptcacheError
-from worker.domain.retry import TRANSIENT_ERRORS
 
 # Database and broker blips retry with backoff and jitter; anything else fails at once.
 RETRY_OPTIONS: dict[str, Any] = {

@@ -43,10 +43,10 @@ from tests.e2e.conftest import TEST_ENV, Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
 from worker.adapters.publisher import producer_app, publish_events
 from worker.adapters.sql import models as m
-from worker.adapters.sql.deadletter import REPLAYABLE
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
 from worker.adapters.sql.migrate import upgrade
 from worker.adapters.store import BlobStore, open_store
+from worker.app.deadletter import REPLAYABLE
 from worker.app.generation import generate_now
 from worker.app.intake import record_only
 from worker.domain.codegen.script import content_sha256

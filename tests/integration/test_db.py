@@ -1,7 +1,7 @@
 """The engine's pool against real PostgreSQL: a connection that sat idle is pinged and
 replaced when dead (a restarted or terminated backend costs no failed task); a connection in
 steady use is not pinged (intake pays no round trip for it), and one that dies while in use
-fails with an error worker/domain/retry.py treats as transient."""
+fails with an error worker/app/retry.py treats as transient."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from worker.adapters.sql.engine import make_engine
-from worker.domain.retry import is_transient
+from worker.app.retry import is_transient
 
 
 def backend_pid(engine: Engine) -> int:

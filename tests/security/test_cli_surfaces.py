@@ -29,8 +29,8 @@ from tests.conftest import ROOT, free_port, wait_for_port
 from tests.e2e.conftest import TEST_ENV
 from tests.factory import RunBuilder, definition, linear_run, task_block
 from worker.adapters.clock import utcnow
-from worker.adapters.sql import deadletter
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
+from worker.app import deadletter
 
 CLI = str(ROOT / ".venv" / "bin" / "scriptcache")
 BIN = str(Path(sys.executable).parent)

@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
 from worker.adapters.clock import utcnow
-from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
 from worker.adapters.store import open_store
+from worker.app import deadletter
 from worker.app.generation import generate_now as generate
 from worker.app.intake import record_and_bump as take_in
 from worker.domain.errors import PermanentError

@@ -16,8 +16,8 @@ from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
 from tests.security.conftest import all_logs, dump_tables
 from worker.adapters.clock import utcnow
-from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
+from worker.app import deadletter
 
 CLI = str(ROOT / ".venv" / "bin" / "scriptcache")
 CANARY = "CANARY-dlq-93aa-s3cr3t"

@@ -14,12 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
 from worker.adapters.clock import utcnow
-from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
 from worker.adapters.store import MemoryStore
+from worker.app import deadletter, retry
 from worker.app.generation import generate_due
 from worker.app.intake import take_in
-from worker.domain import retry
 from worker.domain.errors import GaveUp, PermanentError
 
 SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, max_retries=2)

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from tests.conftest import ROOT
 from tests.e2e.conftest import Stack
 from worker.adapters.clock import utcnow
-from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
+from worker.app import deadletter
 from worker.domain.errors import PermanentError
 from worker.domain.events import parse_line
 

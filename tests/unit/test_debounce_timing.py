@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from worker.domain.retry import backoff_s
+from worker.app.retry import backoff_s
 from worker.domain.window import Timing, after_event, due_time, next_gap, quiet_for
 
 T = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)

@@ -17,8 +17,8 @@ from worker.domain.events import (
     RunStarted,
     parse_event,
     parse_line,
-    read_lines,
 )
+from worker.domain.lines import read_lines
 from worker.secrets.redaction import redact_event, redact_raw
 from worker.secrets.seals import is_sealed
 

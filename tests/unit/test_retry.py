@@ -1,4 +1,4 @@
-"""What a failed generation attempt leads to (worker.domain.retry.after_failure), from a table."""
+"""What a failed generation attempt leads to (worker.app.retry.after_failure), from a table."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from config.settings import Settings
-from worker.domain import retry
+from worker.app import retry
 from worker.domain.errors import LeaseLost, PermanentError, RunNotStarted, TransientError
 
 SETTINGS = Settings(max_retries=3, retry_backoff_max_s=60.0, run_start_wait_s=100.0)

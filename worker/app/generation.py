@@ -4,7 +4,7 @@
 load the run, decide, generate, upload, then ONE transaction publishes the revision and
 compare-and-clears the record, fenced by the lease token. `generate_now` is the same without
 the debounce record, for the CLI (`ingest --generate`, `render`, `demo --local`).
-Failures are decided by `worker.domain.retry.after_failure` (pure) and applied here.
+Failures are decided by `worker.app.retry.after_failure` (pure) and applied here.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from worker.adapters.clock import Clock, utcnow
-from worker.adapters.sql import cache, deadletter, debounce
+from worker.adapters.sql import cache, debounce
 from worker.adapters.sql.lease import Lease
 from worker.adapters.sql.recording import load_run
 from worker.adapters.sql.repair import note_held, repair_budget
 from worker.adapters.store import BlobNotFound, BlobStore
-from worker.domain import retry
+from worker.app import deadletter, retry
 from worker.domain.codegen import CarriedBlock, GeneratedScript, generate_script
 from worker.domain.decision import DEFAULT_REPAIRS_PER_DAY, Decision, decide
 from worker.domain.definition import render_cache_key

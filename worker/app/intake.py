@@ -18,8 +18,7 @@ from worker.adapters.clock import Clock
 from worker.adapters.sql import debounce
 from worker.adapters.sql.block_intake import take_in_block
 from worker.adapters.sql.recording import first_delivery, record_event
-from worker.app import intake_guard
-from worker.domain import retry
+from worker.app import intake_guard, retry
 from worker.domain.errors import PermanentError
 from worker.domain.events import BlockCompleted, Event, RunFinished, parse_event
 from worker.domain.window import Timing

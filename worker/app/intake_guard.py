@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from config.names import TASK_NAMES
 from worker.adapters.clock import utcnow
-from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
+from worker.app import deadletter
 from worker.domain.definition import Definition
 from worker.domain.errors import PermanentError
 from worker.domain.events import BlockCompleted, Event, RunStarted

@@ -12,8 +12,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from worker.adapters.publisher import producer_app
-from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
+from worker.app import deadletter
 from worker.cli.base import Context, echo_json, pass_ctx
 
 

@@ -12,7 +12,7 @@ second) gets SCRIPTCACHE_QUIET_S; an agent whose blocks take 20 s gets minutes, 
 generated at run_finished and at a checkpoint every max wait, not after every block.
 
 The rule is written against `Ops`, a handful of operations with two interpreters: `PY`
-computes values (the generic intake path, every unit test) and `SqlOps` builds SQL expressions
+computes values (the generic intake path, every unit test) and `SqlOps` (worker/adapters/sql/block_intake.py) builds SQL expressions
 over the record's current row (the one-statement PostgreSQL intake, worker/adapters/sql/block_intake.py).
 tests/integration/test_block_intake.py holds the two to each other.
 """
@@ -24,8 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
-
-from sqlalchemy import Float, and_, case, cast, extract, func, literal_column, or_
 
 from config.settings import Settings
 
@@ -121,61 +119,6 @@ class PyOps:
 
     def exp(self, value: Any) -> Any:
         return None if value is None else math.exp(value)
-
-
-class SqlOps:
-    """SQLAlchemy expressions for PostgreSQL (double precision throughout, so that ln and exp
-    are the C library's, as in Python). `let` names an intermediate value; `steps` lists them
-    in order, for a chain of LATERAL sub-selects that computes each once."""
-
-    def __init__(self) -> None:
-        self.steps: list[tuple[str, Any]] = []
-
-    def let(self, name: str, value: Any) -> Any:
-        self.steps.append((name, value))
-        return literal_column(name)
-
-    def if_(self, cond: Any, then: Callable[[], Any], else_: Callable[[], Any]) -> Any:
-        return case((cond, then()), else_=else_())
-
-    def is_null(self, value: Any) -> Any:
-        return value.is_(None)
-
-    def lt(self, a: Any, b: Any) -> Any:
-        return a < b
-
-    def le(self, a: Any, b: Any) -> Any:
-        return a <= b
-
-    def and_(self, a: Any, b: Any) -> Any:
-        return and_(a, b)
-
-    def or_(self, a: Any, b: Any) -> Any:
-        return or_(a, b)
-
-    def mul(self, a: Any, b: float) -> Any:
-        return a * b
-
-    def coalesce(self, a: Any, b: Any) -> Any:
-        return func.coalesce(a, b)
-
-    def least(self, a: Any, b: Any) -> Any:
-        return func.least(a, b)
-
-    def greatest(self, a: Any, b: Any) -> Any:
-        return func.greatest(a, b)
-
-    def add_s(self, at: Any, seconds: Any) -> Any:
-        return at + literal_column("interval '1 second'") * seconds
-
-    def seconds(self, later: Any, earlier: Any) -> Any:
-        return cast(extract("epoch", later - earlier), Float)
-
-    def ln(self, value: Any) -> Any:
-        return func.ln(value)
-
-    def exp(self, value: Any) -> Any:
-        return func.exp(value)
 
 
 PY = PyOps()

@@ -12,7 +12,7 @@ the other events and on SQLite) in a single data-modifying CTE:
   as recording.py does it: the same rows (`recording.block_rows`), the same columns and
   conflict rules (`recording.UPSERT_KEYS`, `updated_columns`), written here as SQL text;
 - the debounce record is bumped by the one window rule (`window.after_event`), rendered as
-  SQL expressions over the record's current row (`window.SqlOps`).
+  SQL expressions over the record's current row (`SqlOps`, below).
 
 Lock order matters: PostgreSQL runs a data-modifying CTE that the main statement does not
 read only after the main statement, so the debounce row would be locked before the run's
@@ -26,12 +26,28 @@ order, loops, credentials) through both paths and compares every row of every ta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import DateTime, TextClause, bindparam, column, literal_column, table, text
+from sqlalchemy import (
+    DateTime,
+    Float,
+    TextClause,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    extract,
+    func,
+    literal_column,
+    or_,
+    table,
+    text,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -89,7 +105,7 @@ def _text(expression: Any) -> str:
 
 
 def _sql(timing: window.Timing) -> str:
-    ops = window.SqlOps()
+    ops = SqlOps()
     bumped = window.after_event(CURRENT.c, literal_column(":now"), timing, immediate=False, ops=ops)
     steps = ", ".join(
         f"{'LATERAL ' if i else ''}(SELECT {_text(expr)} AS {name}) w{i}"
@@ -176,3 +192,58 @@ def take_in_block(
         due_at=due_at,
         started_pending=wakes_up(seq, first_pending_seq, lease_until, now, immediate=False),
     )
+
+
+class SqlOps:
+    """SQLAlchemy expressions for PostgreSQL (double precision throughout, so that ln and exp
+    are the C library's, as in Python). `let` names an intermediate value; `steps` lists them
+    in order, for a chain of LATERAL sub-selects that computes each once."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, Any]] = []
+
+    def let(self, name: str, value: Any) -> Any:
+        self.steps.append((name, value))
+        return literal_column(name)
+
+    def if_(self, cond: Any, then: Callable[[], Any], else_: Callable[[], Any]) -> Any:
+        return case((cond, then()), else_=else_())
+
+    def is_null(self, value: Any) -> Any:
+        return value.is_(None)
+
+    def lt(self, a: Any, b: Any) -> Any:
+        return a < b
+
+    def le(self, a: Any, b: Any) -> Any:
+        return a <= b
+
+    def and_(self, a: Any, b: Any) -> Any:
+        return and_(a, b)
+
+    def or_(self, a: Any, b: Any) -> Any:
+        return or_(a, b)
+
+    def mul(self, a: Any, b: float) -> Any:
+        return a * b
+
+    def coalesce(self, a: Any, b: Any) -> Any:
+        return func.coalesce(a, b)
+
+    def least(self, a: Any, b: Any) -> Any:
+        return func.least(a, b)
+
+    def greatest(self, a: Any, b: Any) -> Any:
+        return func.greatest(a, b)
+
+    def add_s(self, at: Any, seconds: Any) -> Any:
+        return at + literal_column("interval '1 second'") * seconds
+
+    def seconds(self, later: Any, earlier: Any) -> Any:
+        return cast(extract("epoch", later - earlier), Float)
+
+    def ln(self, value: Any) -> Any:
+        return func.ln(value)
+
+    def exp(self, value: Any) -> Any:
+        return func.exp(value)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # A pooled connection idle this long is pinged before use. A busy worker's connections are
 # never idle that long, so intake pays no round trip for the ping; a connection that dies
-# while in use fails its statement, which is transient (worker/domain/retry.py) and retried.
+# while in use fails its statement, which is transient (worker/app/retry.py) and retried.
 PING_AFTER_IDLE_S = 1.0
 
 
