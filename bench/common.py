@@ -30,9 +30,9 @@ if str(ROOT) not in sys.path:  # run as `python bench/x.py`: make tests/ and wor
 
 from sqlalchemy import Engine, create_engine, event, text  # noqa: E402
 
-from tests.conftest import PG_ADMIN_URL, free_port, wait_for_port  # noqa: E402
-from tests.e2e.conftest import TEST_ENV  # noqa: E402
 from tests.factory import RunBuilder, definition, task_block  # noqa: E402
+from tests.support.services import PG_ADMIN_URL, free_port, wait_for_port  # noqa: E402
+from tests.support.stack import TEST_ENV  # noqa: E402
 from worker.adapters.sql.engine import make_engine  # noqa: E402
 from worker.adapters.sql.migrate import upgrade  # noqa: E402
 from worker.adapters.store import BlobStore  # noqa: E402

@@ -6,75 +6,46 @@ cannot be reached: CI must not pass by skipping.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support.cli import DemoRun, run_cli
+from tests.support.services import (
+    PG_ADMIN_URL,
+    admin_engine,
+    db_url,
+    free_port,
+    fresh_database,
+    stop,
+    wait_for_port,
+)
+from tests.support.stack import FAULT_ENV, Stack, running_stack
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
 from worker.adapters.sql.migrate import upgrade
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "worker" / "samples"
-PG_ADMIN_URL = os.environ.get(
-    "SCRIPTCACHE_TEST_PG_URL", "postgresql+psycopg://postgres@localhost:5432/postgres"
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
+from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
 
 # --- PostgreSQL: a template database migrated once, a fresh copy per test -------------------
-
-
-def _admin_engine() -> Engine:
-    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
 
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     name = f"sc_tmpl_{uuid.uuid4().hex[:10]}"
-    admin = _admin_engine()
+    admin = admin_engine()
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # pragma: no cover - the service is missing
         pytest.fail(f"PostgreSQL is required at {PG_ADMIN_URL}: {exc}")
-    engine = make_engine(_db_url(name))
+    engine = make_engine(db_url(name))
     upgrade(engine)
     engine.dispose()
     yield name
@@ -83,30 +54,11 @@ def pg_template() -> Iterator[str]:
     admin.dispose()
 
 
-def _db_url(name: str) -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
 @pytest.fixture
 def pg_url(pg_template: str) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for one test."""
     with fresh_database(pg_template) as url:
         yield url
-
-
-@contextlib.contextmanager
-def fresh_database(pg_template: str) -> Iterator[str]:
-    """A migrated PostgreSQL database copied from the template, dropped on the way out."""
-    name = f"sc_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    try:
-        yield _db_url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture
@@ -173,3 +125,68 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+# --- The worker stack: real celery worker / beat processes (tests/support/stack.py) ----------
+
+
+@pytest.fixture
+def stack(
+    pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str, tmp_path: Path
+) -> Iterator[Stack]:
+    """A stack with the short test timings (TEST_ENV); tests start the processes they need."""
+    with running_stack(pg_url, pg_sessions, redis_server, tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+def fault_stack(
+    pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str, tmp_path: Path
+) -> Iterator[Stack]:
+    """A stack with the fault campaign's timings (FAULT_ENV)."""
+    with running_stack(pg_url, pg_sessions, redis_server, tmp_path, FAULT_ENV) as s:
+        yield s
+
+
+@pytest.fixture
+def sec_stack(stack: Stack) -> Stack:
+    """The security suite's name for the same stack; its tests adjust `stack.env` before
+    starting processes."""
+    return stack
+
+
+# --- Chromium: Debian's, under Playwright ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium executable the browser and real-app tests replay in; a missing one fails
+    them, it never skips them."""
+    path = chromium_path(os.environ)
+    try:
+        check_chromium(path)
+    except ChromiumMissing as exc:
+        pytest.fail(f"browser tests need Chromium: {exc}")
+    return path
+
+
+# --- `scriptcache demo --local`, run once per session as a user runs it ------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_local(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> DemoRun:
+    """`scriptcache migrate` and `scriptcache demo --local` as processes on the embedded
+    defaults, with Chromium: the closed loop on the portal. Its output is checked by the demo
+    test and by the README's documented output; tests that use it share an xdist group, so
+    that it runs once."""
+    folder = tmp_path_factory.mktemp("demo")
+    env = {
+        "SCRIPTCACHE_DATABASE_URL": f"sqlite:///{folder}/demo.db",
+        "SCRIPTCACHE_STORE_URL": f"file://{folder}/blobs",
+        "SCRIPTCACHE_LOG_LEVEL": "ERROR",
+        "SCRIPTCACHE_CHROMIUM_PATH": chromium,
+    }
+    for args in (["migrate"], ["demo", "--local"]):
+        done = run_cli(*args, env=env, process=True, timeout_s=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return DemoRun(folder, done.stdout)

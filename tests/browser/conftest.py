@@ -5,7 +5,6 @@ A missing Chromium or Playwright fails these tests; it never skips them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,20 +18,9 @@ from worker.adapters.sql.engine import make_sessionmaker
 from worker.adapters.store import MemoryStore
 from worker.app.generation import GenerateResult, generate_now
 from worker.app.intake import record_only
-from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
 from worker.demo.portal.site import Site, serve
 from worker.domain.definition import Definition
 from worker.domain.events import parse_event
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = chromium_path(os.environ)
-    try:
-        check_chromium(path)
-    except ChromiumMissing as exc:
-        pytest.fail(f"browser tests need Chromium: {exc}")
-    return path
 
 
 @dataclass

@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from config.names import GENERATE_TASK
 from tests.browser.conftest import Portal
 from tests.browser.test_replay import ALICE
-from tests.conftest import fresh_database
-from tests.e2e.conftest import Stack, running_stack, wait_until
+from tests.support.services import fresh_database
+from tests.support.stack import Stack, running_stack, wait_until
 from worker.adapters.sql import models as m
 from worker.adapters.sql import scripts as read
 from worker.adapters.sql.engine import make_engine, make_sessionmaker

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import ROOT
+from tests.support.cli import DemoRun
+from tests.support.services import ROOT
 from worker.adapters.sql import models as m
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
 from worker.demo.loop import WPID
@@ -69,10 +70,11 @@ def revisions(tmp_path: Path, wpid: str) -> list[tuple[int, bool, str, bool]]:
         engine.dispose()
 
 
+@pytest.mark.xdist_group("demo")
 def test_the_demo_shows_the_closed_loop_and_leaves_the_repaired_revision_live(
-    chromium: str, tmp_path: Path
+    demo_local: DemoRun,
 ) -> None:
-    output = demo(tmp_path, SCRIPTCACHE_CHROMIUM_PATH=chromium)
+    output, tmp_path = demo_local.output, demo_local.folder
 
     assert SAMPLE_REPORT in output
     loop = output[output.index("closed loop:") :]

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import Stack
+from tests.support.stack import Stack
 from worker.adapters.sql import models as m
 from worker.adapters.sql import scripts as read
 from worker.adapters.store import open_store

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from tests.e2e.conftest import Stack, wait_until
 from tests.e2e.test_operations import flower_get, running_flower
 from tests.e2e.test_worker import live_labels, lock_script_row, waiting_on_lock
 from tests.factory import RunBuilder, definition, linear_run, task_block
+from tests.support.stack import Stack, wait_until
 
 
 def steady_run(run_id: str, blocks: int) -> RunBuilder:

@@ -8,8 +8,8 @@ import time
 import redis
 from sqlalchemy import select, text
 
-from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, linear_run, task_block
+from tests.support.stack import Stack, wait_until
 from worker.adapters.sql import models as m
 
 

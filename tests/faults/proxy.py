@@ -20,7 +20,7 @@ import struct
 import threading
 from types import TracebackType
 
-from tests.conftest import free_port
+from tests.support.services import free_port
 
 
 class Proxy:

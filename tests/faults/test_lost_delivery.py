@@ -16,16 +16,15 @@ import pytest
 import redis
 
 from config.celery import EVENTS_QUEUE
-from tests.e2e.conftest import Stack, wait_until
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Tally,
     await_recovery,
     disjoint_workload,
-    local_store,
     oracle,
     seeded,
     trial_count,
 )
+from tests.support.stack import Stack, local_store, wait_until
 
 
 def test_a_message_taken_off_the_queue_but_never_delivered_comes_back(

@@ -10,17 +10,15 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.e2e.conftest import Stack
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Tally,
     await_recovery,
     disjoint_workload,
-    local_store,
     oracle,
     seeded,
     trial_count,
-    wait_ready,
 )
+from tests.support.stack import Stack, local_store, wait_ready
 
 TERMINATE = text(
     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "

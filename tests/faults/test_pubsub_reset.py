@@ -12,17 +12,15 @@ import pytest
 import redis
 from celery import Celery
 
-from tests.e2e.conftest import Stack, wait_until
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Tally,
     await_recovery,
     disjoint_workload,
-    local_store,
     oracle,
     seeded,
     trial_count,
-    wait_ready,
 )
+from tests.support.stack import Stack, local_store, wait_ready, wait_until
 
 
 def pubsub_clients(client: redis.Redis) -> int:

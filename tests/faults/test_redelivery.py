@@ -6,17 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Tally,
     await_recovery,
     disjoint_workload,
-    local_store,
     oracle,
     seeded,
     trial_count,
-    wait_ready,
 )
+from tests.support.stack import Stack, local_store, wait_ready
 
 
 def test_each_event_three_times_in_shuffled_order_gives_the_oracles_scripts(

@@ -19,20 +19,17 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from tests.conftest import free_port, stop, wait_for_port
-from tests.e2e.conftest import Stack, wait_until
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Tally,
     Workload,
     await_recovery,
     disjoint_workload,
-    flush,
-    local_store,
     oracle,
     seeded,
     trial_count,
-    wait_ready,
 )
+from tests.support.services import free_port, stop, wait_for_port
+from tests.support.stack import Stack, flush, local_store, wait_ready, wait_until
 from worker.adapters.sql import models as m
 
 

@@ -20,9 +20,7 @@ import boto3
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import ROOT, free_port, stop, wait_for_port
-from tests.e2e.conftest import Stack, wait_until
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Tally,
     Workload,
     await_recovery,
@@ -30,8 +28,9 @@ from tests.faults.conftest import (
     oracle,
     seeded,
     trial_count,
-    wait_ready,
 )
+from tests.support.services import ROOT, free_port, stop, wait_for_port
+from tests.support.stack import Stack, wait_ready, wait_until
 from worker.adapters.sql import models as m
 from worker.adapters.store import open_store
 

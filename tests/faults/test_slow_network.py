@@ -14,18 +14,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.e2e.conftest import Stack
-from tests.faults.conftest import (
+from tests.faults.harness import (
     Tally,
     await_recovery,
     disjoint_workload,
-    local_store,
     oracle,
     seeded,
     trial_count,
-    wait_ready,
 )
 from tests.faults.proxy import Proxy
+from tests.support.stack import Stack, local_store, wait_ready
 
 
 def through(url: str, port: int) -> str:

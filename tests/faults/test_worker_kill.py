@@ -7,18 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Stack
-from tests.faults.conftest import (
-    FAULT_ENV,
+from tests.faults.harness import (
     Tally,
     await_recovery,
     disjoint_workload,
-    local_store,
     oracle,
     seeded,
     trial_count,
-    wait_ready,
 )
+from tests.support.stack import FAULT_ENV, Stack, local_store, wait_ready
 
 # A killed worker's unacked messages go back to their queue when a worker starts and finds
 # them older than the visibility timeout (kombu restores them at start, then only every

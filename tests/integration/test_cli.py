@@ -1,4 +1,4 @@
-"""The `scriptcache` command run as a subprocess (issue 4): the four reference scenarios end
+"""The `scriptcache` command (issue 4; in-process, tests/support/cli.py): the four reference scenarios end
 to end through `ingest FILE --generate`, the run plan and the `script` commands.
 
 Real PostgreSQL (a fresh migrated database per test) and both blob stores: moto's S3 server
@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +18,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import SAMPLES
 from tests.factory import RunBuilder, branching_run, definition, task_block
+from tests.support.cli import Ran, run_cli
+from tests.support.services import SAMPLES
 from worker.adapters.sql import models as m
 from worker.adapters.store import BlobStore, open_store
 
-SCRIPTCACHE = Path(sys.executable).with_name("scriptcache")
 SAMPLE = SAMPLES / "order-portal.jsonl"
 PORTAL = "wpid_order_portal"
 SECRET = "not-a-real-secret"  # the sample's credential value
@@ -39,15 +37,8 @@ class Cli:
     store: BlobStore
     tmp: Path
 
-    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(SCRIPTCACHE), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    def run(self, *args: str, ok: bool = True) -> Ran:
+        done = run_cli(*args, env=self.env)
         assert (done.returncode == 0) == ok, (args, done.returncode, done.stdout, done.stderr)
         return done
 

@@ -1,24 +1,20 @@
 """`scriptcache script show --inputs [--json]`: what each cached block enters, bound to the
-run or typed as recorded. The command runs as a subprocess on a fresh PostgreSQL database."""
+run or typed as recorded. The command runs in-process (tests/support/cli.py) on a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import SAMPLES
+from tests.support.cli import run_cli
+from tests.support.services import SAMPLES
 
-SCRIPTCACHE = Path(sys.executable).with_name("scriptcache")
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 def run(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(SCRIPTCACHE), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    done = run_cli(*args, env=env)
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done.stdout
 

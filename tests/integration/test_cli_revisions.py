@@ -1,5 +1,5 @@
-"""`scriptcache script pin|unpin|promote|rollback|purge|audit` run as a subprocess on the
-bundled sample (issue 15): JSON output, errors naming the choices, exit codes, the purge
+"""`scriptcache script pin|unpin|promote|rollback|purge|audit` on the bundled sample (issue 15),
+in-process (tests/support/cli.py; the purge prompt's test runs the process): JSON output, errors naming the choices, exit codes, the purge
 prompt (declined, and with no transaction open while it waits).
 
 Real PostgreSQL (a fresh migrated database per test) and a local blob store.
@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import SAMPLES
+from tests.support.cli import Ran, run_cli
+from tests.support.services import SAMPLES
 
 SCRIPTCACHE = Path(sys.executable).with_name("scriptcache")
 PORTAL = "wpid_order_portal"
@@ -32,18 +33,8 @@ class Cli:
     tmp: Path
     blobs: Path
 
-    def run(
-        self, *args: str, ok: bool = True, stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [str(SCRIPTCACHE), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            input=stdin,
-        )
+    def run(self, *args: str, ok: bool = True, stdin: str | None = None) -> Ran:
+        done = run_cli(*args, env=self.env, stdin=stdin)
         assert (done.returncode == 0) == ok, (args, done.returncode, done.stdout, done.stderr)
         return done
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.e2e.conftest import TEST_ENV
+from tests.support.stack import TEST_ENV
 from worker.adapters.sql import models as m
 
 ROOT = Path(__file__).resolve().parents[2]

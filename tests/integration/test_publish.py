@@ -19,8 +19,8 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
-from tests.conftest import free_port
 from tests.factory import RunBuilder, definition, linear_run, task_block
+from tests.support.services import free_port
 from worker.adapters.clock import ManualClock
 from worker.adapters.sql import cache, debounce, scripts
 from worker.adapters.sql import models as m

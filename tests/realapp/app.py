@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import free_port, stop
+from tests.support.services import free_port, stop
 
 PROJECT = Path(__file__).resolve().parent / "project"
 VARIANTS = tuple(sorted(p.name for p in (PROJECT / "variants").iterdir() if p.is_dir()))

@@ -7,7 +7,6 @@ these tests; it never skips them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,17 +17,6 @@ from tests.realapp.app import DeskApp, Users, seeded_database
 from tests.realapp.fidelity import Cache
 from worker.adapters.sql.engine import make_sessionmaker
 from worker.adapters.store import MemoryStore
-from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = chromium_path(os.environ)
-    try:
-        check_chromium(path)
-    except ChromiumMissing as exc:
-        pytest.fail(f"real-app tests need Chromium: {exc}")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -24,10 +24,17 @@ from celery import Celery
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import PG_ADMIN_URL, ROOT, free_port, wait_for_port
-from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
-from tests.security.conftest import all_logs, blobs_dir, dump_tables, live_files, live_labels
+from tests.support.services import PG_ADMIN_URL, ROOT, free_port, wait_for_port
+from tests.support.stack import (
+    Stack,
+    all_logs,
+    blobs_dir,
+    dump_tables,
+    live_files,
+    live_labels,
+    wait_until,
+)
 
 CANARY = "CANARY-e2e-6b1f-s3cr3t-VALUE"
 AUTH = "ops:a-real-flower-pass"

@@ -25,9 +25,9 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import ROOT, free_port, wait_for_port
-from tests.e2e.conftest import TEST_ENV
 from tests.factory import RunBuilder, definition, linear_run, task_block
+from tests.support.services import ROOT, free_port, wait_for_port
+from tests.support.stack import TEST_ENV
 from worker.adapters.clock import utcnow
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
 from worker.app import deadletter

@@ -11,10 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
-from tests.security.conftest import all_logs, dump_tables
+from tests.support.services import ROOT
+from tests.support.stack import Stack, all_logs, dump_tables, wait_until
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import models as m
 from worker.app import deadletter

@@ -18,9 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from config.names import TASK_NAMES
-from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, linear_run, task_block
-from tests.security.conftest import WORKER_DEATH, all_logs, live_labels
+from tests.support.stack import WORKER_DEATH, Stack, all_logs, live_labels, wait_until
 from worker.adapters.publisher import producer_app, publish_events
 from worker.adapters.sql import models as m
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import ast
 
-from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
-from tests.security.conftest import live_files, live_labels
+from tests.support.stack import Stack, live_files, live_labels, wait_until
 
 NASTY = [
     "'; import os; os.system('x'); '",

@@ -10,9 +10,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, linear_run, task_block
-from tests.security.conftest import all_logs, live_labels
+from tests.support.stack import Stack, all_logs, live_labels, wait_until
 from worker.adapters.sql import models as m
 
 MAX_EVENT_BYTES = 200_000

@@ -12,8 +12,8 @@ from pathlib import Path
 import redis
 from sqlalchemy import func, select
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import Stack
+from tests.support.services import ROOT
+from tests.support.stack import Stack
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import models as m
 from worker.app import deadletter

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
-from tests.security.conftest import all_logs, blobs_dir, dump_tables, live_files, live_labels
+from tests.support.stack import (
+    Stack,
+    all_logs,
+    blobs_dir,
+    dump_tables,
+    live_files,
+    live_labels,
+    wait_until,
+)
 from worker.adapters.sql import models as m
 
 CANARY = "CANARY-7f3a9c-s3cr3t-VALUE"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 
-from tests.conftest import ROOT
+from tests.support.services import ROOT
 from worker.domain.codegen.nodes import (
     LINENO,
     attr,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.services import ROOT
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MARKER = re.compile(r"<!-- output of: (scriptcache [^>]*?) -->\n```[a-z]*\n(.*?)```", re.S)
@@ -85,10 +85,14 @@ def test_the_docs_show_command_output() -> None:
     documented_outputs(),
     ids=lambda value: value if " " not in value else None,
 )
+@pytest.mark.xdist_group("demo")
 def test_documented_output_is_what_the_command_prints(
-    doc: str, command: str, block: str, tmp_path: Path
+    doc: str, command: str, block: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    output = run(command, tmp_path)
+    if command == "scriptcache demo --local":  # run once for this and the demo test
+        output = request.getfixturevalue("demo_local").output
+    else:
+        output = run(command, tmp_path)
     assert shows(output, block), (
         f"{doc}: the block after <!-- output of: {command} --> is stale; "
         f"the command prints:\n{output}"

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.support.services import ROOT
 
 SCRIPT = ROOT / "deploy" / "ensure-services.sh"
 

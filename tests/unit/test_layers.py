@@ -14,7 +14,7 @@ from pathlib import Path
 
 from importlinter.cli import EXIT_STATUS_SUCCESS, lint_imports
 
-from tests.conftest import ROOT
+from tests.support.services import ROOT
 
 PACKAGES = ("worker", "tasks", "config")
 

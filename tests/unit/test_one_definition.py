@@ -11,7 +11,7 @@ from pathlib import Path
 from config.celery import EVENTS_QUEUE, GENERATE_QUEUE, celery_config
 from config.names import GENERATE_TASK, SWEEP_TASK, TASK_NAMES
 from config.settings import Settings
-from tests.conftest import ROOT
+from tests.support.services import ROOT
 
 ALL_TASKS = frozenset({*TASK_NAMES.values(), GENERATE_TASK, SWEEP_TASK})
 EVENT_MODELS = frozenset({"RunStarted", "BlockCompleted", "RunFinished"})

@@ -21,6 +21,14 @@ class Context:
 
     def __init__(self) -> None:
         self._services: Services | None = None
+        # Built inside a command's click context: its services are closed with it (a command
+        # run in-process, as the tests do, leaves no open connection behind).
+        click.get_current_context().call_on_close(self.close)
+
+    def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
 
     @property
     def settings(self) -> Settings:

@@ -1,10 +1,12 @@
-"""Real worker processes: `celery worker` and `celery beat` subprocesses against a private
-Redis and a fresh PostgreSQL database, stopped by process id."""
+"""The worker stack: real `celery worker` and `celery beat` processes against a private Redis, a
+fresh PostgreSQL database and a blob directory, started by a test and stopped by process id
+(tests/conftest.py has the `stack` fixtures), and what tests read of such a stack."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import ROOT, stop
+from tests.support.services import ROOT, stop
 from worker.adapters.publisher import producer_app, publish_events
 from worker.adapters.sql import models as m
+from worker.adapters.store import BlobStore, open_store
 
 # Short timings so a test sees debounce, leases and sweeps in seconds. The ladder holds:
 # time limit 8 s < lease 10 s < visibility timeout 60 s.
@@ -38,6 +40,22 @@ TEST_ENV = {
     "SCRIPTCACHE_RETRY_BACKOFF_MAX_S": "2",
     "SCRIPTCACHE_LOG_FORMAT": "json",
 }
+
+
+# The fault campaign's timings, with the visibility timeout short enough that a killed worker's
+# unacked messages come back within a trial. Ladder: time limit 6 s < lease 7 s < visibility 9 s.
+FAULT_ENV = {
+    **TEST_ENV,
+    "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": "5",
+    "SCRIPTCACHE_TASK_TIME_LIMIT_S": "6",
+    "SCRIPTCACHE_LEASE_S": "7",
+    "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "9",
+    "SCRIPTCACHE_RUN_START_WAIT_S": "60",
+    "SCRIPTCACHE_MAX_RETRIES": "8",
+}
+
+# What a worker log says when a pool process died.
+WORKER_DEATH = re.compile(r"WorkerLostError|exited with 'signal|Process '.*' pid:\d+ exited")
 
 
 @dataclass
@@ -97,13 +115,15 @@ class Stack:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
-    def stop_all(self) -> None:
+    def stop_all(self, *, graceful: bool = True) -> None:
+        """Stop every process: a warm shutdown (SIGTERM, then SIGKILL after 15 s), or at once
+        with `graceful=False`, as the fixtures do after a test (nothing is read after that:
+        the database is dropped and Redis flushed before the next test)."""
+        sig = signal.SIGTERM if graceful else signal.SIGKILL
         for proc in self.procs:
             if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
         for proc in self.procs:
             try:
                 proc.wait(timeout=15)
@@ -114,7 +134,13 @@ class Stack:
             log.close()
 
     def publish(self, events: list[dict[str, Any]]) -> None:
-        publish_events(producer_app(self.env["SCRIPTCACHE_BROKER_URL"]), events)
+        # Its producer connections are closed (pytest turns the ResourceWarning of an
+        # unclosed socket into an error).
+        app = producer_app(self.env["SCRIPTCACHE_BROKER_URL"])
+        try:
+            publish_events(app, events)
+        finally:
+            app.close()
 
     def scalar(self, stmt: Any) -> Any:
         with self.sessions() as session:
@@ -164,14 +190,6 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}{detail}")
 
 
-@pytest.fixture
-def stack(
-    pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str, tmp_path: Path
-) -> Iterator[Stack]:
-    with running_stack(pg_url, pg_sessions, redis_server, tmp_path) as s:
-        yield s
-
-
 @contextlib.contextmanager
 def running_stack(
     pg_url: str,
@@ -182,7 +200,7 @@ def running_stack(
 ) -> Iterator[Stack]:
     """A Stack on that database and a flushed Redis, its logs and blobs under `folder`; its
     processes are stopped on the way out. `env` adds to TEST_ENV."""
-    redis.Redis.from_url(redis_url).flushall()
+    flush(redis_url)
     logs = folder / "logs"
     logs.mkdir()
     s = Stack(
@@ -199,6 +217,85 @@ def running_stack(
     try:
         yield s
     finally:
-        s.stop_all()
+        s.stop_all(graceful=False)
         for proc in s.procs:
             stop(proc)
+
+
+def flush(url: str) -> None:
+    with redis.Redis.from_url(url) as client:
+        client.flushall()
+
+
+def log_of(stack: Stack, proc: subprocess.Popen[bytes]) -> Path:
+    index = stack.procs.index(proc)
+    return next(stack.logs.glob(f"*-{index}.log"))
+
+
+def wait_ready(stack: Stack, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    """Until that worker says it is ready (connected to the broker, consuming)."""
+    path = log_of(stack, proc)
+    wait_until(
+        lambda: " ready." in path.read_text(errors="replace"),
+        timeout_s,
+        "the worker to be ready",
+        stack,
+    )
+
+
+def local_store(stack: Stack) -> BlobStore:
+    return open_store(stack.env["SCRIPTCACHE_STORE_URL"])
+
+
+def blobs_dir(stack: Stack) -> Path:
+    return Path(stack.env["SCRIPTCACHE_STORE_URL"].removeprefix("file://"))
+
+
+def all_logs(stack: Stack) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in sorted(stack.logs.glob("*.log")))
+
+
+def dump_tables(stack: Stack) -> str:
+    """Every row of every table of the database, as text."""
+    out = []
+    with stack.sessions() as session:
+        tables = session.scalars(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        ).all()
+        assert {t.name for t in m.Base.metadata.sorted_tables} <= set(tables)
+        for table in tables:
+            rows = session.scalars(text(f'SELECT t::text FROM "{table}" t')).all()
+            out += [f"{table}: {row}" for row in rows]
+    return "\n".join(out)
+
+
+def live_files(stack: Stack, wpid: str) -> dict[str, bytes]:
+    """The files of a workflow's live revision, read back from the blob store by hash."""
+    store = local_store(stack)
+    with stack.sessions() as session:
+        script = session.scalars(
+            select(m.Script).where(m.Script.workflow_permanent_id == wpid)
+        ).one()
+        rows = session.scalars(
+            select(m.ScriptFile).where(
+                m.ScriptFile.script_revision_id == script.current_revision_id
+            )
+        ).all()
+    return {r.path: store.get(r.sha256) for r in rows}
+
+
+def live_labels(stack: Stack, wpid: str) -> set[str]:
+    with stack.sessions() as session:
+        script = session.scalars(
+            select(m.Script).where(m.Script.workflow_permanent_id == wpid)
+        ).one_or_none()
+        if script is None or script.current_revision_id is None:
+            return set()
+        return set(
+            session.scalars(
+                select(m.ScriptBlock.label).where(
+                    m.ScriptBlock.script_revision_id == script.current_revision_id,
+                    m.ScriptBlock.run_signature.is_not(None),
+                )
+            )
+        )

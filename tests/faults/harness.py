@@ -26,22 +26,18 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import subprocess
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.e2e.conftest import TEST_ENV, Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
-from worker.adapters.publisher import producer_app, publish_events
+from tests.support.stack import Stack
 from worker.adapters.sql import models as m
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
 from worker.adapters.sql.migrate import upgrade
@@ -53,17 +49,6 @@ from worker.domain.codegen.script import content_sha256
 from worker.domain.definition import START_BLOCK
 from worker.domain.events import parse_event
 
-# Short timings, with the visibility timeout short enough that a killed worker's unacked
-# messages come back within a trial. Ladder: time limit 6 s < lease 7 s < visibility 9 s.
-FAULT_ENV = {
-    **TEST_ENV,
-    "SCRIPTCACHE_TASK_SOFT_TIME_LIMIT_S": "5",
-    "SCRIPTCACHE_TASK_TIME_LIMIT_S": "6",
-    "SCRIPTCACHE_LEASE_S": "7",
-    "SCRIPTCACHE_VISIBILITY_TIMEOUT_S": "9",
-    "SCRIPTCACHE_RUN_START_WAIT_S": "60",
-    "SCRIPTCACHE_MAX_RETRIES": "8",
-}
 RECOVERY_TIMEOUT_S = 120.0
 
 
@@ -381,59 +366,3 @@ def await_recovery(
         time.sleep(0.5)
     time.sleep(linger_s)
     return verdict(stack.sessions, store, workload, expected)
-
-
-class ClosingStack(Stack):
-    """A Stack whose publish closes its producer connections (pytest turns the
-    ResourceWarning of an unclosed socket into an error)."""
-
-    def publish(self, events: list[dict[str, Any]]) -> None:
-        app = producer_app(self.env["SCRIPTCACHE_BROKER_URL"])
-        try:
-            publish_events(app, events)
-        finally:
-            app.close()
-
-
-def flush(url: str) -> None:
-    with redis.Redis.from_url(url) as client:
-        client.flushall()
-
-
-@pytest.fixture
-def fault_stack(
-    pg_url: str, pg_sessions: sessionmaker[Session], redis_server: str, tmp_path: Path
-) -> Iterator[Stack]:
-    """A Stack (tests/e2e/conftest.py) with FAULT_ENV and the local blob store."""
-    flush(redis_server)
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    env = {
-        **FAULT_ENV,
-        "SCRIPTCACHE_DATABASE_URL": pg_url,
-        "SCRIPTCACHE_BROKER_URL": redis_server,
-        "SCRIPTCACHE_STORE_URL": f"file://{tmp_path / 'blobs'}",
-    }
-    stack = ClosingStack(env=env, sessions=pg_sessions, logs=logs)
-    yield stack
-    stack.stop_all()
-
-
-def local_store(stack: Stack) -> BlobStore:
-    return open_store(stack.env["SCRIPTCACHE_STORE_URL"])
-
-
-def log_of(stack: Stack, proc: subprocess.Popen[bytes]) -> Path:
-    index = stack.procs.index(proc)
-    return next(stack.logs.glob(f"*-{index}.log"))
-
-
-def wait_ready(stack: Stack, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    """Until the worker says it is ready (connected to the broker, consuming)."""
-    path = log_of(stack, proc)
-    wait_until(
-        lambda: " ready." in path.read_text(errors="replace"),
-        timeout_s,
-        "the worker to be ready",
-        stack,
-    )
