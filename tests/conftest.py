@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support import browser as session_browser
 from tests.support.cli import DemoRun, run_cli
 from tests.support.services import (
     PG_ADMIN_URL,
@@ -159,7 +160,7 @@ def sec_stack(stack: Stack) -> Stack:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> str:
+def chromium() -> Iterator[str]:
     """The Chromium executable the browser and real-app tests replay in; a missing one fails
     them, it never skips them."""
     path = chromium_path(os.environ)
@@ -167,7 +168,8 @@ def chromium() -> str:
         check_chromium(path)
     except ChromiumMissing as exc:
         pytest.fail(f"browser tests need Chromium: {exc}")
-    return path
+    yield path
+    session_browser.close()  # the one Chromium run_async started, if a test used it
 
 
 # --- `scriptcache demo --local`, run once per session as a user runs it ------------------------

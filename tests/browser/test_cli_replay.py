@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from click.testing import CliRunner, Result
 from tests.browser import recordings as rec
 from tests.browser.conftest import Portal
 from tests.browser.test_replay import ALICE
+from tests.support.browser import run_async
 from worker.cli.main import main
 from worker.cli.replay import replay_command
 from worker.demo.portal.closed_loop import agent_run
@@ -109,7 +109,7 @@ def test_replay_refuses_to_start_without_the_credentials_the_script_reads(
 def test_replay_with_an_agent_emits_the_run_whose_ingest_repairs_the_script(
     env: dict[str, str], portal: Portal, tmp_path: Path
 ) -> None:
-    learned = asyncio.run(
+    learned = run_async(
         agent_run(env["SCRIPTCACHE_CHROMIUM_PATH"], portal.base_url, ALICE, "wr_learned")
     )
     events = tmp_path / "learned.jsonl"

@@ -4,13 +4,13 @@ and exactly once."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from tests.support.browser import run_async
 from worker.browser.chromium import open_page
 from worker.browser.page import CLICKABLE_NOW_JS, click_once
 
@@ -51,7 +51,7 @@ def test_whether_an_element_can_be_clicked_now_is_read_in_one_evaluate(chromium:
         found["iframe"] = await frame.evaluate(CLICKABLE_NOW_JS)
         return found
 
-    assert asyncio.run(on_page(chromium, check)) == {
+    assert run_async(on_page(chromium, check)) == {
         "#plain": True,
         "#covered": False,
         "#off": False,
@@ -72,7 +72,7 @@ def test_a_clickable_element_is_clicked_once_and_a_covered_one_never(chromium: s
             refused = False
         return await clicks(page), refused
 
-    done, refused = asyncio.run(on_page(chromium, check))
+    done, refused = run_async(on_page(chromium, check))
     assert refused
     assert done == {"plain": 1}  # neither the covered button nor its cover was clicked
 
@@ -93,7 +93,7 @@ def test_an_element_not_clickable_at_once_gets_playwrights_checks(
             return await clicks(page), False
         return await clicks(page), True
 
-    done, clicked = asyncio.run(on_page(chromium, check))
+    done, clicked = run_async(on_page(chromium, check))
     name = element.lstrip("#")
     if name == "off":
         assert (done, clicked) == ({}, False)

@@ -11,7 +11,6 @@ their scripts and repair budgets are apart.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from sqlalchemy import func, select
 from config.names import GENERATE_TASK
 from tests.browser.conftest import Portal
 from tests.browser.test_replay import ALICE
+from tests.support.browser import run_async
 from tests.support.services import fresh_database
 from tests.support.stack import Stack, running_stack, wait_until
 from worker.adapters.sql import models as m
@@ -139,7 +139,7 @@ def published(stack: Stack, run: Run, revisions: int) -> list[dict[str, Any]]:
 def learn(chromium: str, portal: Portal, stack: Stack, wpid: str) -> tuple[list[Any], list[Any]]:
     """The stand-in agent's run of the workflow on v1, published: revision 1. Returns its
     server-side effects."""
-    learned = asyncio.run(agent_run(chromium, portal.base_url, ALICE, f"wr_{wpid}", wpid=wpid))
+    learned = run_async(agent_run(chromium, portal.base_url, ALICE, f"wr_{wpid}", wpid=wpid))
     check_events(learned.events)
     published(stack, learned, 1)
     return effects(portal)
@@ -147,7 +147,7 @@ def learn(chromium: str, portal: Portal, stack: Stack, wpid: str) -> tuple[list[
 
 def replay(chromium: str, stack: Stack, wpid: str, run_id: str) -> Run:
     files, definition, script_id, version = live(stack, wpid)
-    return asyncio.run(
+    return run_async(
         replay_with_agent(
             chromium,
             files,

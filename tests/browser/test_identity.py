@@ -8,13 +8,13 @@ site's form posts."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
+from tests.support.browser import run_async
 from worker.adapters.sql import scripts as read
 from worker.app.generation import GenerateResult, generate_now
 from worker.app.intake import record_only
@@ -74,7 +74,7 @@ def test_the_descriptor_recorders_and_replay_share_reads_each_kind_of_element(
             await page.set_content(ELEMENTS)
             return [await page.locator(css).first.evaluate(DESCRIBE_JS) for css, _ in DESCRIBED]
 
-    assert asyncio.run(describe()) == [expected for _, expected in DESCRIBED]
+    assert run_async(describe()) == [expected for _, expected in DESCRIBED]
 
 
 def posted(portal: Portal) -> list[str]:
@@ -92,7 +92,7 @@ def record(cache: Cache, run: Run) -> GenerateResult:
 def learn(chromium: str, portal: Portal, cache: Cache) -> None:
     """The stand-in agent's run of the portal workflow, learned; the site's log cleared."""
     assert record(
-        cache, asyncio.run(agent_run(chromium, portal.base_url, ALICE, "wr_agent"))
+        cache, run_async(agent_run(chromium, portal.base_url, ALICE, "wr_agent"))
     ).regenerated
     portal.site.clear()
 
@@ -102,7 +102,7 @@ def replay(chromium: str, cache: Cache, run_id: str) -> Run:
     files, definition = cache.live(WPID)
     with cache.sessions() as session:
         revision = read.select_revision(session, read.resolve_script(session, WPID, None), None)
-    return asyncio.run(
+    return run_async(
         replay_with_agent(
             chromium,
             files,
@@ -124,7 +124,7 @@ def test_without_an_agent_the_decoy_is_never_clicked_and_the_refund_button_is_fo
     portal.site.decoy = True
 
     files, definition = cache.live(WPID)
-    result = asyncio.run(
+    result = run_async(
         replay_revision(
             files,
             definition,
@@ -188,7 +188,7 @@ def test_an_optional_action_on_another_element_counts_as_absent(
             )
             return await page.evaluate("window.clicks || 0"), journal.current.actions  # type: ignore[union-attr]
 
-    clicks, actions = asyncio.run(run())
+    clicks, actions = run_async(run())
 
     assert clicks == clicked
     assert [(a["status"], a["source"]) for a in actions] == [(status, "code")]

@@ -6,12 +6,12 @@ what the page's elements saw (clicks, typed values)."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from tests.support.browser import run_async
 from worker.browser.chromium import open_page
 from worker.browser.journal import BlockRecord, Journal
 from worker.browser.page import BrowserPage, ElementMismatch, SelectorNotFound
@@ -83,7 +83,7 @@ def act(
                 await page.evaluate("window.clicks"), record, journal, error, typed, calls
             )
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def test_an_element_moved_into_a_wrapper_is_clicked_where_it_is_now(chromium: str) -> None:
@@ -234,7 +234,7 @@ def test_once_the_site_moved_an_element_a_missing_selector_is_looked_for_at_once
             )
             return await page.evaluate("window.clicks"), journal
 
-    clicks, journal = asyncio.run(run())
+    clicks, journal = run_async(run())
 
     assert clicks == {"one": 1, "two": 1}
     assert [r.xpath for r in journal.relocations] == [

@@ -7,7 +7,6 @@ the Playwright runtime; the site's form posts are compared.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from tests.browser import recordings as rec
 from tests.browser.conftest import Cache, Portal
 from tests.browser.recordings import Inputs
+from tests.support.browser import run_async
 from worker.browser.chromium import open_page
 from worker.browser.context import BrowserRunContext
 from worker.browser.journal import Journal, ReplayResult
@@ -55,7 +55,7 @@ def recorded_effects(
 ) -> tuple[list[Post], list[tuple[str, str]]]:
     """The form posts and order views the recorded run makes on the site; the site is
     cleared afterwards."""
-    asyncio.run(_act_out(chromium, events))
+    run_async(_act_out(chromium, events))
     effects = list(portal.site.posts), list(portal.site.views)
     portal.site.clear()
     return effects
@@ -96,7 +96,7 @@ def replay(
     timeout_s: float = 2.0,
 ) -> ReplayResult:
     files, definition = cache.live(rec.WPID)
-    return asyncio.run(
+    return run_async(
         _replay(
             chromium,
             files,

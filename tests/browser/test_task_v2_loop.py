@@ -8,7 +8,6 @@ repair through a real worker.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,8 +19,8 @@ from sqlalchemy import select
 
 from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
-from tests.e2e import conftest as e2e
-from tests.support.stack import Stack
+from tests.support.browser import run_async
+from tests.support.stack import Stack, wait_until
 from worker.adapters.sql import models as m
 from worker.adapters.sql import scripts as read
 from worker.adapters.store import open_store
@@ -38,8 +37,6 @@ from worker.demo.standin import StandInAgent, Step
 from worker.domain.definition import Definition
 from worker.domain.events import parse_event
 from worker.domain.schemas import schemas
-
-e2e_stack = e2e.stack  # the e2e fixture `stack`: worker processes, PostgreSQL, Redis
 
 WPID = "wpid_browser_task_v2"
 LABEL = "check_order"
@@ -299,7 +296,7 @@ def live(cache: Cache) -> tuple[dict[str, bytes], Definition, tuple[int, int]]:
 
 def replay(chromium: str, cache: Cache, run_id: str, relocate: bool = True) -> Run:
     files, defn, script = live(cache)
-    return asyncio.run(_replay(chromium, files, defn, script, run_id, relocate))
+    return run_async(_replay(chromium, files, defn, script, run_id, relocate))
 
 
 def children(run: Run) -> list[tuple[str, str, str]]:
@@ -320,7 +317,7 @@ def task_v2_code(cache: Cache) -> str:
 def test_an_agent_run_task_v2_is_repaired_from_a_replay_whose_child_fell_back(
     chromium: str, portal: Portal, cache: Cache, relocate: bool
 ) -> None:
-    learned = asyncio.run(_agent_run(chromium, portal.base_url, "wr_v2_agent"))
+    learned = run_async(_agent_run(chromium, portal.base_url, "wr_v2_agent"))
     check_events(learned.events)
     assert children(learned) == [(LABEL, "task", "none")]
     assert record(cache, learned).regenerated
@@ -439,9 +436,8 @@ def test_a_task_v2_whose_child_the_agent_cannot_fix_is_run_whole_and_then_repair
 
 
 def test_a_task_v2_child_that_fell_back_repairs_the_cache_through_the_worker(
-    chromium: str, portal: Portal, e2e_stack: Stack, tmp_path: Path
+    chromium: str, portal: Portal, stack: Stack, tmp_path: Path
 ) -> None:
-    stack = e2e_stack
     stack.start_worker()
     recorded = recorded_children(portal.base_url, "wr_v2_recorded")
     stack.publish(recorded)
@@ -453,17 +449,17 @@ def test_a_task_v2_child_that_fell_back_repairs_the_cache_through_the_worker(
             revision = read.select_revision(session, script, None)
             _, defn = read.workflow_definition(session, WPID, None)
         files = read.read_files(store, revision)
-        return asyncio.run(
+        return run_async(
             _replay(chromium, files, defn, (revision.script_id, revision.version), run_id)
         )
 
-    e2e.wait_until(lambda: stack.revisions(WPID) == 1, 60, "revision 1", stack)
+    wait_until(lambda: stack.revisions(WPID) == 1, 60, "revision 1", stack)
     portal.site.rename_sign_in = True
     broken = replay_live("wr_v2_worker_broken")
     assert broken.calls == [("act", "sign in")]
     reference = effects(portal)
     stack.publish(broken.events)
-    e2e.wait_until(lambda: stack.revisions(WPID) == 2, 60, "revision 2 (the repair)", stack)
+    wait_until(lambda: stack.revisions(WPID) == 2, 60, "revision 2 (the repair)", stack)
     with stack.sessions() as session:
         assert (
             session.scalar(

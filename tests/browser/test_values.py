@@ -10,7 +10,6 @@ back (from `ctx.outputs`), and a one-time code the site accepts (from `ctx.totp`
 
 from __future__ import annotations
 
-import asyncio
 import re
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from playwright.async_api import Page as PlaywrightPage
 
 from tests.browser.conftest import Cache, Portal
 from tests.recordings import runs_from_raw
+from tests.support.browser import run_async
 from worker.browser.chromium import open_page
 from worker.browser.context import BrowserRunContext
 from worker.browser.emit import RunInfo, emit_events
@@ -246,7 +246,7 @@ def test_a_script_learned_as_user_a_replays_as_user_b_with_b_s_orders_and_fresh_
         ):
             assert recorded.encode() not in data, recorded
 
-    result = asyncio.run(_replay(chromium, files, cache, bob))
+    result = run_async(_replay(chromium, files, cache, bob))
 
     result.raise_for_error()
     site = portal.site
@@ -270,7 +270,7 @@ def test_the_replays_own_events_teach_the_same_script_back(
     portal.site.totp_secrets.update(SECRETS)
     cache.record(recorded_run(portal.base_url, Inputs(ALICE, (1, 2))))
     files, definition_ = cache.live(WPID)
-    result = asyncio.run(_replay(chromium, files, cache, bob))
+    result = run_async(_replay(chromium, files, cache, bob))
     result.raise_for_error()
 
     emitted = emit_events(

@@ -23,6 +23,7 @@ from tests.realapp import workflows as wf
 from tests.realapp.agent import DeskAgent, read_form
 from tests.realapp.app import DeskApp, State
 from tests.realapp.workflows import Inputs
+from tests.support.browser import run_async
 from worker.adapters.sql import scripts as read
 from worker.adapters.store import BlobStore
 from worker.app.generation import GenerateResult, generate_now
@@ -145,7 +146,7 @@ async def _record(
 
 def record(chromium: str, desk: DeskApp, run_id: str, inputs: Inputs) -> list[dict[str, Any]]:
     """An agent run of the workflow on the live application (its data changes)."""
-    return asyncio.run(_record(chromium, desk, run_id, inputs))
+    return run_async(_record(chromium, desk, run_id, inputs))
 
 
 def replay(
@@ -155,7 +156,7 @@ def replay(
     script cannot do. Returns the replay and its emitted events."""
     files, definition, info = cache.live()
     started = time.monotonic()
-    result = asyncio.run(
+    result = run_async(
         replay_revision(
             files,
             definition,

@@ -4,7 +4,6 @@ in the event format and taken in by scriptcache."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from tests.realapp.app import DeskApp, Order, Ticket
 from tests.realapp.fidelity import Cache, record
 from tests.realapp.workflows import Inputs
+from tests.support.browser import run_async
 from worker.browser.chromium import open_page
 from worker.domain.events import parse_event
 
@@ -39,11 +39,11 @@ def test_signing_in_through_chromium_opens_a_session_in_the_apps_database(
     assert before.last_login == {"admin": None, "clerk": None}
     assert desk.sessions_of("clerk") == 0
 
-    denied = asyncio.run(_sign_in(chromium, desk.base_url, "clerk", "not-the-password"))
+    denied = run_async(_sign_in(chromium, desk.base_url, "clerk", "not-the-password"))
     assert "Please enter the correct username and password" in denied
     assert desk.state().last_login["clerk"] is None
 
-    welcome = asyncio.run(_sign_in(chromium, desk.base_url, "clerk", desk.users.clerk_password))
+    welcome = run_async(_sign_in(chromium, desk.base_url, "clerk", desk.users.clerk_password))
 
     assert re.search(r"Welcome,\s+clerk", welcome, re.IGNORECASE)
     assert "Site administration" in welcome
@@ -68,21 +68,21 @@ def test_site_changes_are_template_overrides_switched_per_test(
     chromium: str, desk: DeskApp
 ) -> None:
     login = f"{desk.base_url}/admin/login/"
-    assert asyncio.run(_page_texts(chromium, login)) == ("", ["Log in"])
+    assert run_async(_page_texts(chromium, login)) == ("", ["Log in"])
 
     desk.switch("banner")
-    dialog, buttons = asyncio.run(_page_texts(chromium, login))
+    dialog, buttons = run_async(_page_texts(chromium, login))
     assert "We use cookies" in dialog and buttons == ["Log in"]
 
     desk.switch("relabel")
-    assert asyncio.run(_page_texts(chromium, login)) == ("", ["Sign in"])
+    assert run_async(_page_texts(chromium, login)) == ("", ["Sign in"])
 
     desk.switch("banner", "relabel")
-    dialog, buttons = asyncio.run(_page_texts(chromium, login))
+    dialog, buttons = run_async(_page_texts(chromium, login))
     assert "We use cookies" in dialog and buttons == ["Sign in"]
 
     desk.switch()
-    assert asyncio.run(_page_texts(chromium, login)) == ("", ["Log in"])
+    assert run_async(_page_texts(chromium, login)) == ("", ["Log in"])
 
 
 def typed(events: list[dict[str, Any]], label: str) -> list[tuple[str, Any, Any]]:

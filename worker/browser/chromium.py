@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
+from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Page as PlaywrightPage
-from playwright.async_api import async_playwright
 
 from worker.domain.errors import PermanentError
 
@@ -48,6 +49,86 @@ def check_chromium(executable_path: str) -> Path:
     return path
 
 
+class WarmChromium:
+    """One Chromium kept running for many replays, each in a browser context of its own (its
+    own cookies, storage, cache and downloads, closed with the replay). Bound to the event
+    loop it was started on. See `warm_chromium`."""
+
+    def __init__(self, executable_path: str, *, headless: bool = True) -> None:
+        self.executable_path = executable_path
+        self.headless = headless
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+
+    async def start(self) -> WarmChromium:
+        check_chromium(self.executable_path)
+        self._playwright = await async_playwright().start()
+        try:
+            self._browser = await self._playwright.chromium.launch(
+                executable_path=self.executable_path,
+                headless=self.headless,
+                args=list(CHROMIUM_ARGS),
+            )
+        except BaseException:
+            await self._playwright.stop()
+            raise
+        return self
+
+    @property
+    def connected(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    async def close(self) -> None:
+        if self._browser is not None:
+            await self._browser.close()
+        if self._playwright is not None:
+            await self._playwright.stop()
+        self._browser = self._playwright = None
+
+    @asynccontextmanager
+    async def page(
+        self, *, navigation_timeout_s: float = NAVIGATION_TIMEOUT_S
+    ) -> AsyncIterator[PlaywrightPage]:
+        """A fresh page in a fresh browser context, closed on the way out."""
+        if self._browser is None or not self.connected:
+            raise RuntimeError("this Chromium is not running (start() it, or it crashed)")
+        context = await self._browser.new_context(accept_downloads=True)
+        try:
+            context.set_default_navigation_timeout(navigation_timeout_s * 1000)
+            yield await context.new_page()
+        finally:
+            await context.close()
+
+
+# The warm Chromium that `open_page` uses in this context (a task and what it awaits).
+_WARM: ContextVar[WarmChromium | None] = ContextVar("scriptcache_warm_chromium", default=None)
+
+
+@asynccontextmanager
+async def warm_chromium(
+    executable_path: str, *, headless: bool = True
+) -> AsyncIterator[WarmChromium]:
+    """Within this block, every replay (`open_page`) of the same executable runs in a browser
+    context of one Chromium started here, instead of starting a Chromium of its own."""
+    browser = await WarmChromium(executable_path, headless=headless).start()
+    token = _WARM.set(browser)
+    try:
+        yield browser
+    finally:
+        _WARM.reset(token)
+        await browser.close()
+
+
+@asynccontextmanager
+async def using(browser: WarmChromium) -> AsyncIterator[None]:
+    """Within this block, `open_page` uses `browser` (already started, on this loop)."""
+    token = _WARM.set(browser)
+    try:
+        yield
+    finally:
+        _WARM.reset(token)
+
+
 @asynccontextmanager
 async def open_page(
     executable_path: str,
@@ -55,7 +136,14 @@ async def open_page(
     headless: bool = True,
     navigation_timeout_s: float = NAVIGATION_TIMEOUT_S,
 ) -> AsyncIterator[PlaywrightPage]:
-    """A fresh page in a fresh browser context; everything is closed on the way out."""
+    """A fresh page in a fresh browser context; everything is closed on the way out. Inside
+    `warm_chromium` (or `using`) of the same executable and headless mode, the context is
+    opened in that warm Chromium; otherwise a Chromium is started for this page alone."""
+    warm = _WARM.get()
+    if warm is not None and (warm.executable_path, warm.headless) == (executable_path, headless):
+        async with warm.page(navigation_timeout_s=navigation_timeout_s) as page:
+            yield page
+        return
     check_chromium(executable_path)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
