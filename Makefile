@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 export SCRIPTCACHE_DATABASE_URL ?= sqlite:///./var/scriptcache.db
 export SCRIPTCACHE_STORE_URL ?= file://./var/blobs
 
-.PHONY: install services run test lint bench demo clean
+# Test processes for pytest-xdist: the suite is I/O- and subprocess-bound, two fit 2 cores.
+TEST_WORKERS ?= 2
+
+.PHONY: install services run test test-fast lint bench demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +30,14 @@ run: install
 	$(BIN)/scriptcache migrate
 	@bash deploy/run-local.sh
 
-## test: the whole suite, after `make services`
+## test: the whole suite, after `make services`, on $(TEST_WORKERS) processes (tests that share a
+## session fixture run in one: --dist loadgroup)
 test: install services
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+## test-fast: the pure tests only (no service, process or browser): under a minute
+test-fast: install
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not browser and not worker and not services and not slow" tests/unit
 
 lint: install
 	$(BIN)/ruff check .

@@ -34,6 +34,27 @@ from worker.adapters.sql.engine import make_engine, make_sessionmaker
 from worker.adapters.sql.migrate import upgrade
 from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
 
+# --- Markers: what a test needs, from its directory and fixtures ------------------------------
+
+_BROWSER = {"chromium", "demo_local"}
+_WORKER = {"stack", "fault_stack", "sec_stack"}
+_SERVICES = {"pg_url", "pg_template", "redis_server", "s3_endpoint"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`browser`, `worker` and `services` marks, so that `make test-fast` (-m "not browser and
+    not worker and not services and not slow") can leave out what starts processes."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        parts = Path(str(item.path)).parts
+        if fixtures & _BROWSER or "browser" in parts or "realapp" in parts:
+            item.add_marker(pytest.mark.browser)
+        if fixtures & _WORKER or "faults" in parts or "e2e" in parts:
+            item.add_marker(pytest.mark.worker)
+        if fixtures & (_SERVICES | _WORKER):
+            item.add_marker(pytest.mark.services)
+
+
 # --- PostgreSQL: a template database migrated once, a fresh copy per test -------------------
 
 

@@ -85,6 +85,7 @@ def test_the_docs_show_command_output() -> None:
     documented_outputs(),
     ids=lambda value: value if " " not in value else None,
 )
+@pytest.mark.slow  # runs the documented commands; the demo's closed loop in Chromium
 @pytest.mark.xdist_group("demo")
 def test_documented_output_is_what_the_command_prints(
     doc: str, command: str, block: str, tmp_path: Path, request: pytest.FixtureRequest
