@@ -15,6 +15,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 Outcome = Literal["code", "fallback", "failed", "skipped", "agent", "live"]
+# A replay's exit status (`scriptcache replay`, ReplayResult.exit_status): every block ran;
+# the replay failed (a block failed, by name, and nothing after it ran); or it went to its end
+# but blocks were left undone because no agent was plugged in to run them.
+EXIT_DONE, EXIT_FAILED, EXIT_UNDONE = 0, 1, 3
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,27 @@ class ReplayResult:
 
     @property
     def ok(self) -> bool:
+        """Nothing ended the replay early (blocks may still have been left undone)."""
         return self.error is None
+
+    @property
+    def undone(self) -> tuple[str, ...]:
+        """Blocks left undone for lack of an agent (not cached yet, or run live), in order;
+        a loop's child once per iteration it was skipped in."""
+        return tuple(b.label for b in self.blocks if b.outcome == "skipped")
+
+    @property
+    def done(self) -> bool:
+        """Every block ran (from code, relocated, or by the agent) and nothing failed."""
+        return self.ok and not self.undone
+
+    @property
+    def exit_status(self) -> int:
+        """The replay's exit status: 0 done, 1 failed, 3 blocks left undone for lack of an
+        agent (docs/RUNTIME.md)."""
+        if not self.ok:
+            return EXIT_FAILED
+        return EXIT_UNDONE if self.undone else EXIT_DONE
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -125,6 +149,9 @@ class ReplayResult:
     def as_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "done": self.done,
+            "exit_status": self.exit_status,
+            "undone": list(self.undone),
             "error": self.error,
             "duration_s": round(self.duration_s, 3),
             "blocks": [

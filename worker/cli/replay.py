@@ -176,6 +176,14 @@ def replay_command(
         out.echo(f"published {sent} events of run {info.workflow_run_id}")
     if not result.ok:
         raise click.ClickException(f"replay failed: {result.error}")
+    if result.undone:
+        undone = ", ".join(dict.fromkeys(result.undone))
+        click.echo(
+            f"replay incomplete: {len(result.undone)} blocks left undone ({undone}): a block"
+            " not cached yet needs an agent (--agent), a block that runs live needs the platform",
+            err=True,
+        )
+        raise click.exceptions.Exit(result.exit_status)
 
 
 def _check_inputs(
