@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from worker.adapters.store import S3Store, open_store
+from worker.adapters.s3 import S3Store
+from worker.adapters.store import open_store
 
 
 @pytest.fixture

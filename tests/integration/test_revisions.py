@@ -22,10 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, linear_run, task_block
 from worker.adapters.clock import utcnow
+from worker.adapters.s3 import S3Store
 from worker.adapters.sql import cache, scripts
 from worker.adapters.sql import models as m
 from worker.adapters.sql.engine import make_sessionmaker
-from worker.adapters.store import BLOB_DIR, BlobStore, LocalStore, S3Store, open_store
+from worker.adapters.store import BLOB_DIR, BlobStore, LocalStore, open_store
 from worker.app import purge as purging
 from worker.app import revisions
 from worker.app.generation import GenerateResult, generate_now

@@ -16,14 +16,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
-from worker.adapters.store import (
-    BlobNotFound,
-    BlobStore,
-    LocalStore,
-    MemoryStore,
-    S3Store,
-    open_store,
-)
+from worker.adapters.s3 import S3Store
+from worker.adapters.store import BlobNotFound, BlobStore, LocalStore, MemoryStore, open_store
 from worker.domain.errors import PermanentError, TransientError
 
 DATA = b"def block_login(page):\n    page.click('#submit')\n"

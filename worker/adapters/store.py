@@ -13,41 +13,13 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
-
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    IncompleteReadError,
-)
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from typing import Protocol
 
 from worker.domain.errors import PermanentError, TransientError
 
 BLOB_DIR = "blobs/sha256"
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
-# retries["max_attempts"] counts retries after the first attempt: at most 4 requests in all.
-_S3_CONFIG = Config(
-    connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
-)
-_TRANSIENT_S3_CODES = frozenset(
-    {
-        "SlowDown",
-        "Throttling",
-        "ThrottlingException",
-        "RequestTimeout",
-        "RequestLimitExceeded",
-        "TooManyRequests",
-        "InternalError",
-        "ServiceUnavailable",
-        "ConditionalRequestConflict",  # a concurrent conditional write of the same key
-    }
-)
 
 
 class BlobNotFound(PermanentError):
@@ -82,7 +54,7 @@ def blob_key(sha256: str) -> str:
     return f"{BLOB_DIR}/{sha256}"
 
 
-def _verified(data: bytes, sha256: str, where: str) -> bytes:
+def verified(data: bytes, sha256: str, where: str) -> bytes:
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise PermanentError(f"blob {where} is corrupt: its content hashes to {actual}")
@@ -106,7 +78,7 @@ class MemoryStore:
             data = self.objects[key]
         except KeyError:
             raise BlobNotFound(f"no blob memory://{key}") from None
-        return _verified(data, sha256, f"memory://{key}")
+        return verified(data, sha256, f"memory://{key}")
 
     def exists(self, sha256: str) -> bool:
         return blob_key(sha256) in self.objects
@@ -157,7 +129,7 @@ class LocalStore:
             raise BlobNotFound(f"no blob {target}") from None
         except OSError as exc:
             raise TransientError(f"cannot read blob {target}: {exc}") from exc
-        return _verified(data, sha256, str(target))
+        return verified(data, sha256, str(target))
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
@@ -184,102 +156,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class S3Store:
-    """Blobs as objects under ``s3://bucket/prefix``; written with HEAD + If-None-Match."""
-
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
-        self.client = client
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
-
-    def key(self, sha256: str) -> str:
-        return f"{self.prefix}/{blob_key(sha256)}" if self.prefix else blob_key(sha256)
-
-    def put(self, data: bytes) -> str:
-        sha256 = hashlib.sha256(data).hexdigest()
-        if self.exists(sha256):
-            return sha256
-        key = self.key(sha256)
-        with _s3_errors(f"put s3://{self.bucket}/{key}"):
-            try:
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
-            except ClientError as exc:
-                if _status(exc) != 412:
-                    raise
-                # 412: the object appeared since our HEAD; the existing one stays as it is.
-        return sha256
-
-    def get(self, sha256: str) -> bytes:
-        key = self.key(sha256)
-        where = f"s3://{self.bucket}/{key}"
-        with _s3_errors(f"get {where}"):
-            try:
-                response = self.client.get_object(Bucket=self.bucket, Key=key)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "NoSuchKey":
-                    raise BlobNotFound(f"no blob {where}") from None
-                raise
-            data: bytes = response["Body"].read()
-        return _verified(data, sha256, where)
-
-    def exists(self, sha256: str) -> bool:
-        key = self.key(sha256)
-        with _s3_errors(f"head s3://{self.bucket}/{key}"):
-            try:
-                self.client.head_object(Bucket=self.bucket, Key=key)
-            except ClientError as exc:
-                if _status(exc) == 404:
-                    return False
-                raise
-        return True
-
-    def delete(self, sha256: str) -> None:
-        key = self.key(sha256)
-        with _s3_errors(f"delete s3://{self.bucket}/{key}"):
-            self.client.delete_object(Bucket=self.bucket, Key=key)  # absent: 204 as well
-
-    def describe(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
-
-    def ensure_bucket(self) -> None:
-        """Create the bucket if it is missing (tests and development only)."""
-        with _s3_errors(f"create s3://{self.bucket}"):
-            try:
-                self.client.head_bucket(Bucket=self.bucket)
-                return
-            except ClientError as exc:
-                if _status(exc) != 404:
-                    raise
-            region = self.client.meta.region_name
-            if region in (None, "us-east-1"):
-                self.client.create_bucket(Bucket=self.bucket)
-            else:
-                self.client.create_bucket(
-                    Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": region}
-                )
-
-
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-
-
-@contextlib.contextmanager
-def _s3_errors(action: str) -> Iterator[None]:
-    """Turn botocore's exceptions into TransientError or PermanentError, cause attached."""
-    try:
-        yield
-    except ClientError as exc:
-        status, code = _status(exc), exc.response.get("Error", {}).get("Code", "")
-        message = f"cannot {action}: HTTP {status} {code}"
-        if status >= 500 or status in (408, 429) or code in _TRANSIENT_S3_CODES:
-            raise TransientError(message) from exc
-        raise PermanentError(message) from exc
-    except (BotoConnectionError, HTTPClientError, IncompleteReadError) as exc:
-        raise TransientError(f"cannot {action}: {exc}") from exc
-    except BotoCoreError as exc:  # missing credentials, invalid parameters
-        raise PermanentError(f"cannot {action}: {exc}") from exc
-
-
 def open_store(url: str, *, s3_endpoint_url: str | None = None) -> BlobStore:
     """Open ``file://./rel``, ``file:///abs``, ``s3://bucket/prefix`` or ``memory://``.
 
@@ -299,9 +175,7 @@ def open_store(url: str, *, s3_endpoint_url: str | None = None) -> BlobStore:
         bucket, _, prefix = rest.partition("/")
         if not bucket:
             raise ValueError(f"blob store URL has no bucket: {url!r}")
-        config = _S3_CONFIG
-        if s3_endpoint_url:
-            config = config.merge(Config(s3={"addressing_style": "path"}))
-        client = boto3.session.Session().client("s3", endpoint_url=s3_endpoint_url, config=config)
-        return S3Store(client, bucket, prefix)
+        from worker.adapters.s3 import open_s3  # boto3 is imported only for an S3 store
+
+        return open_s3(bucket, prefix, s3_endpoint_url=s3_endpoint_url)
     raise ValueError(f"unknown blob store URL scheme {scheme!r} in {url!r}")
