@@ -14,15 +14,15 @@ that the blocks that fell back are repaired.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from worker.adapters.sql import models as m
-from worker.adapters.sql import scripts as read
 from worker.browser.journal import BlockFinished, BlockStarted, ReplayResult
 from worker.cli.base import Context, echo_json, json_object, pass_ctx
 from worker.domain.definition import Definition, render_cache_key
@@ -114,52 +114,43 @@ def replay_command(
     out = _Output(as_json, quiet=emit_to == "-")
     parameters = json_object(params, "--params")
     secrets = json_object(_read_at_file(credentials), "--credentials")
-    services = obj.services
-    with services.sessions() as session:
-        _, latest = read.workflow_definition(session, wpid, None)
-        key = cache_key if cache_key is not None else render_cache_key(latest, parameters)
-        script = read.resolve_script(session, wpid, key)
-        revision = read.select_revision(session, script, version)
-        row = session.get(m.ScriptRevision, revision.revision_id)
-        assert row is not None  # select_revision just read it
-        _, definition = read.workflow_definition(session, wpid, row.workflow_version)
-    _check_inputs(definition, revision.entries.values(), parameters, secrets)
-    files = read.read_files(services.store, revision)
-    header = {
-        "workflow_permanent_id": wpid,
-        "cache_key": key,
-        "script_id": revision.script_id,
-        "version": revision.version,
-    }
-    if not as_json:
-        out.echo(
-            f"replaying {wpid} script {revision.script_id} v{revision.version} (cache key {key!r})"
+
+    def load() -> _Loaded:
+        return _load(obj, wpid, cache_key, version, parameters, secrets)
+
+    async def run(loaded: _Loaded) -> Any:
+        header = loaded.header
+        if not as_json:
+            out.echo(
+                f"replaying {wpid} script {header['script_id']} v{header['version']}"
+                f" (cache key {header['cache_key']!r})"
+            )
+        info = emit.RunInfo(
+            wpid,
+            loaded.workflow_version,
+            header["script_id"],
+            header["version"],
+            parameters,
+            secrets,
+            run_id or emit.new_run_id(),
         )
-    hooks = replay.Hooks(extractor=page.page_text, observer=out.observe)
-    info = emit.RunInfo(
-        wpid,
-        row.workflow_version,
-        revision.script_id,
-        revision.version,
-        parameters,
-        secrets,
-        run_id or emit.new_run_id(),
-    )
-    replayed = asyncio.run(
-        replay.replay_and_emit(
-            files,
-            definition,
+        return info, await replay.replay_and_emit(
+            loaded.files,
+            loaded.definition,
             parameters,
             secrets,
             info=info,
-            chromium_path=executable or obj.settings.chromium_path,
-            hooks=hooks,
+            chromium_path=chromium,
+            hooks=replay.Hooks(extractor=page.page_text, observer=out.observe),
             selector_timeout_s=selector_timeout_s,
             agent=plugged,
             optional_timeout_s=obj.settings.optional_wait_s,
             relocate=not no_relocate,
         )
-    )
+
+    chromium = executable or obj.settings.chromium_path
+    loaded, (info, replayed) = asyncio.run(_with_chromium_starting(chromium, load, run))
+    header = loaded.header
     result = replayed.result
     if as_json:
         out.json(
@@ -186,10 +177,77 @@ def replay_command(
         raise click.exceptions.Exit(result.exit_status)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Loaded:
+    """What a replay needs from the database and the store."""
+
+    header: dict[str, Any]
+    workflow_version: int
+    definition: Definition
+    files: dict[str, bytes]
+
+
+def _load(
+    obj: Context,
+    wpid: str,
+    cache_key: str | None,
+    version: int | None,
+    parameters: dict[str, Any],
+    secrets: dict[str, Any],
+) -> _Loaded:
+    from worker.adapters.sql import models as m
+    from worker.adapters.sql import scripts as read
+
+    services = obj.services
+    with services.sessions() as session:
+        _, latest = read.workflow_definition(session, wpid, None)
+        key = cache_key if cache_key is not None else render_cache_key(latest, parameters)
+        script = read.resolve_script(session, wpid, key)
+        revision = read.select_revision(session, script, version)
+        row = session.get(m.ScriptRevision, revision.revision_id)
+        assert row is not None  # select_revision just read it
+        _, definition = read.workflow_definition(session, wpid, row.workflow_version)
+    _check_inputs(definition, revision.entries.values(), parameters, secrets)
+    header = {
+        "workflow_permanent_id": wpid,
+        "cache_key": key,
+        "script_id": revision.script_id,
+        "version": revision.version,
+    }
+    files = read.read_files(services.store, revision)
+    return _Loaded(header, row.workflow_version, definition, dict(files))
+
+
+T = TypeVar("T")
+
+
+async def _with_chromium_starting(
+    chromium: str, load: Callable[[], _Loaded], run: Callable[[_Loaded], Awaitable[T]]
+) -> tuple[_Loaded, T]:
+    """Start Chromium at once and read the script from the database meanwhile (its second or
+    so of start overlaps the reads); then replay in it. A reading error (an unknown workflow,
+    a missing credential) is raised as it is, and the browser closed."""
+    from worker.browser.chromium import WarmChromium, using
+
+    starting = asyncio.create_task(WarmChromium(chromium).start())
+    try:
+        loaded = await asyncio.to_thread(load)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await (await starting).close()
+        raise
+    browser = await starting
+    try:
+        async with using(browser):
+            return loaded, await run(loaded)
+    finally:
+        await browser.close()
+
+
 def _check_inputs(
     definition: Definition, entries: Any, parameters: dict[str, Any], secrets: dict[str, Any]
 ) -> None:
-    """Fail before starting a browser when the script reads a value nobody gave."""
+    """Fail before replaying when the script reads a value nobody gave."""
     credential_keys = definition.credential_keys()
     needed = {key for entry in entries for key in entry.input_fields}
     missing_secrets = sorted(k for k in needed & credential_keys if k not in secrets)
