@@ -36,8 +36,8 @@ from typing import Any
 
 from common import ROOT, Result, Row
 
-from tests.browser.conftest import Cache
 from tests.browser.test_replay import ALICE
+from tests.support.portal import Cache
 from worker.adapters.sql import scripts as read
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
 from worker.adapters.sql.migrate import upgrade

@@ -1,32 +1,19 @@
-"""Browser tests: real Debian Chromium under Playwright, the test portal on loopback.
+"""Browser tests (Portal and Cache: tests/support/portal.py): real Debian Chromium under Playwright, the test portal on loopback.
 
 A missing Chromium or Playwright fails these tests; it never skips them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from worker.adapters.sql import scripts as read
+from tests.support.portal import Cache, Portal
 from worker.adapters.sql.engine import make_sessionmaker
 from worker.adapters.store import MemoryStore
-from worker.app.generation import GenerateResult, generate_now
-from worker.app.intake import record_only
 from worker.demo.portal.site import Site, serve
-from worker.domain.definition import Definition
-from worker.domain.events import parse_event
-
-
-@dataclass
-class Portal:
-    site: Site
-    base_url: str
 
 
 @pytest.fixture
@@ -34,26 +21,6 @@ def portal() -> Iterator[Portal]:
     site = Site()
     with serve(site) as base_url:
         yield Portal(site, base_url)
-
-
-@dataclass
-class Cache:
-    """A scriptcache on a temporary SQLite database and an in-memory blob store."""
-
-    sessions: sessionmaker[Session]
-    store: MemoryStore
-
-    def record(self, events: Sequence[dict[str, Any]]) -> list[GenerateResult]:
-        runs = record_only(self.sessions, [parse_event(e) for e in events])
-        return [generate_now(self.sessions, self.store, run_id) for run_id in runs]
-
-    def live(self, wpid: str) -> tuple[dict[str, bytes], Definition]:
-        """The live revision's files and the workflow definition it was generated for."""
-        with self.sessions() as session:
-            script = read.resolve_script(session, wpid, None)
-            revision = read.select_revision(session, script, None)
-            _, definition = read.workflow_definition(session, wpid, None)
-        return read.read_files(self.store, revision), definition
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.browser import recordings as rec
-from tests.browser.conftest import Portal
 from tests.browser.test_replay import ALICE
 from tests.support.browser import run_async
+from tests.support.portal import Portal
 from worker.cli.main import main
 from worker.cli.replay import replay_command
 from worker.demo.portal.closed_loop import agent_run

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import func, select
 
 from config.names import GENERATE_TASK
-from tests.browser.conftest import Portal
 from tests.browser.test_replay import ALICE
 from tests.support.browser import run_async
+from tests.support.portal import Portal
 from tests.support.services import fresh_database
 from tests.support.stack import Stack, running_stack, wait_until
 from worker.adapters.sql import models as m

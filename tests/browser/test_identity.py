@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
 from tests.support.browser import run_async
+from tests.support.portal import Cache, Portal
 from worker.adapters.sql import scripts as read
 from worker.app.generation import GenerateResult, generate_now
 from worker.app.intake import record_only

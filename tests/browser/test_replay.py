@@ -17,9 +17,9 @@ from playwright.async_api import Page as PlaywrightPage
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser import recordings as rec
-from tests.browser.conftest import Cache, Portal
 from tests.browser.recordings import Inputs
 from tests.support.browser import run_async
+from tests.support.portal import Cache, Portal
 from worker.browser.chromium import open_page
 from worker.browser.context import BrowserRunContext
 from worker.browser.journal import Journal, ReplayResult

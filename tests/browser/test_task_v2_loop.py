@@ -17,9 +17,9 @@ import jsonschema
 import pytest
 from sqlalchemy import select
 
-from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
 from tests.support.browser import run_async
+from tests.support.portal import Cache, Portal
 from tests.support.stack import Stack, wait_until
 from worker.adapters.sql import models as m
 from worker.adapters.sql import scripts as read

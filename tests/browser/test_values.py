@@ -20,9 +20,9 @@ from typing import Any
 import pyotp
 from playwright.async_api import Page as PlaywrightPage
 
-from tests.browser.conftest import Cache, Portal
 from tests.recordings import runs_from_raw
 from tests.support.browser import run_async
+from tests.support.portal import Cache, Portal
 from worker.browser.chromium import open_page
 from worker.browser.context import BrowserRunContext
 from worker.browser.emit import RunInfo, emit_events
