@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker.browser.journal import BlockRecord, Fallback, ReplayResult
+from worker.domain.codegen.values import PARAMETER, RunValues, mentions
 from worker.domain.definition import TASK_LIKE, Definition
 from worker.domain.events import REDACTED, BlockCompleted
 
@@ -208,6 +209,7 @@ def _block(
             "data_extraction_goal": goal,
             "extracted_information_schema": schema,
         }
+    mentioned = mentions([block if block is not None else definition.block(record.label)])
     fields: dict[str, Any] = {
         "workflow_run_block_id": block_id,
         "parent_workflow_run_block_id": ids.get(id(record.parent)) if in_loop else None,
@@ -219,7 +221,9 @@ def _block(
         "loop_index": record.loop_index if in_loop else None,
         "loop_value": record.loop_value if in_loop else None,
         "task": task,
-        "actions": [_action(a, f"act_{block_id}_{i}", info) for i, a in enumerate(record.actions)]
+        "actions": [
+            _action(a, f"act_{block_id}_{i}", info, mentioned) for i, a in enumerate(record.actions)
+        ]
         if task is not None
         else [],
     }
@@ -228,7 +232,9 @@ def _block(
     return fields
 
 
-def _action(action: dict[str, Any], action_id: str, info: RunInfo) -> dict[str, Any]:
+def _action(
+    action: dict[str, Any], action_id: str, info: RunInfo, mentioned: frozenset[str]
+) -> dict[str, Any]:
     item = {
         "action_id": action_id,
         "reasoning": None,
@@ -242,26 +248,27 @@ def _action(action: dict[str, Any], action_id: str, info: RunInfo) -> dict[str, 
     }
     if item["parameter_key"] is None:
         item["parameter_key"] = parameter_for(
-            item.get("text") or item.get("option"), info.parameters
+            item.get("text") or item.get("option"), info.parameters, mentioned
         )
     return item
 
 
-def parameter_for(value: Any, parameters: Mapping[str, Any]) -> str | None:
-    """The parameter whose value (as text) a typed or selected value equals: the first key
-    in sorted order, or None."""
+def parameter_for(
+    value: Any, parameters: Mapping[str, Any], mentioned: frozenset[str] = frozenset()
+) -> str | None:
+    """The parameter whose value (as text) a typed or selected value equals, by the
+    generator's rules (worker/domain/codegen/values.py): a value shorter than 3 characters
+    only when the block's definition mentions the parameter (`mentioned`); ties to the
+    mentioned parameter, then to the first key in sorted order. None when there is none."""
     if not isinstance(value, str) or not value:
         return None
-    return next(
-        (
-            k
-            for k in sorted(parameters)
-            if isinstance(parameters[k], str | int | float)
-            and not isinstance(parameters[k], bool)
-            and str(parameters[k]) == value
-        ),
-        None,
-    )
+    scalars = {
+        k: v
+        for k, v in parameters.items()
+        if isinstance(v, str | int | float) and not isinstance(v, bool)
+    }
+    source = RunValues(scalars).binder(None, False, mentioned, {}).whole(value)
+    return source.name if source is not None and source.group == PARAMETER else None
 
 
 def redacted(value: dict[str, Any], credentials: Mapping[str, Any]) -> dict[str, Any]:

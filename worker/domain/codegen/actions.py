@@ -211,9 +211,10 @@ def page_action(
 
 
 def _selector(action: ActionRecord, scope: ActionScope) -> Bound:
-    """The recorded selector with the run's values in it bound: inside a loop,
-    `//a[contains(@href, 'A-1002')]` follows the loop's current value."""
-    return scope.bind(action.xpath)
+    """The recorded selector with the loop's value and the parameters the block's definition
+    mentions bound: inside a loop, `//a[contains(@href, 'A-1002')]` follows the loop's
+    current value; `//button[@id='refund-btn']` stays as the page wrote it."""
+    return scope.values().for_selector().bind(action.xpath)
 
 
 def _fill(a: ActionRecord, s: ActionScope) -> ast.stmt:
