@@ -38,6 +38,7 @@ from common import ROOT, Result, Row
 
 from tests.browser.conftest import Cache
 from tests.browser.test_replay import ALICE
+from tests.keys import SEAL_KEY
 from worker.adapters.sql import scripts as read
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
 from worker.adapters.sql.migrate import upgrade
@@ -114,7 +115,7 @@ def figures(policy: str, n: int, run: Run, wall_s: float, regenerated: str) -> F
 
 
 def record(cache: Cache, run: Run, repairs_per_day: int) -> str:
-    runs = record_only(cache.sessions, [parse_event(e) for e in run.events])
+    runs = record_only(cache.sessions, [parse_event(e) for e in run.events], SEAL_KEY)
     results = [
         generate_now(cache.sessions, cache.store, r, repairs_per_day=repairs_per_day) for r in runs
     ]

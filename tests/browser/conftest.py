@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.keys import SEAL_KEY
 from worker.adapters.sql import scripts as read
 from worker.adapters.sql.engine import make_sessionmaker
 from worker.adapters.store import MemoryStore
@@ -56,7 +57,7 @@ class Cache:
     store: MemoryStore
 
     def record(self, events: Sequence[dict[str, Any]]) -> list[GenerateResult]:
-        runs = record_only(self.sessions, [parse_event(e) for e in events])
+        runs = record_only(self.sessions, [parse_event(e) for e in events], SEAL_KEY)
         return [generate_now(self.sessions, self.store, run_id) for run_id in runs]
 
     def live(self, wpid: str) -> tuple[dict[str, bytes], Definition]:

@@ -15,6 +15,7 @@ import pytest
 
 from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
+from tests.keys import SEAL_KEY
 from worker.adapters.sql import scripts as read
 from worker.app.generation import GenerateResult, generate_now
 from worker.app.intake import record_only
@@ -85,7 +86,7 @@ def posted(portal: Portal) -> list[str]:
 
 
 def record(cache: Cache, run: Run) -> GenerateResult:
-    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events])
+    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events], SEAL_KEY)
     return generate_now(cache.sessions, cache.store, run_id)
 
 

@@ -22,6 +22,7 @@ from tests.browser.conftest import Cache, Portal
 from tests.browser.test_replay import ALICE
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Stack
+from tests.keys import SEAL_KEY
 from worker.adapters.sql import models as m
 from worker.adapters.sql import scripts as read
 from worker.adapters.store import open_store
@@ -70,7 +71,7 @@ def check_events(events: list[dict[str, Any]]) -> None:
 
 def record(cache: Cache, run: Run) -> GenerateResult:
     """Ingest the run's events and generate from them at once (`ingest --generate`)."""
-    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events])
+    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events], SEAL_KEY)
     return generate_now(cache.sessions, cache.store, run_id)
 
 

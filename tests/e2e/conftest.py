@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import ROOT, stop
+from tests.keys import SEAL_KEY_TEXT
 from worker.adapters.publisher import producer_app, publish_events
 from worker.adapters.sql import models as m
 
@@ -37,6 +38,7 @@ TEST_ENV = {
     "SCRIPTCACHE_MAX_RETRIES": "3",
     "SCRIPTCACHE_RETRY_BACKOFF_MAX_S": "2",
     "SCRIPTCACHE_LOG_FORMAT": "json",
+    "SCRIPTCACHE_SEAL_KEY": SEAL_KEY_TEXT,
 }
 
 

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.e2e.conftest import TEST_ENV, Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY
 from worker.adapters.publisher import producer_app, publish_events
 from worker.adapters.sql import models as m
 from worker.adapters.sql.deadletter import REPLAYABLE
@@ -140,7 +141,7 @@ def oracle(workload: Workload, tmp: Path) -> dict[str, Reference]:
         upgrade(engine)
         sessions, store = make_sessionmaker(engine), open_store("memory://")
         for run_id, events in workload.runs.items():
-            record_only(sessions, [parse_event(e) for e in events])
+            record_only(sessions, [parse_event(e) for e in events], SEAL_KEY)
             generate_now(sessions, store, run_id)
         with sessions() as session:
             return {wpid: _reference(session, wpid) for wpid in workload.wpids}

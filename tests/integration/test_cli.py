@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import SAMPLES
 from tests.factory import RunBuilder, branching_run, definition, task_block
+from tests.keys import SEAL_KEY_TEXT
 from worker.adapters.sql import models as m
 from worker.adapters.store import BlobStore, open_store
 
@@ -67,6 +68,7 @@ class Cli:
 def cli(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path) -> Cli:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCRIPTCACHE_")}
     env["SCRIPTCACHE_DATABASE_URL"] = pg_url
+    env["SCRIPTCACHE_SEAL_KEY"] = SEAL_KEY_TEXT
     env["COLUMNS"] = "250"  # rich tables: wide enough not to truncate what the tests read
     if request.param == "s3":
         endpoint: str = request.getfixturevalue("s3_endpoint")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import SAMPLES
+from tests.keys import SEAL_KEY_TEXT
 
 SCRIPTCACHE = Path(sys.executable).with_name("scriptcache")
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -26,7 +27,10 @@ def run(env: dict[str, str], *args: str) -> str:
 def environment(pg_url: str, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCRIPTCACHE_")}
     env.update(
-        SCRIPTCACHE_DATABASE_URL=pg_url, SCRIPTCACHE_STORE_URL=f"file://{tmp_path}/b", COLUMNS="250"
+        SCRIPTCACHE_DATABASE_URL=pg_url,
+        SCRIPTCACHE_STORE_URL=f"file://{tmp_path}/b",
+        SCRIPTCACHE_SEAL_KEY=SEAL_KEY_TEXT,
+        COLUMNS="250",
     )
     return env
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
@@ -269,7 +270,9 @@ def test_a_render_failure_is_dead_lettered_at_once_with_its_reason(
 
         error = warning
 
-    entry_id = deadletter.record_failure(pg_sessions, failure, utcnow(), Log(), lease_s=10)
+    entry_id = deadletter.record_failure(
+        pg_sessions, failure, utcnow(), Log(), lease_s=10, seal_key=SEAL_KEY
+    )
     with pg_sessions() as session:
         entry = session.get(m.DeadLetter, entry_id)
         assert entry is not None

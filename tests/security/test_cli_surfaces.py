@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.conftest import ROOT, free_port, wait_for_port
 from tests.e2e.conftest import TEST_ENV
 from tests.factory import RunBuilder, definition, linear_run, task_block
+from tests.keys import SEAL_KEY
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import deadletter
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
@@ -315,6 +316,7 @@ def test_no_transaction_is_open_while_dlq_purge_waits_at_its_prompt(tmp_path: Pa
         with sessions.begin() as session:
             return deadletter.add(
                 session,
+                seal_key=SEAL_KEY,
                 task_name=task,
                 payload={"workflow_run_id": "r"},
                 error="e",

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
@@ -160,7 +161,9 @@ def take_in_all(
             failure = deadletter.Failure(
                 f"scriptcache.{raw['type']}", "task-id", exc, raw, 1, f"Traceback: {exc}"
             )
-            deadletter.record_failure(sessions, failure, utcnow(), log, lease_s=10)
+            deadletter.record_failure(
+                sessions, failure, utcnow(), log, lease_s=10, seal_key=SEAL_KEY
+            )
 
 
 def everything_stored(sessions: sessionmaker[Session], blobs: Path) -> str:

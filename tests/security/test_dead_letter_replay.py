@@ -14,6 +14,7 @@ from sqlalchemy import select
 from tests.conftest import ROOT
 from tests.e2e.conftest import Stack, wait_until
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY
 from tests.security.conftest import all_logs, dump_tables
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import deadletter
@@ -58,6 +59,7 @@ def test_a_replayed_run_started_keeps_its_tenant_and_seals_its_credential(sec_st
         for event in (acme[0], globex[0]):
             deadletter.add(
                 session,
+                seal_key=SEAL_KEY,
                 task_name="scriptcache.run_started",
                 payload=event,
                 error="OperationalError: the database went away",

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import Stack
+from tests.keys import SEAL_KEY
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import deadletter
 from worker.adapters.sql import models as m
@@ -67,6 +68,7 @@ def test_dlq_replay_refuses_a_task_that_is_not_ours_and_keeps_the_entry(sec_stac
     with sec_stack.sessions.begin() as session:
         foreign = deadletter.add(
             session,
+            seal_key=SEAL_KEY,
             task_name="os.system",
             payload={"cmd": "touch /tmp/x"},
             error="inserted by the test",
@@ -76,6 +78,7 @@ def test_dlq_replay_refuses_a_task_that_is_not_ours_and_keeps_the_entry(sec_stac
         )
         not_an_event = deadletter.add(
             session,
+            seal_key=SEAL_KEY,
             task_name="scriptcache.block_completed",
             payload=["not", "an", "event"],
             error="bad payload",

@@ -80,6 +80,18 @@ def read_events(source: str) -> list[Any]:
     return events
 
 
+def read_events_or_reasons(source: str) -> list[tuple[int, Any]]:
+    """Each line of a JSON Lines file (or - for stdin) with its number: the event, or the
+    reason it is not one (a str)."""
+    out: list[tuple[int, Any]] = []
+    for number, line in enumerate(read_lines(read_source(source)), start=1):
+        try:
+            out.append((number, parse_line(line)))
+        except ScriptcacheError as exc:
+            out.append((number, str(exc)))
+    return out
+
+
 def json_object(raw: str, option: str) -> dict[str, Any]:
     """A command-line option holding a JSON object; a clear usage error otherwise."""
     try:

@@ -7,7 +7,14 @@ from typing import Any
 
 from worker.domain.definition import PUBLIC_PARAMETER_TYPES
 from worker.domain.events import MAX_NESTING, BlockCompleted, Event, RunStarted
-from worker.secrets.seals import REDACTED, TYPED_FIELDS, Secrets, protect_action, seal_value
+from worker.secrets.seals import (
+    REDACTED,
+    TYPED_FIELDS,
+    SealKey,
+    Secrets,
+    protect_action,
+    seal_value,
+)
 
 
 def redact_event(event: Event, secrets: Secrets | None = None) -> Any:
@@ -88,7 +95,7 @@ def summary_repr(args: Any) -> str:
     return repr(summary(list(args) if isinstance(args, list | tuple) else args))
 
 
-def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
+def redact_raw(raw: Any, secrets: Secrets) -> Any:
     """The sealed form of a payload that may not validate: what a re-sent message (a retry, a
     dead letter, its replay) carries instead of the original.
 
@@ -98,9 +105,10 @@ def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
     loses its text, and every other string is scrubbed of the run's secrets (`secrets`, plus
     the plain values this payload carries). What cannot be told apart is redacted whole:
     parameters that are not an object, or whose types the definition does not tell, and
-    every `text` and `option` of actions that are not a list.
+    every `text` and `option` of actions that are not a list. `secrets` carries the seal key
+    the new seals are made with.
     """
-    secrets = payload_secrets(raw).merge(secrets or Secrets())
+    secrets = secrets.merge(payload_secrets(raw, secrets.require_key()))
     if isinstance(raw, list | tuple):
         return [redact_raw(item, secrets) for item in raw]
     if not isinstance(raw, dict):
@@ -111,7 +119,9 @@ def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
         if name == "parameters":
             out[name] = (
                 {
-                    k: seal_value(k, v) if known is None or k in known else secrets.scrub_tree(v)
+                    k: seal_value(k, v, secrets.require_key())
+                    if known is None or k in known
+                    else secrets.scrub_tree(v)
                     for k, v in value.items()
                 }
                 if isinstance(value, dict)
@@ -128,19 +138,19 @@ def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
     return out
 
 
-def payload_secrets(raw: Any, depth: int = 0) -> Secrets:
+def payload_secrets(raw: Any, seal_key: SealKey, depth: int = 0) -> Secrets:
     """The secrets a payload carries in plain or sealed: the values of its secret parameters
     (every parameter when the definition cannot tell), in it or in events it wraps."""
     if isinstance(raw, list | tuple) and depth < MAX_NESTING:
-        found = Secrets()
+        found = Secrets(seal_key=seal_key)
         for item in raw:
-            found = found.merge(payload_secrets(item, depth + 1))
+            found = found.merge(payload_secrets(item, seal_key, depth + 1))
         return found
     params = raw.get("parameters") if isinstance(raw, dict) else None
     if not isinstance(params, dict):
-        return Secrets()
+        return Secrets(seal_key=seal_key)
     known = secret_parameter_keys(raw.get("definition"))
-    return Secrets.of_parameters(params, set(params) if known is None else known)
+    return Secrets.of_parameters(params, set(params) if known is None else known, seal_key)
 
 
 def _trim_definition(definition: dict[str, Any], known: frozenset[str] | None) -> Any:
