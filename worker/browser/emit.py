@@ -17,7 +17,8 @@ next generation builds its function.
 
 Credentials never appear: run parameters of type credential are left out, an action whose
 typed value is a credential's names its key instead (worker/browser/page.py), and any string
-that still contains a credential's value is redacted.
+that still contains a credential's value is scrubbed of it (identifiers excepted), by the
+rules intake applies.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from typing import Any
 from worker.browser.journal import BlockRecord, Fallback, ReplayResult
 from worker.domain.codegen.values import PARAMETER, RunValues, mentions
 from worker.domain.definition import TASK_LIKE, Definition
-from worker.domain.events import REDACTED, BlockCompleted
+from worker.domain.events import BlockCompleted
+from worker.secrets.redaction import redact_raw
+from worker.secrets.seals import SealKey, Secrets
 
-MIN_SECRET_CHARS = 4  # shorter "secrets" would redact ordinary words
 AGENT_CHILD_TYPE = "task"  # the child of a task_v2 the agent ran whole
 
 
@@ -272,22 +274,11 @@ def parameter_for(
 
 
 def redacted(value: dict[str, Any], credentials: Mapping[str, Any]) -> dict[str, Any]:
-    """`value` with every string holding a credential's value redacted."""
-    secrets = [
-        str(s)
-        for s in credentials.values()
-        if isinstance(s, str | int) and len(str(s)) >= MIN_SECRET_CHARS
-    ]
+    """`value` by the rules intake applies (worker/secrets/redaction.py): every credential's
+    value, of any length and inside objects too, out of every string but the identifiers
+    (labels, ids, the definition), and a typed value that is a credential named by its key."""
+    secrets = Secrets.of_parameters(credentials, credentials.keys(), SealKey.fresh())
     if not secrets:
         return value
-
-    def walk(item: Any) -> Any:
-        if isinstance(item, str):
-            return REDACTED if any(s in item for s in secrets) else item
-        if isinstance(item, list):
-            return [walk(i) for i in item]
-        if isinstance(item, dict):
-            return {k: walk(v) for k, v in item.items()}
-        return item
-
-    return {k: walk(v) for k, v in value.items()}
+    out: dict[str, Any] = redact_raw(value, secrets)
+    return out

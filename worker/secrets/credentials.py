@@ -127,6 +127,8 @@ _IDS = frozenset(
         "fallback",
         "action_type",
         "source",
+        "label",  # identifiers are never rewritten (ARCHITECTURE.md §9)
+        "parameter_key",
     }
 )
 

@@ -3,7 +3,11 @@ event, given the run's secrets (worker/secrets/seals.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import jinja2
+from jinja2 import meta
 
 from worker.domain.definition import PUBLIC_PARAMETER_TYPES
 from worker.domain.events import MAX_NESTING, BlockCompleted, Event, RunStarted
@@ -31,7 +35,11 @@ def redact_event(event: Event, secrets: Secrets | None = None) -> Any:
         secret = event.definition.credential_keys()
         secrets = Secrets.of_parameters(event.parameters, secret).merge(secrets or Secrets())
         data = event.model_dump(mode="json", exclude_unset=True)
-        data["parameters"] = {k: v for k, v in event.parameters.items() if k not in secret}
+        data["parameters"] = _parameters(
+            {k: v for k, v in event.parameters.items() if k not in secret},
+            data["definition"],
+            secrets,
+        )
         definition = data["definition"]
         definition["parameters"] = [
             {"key": p["key"], "parameter_type": p["parameter_type"]} if p["key"] in secret else p
@@ -48,14 +56,25 @@ def redact_event(event: Event, secrets: Secrets | None = None) -> Any:
             return event
         data = event.model_dump(mode="json", exclude_unset=True)
         data["actions"] = [protect_action(a, secrets) for a in data.get("actions", [])]
+        data["task"] = _task(data.get("task"), secrets)
         return BlockCompleted.model_validate(_scrub_fields(data, secrets))
     return event
 
 
-# Identifiers and the fields intake routes by: never scrubbed (they are not free text).
+# Identifiers and the fields intake routes by: never scrubbed (they are not free text). A
+# label, a workflow id or a definition (its cache key included) that contains a secret's
+# value is kept as sent (ARCHITECTURE.md §9): rewriting it would corrupt what the next run is
+# checked against, and a value that short is not secret from them. The parameters are
+# scrubbed, but not those the cache key renders (`_parameters`), and neither is a task's id
+# (`_task`).
 _ROUTING = frozenset(
     {
         "type",
+        "label",
+        "workflow_permanent_id",
+        "definition",
+        "parameters",
+        "task",
         "event_id",
         "occurred_at",
         "workflow_run_id",
@@ -78,6 +97,31 @@ def _scrub_fields(data: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
     return {k: v if k in _ROUTING else secrets.scrub_tree(v) for k, v in data.items()}
 
 
+def _parameters(params: dict[str, Any], definition: Any, secrets: Secrets) -> dict[str, Any]:
+    """Public parameters scrubbed, but those the definition's cache key renders: the cache
+    key is an identifier."""
+    kept = cache_key_names(definition)
+    return {k: v if k in kept else secrets.scrub_tree(v) for k, v in params.items()}
+
+
+def _task(task: Any, secrets: Secrets) -> Any:
+    if not isinstance(task, dict):
+        return secrets.scrub_tree(task)
+    return {k: v if k == "task_id" else secrets.scrub_tree(v) for k, v in task.items()}
+
+
+def cache_key_names(definition: Any) -> frozenset[str]:
+    """The names the definition's cache_key template uses (all of them when it cannot be
+    parsed: then nothing it might render is rewritten)."""
+    template = definition.get("cache_key") if isinstance(definition, dict) else None
+    if not isinstance(template, str) or "{" not in template:
+        return frozenset()
+    try:
+        return frozenset(meta.find_undeclared_variables(_JINJA.parse(template)))
+    except (jinja2.TemplateError, RecursionError):
+        return frozenset(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", template))
+
+
 def summary(raw: Any) -> Any:
     """What Celery may show of a message (argsrepr, Flower, its logs): the event's type and
     identifiers, never its content."""
@@ -89,6 +133,7 @@ def summary(raw: Any) -> Any:
 
 
 SUMMARY_FIELDS = ("type", "event_id", "workflow_run_id", "workflow_run_block_id")
+_JINJA = jinja2.Environment(autoescape=False)
 
 
 def summary_repr(args: Any) -> str:
@@ -117,10 +162,13 @@ def redact_raw(raw: Any, secrets: Secrets) -> Any:
     out: dict[str, Any] = {}
     for name, value in raw.items():
         if name == "parameters":
+            kept = cache_key_names(raw.get("definition"))
             out[name] = (
                 {
                     k: seal_value(k, v, secrets.require_key())
                     if known is None or k in known
+                    else v
+                    if k in kept
                     else secrets.scrub_tree(v)
                     for k, v in value.items()
                 }
@@ -128,7 +176,9 @@ def redact_raw(raw: Any, secrets: Secrets) -> Any:
                 else REDACTED
             )
         elif name == "definition" and isinstance(value, dict):
-            out[name] = secrets.scrub_tree(_trim_definition(value, known))
+            out[name] = _trim_definition(value, known)
+        elif name == "task":
+            out[name] = _task(value, secrets)
         elif name == "actions":
             out[name] = _redact_actions(value, secrets)
         elif name in _ROUTING:

@@ -284,4 +284,8 @@ def protect_action(action: Mapping[str, Any], secrets: Secrets) -> dict[str, Any
         if isinstance(value, str) and (key := secrets.key_of(value)) is not None:
             out[name] = None
             out["parameter_key"] = key
-    return {k: v if k == "parameter_key" else secrets.scrub_tree(v) for k, v in out.items()}
+    return {k: v if k in ACTION_IDS else secrets.scrub_tree(v) for k, v in out.items()}
+
+
+# Fields of an action that identify it or hold one of a few fixed words: never scrubbed.
+ACTION_IDS = frozenset({"parameter_key", "action_id", "action_type", "status", "source"})
