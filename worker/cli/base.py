@@ -32,7 +32,14 @@ class Context:
     def services(self) -> Services:
         if self._services is None:
             self._services = build(self.settings)
+            # Closed with the command's context: its connections do not outlive it.
+            click.get_current_context().call_on_close(self._close)
         return self._services
+
+    def _close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -90,6 +97,14 @@ def read_events_or_reasons(source: str) -> list[tuple[int, Any]]:
         except ScriptcacheError as exc:
             out.append((number, str(exc)))
     return out
+
+
+# Integer arguments, bounded by the columns they are looked up in: a value beyond them is a
+# usage error naming the argument and its range, never a database error.
+INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
+WORKFLOW_VERSION = click.IntRange(0, INT32_MAX)  # workflows.version (events: ge=0)
+REVISION = click.IntRange(1, INT32_MAX)  # script_revisions.version
+ENTRY_ID = click.IntRange(1, INT64_MAX)  # dead_letters.dead_letter_id
 
 
 def json_object(raw: str, option: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from worker.adapters.store import open_store
 from worker.app.generation import generate_now
 from worker.app.intake import record_only
 from worker.cli.base import (
+    WORKFLOW_VERSION,
     Context,
     echo_json,
     json_object,
@@ -153,7 +154,9 @@ def _wpid(session: Any, result: Any) -> str:
 @main.command("plan")
 @click.argument("wpid")
 @click.option("--params", default="{}", help="The run's parameters as a JSON object.")
-@click.option("--version", type=int, default=None, help="Workflow version (default: latest).")
+@click.option(
+    "--version", type=WORKFLOW_VERSION, default=None, help="Workflow version (default: latest)."
+)
 @pass_ctx
 def plan_command(obj: Context, wpid: str, params: str, version: int | None) -> None:
     """The run plan for a workflow and parameters, as JSON."""
