@@ -29,7 +29,7 @@ from worker.domain.errors import PermanentError
 from worker.domain.events import parse_event
 from worker.domain.sandbox import RENDER_TIMEOUT_S
 
-SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0)
+SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, seal_keys=SEAL_KEY.keys)
 
 SLOW_OR_HUGE = {
     "nested range": "{% for a in range(100000) %}{% for b in range(100000) %}"

@@ -23,7 +23,7 @@ from worker.app.intake import take_in
 from worker.domain import retry
 from worker.domain.errors import GaveUp, PermanentError
 
-SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, max_retries=2)
+SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, max_retries=2, seal_keys=SEAL_KEY.keys)
 
 
 def db_error(kind: type[Exception], orig: Exception) -> Exception:

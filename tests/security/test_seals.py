@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import time
 
 import pytest
@@ -103,3 +104,23 @@ def test_item_5_a_credential_that_is_a_large_object_scrubs_a_block_event_quickly
 
     assert scrubbed.endswith(REDACTED) and "value-01234" not in scrubbed
     assert elapsed_s < 0.5, elapsed_s
+
+
+def test_a_re_sent_run_started_with_sealed_parameters_is_redacted_with_the_key() -> None:
+    """A retried or replayed run_started carries its credential as seals: intake redacts it
+    with the server's key (it failed without one: every such retry was lost)."""
+    from tests.factory import RunBuilder, definition, task_block
+    from worker.domain.events import parse_event
+    from worker.secrets.redaction import redact_event, redact_raw
+
+    run = RunBuilder(
+        "wr_sealed",
+        "wf_sealed",
+        definition([task_block("a")], parameters=[{"key": "pw", "parameter_type": "credential"}]),
+        parameters={"pw": "hunter2-pw"},
+    ).finish()
+    sealed = redact_raw(run[0], Secrets(seal_key=SEAL_KEY))
+
+    taken = redact_event(parse_event(sealed), Secrets(seal_key=SEAL_KEY))
+
+    assert taken.parameters == {} and "hunter2" not in json.dumps(sealed)

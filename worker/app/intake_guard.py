@@ -26,7 +26,7 @@ from worker.domain.errors import PermanentError
 from worker.domain.events import BlockCompleted, Event, RunStarted
 from worker.secrets import credentials
 from worker.secrets.redaction import redact_event
-from worker.secrets.seals import SealKey
+from worker.secrets.seals import SealKey, Secrets
 
 _CACHE_SIZE = 256
 # Labels of a workflow version (immutable once recorded: the first definition wins), per
@@ -45,6 +45,9 @@ def guard(session: Session, event: Event, seal_key: SealKey) -> Event:
     event = credentials.protect(session, event, seal_key)
     if isinstance(event, RunStarted):
         _dead_letter_strays(session, event, seal_key)
+        # Redacted here, where the seal key is at hand: a replayed or retried run_started
+        # carries its secrets as seals, which only the key checks.
+        event = redact_event(event, Secrets(seal_key=seal_key))
     return event
 
 

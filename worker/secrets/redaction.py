@@ -33,7 +33,8 @@ def redact_event(event: Event, secrets: Secrets | None = None) -> Any:
     """
     if isinstance(event, RunStarted):
         secret = event.definition.credential_keys()
-        secrets = Secrets.of_parameters(event.parameters, secret).merge(secrets or Secrets())
+        given = secrets if secrets is not None else Secrets()  # an empty one may carry a key
+        secrets = Secrets.of_parameters(event.parameters, secret, given.seal_key).merge(given)
         data = event.model_dump(mode="json", exclude_unset=True)
         data["parameters"] = _parameters(
             {k: v for k, v in event.parameters.items() if k not in secret},
