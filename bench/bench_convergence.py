@@ -37,6 +37,7 @@ from typing import Any
 from common import ROOT, Result, Row
 
 from tests.browser.test_replay import ALICE
+from tests.keys import SEAL_KEY
 from tests.support.portal import Cache
 from worker.adapters.sql import scripts as read
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
@@ -114,7 +115,7 @@ def figures(policy: str, n: int, run: Run, wall_s: float, regenerated: str) -> F
 
 
 def record(cache: Cache, run: Run, repairs_per_day: int) -> str:
-    runs = record_only(cache.sessions, [parse_event(e) for e in run.events])
+    runs = record_only(cache.sessions, [parse_event(e) for e in run.events], SEAL_KEY)
     results = [
         generate_now(cache.sessions, cache.store, r, repairs_per_day=repairs_per_day) for r in runs
     ]

@@ -7,13 +7,17 @@ with a :class:`SettingsError` that names the variable.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 BROKER_SCHEMES = ("redis", "rediss")
 STORE_SCHEMES = ("file", "s3")
+MIN_SEAL_KEY_CHARS = 32  # worker/secrets/seals.py: MIN_SEAL_KEY_BYTES
+SEAL_KEY_FILE = "seal.key"  # beside the SQLite database of the embedded defaults
 
 
 class SettingsError(ValueError):
@@ -53,6 +57,12 @@ class Settings:
     # how long a replay waits for an optional action's element before going on without it.
     repairs_per_day: int = 10
     optional_wait_s: float = 1.0
+    # The keys seals of secret values are made under (worker/secrets/seals.py): the first
+    # makes them, all check them (the others are previous keys, during a rotation). Never
+    # shown nor compared. Built directly (tests, tools), Settings gets a fresh random key.
+    seal_keys: tuple[bytes, ...] = field(
+        default_factory=lambda: (secrets.token_hex(32).encode(),), repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
@@ -97,10 +107,11 @@ class Settings:
         env = os.environ if environ is None else environ
         defaults = cls()
         hard_limit_s = _seconds(env, "SCRIPTCACHE_TASK_TIME_LIMIT_S", defaults.task_time_limit_s)
+        database_url = _url(
+            env, "SCRIPTCACHE_DATABASE_URL", defaults.database_url, DATABASE_SCHEMES
+        )
         return cls(
-            database_url=_url(
-                env, "SCRIPTCACHE_DATABASE_URL", defaults.database_url, DATABASE_SCHEMES
-            ),
+            database_url=database_url,
             broker_url=_url(env, "SCRIPTCACHE_BROKER_URL", defaults.broker_url, BROKER_SCHEMES),
             store_url=_url(env, "SCRIPTCACHE_STORE_URL", defaults.store_url, STORE_SCHEMES),
             quiet_s=_seconds(env, "SCRIPTCACHE_QUIET_S", defaults.quiet_s),
@@ -142,7 +153,64 @@ class Settings:
             chromium_path=_raw(env, "SCRIPTCACHE_CHROMIUM_PATH") or defaults.chromium_path,
             repairs_per_day=_integer(env, "SCRIPTCACHE_REPAIRS_PER_DAY", defaults.repairs_per_day),
             optional_wait_s=_seconds(env, "SCRIPTCACHE_OPTIONAL_WAIT_S", defaults.optional_wait_s),
+            seal_keys=_seal_keys(env, database_url),
         )
+
+
+def _seal_keys(env: Mapping[str, str], database_url: str) -> tuple[bytes, ...]:
+    """SCRIPTCACHE_SEAL_KEY (then SCRIPTCACHE_SEAL_KEY_PREVIOUS, comma-separated, during a
+    rotation); without it, the embedded defaults (SQLite) use a key file beside the database,
+    created on first use; production (any other database) refuses to start."""
+    previous = [k.strip() for k in (_raw(env, "SCRIPTCACHE_SEAL_KEY_PREVIOUS") or "").split(",")]
+    current = _raw(env, "SCRIPTCACHE_SEAL_KEY")
+    if current is None:
+        if not database_url.startswith("sqlite"):
+            raise SettingsError(
+                "SCRIPTCACHE_SEAL_KEY: required with a PostgreSQL database (production); "
+                f"at least {MIN_SEAL_KEY_CHARS} random characters, e.g. the output of "
+                '`python -c "import secrets; print(secrets.token_hex(32))"`'
+            )
+        current = _key_file(_sqlite_dir(database_url) / SEAL_KEY_FILE)
+    keys = [current, *(k for k in previous if k)]
+    for name, key in zip(
+        ["SCRIPTCACHE_SEAL_KEY"] + ["SCRIPTCACHE_SEAL_KEY_PREVIOUS"] * len(previous),
+        keys,
+        strict=False,
+    ):
+        if len(key.encode()) < MIN_SEAL_KEY_CHARS:
+            raise SettingsError(
+                f"{name}: a seal key has at least {MIN_SEAL_KEY_CHARS} characters, got {len(key)}"
+            )
+    return tuple(dict.fromkeys(k.encode() for k in keys))
+
+
+def _sqlite_dir(database_url: str) -> Path:
+    path = database_url.split("///", 1)[1] if "///" in database_url else ""
+    path = path.split("?", 1)[0]
+    return Path(path).parent if path and path != ":memory:" else Path("var")
+
+
+def _key_file(path: Path) -> str:
+    """The key in `path`, created on first use (owner-only; written aside and linked into
+    place, so concurrent first starts agree on one key and none reads a half-written file)."""
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32) + "\n")
+            try:
+                os.link(aside, path)
+            except FileExistsError:
+                pass
+            finally:
+                aside.unlink()
+        return path.read_text().strip()
+    except OSError as exc:
+        raise SettingsError(
+            f"SCRIPTCACHE_SEAL_KEY: unset, and the key file {path} cannot be made or read: {exc}"
+        ) from None
 
 
 def _raw(env: Mapping[str, str], name: str) -> str | None:

@@ -15,6 +15,7 @@ from config.settings import Settings
 from worker.adapters.clock import utcnow
 from worker.app import deadletter
 from worker.app.bootstrap import Services, build
+from worker.secrets.seals import SealKey
 
 settings = Settings.from_env()
 # Every task shows and re-sends only redacted arguments (tasks/redacted.py).
@@ -69,4 +70,11 @@ def _dead_letter(
         attempts=1 + int(getattr(getattr(sender, "request", None), "retries", 0) or 0),
         traceback=str(einfo) if einfo is not None else "".join(tb.format_exception(exception)),
     )
-    deadletter.record_failure(services().sessions, failure, utcnow(), log, lease_s=settings.lease_s)
+    deadletter.record_failure(
+        services().sessions,
+        failure,
+        utcnow(),
+        log,
+        lease_s=settings.lease_s,
+        seal_key=SealKey(settings.seal_keys),
+    )

@@ -29,7 +29,7 @@ from config.names import TASK_NAMES
 from worker.domain.events import text_field
 from worker.secrets.credentials import run_secrets
 from worker.secrets.redaction import payload_secrets, redact_raw
-from worker.secrets.seals import Seal, Secrets
+from worker.secrets.seals import Seal, SealKey, Secrets
 from worker.secrets.summary import summary_repr
 
 SEALS_KEY = "scriptcache:seals:{}"
@@ -82,23 +82,31 @@ class RedactedTask(Task):  # type: ignore[misc]  # Celery's Task is untyped
         )
 
 
+def _seal_key() -> SealKey:
+    from tasks.app import settings  # the app module imports this one
+
+    return SealKey(settings.seal_keys)
+
+
 def _stored_secrets(app: Any, payload: Any) -> Secrets:
     """The run's seals: from the database, or from the broker when the database fails."""
     from tasks.app import services  # the app module imports this one
 
+    seal_key = _seal_key()
     try:
         with services().sessions() as session:
-            return run_secrets(session, payload)
+            return run_secrets(session, payload, seal_key)
     except Exception:
-        return run_secrets(None, payload).merge(
-            recall_seals(app, text_field(payload, "workflow_run_id"))
+        return run_secrets(None, payload, seal_key).merge(
+            recall_seals(app, text_field(payload, "workflow_run_id"), seal_key)
         )
 
 
 def remember_seals(app: Any, payload: Any) -> None:
-    """Leave a run_started's seals in the broker, best effort."""
+    """Leave a run_started's seals in the broker, best effort: HMACs under the seal key,
+    which the broker never sees."""
     run_id = text_field(payload, "workflow_run_id")
-    seals = payload_secrets(payload).sealed()
+    seals = payload_secrets(payload, _seal_key()).sealed()
     if not run_id or not seals:
         return
     data = json.dumps([[s.key, s.length, s.salt, s.digest] for s in seals])
@@ -106,15 +114,16 @@ def remember_seals(app: Any, payload: Any) -> None:
         conn.default_channel.client.set(SEALS_KEY.format(run_id), data, ex=SEALS_TTL_S)
 
 
-def recall_seals(app: Any, run_id: str | None) -> Secrets:
+def recall_seals(app: Any, run_id: str | None, seal_key: SealKey) -> Secrets:
     if not run_id:
-        return Secrets()
+        return Secrets(seal_key=seal_key)
     try:
         with app.connection_for_write() as conn:
             data = conn.default_channel.client.get(SEALS_KEY.format(run_id))
         rows = json.loads(data) if data else []
         return Secrets(
-            seals=tuple(Seal(str(k), int(n), str(salt), str(d)) for k, n, salt, d in rows)
+            seals=tuple(Seal(str(k), int(n), str(salt), str(d)) for k, n, salt, d in rows),
+            seal_key=seal_key,
         )
     except Exception:
-        return Secrets()
+        return Secrets(seal_key=seal_key)

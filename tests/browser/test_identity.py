@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser.test_replay import ALICE
+from tests.keys import SEAL_KEY
 from tests.support.browser import run_async
 from tests.support.portal import Cache, Portal
 from worker.adapters.sql import scripts as read
@@ -85,7 +86,7 @@ def posted(portal: Portal) -> list[str]:
 
 
 def record(cache: Cache, run: Run) -> GenerateResult:
-    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events])
+    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events], SEAL_KEY)
     return generate_now(cache.sessions, cache.store, run_id)
 
 

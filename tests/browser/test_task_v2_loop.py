@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.browser.test_replay import ALICE
+from tests.keys import SEAL_KEY
 from tests.support.browser import run_async
 from tests.support.portal import Cache, Portal
 from tests.support.stack import Stack, wait_until
@@ -67,7 +68,7 @@ def check_events(events: list[dict[str, Any]]) -> None:
 
 def record(cache: Cache, run: Run) -> GenerateResult:
     """Ingest the run's events and generate from them at once (`ingest --generate`)."""
-    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events])
+    (run_id,) = record_only(cache.sessions, [parse_event(e) for e in run.events], SEAL_KEY)
     return generate_now(cache.sessions, cache.store, run_id)
 
 

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY
 from tests.support.stack import Stack
 from worker.adapters.sql import models as m
 from worker.adapters.sql.engine import make_engine, make_sessionmaker
@@ -125,7 +126,7 @@ def oracle(workload: Workload, tmp: Path) -> dict[str, Reference]:
         upgrade(engine)
         sessions, store = make_sessionmaker(engine), open_store("memory://")
         for run_id, events in workload.runs.items():
-            record_only(sessions, [parse_event(e) for e in events])
+            record_only(sessions, [parse_event(e) for e in events], SEAL_KEY)
             generate_now(sessions, store, run_id)
         with sessions() as session:
             return {wpid: _reference(session, wpid) for wpid in workload.wpids}

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.integration.test_block_intake import both_paths
+from tests.keys import SEAL_KEY
 from tests.recordings import Recorder, act, defn, param
 from worker.adapters.sql import scripts as read
 from worker.adapters.sql.engine import make_sessionmaker
@@ -93,7 +94,7 @@ def test_both_intake_paths_record_the_element_and_the_run_carries_it(
 
 def test_the_script_expects_each_element_and_never_a_redacted_text(sqlite_engine: Engine) -> None:
     sessions, store = make_sessionmaker(sqlite_engine), MemoryStore()
-    [run_id] = record_only(sessions, [parse_event(e) for e in events()])
+    [run_id] = record_only(sessions, [parse_event(e) for e in events()], SEAL_KEY)
     assert generate_now(sessions, store, run_id).regenerated
     with sessions() as session:
         script = read.resolve_script(session, "wpid_element", None)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factory import RunBuilder, branching_run, definition, task_block
+from tests.keys import SEAL_KEY_TEXT
 from tests.support.cli import Ran, run_cli
 from tests.support.services import SAMPLES
 from worker.adapters.sql import models as m
@@ -58,6 +59,7 @@ class Cli:
 def cli(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path) -> Cli:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCRIPTCACHE_")}
     env["SCRIPTCACHE_DATABASE_URL"] = pg_url
+    env["SCRIPTCACHE_SEAL_KEY"] = SEAL_KEY_TEXT
     env["COLUMNS"] = "250"  # rich tables: wide enough not to truncate what the tests read
     if request.param == "s3":
         endpoint: str = request.getfixturevalue("s3_endpoint")

@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from tests.keys import SEAL_KEY_TEXT
 from tests.support.cli import run_cli
 from tests.support.services import SAMPLES
 
@@ -22,7 +23,10 @@ def run(env: dict[str, str], *args: str) -> str:
 def environment(pg_url: str, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCRIPTCACHE_")}
     env.update(
-        SCRIPTCACHE_DATABASE_URL=pg_url, SCRIPTCACHE_STORE_URL=f"file://{tmp_path}/b", COLUMNS="250"
+        SCRIPTCACHE_DATABASE_URL=pg_url,
+        SCRIPTCACHE_STORE_URL=f"file://{tmp_path}/b",
+        SCRIPTCACHE_SEAL_KEY=SEAL_KEY_TEXT,
+        COLUMNS="250",
     )
     return env
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.keys import SEAL_KEY_TEXT
 from tests.support.cli import Ran, run_cli
 from tests.support.services import SAMPLES
 
@@ -62,6 +63,7 @@ class Cli:
 def cli(pg_url: str, tmp_path: Path) -> Cli:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCRIPTCACHE_")}
     env["SCRIPTCACHE_DATABASE_URL"] = pg_url
+    env["SCRIPTCACHE_SEAL_KEY"] = SEAL_KEY_TEXT
     env["SCRIPTCACHE_STORE_URL"] = f"file://{tmp_path / 'blobs'}"
     env["COLUMNS"] = "250"
     return Cli(env, tmp_path, tmp_path / "blobs")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, linear_run, task_block
+from tests.keys import SEAL_KEY
 from tests.support.services import free_port
 from worker.adapters.clock import ManualClock
 from worker.adapters.sql import cache, debounce, scripts
@@ -55,7 +56,7 @@ def local_store(tmp_path: Path) -> BlobStore:
 
 def record(sessions: sessionmaker[Session], *runs: Events) -> None:
     for events in runs:
-        record_only(sessions, [parse_event(e) for e in events])
+        record_only(sessions, [parse_event(e) for e in events], SEAL_KEY)
 
 
 def cache_rows(sessions: sessionmaker[Session]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY, SEAL_KEY_TEXT
 from worker.adapters.sql import models as m
 from worker.adapters.store import MemoryStore
 from worker.app.generation import generate_now
@@ -66,7 +67,7 @@ def record(
     events: list[dict[str, Any]],
     per_day: int = 10,
 ) -> Any:
-    (run_id,) = record_only(sessions, [parse_event(e) for e in events])
+    (run_id,) = record_only(sessions, [parse_event(e) for e in events], SEAL_KEY)
     return generate_now(sessions, store, run_id, repairs_per_day=per_day)
 
 
@@ -117,6 +118,7 @@ def test_a_block_that_keeps_failing_stops_consuming_revisions_when_the_budget_is
         env={
             **os.environ,
             "SCRIPTCACHE_DATABASE_URL": pg_url,
+            "SCRIPTCACHE_SEAL_KEY": SEAL_KEY_TEXT,
             "SCRIPTCACHE_STORE_URL": f"file://{tmp_path}/blobs",
             "COLUMNS": "250",
         },

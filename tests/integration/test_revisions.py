@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, linear_run, task_block
+from tests.keys import SEAL_KEY
 from worker.adapters.clock import utcnow
 from worker.adapters.s3 import S3Store
 from worker.adapters.sql import cache, scripts
@@ -52,7 +53,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
 
 def record(sessions: sessionmaker[Session], *runs: Events) -> None:
     for events in runs:
-        record_only(sessions, [parse_event(e) for e in events])
+        record_only(sessions, [parse_event(e) for e in events], SEAL_KEY)
 
 
 def regional_run(run_id: str, region: str, executed: list[str], *, actions: int = 2) -> Events:

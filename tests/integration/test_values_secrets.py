@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from tests.keys import SEAL_KEY
 from tests.recordings import Recorder, act, defn, param
 from worker.adapters.sql import scripts as read
 from worker.adapters.sql.engine import make_sessionmaker
@@ -55,7 +56,7 @@ def test_a_credential_typed_without_parameter_key_is_ctx_credential_in_every_fil
     if order == "blocks_first":
         raw = [raw[1], raw[0], *raw[2:]]
     sessions, store = make_sessionmaker(sqlite_engine), MemoryStore()
-    runs = record_only(sessions, [parse_event(e) for e in raw])
+    runs = record_only(sessions, [parse_event(e) for e in raw], SEAL_KEY)
     [result] = [generate_now(sessions, store, run_id) for run_id in runs]
     assert result.regenerated
     with sessions() as session:

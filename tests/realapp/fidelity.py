@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.keys import SEAL_KEY
 from tests.realapp import workflows as wf
 from tests.realapp.agent import DeskAgent, read_form
 from tests.realapp.app import DeskApp, State
@@ -90,7 +91,7 @@ class Cache:
     store: BlobStore
 
     def record(self, events: Sequence[dict[str, Any]]) -> list[GenerateResult]:
-        runs = record_only(self.sessions, [parse_event(e) for e in events])
+        runs = record_only(self.sessions, [parse_event(e) for e in events], SEAL_KEY)
         return [generate_now(self.sessions, self.store, run_id) for run_id in runs]
 
     def live(self) -> tuple[dict[str, bytes], Definition, RunInfo]:

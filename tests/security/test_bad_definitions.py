@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import models as m
 from worker.adapters.store import open_store
@@ -28,7 +29,7 @@ from worker.domain.errors import PermanentError
 from worker.domain.events import parse_event
 from worker.domain.sandbox import RENDER_TIMEOUT_S
 
-SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0)
+SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, seal_keys=SEAL_KEY.keys)
 
 SLOW_OR_HUGE = {
     "nested range": "{% for a in range(100000) %}{% for b in range(100000) %}"
@@ -269,7 +270,9 @@ def test_a_render_failure_is_dead_lettered_at_once_with_its_reason(
 
         error = warning
 
-    entry_id = deadletter.record_failure(pg_sessions, failure, utcnow(), Log(), lease_s=10)
+    entry_id = deadletter.record_failure(
+        pg_sessions, failure, utcnow(), Log(), lease_s=10, seal_key=SEAL_KEY
+    )
     with pg_sessions() as session:
         entry = session.get(m.DeadLetter, entry_id)
         assert entry is not None

@@ -26,6 +26,7 @@ import yaml  # type: ignore[import-untyped]
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factory import RunBuilder, definition, linear_run, task_block
+from tests.keys import SEAL_KEY
 from tests.support.services import ROOT, free_port, wait_for_port
 from tests.support.stack import TEST_ENV
 from worker.adapters.clock import utcnow
@@ -270,6 +271,8 @@ def test_ingest_generate_reports_every_run_and_fails_at_the_end_if_one_failed(
     events = write_events(
         tmp_path / "mixed.jsonl", [*good_1, *bad.finish(), *stray.finish(), *good_2]
     )
+    with events.open("a") as out:  # and a line that is not an event at all
+        out.write('{"type": "block_completed", "event_id": \n')
     env = sqlite_env(tmp_path)
     assert run_cli(["migrate"], env).returncode == 0
 
@@ -285,8 +288,32 @@ def test_ingest_generate_reports_every_run_and_fails_at_the_end_if_one_failed(
     ]
     assert lines[0]["regenerated"] and lines[3]["regenerated"]
     assert "RecursionError" in lines[1]["error"] and "cache_key" in lines[1]["error"]
-    assert "'not_in_definition' is not in the definition" in lines[2]["error"]
-    assert "2 of 4 runs failed" in result.stderr and "Traceback" not in result.stderr
+    # Issue 23, item 4: the stray event is set aside with its reason, its run's declared
+    # blocks are cached (as the worker does), and a malformed line stops nothing.
+    assert lines[2]["regenerated"] and lines[2]["labels"] == ["a"]
+    aside = [line for line in result.stderr.splitlines() if line.startswith("set aside:")]
+    assert len(aside) == 2
+    assert "'not_in_definition' is not in the definition" in aside[0]
+    assert (
+        "not valid JSON" in aside[1] and f"line {len(events.read_text().splitlines())}" in aside[1]
+    )
+    assert "1 of 4 runs failed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ingest_sets_aside_bad_lines_and_records_the_files_good_runs(tmp_path: Path) -> None:
+    events = tmp_path / "runs.jsonl"
+    good = [json.dumps(e) for e in linear_run("wr_ok", "wf_ok", ["a"])]
+    events.write_text("\n".join([good[0], "not json", good[1], '{"type": "nope"}', *good[2:]]))
+    env = sqlite_env(tmp_path)
+    assert run_cli(["migrate"], env).returncode == 0
+
+    result = run_cli(["ingest", str(events)], env)
+
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["runs"] == ["wr_ok"] and summary["events"] == len(good)
+    assert [item["line"] for item in summary["set_aside"]] == [2, 4]
+    assert all(item["reason"] for item in summary["set_aside"])
 
 
 @pytest.mark.parametrize("command", [["ingest"], ["ingest", "--generate"], ["render"], ["publish"]])
@@ -315,6 +342,7 @@ def test_no_transaction_is_open_while_dlq_purge_waits_at_its_prompt(tmp_path: Pa
         with sessions.begin() as session:
             return deadletter.add(
                 session,
+                seal_key=SEAL_KEY,
                 task_name=task,
                 payload={"workflow_run_id": "r"},
                 error="e",

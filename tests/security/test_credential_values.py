@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import models as m
 from worker.adapters.store import open_store
@@ -33,7 +34,7 @@ from worker.domain.errors import PermanentError
 from worker.domain.events import parse_event
 
 CANARY = "CANARY-9d2e-s3cr3t-VALUE"
-SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0)
+SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, seal_keys=SEAL_KEY.keys)
 PARAMS = [
     {"key": "email", "parameter_type": "workflow"},
     {"key": "note", "parameter_type": "workflow"},
@@ -160,7 +161,9 @@ def take_in_all(
             failure = deadletter.Failure(
                 f"scriptcache.{raw['type']}", "task-id", exc, raw, 1, f"Traceback: {exc}"
             )
-            deadletter.record_failure(sessions, failure, utcnow(), log, lease_s=10)
+            deadletter.record_failure(
+                sessions, failure, utcnow(), log, lease_s=10, seal_key=SEAL_KEY
+            )
 
 
 def everything_stored(sessions: sessionmaker[Session], blobs: Path) -> str:
@@ -195,7 +198,12 @@ def test_a_credential_value_is_stored_nowhere_whatever_the_field_and_the_order(
     assert result.regenerated, result.reason
     stored = everything_stored(pg_sessions, tmp_path / "blobs")
     assert "evt_bad_canary" in stored and "wr_canary" in stored  # the dump covers them
-    leaks = [line for line in stored.splitlines() if CANARY in line]
+    # The definition is kept as sent (ARCHITECTURE.md §9: identifiers, definitions included,
+    # are never rewritten): the producer's own navigation goal holds the canary, and nothing
+    # the run sent adds it there (its credential parameter's default is trimmed).
+    definitions = [line for line in stored.splitlines() if line.startswith("workflows: ")]
+    assert [line.count(CANARY) for line in definitions] == [1]
+    leaks = [line for line in stored.splitlines() if CANARY in line and line not in definitions]
     assert leaks == [], leaks[:3]
     assert not any(CANARY in line for line in log.lines), log.lines
     main = "".join(

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY
 from tests.support.services import ROOT
 from tests.support.stack import Stack, all_logs, dump_tables, wait_until
 from worker.adapters.clock import utcnow
@@ -57,6 +58,7 @@ def test_a_replayed_run_started_keeps_its_tenant_and_seals_its_credential(sec_st
         for event in (acme[0], globex[0]):
             deadletter.add(
                 session,
+                seal_key=SEAL_KEY,
                 task_name="scriptcache.run_started",
                 payload=event,
                 error="OperationalError: the database went away",

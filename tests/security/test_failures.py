@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from config.settings import Settings
 from tests.factory import RunBuilder, definition, task_block
+from tests.keys import SEAL_KEY
 from worker.adapters.clock import utcnow
 from worker.adapters.sql import models as m
 from worker.adapters.store import MemoryStore
@@ -21,7 +22,7 @@ from worker.app.generation import generate_due
 from worker.app.intake import take_in
 from worker.domain.errors import GaveUp, PermanentError
 
-SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, max_retries=2)
+SETTINGS = Settings(quiet_s=1.0, max_wait_s=5.0, max_retries=2, seal_keys=SEAL_KEY.keys)
 
 
 def db_error(kind: type[Exception], orig: Exception) -> Exception:
@@ -105,7 +106,9 @@ def test_a_give_up_keeps_the_last_real_cause_and_its_traceback(
 
         error = warning
 
-    entry_id = deadletter.record_failure(pg_sessions, failure, utcnow(), Log(), lease_s=10)
+    entry_id = deadletter.record_failure(
+        pg_sessions, failure, utcnow(), Log(), lease_s=10, seal_key=SEAL_KEY
+    )
     with pg_sessions() as session:
         entry = session.get(m.DeadLetter, entry_id)
         assert entry is not None

@@ -12,6 +12,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import func, select
 
+from tests.keys import SEAL_KEY
 from tests.support.services import ROOT
 from tests.support.stack import Stack
 from worker.adapters.clock import utcnow
@@ -67,6 +68,7 @@ def test_dlq_replay_refuses_a_task_that_is_not_ours_and_keeps_the_entry(sec_stac
     with sec_stack.sessions.begin() as session:
         foreign = deadletter.add(
             session,
+            seal_key=SEAL_KEY,
             task_name="os.system",
             payload={"cmd": "touch /tmp/x"},
             error="inserted by the test",
@@ -76,6 +78,7 @@ def test_dlq_replay_refuses_a_task_that_is_not_ours_and_keeps_the_entry(sec_stac
         )
         not_an_event = deadletter.add(
             session,
+            seal_key=SEAL_KEY,
             task_name="scriptcache.block_completed",
             payload=["not", "an", "event"],
             error="bad payload",

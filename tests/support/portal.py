@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.keys import SEAL_KEY
 from worker.adapters.sql import scripts as read
 from worker.adapters.store import MemoryStore
 from worker.app.generation import GenerateResult, generate_now
@@ -33,7 +34,7 @@ class Cache:
     store: MemoryStore
 
     def record(self, events: Sequence[dict[str, Any]]) -> list[GenerateResult]:
-        runs = record_only(self.sessions, [parse_event(e) for e in events])
+        runs = record_only(self.sessions, [parse_event(e) for e in events], SEAL_KEY)
         return [generate_now(self.sessions, self.store, run_id) for run_id in runs]
 
     def live(self, wpid: str) -> tuple[dict[str, bytes], Definition]:

@@ -20,6 +20,7 @@ import redis
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.keys import SEAL_KEY_TEXT
 from tests.support.services import ROOT, stop
 from worker.adapters.publisher import producer_app, publish_events
 from worker.adapters.sql import models as m
@@ -39,6 +40,7 @@ TEST_ENV = {
     "SCRIPTCACHE_MAX_RETRIES": "3",
     "SCRIPTCACHE_RETRY_BACKOFF_MAX_S": "2",
     "SCRIPTCACHE_LOG_FORMAT": "json",
+    "SCRIPTCACHE_SEAL_KEY": SEAL_KEY_TEXT,
 }
 
 

@@ -67,7 +67,13 @@ def recording(a: Values) -> Recorder:
         "prop",
         defn(
             [
-                {"label": "form", "block_type": "task", "url": f"{SITE}/form"},
+                {
+                    "label": "form",
+                    "block_type": "task",
+                    "url": f"{SITE}/form",
+                    # A selector binds only the parameters its block's definition mentions.
+                    "navigation_goal": "Search for {{ search }}",
+                },
                 {
                     "label": "each",
                     "block_type": "for_loop",

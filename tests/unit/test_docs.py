@@ -215,6 +215,9 @@ def test_the_readme_configuration_table_is_what_settings_reads() -> None:
     assert set(rows) == set(re.findall(r'"(SCRIPTCACHE_\w+)"', source))
     defaults = Settings()
     for variable, shown in rows.items():
+        if variable.startswith("SCRIPTCACHE_SEAL_KEY"):  # keys: never a default to show
+            assert "seal.key" in shown or "unset" in shown, variable
+            continue
         value = getattr(defaults, variable.removeprefix("SCRIPTCACHE_").lower())
         expected = (
             "unset"

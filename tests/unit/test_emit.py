@@ -121,15 +121,25 @@ def test_typed_values_name_their_parameter_and_no_credential_is_left() -> None:
 
     assert [a["parameter_key"] for a in actions] == ["user", "password", None, None]
     assert [a["source"] for a in actions] == ["code", "code", "code", "agent"]
-    assert actions[3]["intention"] == REDACTED
+    assert actions[3]["intention"] == f"not {REDACTED}"
     assert SECRET not in json.dumps(events())
 
 
 def test_a_value_names_a_parameter_only_when_equal() -> None:
-    params = {"b": "x", "a": "x", "n": 42, "flag": True, "list": ["x"]}
+    params = {"b": "xyz", "a": "xyz", "n": 4242, "flag": True, "list": ["xyz"]}
 
-    assert parameter_for("x", params) == "a"
-    assert parameter_for("42", params) == "n"
+    assert parameter_for("xyz", params) == "a"
+    assert parameter_for("4242", params) == "n"
     assert parameter_for("True", params) is None
     assert parameter_for("xy", params) is None
     assert parameter_for(None, params) is None
+
+
+def test_a_short_value_names_a_parameter_only_when_the_blocks_definition_mentions_it() -> None:
+    params = {"b": "x", "a": "x", "n": 42}
+
+    assert parameter_for("x", params) is None
+    assert parameter_for("42", params) is None
+    assert parameter_for("x", params, frozenset({"b"})) == "b"
+    assert parameter_for("x", params, frozenset({"a", "b"})) == "a"
+    assert parameter_for("42", params, frozenset({"n"})) == "n"

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.keys import SEAL_KEY
 from worker.domain.errors import PermanentError
 from worker.domain.events import (
     REDACTED,
@@ -20,7 +21,7 @@ from worker.domain.events import (
 )
 from worker.domain.lines import read_lines
 from worker.secrets.redaction import redact_event, redact_raw
-from worker.secrets.seals import is_sealed
+from worker.secrets.seals import Secrets, is_sealed
 
 SAMPLE = Path(__file__).resolve().parents[2] / "worker" / "samples" / "order-portal.jsonl"
 SECRET = "not-a-real-secret"
@@ -447,8 +448,8 @@ def test_redact_event_leaves_run_finished_alone() -> None:
 def test_redact_raw_redacts_credentials_and_typed_texts_of_a_valid_payload(
     run_started: dict[str, Any], sign_in: dict[str, Any]
 ) -> None:
-    started = redact_raw(run_started)
-    block = redact_raw(sign_in)
+    started = redact_raw(run_started, Secrets(seal_key=SEAL_KEY))
+    block = redact_raw(sign_in, Secrets(seal_key=SEAL_KEY))
 
     assert is_sealed(started["parameters"]["password"])
     assert started["parameters"]["username"] == "ops@acme.test"
@@ -476,7 +477,7 @@ def test_redact_raw_of_a_malformed_run_started_never_keeps_the_credential(
     raw = copy.deepcopy(run_started)
     mutate(raw)
 
-    redacted = redact_raw(raw)
+    redacted = redact_raw(raw, Secrets(seal_key=SEAL_KEY))
 
     assert is_sealed(redacted["parameters"]["password"])
     assert SECRET not in json.dumps(redacted)
@@ -487,7 +488,7 @@ def test_redact_raw_redacts_every_parameter_when_the_definition_cannot_tell(
 ) -> None:
     raw = _without(run_started, ("definition",))
 
-    redacted = redact_raw(raw)
+    redacted = redact_raw(raw, Secrets(seal_key=SEAL_KEY))
 
     assert all(is_sealed(v) for v in redacted["parameters"].values())
 
@@ -498,7 +499,7 @@ def test_redact_raw_of_malformed_actions_redacts_what_it_can(sign_in: dict[str, 
     raw["actions"].append({"parameter_key": "password"})  # no text at all
     raw["task"] = 5
 
-    redacted = redact_raw(raw)
+    redacted = redact_raw(raw, Secrets(seal_key=SEAL_KEY))
 
     assert redacted["actions"][1]["text"] is None
     assert redacted["actions"][4] == "not an action"
@@ -508,7 +509,7 @@ def test_redact_raw_of_malformed_actions_redacts_what_it_can(sign_in: dict[str, 
 
 @pytest.mark.parametrize("raw", [None, "text", 3, ["not-a-real-secret"]])
 def test_redact_raw_returns_a_non_object_payload_unchanged(raw: Any) -> None:
-    assert redact_raw(raw) == raw
+    assert redact_raw(raw, Secrets(seal_key=SEAL_KEY)) == raw
 
 
 def test_redact_raw_redacts_parameters_and_actions_of_the_wrong_shape_whole() -> None:
@@ -518,7 +519,7 @@ def test_redact_raw_redacts_parameters_and_actions_of_the_wrong_shape_whole() ->
         "actions": {"first": {"text": "typed", "option": "picked", "xpath": "//x"}},
     }
 
-    assert redact_raw(raw) == {
+    assert redact_raw(raw, Secrets(seal_key=SEAL_KEY)) == {
         "type": "block_completed",
         "parameters": REDACTED,
         "actions": {"first": {"text": REDACTED, "option": REDACTED, "xpath": "//x"}},
@@ -531,7 +532,7 @@ def test_redact_raw_keeps_every_parameter_that_is_not_secret(run_started: dict[s
     raw["definition"]["parameters"].append({"key": "prior", "parameter_type": "output"})
     raw["parameters"].update(tenant="acme", prior={"rows": [1, 2]})
 
-    redacted = redact_raw(raw)
+    redacted = redact_raw(raw, Secrets(seal_key=SEAL_KEY))
 
     assert redacted["parameters"]["tenant"] == "acme"
     assert redacted["parameters"]["prior"] == {"rows": [1, 2]}
@@ -545,7 +546,7 @@ def test_redact_raw_of_an_event_wrapped_in_a_list_redacts_the_event(
     block["actions"][0]["parameter_key"] = None
     block["actions"][0]["text"] = SECRET  # typed without its key
 
-    redacted = redact_raw([[run_started, block]])
+    redacted = redact_raw([[run_started, block]], Secrets(seal_key=SEAL_KEY))
 
     assert SECRET not in json.dumps(redacted)
     assert redacted[0][1]["actions"][0]["parameter_key"] == "password"

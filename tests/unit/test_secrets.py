@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from tests.keys import SEAL_KEY
 from worker.secrets.seals import REDACTED, Secrets, protect_action, seal_value, unseal
 
 VALUE = "hunter2-Sesame!"
 PLAIN = Secrets.of_parameters({"pw": VALUE, "user": "ada"}, {"pw"})
-SEALED = Secrets(seals=tuple(unseal("pw", seal_value("pw", VALUE))))
+SEALED = Secrets(seals=tuple(unseal("pw", seal_value("pw", VALUE, SEAL_KEY))), seal_key=SEAL_KEY)
 
 
 @pytest.mark.parametrize("secrets", [PLAIN, SEALED], ids=["plain", "sealed"])
@@ -53,7 +54,7 @@ def test_a_short_secret_is_redacted_only_where_a_whole_field_equals_it() -> None
 
 
 def test_a_seal_holds_neither_the_value_nor_a_plain_hash_of_it() -> None:
-    token = json.dumps(seal_value("pw", VALUE))
+    token = json.dumps(seal_value("pw", VALUE, SEAL_KEY))
     assert VALUE not in token
     import hashlib
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from config.settings import Settings, SettingsError
 
 SECRET = "hunter2-not-real"
+KEY = {"SCRIPTCACHE_SEAL_KEY": "k" * 32}  # production (PostgreSQL) needs one
 
 
 def test_an_empty_environment_gives_the_documented_defaults() -> None:
@@ -74,14 +76,14 @@ def test_blank_values_count_as_unset() -> None:
 def test_each_variable_is_read_into_its_field(
     variable: str, value: str, field: str, expected: object
 ) -> None:
-    settings = Settings.from_env({variable: value})
+    settings = Settings.from_env({variable: value, **KEY})
 
     assert getattr(settings, field) == expected
     assert getattr(Settings(), field) != expected
 
 
 def test_a_plain_postgresql_url_gets_the_psycopg_driver() -> None:
-    settings = Settings.from_env({"SCRIPTCACHE_DATABASE_URL": "postgresql://u@db:5432/sc"})
+    settings = Settings.from_env({"SCRIPTCACHE_DATABASE_URL": "postgresql://u@db:5432/sc", **KEY})
 
     assert settings.database_url == "postgresql+psycopg://u@db:5432/sc"
     assert not settings.database_is_sqlite
@@ -224,3 +226,43 @@ def test_redis_broker_urls_use_the_transport_that_surfaces_pubsub_resets() -> No
             assert conn.get_transport_cls() is Transport
             # Flower picks its broker client by the URL's scheme: it must stay redis(s)://.
             assert conn.as_uri().startswith(url.split(":", 1)[0] + "://")
+
+
+# --- the seal key (ARCHITECTURE.md §9, worker/secrets/seals.py) --------------------------------
+
+
+def test_production_without_a_seal_key_refuses_to_start_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match="SCRIPTCACHE_SEAL_KEY: required"):
+        Settings.from_env({"SCRIPTCACHE_DATABASE_URL": "postgresql://u@db/sc"})
+
+
+@pytest.mark.parametrize("variable", ["SCRIPTCACHE_SEAL_KEY", "SCRIPTCACHE_SEAL_KEY_PREVIOUS"])
+def test_a_seal_key_shorter_than_32_characters_is_refused(variable: str) -> None:
+    with pytest.raises(SettingsError, match=f"{variable}: a seal key has at least 32"):
+        Settings.from_env({**KEY, variable: "short"})
+
+
+def test_the_seal_key_and_the_previous_ones_are_read_in_order_and_never_shown() -> None:
+    settings = Settings.from_env(
+        {"SCRIPTCACHE_SEAL_KEY": "n" * 40, "SCRIPTCACHE_SEAL_KEY_PREVIOUS": f"{'o' * 32}, "}
+    )
+
+    assert settings.seal_keys == (b"n" * 40, b"o" * 32)
+    assert "nnnn" not in repr(settings) and "oooo" not in repr(settings)
+
+
+def test_the_embedded_defaults_make_a_key_file_beside_the_database_once(tmp_path: Path) -> None:
+    env = {"SCRIPTCACHE_DATABASE_URL": f"sqlite:///{tmp_path}/db/sc.db"}
+
+    first = Settings.from_env(env)
+    again = Settings.from_env(env)
+
+    key_file = tmp_path / "db" / "seal.key"
+    assert first.seal_keys == again.seal_keys == (key_file.read_text().strip().encode(),)
+    assert len(first.seal_keys[0]) == 64
+    assert key_file.stat().st_mode & 0o077 == 0  # the owner's only
+    assert [p.name for p in key_file.parent.iterdir()] == ["seal.key"]  # nothing left aside
+
+
+def test_two_settings_built_directly_get_different_random_keys() -> None:
+    assert Settings().seal_keys != Settings().seal_keys

@@ -27,6 +27,7 @@ from worker.domain.errors import GaveUp
 from worker.domain.events import text_field
 from worker.secrets.credentials import redact_text, run_secrets
 from worker.secrets.redaction import redact_raw
+from worker.secrets.seals import SealKey
 
 REPLAYABLE = frozenset({*TASK_NAMES.values(), GENERATE_TASK})
 MAX_TEXT_CHARS = 20_000
@@ -48,11 +49,12 @@ def add(
     traceback: str | None,
     attempts: int,
     now: datetime,
+    seal_key: SealKey,
 ) -> int:
     """Dead-letter one message in its sealed form (worker/domain/events.redact_raw): the secrets the
     payload carries, and those its run's run_started stored, are removed from the payload,
     the error text and the traceback."""
-    secrets = run_secrets(session, payload)
+    secrets = run_secrets(session, payload, seal_key)
     row = m.DeadLetter(
         task_name=_storable(task_name[:128]),
         payload=_storable_payload(redact_raw(payload, secrets)),
@@ -110,7 +112,13 @@ def cause_of(failure: Failure) -> tuple[str, str]:
 
 
 def record_failure(
-    sessions: sessionmaker[Session], failure: Failure, now: datetime, log: Any, *, lease_s: float
+    sessions: sessionmaker[Session],
+    failure: Failure,
+    now: datetime,
+    log: Any,
+    *,
+    lease_s: float,
+    seal_key: SealKey,
 ) -> int | None:
     """The dead-letter hook's policy: log, and dead-letter what can be replayed. Returns the
     entry's id, or None when nothing was written."""
@@ -121,7 +129,9 @@ def record_failure(
             "task_failed",
             task=failure.task_name,
             task_id=failure.task_id,
-            error=redact_text(f"{type(exc).__name__}: {exc}", failure.payload) if exc else None,
+            error=redact_text(f"{type(exc).__name__}: {exc}", failure.payload, seal_key)
+            if exc
+            else None,
         )
         return None
     if what == "interrupted":
@@ -149,8 +159,9 @@ def record_failure(
                 traceback=trace,
                 attempts=failure.attempts,
                 now=now,
+                seal_key=seal_key,
             )
-            reason = redact_text(error, failure.payload, session)
+            reason = redact_text(error, failure.payload, seal_key, session)
     except Exception as exc2:  # the database is down too: say so loudly, keep the reason
         log.error(
             "dead_letter_failed",

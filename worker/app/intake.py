@@ -22,6 +22,7 @@ from worker.app import intake_guard, retry
 from worker.domain.errors import PermanentError
 from worker.domain.events import BlockCompleted, Event, RunFinished, parse_event
 from worker.domain.window import Timing
+from worker.secrets.seals import SealKey
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def record_and_bump(
     A block event on PostgreSQL takes one statement (worker/adapters/sql/block_intake.py); the others, and
     every event on SQLite or with `one_statement=False`, take the generic statements. Its
     run's secrets are removed first (worker/app/intake_guard.py)."""
-    event = intake_guard.guard(session, event)
+    event = intake_guard.guard(session, event, SealKey(settings.seal_keys))
     if (
         one_statement
         and isinstance(event, BlockCompleted)
@@ -93,11 +94,13 @@ def record_and_bump(
     )
 
 
-def record_only(sessions: sessionmaker[Session], events: Iterable[Event]) -> list[str]:
+def record_only(
+    sessions: sessionmaker[Session], events: Iterable[Event], seal_key: SealKey
+) -> list[str]:
     """The CLI's `ingest`: record events without a broker or debouncing, one transaction
     each; returns the runs touched, in first-seen order."""
     touched: dict[str, None] = {}
     for event in events:
         with sessions.begin() as session:
-            touched[record_event(session, intake_guard.guard(session, event))] = None
+            touched[record_event(session, intake_guard.guard(session, event, seal_key))] = None
     return list(touched)

@@ -26,6 +26,7 @@ from worker.domain.errors import PermanentError
 from worker.domain.events import BlockCompleted, Event, RunStarted
 from worker.secrets import credentials
 from worker.secrets.redaction import redact_event
+from worker.secrets.seals import SealKey, Secrets
 
 _CACHE_SIZE = 256
 # Labels of a workflow version (immutable once recorded: the first definition wins), per
@@ -33,17 +34,20 @@ _CACHE_SIZE = 256
 _labels: OrderedDict[tuple[str, str, int], frozenset[str]] = OrderedDict()
 
 
-def guard(session: Session, event: Event) -> Event:
+def guard(session: Session, event: Event, seal_key: SealKey) -> Event:
     """The event as intake may record it; PermanentError when it must be dead-lettered."""
     if isinstance(event, BlockCompleted):
-        secrets, run = credentials.lookup(session, event.workflow_run_id, lock=True)
+        secrets, run = credentials.lookup(session, event.workflow_run_id, seal_key, lock=True)
         block: BlockCompleted = redact_event(event, secrets) if secrets else event
         if block.parent_workflow_run_block_id is None and run is not None:
             _check_label(session, block, *run)
         return block
-    event = credentials.protect(session, event)
+    event = credentials.protect(session, event, seal_key)
     if isinstance(event, RunStarted):
-        _dead_letter_strays(session, event)
+        _dead_letter_strays(session, event, seal_key)
+        # Redacted here, where the seal key is at hand: a replayed or retried run_started
+        # carries its secrets as seals, which only the key checks.
+        event = redact_event(event, Secrets(seal_key=seal_key))
     return event
 
 
@@ -76,7 +80,7 @@ def _labels_of(session: Session, wpid: str, version: int) -> frozenset[str]:
     return labels
 
 
-def _dead_letter_strays(session: Session, event: RunStarted) -> None:
+def _dead_letter_strays(session: Session, event: RunStarted, seal_key: SealKey) -> None:
     labels = {b.label for b in event.definition.all_blocks()}
     b = m.WorkflowRunBlock
     strays = session.scalars(
@@ -96,6 +100,7 @@ def _dead_letter_strays(session: Session, event: RunStarted) -> None:
             traceback=None,
             attempts=1,
             now=utcnow(),
+            seal_key=seal_key,
         )
         session.execute(
             delete(m.Action).where(m.Action.workflow_run_block_id == block.workflow_run_block_id)

@@ -17,7 +17,8 @@ next generation builds its function.
 
 Credentials never appear: run parameters of type credential are left out, an action whose
 typed value is a credential's names its key instead (worker/browser/page.py), and any string
-that still contains a credential's value is redacted.
+that still contains a credential's value is scrubbed of it (identifiers excepted), by the
+rules intake applies.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from worker.browser.journal import BlockRecord, Fallback, ReplayResult
+from worker.domain.codegen.values import PARAMETER, RunValues, mentions
 from worker.domain.definition import TASK_LIKE, Definition
-from worker.domain.events import REDACTED, BlockCompleted
+from worker.domain.events import BlockCompleted
+from worker.secrets.redaction import redact_raw
+from worker.secrets.seals import SealKey, Secrets
 
-MIN_SECRET_CHARS = 4  # shorter "secrets" would redact ordinary words
 AGENT_CHILD_TYPE = "task"  # the child of a task_v2 the agent ran whole
 
 
@@ -208,6 +211,7 @@ def _block(
             "data_extraction_goal": goal,
             "extracted_information_schema": schema,
         }
+    mentioned = mentions([block if block is not None else definition.block(record.label)])
     fields: dict[str, Any] = {
         "workflow_run_block_id": block_id,
         "parent_workflow_run_block_id": ids.get(id(record.parent)) if in_loop else None,
@@ -219,7 +223,9 @@ def _block(
         "loop_index": record.loop_index if in_loop else None,
         "loop_value": record.loop_value if in_loop else None,
         "task": task,
-        "actions": [_action(a, f"act_{block_id}_{i}", info) for i, a in enumerate(record.actions)]
+        "actions": [
+            _action(a, f"act_{block_id}_{i}", info, mentioned) for i, a in enumerate(record.actions)
+        ]
         if task is not None
         else [],
     }
@@ -228,7 +234,9 @@ def _block(
     return fields
 
 
-def _action(action: dict[str, Any], action_id: str, info: RunInfo) -> dict[str, Any]:
+def _action(
+    action: dict[str, Any], action_id: str, info: RunInfo, mentioned: frozenset[str]
+) -> dict[str, Any]:
     item = {
         "action_id": action_id,
         "reasoning": None,
@@ -242,45 +250,35 @@ def _action(action: dict[str, Any], action_id: str, info: RunInfo) -> dict[str, 
     }
     if item["parameter_key"] is None:
         item["parameter_key"] = parameter_for(
-            item.get("text") or item.get("option"), info.parameters
+            item.get("text") or item.get("option"), info.parameters, mentioned
         )
     return item
 
 
-def parameter_for(value: Any, parameters: Mapping[str, Any]) -> str | None:
-    """The parameter whose value (as text) a typed or selected value equals: the first key
-    in sorted order, or None."""
+def parameter_for(
+    value: Any, parameters: Mapping[str, Any], mentioned: frozenset[str] = frozenset()
+) -> str | None:
+    """The parameter whose value (as text) a typed or selected value equals, by the
+    generator's rules (worker/domain/codegen/values.py): a value shorter than 3 characters
+    only when the block's definition mentions the parameter (`mentioned`); ties to the
+    mentioned parameter, then to the first key in sorted order. None when there is none."""
     if not isinstance(value, str) or not value:
         return None
-    return next(
-        (
-            k
-            for k in sorted(parameters)
-            if isinstance(parameters[k], str | int | float)
-            and not isinstance(parameters[k], bool)
-            and str(parameters[k]) == value
-        ),
-        None,
-    )
+    scalars = {
+        k: v
+        for k, v in parameters.items()
+        if isinstance(v, str | int | float) and not isinstance(v, bool)
+    }
+    source = RunValues(scalars).binder(None, False, mentioned, {}).whole(value)
+    return source.name if source is not None and source.group == PARAMETER else None
 
 
 def redacted(value: dict[str, Any], credentials: Mapping[str, Any]) -> dict[str, Any]:
-    """`value` with every string holding a credential's value redacted."""
-    secrets = [
-        str(s)
-        for s in credentials.values()
-        if isinstance(s, str | int) and len(str(s)) >= MIN_SECRET_CHARS
-    ]
+    """`value` by the rules intake applies (worker/secrets/redaction.py): every credential's
+    value, of any length and inside objects too, out of every string but the identifiers
+    (labels, ids, the definition), and a typed value that is a credential named by its key."""
+    secrets = Secrets.of_parameters(credentials, credentials.keys(), SealKey.fresh())
     if not secrets:
         return value
-
-    def walk(item: Any) -> Any:
-        if isinstance(item, str):
-            return REDACTED if any(s in item for s in secrets) else item
-        if isinstance(item, list):
-            return [walk(i) for i in item]
-        if isinstance(item, dict):
-            return {k: walk(v) for k, v in item.items()}
-        return item
-
-    return {k: walk(v) for k, v in value.items()}
+    out: dict[str, Any] = redact_raw(value, secrets)
+    return out

@@ -43,7 +43,14 @@ class Context:
             from worker.app.bootstrap import build
 
             self._services = build(self.settings)
+            # Closed with the command's context: its connections do not outlive it.
+            click.get_current_context().call_on_close(self._close)
         return self._services
+
+    def _close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -92,6 +99,29 @@ def read_events(source: str) -> list[Any]:
         except ScriptcacheError as exc:
             raise click.ClickException(f"{source}: line {number}: {exc}") from None
     return events
+
+
+def read_events_or_reasons(source: str) -> list[tuple[int, Any]]:
+    """Each line of a JSON Lines file (or - for stdin) with its number: the event, or the
+    reason it is not one (a str)."""
+    from worker.domain.events import parse_line
+    from worker.domain.lines import read_lines
+
+    out: list[tuple[int, Any]] = []
+    for number, line in enumerate(read_lines(read_source(source)), start=1):
+        try:
+            out.append((number, parse_line(line)))
+        except ScriptcacheError as exc:
+            out.append((number, str(exc)))
+    return out
+
+
+# Integer arguments, bounded by the columns they are looked up in: a value beyond them is a
+# usage error naming the argument and its range, never a database error.
+INT32_MAX, INT64_MAX = 2**31 - 1, 2**63 - 1
+WORKFLOW_VERSION = click.IntRange(0, INT32_MAX)  # workflows.version (events: ge=0)
+REVISION = click.IntRange(1, INT32_MAX)  # script_revisions.version
+ENTRY_ID = click.IntRange(1, INT64_MAX)  # dead_letters.dead_letter_id
 
 
 def json_object(raw: str, option: str) -> dict[str, Any]:

@@ -10,8 +10,16 @@ from typing import Any
 
 import click
 
-from worker.cli.base import Context, echo_json, json_object, pass_ctx, read_events
-from worker.domain.errors import PermanentError, ScriptcacheError
+from worker.cli.base import (
+    WORKFLOW_VERSION,
+    Context,
+    echo_json,
+    json_object,
+    pass_ctx,
+    read_events,
+    read_events_or_reasons,
+)
+from worker.domain.errors import ScriptcacheError
 
 # The command starts at once: a subcommand's module, and the libraries it needs (SQLAlchemy,
 # Celery, boto3, Playwright), are imported when that subcommand runs, not for `--help`.
@@ -103,34 +111,46 @@ def migrate(obj: Context) -> None:
 def ingest_command(obj: Context, source: str, and_generate: bool) -> None:
     """Record a JSON Lines file of events (or - for stdin) without a broker.
 
-    With --generate, one JSON object per run: its result, or `error` naming why the run could
-    not be recorded or generated; every run is tried, and the exit status is 1 if any failed.
+    A line that is not a valid event, or an event intake refuses (a block whose label is not
+    in its run's definition), is set aside with its line number and reason, and the rest is
+    recorded: `set_aside` in the summary, or one `set aside:` line each on stderr with
+    --generate. With --generate, one JSON object per run: its result, or `error` naming why
+    the run could not be generated; every run is tried, and the exit status is 1 if any
+    failed.
     """
     from worker.app.generation import generate_now
     from worker.app.intake import record_only
+    from worker.secrets.seals import SealKey
 
-    events = read_events(source)
-    services = obj.services
-    runs: dict[str, str | None] = {}  # run id → the first error recording it, in order
-    for event in events:
+    services, seal_key = obj.services, SealKey(obj.settings.seal_keys)
+    runs: dict[str, None] = {}  # the runs touched, in order
+    set_aside: list[dict[str, Any]] = []
+    recorded = 0
+    for number, event in read_events_or_reasons(source):
+        if isinstance(event, str):
+            set_aside.append({"line": number, "reason": event})
+            continue
         try:
-            record_only(services.sessions, [event])
-            runs.setdefault(event.workflow_run_id, None)
+            record_only(services.sessions, [event], seal_key)
         except ScriptcacheError as exc:
-            runs[event.workflow_run_id] = runs.get(event.workflow_run_id) or str(exc)
+            set_aside.append({"line": number, "event_id": event.event_id, "reason": str(exc)})
+            continue
+        recorded += 1
+        runs.setdefault(event.workflow_run_id, None)
     if not and_generate:
-        errors = {r: e for r, e in runs.items() if e}
         echo_json(
-            {"events": len(events), "runs": list(runs), **({"errors": errors} if errors else {})}
+            {
+                "events": recorded,
+                "runs": list(runs),
+                **({"set_aside": set_aside} if set_aside else {}),
+            }
         )
-        if errors:
-            sys.exit(1)
         return
+    for item in set_aside:
+        click.echo(f"set aside: {source}: line {item['line']}: {item['reason']}", err=True)
     failed = 0
-    for run_id, error in runs.items():
+    for run_id in runs:
         try:
-            if error is not None:
-                raise PermanentError(error)
             echo_json(
                 generate_now(
                     services.sessions,
@@ -158,6 +178,7 @@ def render(source: str) -> None:
     from worker.adapters.store import open_store
     from worker.app.generation import generate_now
     from worker.app.intake import record_only
+    from worker.secrets.seals import SealKey
 
     events = read_events(source)
     with tempfile.TemporaryDirectory(prefix="scriptcache-render-") as tmp:
@@ -165,7 +186,7 @@ def render(source: str) -> None:
         try:
             upgrade(engine)
             sessions, store = make_sessionmaker(engine), open_store("memory://")
-            runs = record_only(sessions, events)
+            runs = record_only(sessions, events, SealKey.fresh())  # seals die with the db
             results = [generate_now(sessions, store, run_id) for run_id in runs]
             with sessions() as session:
                 shown: set[int] = set()
@@ -192,7 +213,9 @@ def _wpid(session: Any, result: Any) -> str:
 @main.command("plan")
 @click.argument("wpid")
 @click.option("--params", default="{}", help="The run's parameters as a JSON object.")
-@click.option("--version", type=int, default=None, help="Workflow version (default: latest).")
+@click.option(
+    "--version", type=WORKFLOW_VERSION, default=None, help="Workflow version (default: latest)."
+)
 @pass_ctx
 def plan_command(obj: Context, wpid: str, params: str, version: int | None) -> None:
     """The run plan for a workflow and parameters, as JSON."""

@@ -14,7 +14,7 @@ from rich.table import Table
 from worker.adapters.publisher import producer_app
 from worker.adapters.sql import models as m
 from worker.app import deadletter
-from worker.cli.base import Context, echo_json, pass_ctx
+from worker.cli.base import ENTRY_ID, Context, echo_json, pass_ctx
 
 
 @click.group()
@@ -70,7 +70,7 @@ def dlq_ls(
 
 
 @dlq.command("show")
-@click.argument("entry_id", type=int)
+@click.argument("entry_id", type=ENTRY_ID)
 @pass_ctx
 def dlq_show(obj: Context, entry_id: int) -> None:
     """Show one entry: payload (redacted), error and traceback, as JSON."""
@@ -97,7 +97,7 @@ def _row(e: m.DeadLetter, *, full: bool) -> dict[str, Any]:
 
 
 @dlq.command("replay")
-@click.argument("entry_ids", type=int, nargs=-1)
+@click.argument("entry_ids", type=ENTRY_ID, nargs=-1)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every entry (or every match).")
 @with_filters
 @pass_ctx
@@ -132,7 +132,7 @@ def dlq_replay(
 
 
 @dlq.command("purge")
-@click.argument("entry_ids", type=int, nargs=-1)
+@click.argument("entry_ids", type=ENTRY_ID, nargs=-1)
 @click.option("--all", "purge_all", is_flag=True, help="Purge every entry (or every match).")
 @with_filters
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import click
 
 from worker.browser.journal import BlockFinished, BlockStarted, ReplayResult
-from worker.cli.base import Context, echo_json, json_object, pass_ctx
+from worker.cli.base import REVISION, Context, echo_json, json_object, pass_ctx
 from worker.domain.definition import Definition, render_cache_key
 
 
@@ -35,7 +35,7 @@ from worker.domain.definition import Definition, render_cache_key
     "--cache-key", default=None, help="The script's cache key (default: rendered from --params)."
 )
 @click.option(
-    "--version", type=int, default=None, help="Script revision to run (default: the live one)."
+    "--version", type=REVISION, default=None, help="Script revision to run (default: the live one)."
 )
 @click.option(
     "--credentials", default="{}", help="Credential values as a JSON object, or @FILE holding one."

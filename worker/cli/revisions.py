@@ -12,7 +12,7 @@ from rich.table import Table
 
 from worker.app import purge as purging
 from worker.app import revisions
-from worker.cli.base import Context, echo_json, pass_ctx
+from worker.cli.base import REVISION, Context, echo_json, pass_ctx
 from worker.cli.script import cache_key_option, script
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,7 +56,7 @@ def _say(moved: revisions.Moved, as_json: bool) -> None:
 @cache_key_option
 @click.option(
     "--version",
-    type=int,
+    type=REVISION,
     default=None,
     help="Make this revision live and pin it (default: pin the live one).",
 )
@@ -91,7 +91,7 @@ def unpin(
 
 @script.command()
 @click.argument("wpid")
-@click.argument("version", type=int)
+@click.argument("version", type=REVISION)
 @cache_key_option
 @operator_options
 @pass_ctx
@@ -113,7 +113,7 @@ def promote(
 
 @script.command()
 @click.argument("wpid")
-@click.argument("version", type=int)
+@click.argument("version", type=REVISION)
 @cache_key_option
 @operator_options
 @pass_ctx

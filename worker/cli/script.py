@@ -12,7 +12,7 @@ from rich.table import Table
 
 from worker.adapters.sql import cache
 from worker.adapters.sql import scripts as read
-from worker.cli.base import Context, pass_ctx
+from worker.cli.base import REVISION, Context, pass_ctx
 
 cache_key_option = click.option(
     "--cache-key", default=None, help="The script's cache key (needed when there are several)."
@@ -75,7 +75,7 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
 @script.command()
 @click.argument("wpid")
 @cache_key_option
-@click.option("--version", type=int, default=None, help="Revision version (default: live).")
+@click.option("--version", type=REVISION, default=None, help="Revision version (default: live).")
 @click.option("--file", "path", default="main.py", show_default=True)
 @click.option(
     "--inputs",
@@ -116,8 +116,8 @@ def show(
 
 @script.command()
 @click.argument("wpid")
-@click.argument("v1", type=int)
-@click.argument("v2", type=int)
+@click.argument("v1", type=REVISION)
+@click.argument("v2", type=REVISION)
 @cache_key_option
 @pass_ctx
 def diff(obj: Context, wpid: str, v1: int, v2: int, cache_key: str | None) -> None:
@@ -142,7 +142,7 @@ def diff(obj: Context, wpid: str, v1: int, v2: int, cache_key: str | None) -> No
 @click.argument("wpid")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @cache_key_option
-@click.option("--version", type=int, default=None, help="Revision version (default: live).")
+@click.option("--version", type=REVISION, default=None, help="Revision version (default: live).")
 @pass_ctx
 def export(
     obj: Context, wpid: str, directory: Path, cache_key: str | None, version: int | None

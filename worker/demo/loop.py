@@ -32,6 +32,7 @@ from worker.app.bootstrap import Services
 from worker.app.generation import generate_now
 from worker.app.intake import record_only
 from worker.domain.events import parse_event
+from worker.secrets.seals import SealKey
 
 if TYPE_CHECKING:
     from worker.demo.portal.closed_loop import Run
@@ -65,7 +66,11 @@ def missing_browser(settings: Settings) -> str | None:
 
 def in_process(services: Services, settings: Settings) -> Record:
     def record(events: list[dict[str, Any]]) -> str | None:
-        (run_id,) = record_only(services.sessions, [parse_event(e) for e in events])
+        (run_id,) = record_only(
+            services.sessions,
+            [parse_event(e) for e in events],
+            SealKey(services.settings.seal_keys),
+        )
         return generate_now(
             services.sessions,
             services.store,

@@ -20,6 +20,7 @@ from worker.cli.base import Context, echo_json, pass_ctx
 from worker.demo.loop import closed_loop, in_process, through_worker
 from worker.domain.events import parse_line
 from worker.domain.lines import read_lines
+from worker.secrets.seals import SealKey
 
 SAMPLE = Path(__file__).parents[1] / "samples" / "order-portal.jsonl"
 
@@ -47,7 +48,11 @@ def demo(obj: Context, local: bool, timeout_s: float) -> None:
     run_ids = list(dict.fromkeys(e["workflow_run_id"] for e in raw))
     services = obj.services
     if local:
-        record_only(services.sessions, [parse_line(json.dumps(e)) for e in raw])
+        record_only(
+            services.sessions,
+            [parse_line(json.dumps(e)) for e in raw],
+            SealKey(services.settings.seal_keys),
+        )
         for run_id in run_ids:
             echo_json(
                 generate_now(services.sessions, services.store, run_id, services.clock).as_json()

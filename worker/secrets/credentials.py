@@ -18,17 +18,17 @@ from sqlalchemy.orm import Session
 from worker.adapters.sql import models as m
 from worker.domain.events import Event, RunStarted, text_field
 from worker.secrets.redaction import payload_secrets, redact_raw
-from worker.secrets.seals import Seal, Secrets, protect_action
+from worker.secrets.seals import Seal, SealKey, Secrets, protect_action
 
 
-def protect(session: Session, event: Event) -> Event:
+def protect(session: Session, event: Event, seal_key: SealKey) -> Event:
     """run_started stores its seals and scrubs what the run recorded before it; the other
     events pass as they are (a block event is scrubbed by worker/app/intake_guard.py with
     `lookup`, which takes the run's shared lock)."""
     if not isinstance(event, RunStarted):
         return event
     serialize(session, event)
-    secrets = Secrets.of_parameters(event.parameters, event.definition.credential_keys())
+    secrets = Secrets.of_parameters(event.parameters, event.definition.credential_keys(), seal_key)
     if secrets:
         save(session, event.workflow_run_id, secrets)
         scrub_recorded(session, event.workflow_run_id, secrets)
@@ -48,7 +48,7 @@ _LOCK_AND_LOOKUP = text("SELECT * FROM scriptcache_block_guard(CAST(:run_id AS V
 
 
 def lookup(
-    session: Session, run_id: str, *, lock: bool = False
+    session: Session, run_id: str, seal_key: SealKey, *, lock: bool = False
 ) -> tuple[Secrets, tuple[str, int] | None]:
     """The run's seals, and its (workflow_permanent_id, version) once run_started is in.
     With `lock`, a block event's shared lock on its run is taken first (see `serialize`)."""
@@ -60,7 +60,8 @@ def lookup(
         Seal(k, n, salt, digest) for _, _, k, n, salt, digest in rows if digest is not None
     )
     wpid, version = (rows[0][0], rows[0][1]) if rows else (None, None)
-    return Secrets(seals=seals), (None if wpid is None or version is None else (wpid, version))
+    secrets = Secrets(seals=seals, seal_key=seal_key)
+    return secrets, (None if wpid is None or version is None else (wpid, version))
 
 
 def serialize(session: Session, event: RunStarted) -> None:
@@ -96,15 +97,16 @@ def save(session: Session, run_id: str, secrets: Secrets) -> None:
     session.flush()
 
 
-def load(session: Session, run_id: str | None) -> Secrets:
+def load(session: Session, run_id: str | None, seal_key: SealKey) -> Secrets:
     if not run_id:
-        return Secrets()
+        return Secrets(seal_key=seal_key)
     rows = session.execute(
         select(
             m.RunSecret.parameter_key, m.RunSecret.length, m.RunSecret.salt, m.RunSecret.digest
         ).where(m.RunSecret.workflow_run_id == run_id)
     ).all()
-    return Secrets(seals=tuple(Seal(k, n, salt, digest) for k, n, salt, digest in rows))
+    seals = tuple(Seal(k, n, salt, digest) for k, n, salt, digest in rows)
+    return Secrets(seals=seals, seal_key=seal_key)
 
 
 # Columns that identify a row or hold one of a few fixed words, never scrubbed; every other
@@ -125,6 +127,8 @@ _IDS = frozenset(
         "fallback",
         "action_type",
         "source",
+        "label",  # identifiers are never rewritten (ARCHITECTURE.md §9)
+        "parameter_key",
     }
 )
 
@@ -168,21 +172,22 @@ def _update(row: Any, values: dict[str, Any]) -> None:
             setattr(row, name, value)
 
 
-def run_secrets(session: Session | None, payload: Any) -> Secrets:
+def run_secrets(session: Session | None, payload: Any, seal_key: SealKey) -> Secrets:
     """The secrets a payload carries, and those its run stored (when a session is given):
     what must be scrubbed from anything written about it."""
-    found = payload_secrets(payload)
+    found = payload_secrets(payload, seal_key)
     if session is not None:
         events = payload if isinstance(payload, list) else [payload]
         for event in events:
             # As the entry stores it: a run id with a NUL cannot even be looked up.
-            found = found.merge(load(session, _as_stored(text_field(event, "workflow_run_id"))))
+            run_id = _as_stored(text_field(event, "workflow_run_id"))
+            found = found.merge(load(session, run_id, seal_key))
     return found
 
 
-def redact_text(text: str, payload: Any, session: Session | None = None) -> str:
+def redact_text(text: str, payload: Any, seal_key: SealKey, session: Session | None = None) -> str:
     """Scrub the secret values a payload carried out of a free text (an error message)."""
-    return run_secrets(session, payload).scrub(text)
+    return run_secrets(session, payload, seal_key).scrub(text)
 
 
 def _as_stored(run_id: str | None) -> str | None:

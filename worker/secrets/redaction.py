@@ -3,11 +3,22 @@ event, given the run's secrets (worker/secrets/seals.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import jinja2
+from jinja2 import meta
 
 from worker.domain.definition import PUBLIC_PARAMETER_TYPES
 from worker.domain.events import MAX_NESTING, BlockCompleted, Event, RunStarted
-from worker.secrets.seals import REDACTED, TYPED_FIELDS, Secrets, protect_action, seal_value
+from worker.secrets.seals import (
+    REDACTED,
+    TYPED_FIELDS,
+    SealKey,
+    Secrets,
+    protect_action,
+    seal_value,
+)
 
 
 def redact_event(event: Event, secrets: Secrets | None = None) -> Any:
@@ -22,9 +33,14 @@ def redact_event(event: Event, secrets: Secrets | None = None) -> Any:
     """
     if isinstance(event, RunStarted):
         secret = event.definition.credential_keys()
-        secrets = Secrets.of_parameters(event.parameters, secret).merge(secrets or Secrets())
+        given = secrets if secrets is not None else Secrets()  # an empty one may carry a key
+        secrets = Secrets.of_parameters(event.parameters, secret, given.seal_key).merge(given)
         data = event.model_dump(mode="json", exclude_unset=True)
-        data["parameters"] = {k: v for k, v in event.parameters.items() if k not in secret}
+        data["parameters"] = _parameters(
+            {k: v for k, v in event.parameters.items() if k not in secret},
+            data["definition"],
+            secrets,
+        )
         definition = data["definition"]
         definition["parameters"] = [
             {"key": p["key"], "parameter_type": p["parameter_type"]} if p["key"] in secret else p
@@ -41,14 +57,25 @@ def redact_event(event: Event, secrets: Secrets | None = None) -> Any:
             return event
         data = event.model_dump(mode="json", exclude_unset=True)
         data["actions"] = [protect_action(a, secrets) for a in data.get("actions", [])]
+        data["task"] = _task(data.get("task"), secrets)
         return BlockCompleted.model_validate(_scrub_fields(data, secrets))
     return event
 
 
-# Identifiers and the fields intake routes by: never scrubbed (they are not free text).
+# Identifiers and the fields intake routes by: never scrubbed (they are not free text). A
+# label, a workflow id or a definition (its cache key included) that contains a secret's
+# value is kept as sent (ARCHITECTURE.md §9): rewriting it would corrupt what the next run is
+# checked against, and a value that short is not secret from them. The parameters are
+# scrubbed, but not those the cache key renders (`_parameters`), and neither is a task's id
+# (`_task`).
 _ROUTING = frozenset(
     {
         "type",
+        "label",
+        "workflow_permanent_id",
+        "definition",
+        "parameters",
+        "task",
         "event_id",
         "occurred_at",
         "workflow_run_id",
@@ -71,7 +98,35 @@ def _scrub_fields(data: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
     return {k: v if k in _ROUTING else secrets.scrub_tree(v) for k, v in data.items()}
 
 
-def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
+def _parameters(params: dict[str, Any], definition: Any, secrets: Secrets) -> dict[str, Any]:
+    """Public parameters scrubbed, but those the definition's cache key renders: the cache
+    key is an identifier."""
+    kept = cache_key_names(definition)
+    return {k: v if k in kept else secrets.scrub_tree(v) for k, v in params.items()}
+
+
+def _task(task: Any, secrets: Secrets) -> Any:
+    if not isinstance(task, dict):
+        return secrets.scrub_tree(task)
+    return {k: v if k == "task_id" else secrets.scrub_tree(v) for k, v in task.items()}
+
+
+def cache_key_names(definition: Any) -> frozenset[str]:
+    """The names the definition's cache_key template uses (all of them when it cannot be
+    parsed: then nothing it might render is rewritten)."""
+    template = definition.get("cache_key") if isinstance(definition, dict) else None
+    if not isinstance(template, str) or "{" not in template:
+        return frozenset()
+    try:
+        return frozenset(meta.find_undeclared_variables(_JINJA.parse(template)))
+    except (jinja2.TemplateError, RecursionError):
+        return frozenset(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", template))
+
+
+_JINJA = jinja2.Environment(autoescape=False)
+
+
+def redact_raw(raw: Any, secrets: Secrets) -> Any:
     """The sealed form of a payload that may not validate: what a re-sent message (a retry, a
     dead letter, its replay) carries instead of the original.
 
@@ -81,9 +136,10 @@ def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
     loses its text, and every other string is scrubbed of the run's secrets (`secrets`, plus
     the plain values this payload carries). What cannot be told apart is redacted whole:
     parameters that are not an object, or whose types the definition does not tell, and
-    every `text` and `option` of actions that are not a list.
+    every `text` and `option` of actions that are not a list. `secrets` carries the seal key
+    the new seals are made with.
     """
-    secrets = payload_secrets(raw).merge(secrets or Secrets())
+    secrets = secrets.merge(payload_secrets(raw, secrets.require_key()))
     if isinstance(raw, list | tuple):
         return [redact_raw(item, secrets) for item in raw]
     if not isinstance(raw, dict):
@@ -92,16 +148,23 @@ def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
     out: dict[str, Any] = {}
     for name, value in raw.items():
         if name == "parameters":
+            kept = cache_key_names(raw.get("definition"))
             out[name] = (
                 {
-                    k: seal_value(k, v) if known is None or k in known else secrets.scrub_tree(v)
+                    k: seal_value(k, v, secrets.require_key())
+                    if known is None or k in known
+                    else v
+                    if k in kept
+                    else secrets.scrub_tree(v)
                     for k, v in value.items()
                 }
                 if isinstance(value, dict)
                 else REDACTED
             )
         elif name == "definition" and isinstance(value, dict):
-            out[name] = secrets.scrub_tree(_trim_definition(value, known))
+            out[name] = _trim_definition(value, known)
+        elif name == "task":
+            out[name] = _task(value, secrets)
         elif name == "actions":
             out[name] = _redact_actions(value, secrets)
         elif name in _ROUTING:
@@ -111,19 +174,19 @@ def redact_raw(raw: Any, secrets: Secrets | None = None) -> Any:
     return out
 
 
-def payload_secrets(raw: Any, depth: int = 0) -> Secrets:
+def payload_secrets(raw: Any, seal_key: SealKey, depth: int = 0) -> Secrets:
     """The secrets a payload carries in plain or sealed: the values of its secret parameters
     (every parameter when the definition cannot tell), in it or in events it wraps."""
     if isinstance(raw, list | tuple) and depth < MAX_NESTING:
-        found = Secrets()
+        found = Secrets(seal_key=seal_key)
         for item in raw:
-            found = found.merge(payload_secrets(item, depth + 1))
+            found = found.merge(payload_secrets(item, seal_key, depth + 1))
         return found
     params = raw.get("parameters") if isinstance(raw, dict) else None
     if not isinstance(params, dict):
-        return Secrets()
+        return Secrets(seal_key=seal_key)
     known = secret_parameter_keys(raw.get("definition"))
-    return Secrets.of_parameters(params, set(params) if known is None else known)
+    return Secrets.of_parameters(params, set(params) if known is None else known, seal_key)
 
 
 def _trim_definition(definition: dict[str, Any], known: frozenset[str] | None) -> Any:

@@ -15,6 +15,7 @@ from worker.domain.codegen.nodes import LINENO, attr, awaited, call, ctx_call, l
 from worker.domain.codegen.values import Binder, Bound, RunValues, Source
 from worker.domain.inputs import InputRecord
 from worker.domain.run import ActionRecord, TaskRecord
+from worker.secrets.seals import REDACTED
 
 DROPPED = frozenset({"complete", "terminate", "null_action"})
 NO_LOOP: Any = object()  # the loop value of a block that does not run inside a loop
@@ -79,11 +80,46 @@ def statements(
         if action.status == "failed":
             skipped[f"failed_action:{action.action_type}"] += 1
             continue
+        performed = handed_over(action)
+        if performed is None:
+            skipped["redacted:goto_url"] += 1
+            continue
+        action = performed
         on_element = action.action_type in OPTIONAL_TYPES and bool(action.xpath)
         expect = expectation(action, scope.values(), varying, index) if on_element else None
         statement = handler(action, replace(scope, expect=expect) if expect else scope)
         out.append(made_optional(statement) if index in optional and on_element else statement)
     return out
+
+
+def handed_over(action: ActionRecord) -> ActionRecord | None:
+    """The action as a script may perform it when what was recorded of it holds a redacted
+    secret (ARCHITECTURE.md §9: generated code never holds a redaction marker; the secret's
+    value is not known, so that part of the action goes to the agent):
+
+    - an action on an element whose typed value or selector holds one: no selector (the
+      runtime hands the action to the agent at once) and, when the value held it, no value;
+    - an intention or an extraction goal holding one: the marker is cut out (the agent reads
+      the rest) or, for a goal, left out;
+    - a visited url holding one: None, the visit is left out (and counted) and the next
+      actions' selectors fall back to the agent on whatever page is open.
+    """
+    held = {
+        name: getattr(action, name)
+        for name in ("xpath", "text", "option", "intention")
+        if REDACTED in (getattr(action, name) or "")
+    }
+    if not held:
+        return action
+    if action.action_type == "goto_url" and "text" in held:
+        return None
+    changes: dict[str, Any] = {}
+    if "intention" in held:
+        changes["intention"] = " ".join(held["intention"].replace(REDACTED, " ").split()) or None
+    if action.action_type in OPTIONAL_TYPES and {"xpath", "text", "option"} & set(held):
+        changes.update(xpath=None, element=None)
+        changes.update({name: None for name in ("text", "option") if name in held})
+    return replace(action, **changes)
 
 
 # Actions on an element, which a script may skip when the element is absent.
@@ -211,9 +247,10 @@ def page_action(
 
 
 def _selector(action: ActionRecord, scope: ActionScope) -> Bound:
-    """The recorded selector with the run's values in it bound: inside a loop,
-    `//a[contains(@href, 'A-1002')]` follows the loop's current value."""
-    return scope.bind(action.xpath)
+    """The recorded selector with the loop's value and the parameters the block's definition
+    mentions bound: inside a loop, `//a[contains(@href, 'A-1002')]` follows the loop's
+    current value; `//button[@id='refund-btn']` stays as the page wrote it."""
+    return scope.values().for_selector().bind(action.xpath)
 
 
 def _fill(a: ActionRecord, s: ActionScope) -> ast.stmt:
@@ -246,6 +283,7 @@ def _extract(a: ActionRecord, s: ActionScope) -> ast.stmt:
     """`ctx.outputs[label] = await page.extract(...)`: later blocks read the result. The
     goal was rendered by the platform from the definition: the values it mentions bind."""
     goal = s.task.data_extraction_goal if s.task else None
+    goal = None if goal is not None and REDACTED in goal else goal  # the agent's own goal
     schema = s.task.extracted_information_schema if s.task else None
     bound_goal = s.prose(()).bind(goal) if s.binder is None else s.binder.mentioned().bind(goal)
     statement = page_action("extract", a, s, bound_goal, Bound(literal(schema)))

@@ -33,6 +33,7 @@ from worker.domain.codegen.values import RunValues, mentions
 from worker.domain.definition import Block, BlockKind, kind_of
 from worker.domain.inputs import InputRecord
 from worker.domain.run import BlockRun
+from worker.secrets.seals import REDACTED
 
 START_PAGE_INTENTION = "Open the block's start page"
 
@@ -131,7 +132,9 @@ def task_body(
     value and never rendered), then the actions; `others` (a loop child's other iterations)
     tell which actions are optional."""
     body: list[ast.stmt] = []
-    if start_url and recorded_url:
+    if start_url and recorded_url and REDACTED in start_url:
+        gen.skipped["redacted:start_url"] += 1  # never a marker in code: the agent's page
+    elif start_url and recorded_url:
         goto = call(
             attr("page", "goto"),
             scope.bind(start_url).expr,

@@ -12,9 +12,13 @@ selectors and intentions around them) without `parameter_key` is bound, in this 
 4. a scalar of an earlier block's extracted output in the same run (`ctx.outputs[label]`);
 
 and stays a literal otherwise. A match of fewer than 3 characters binds only when the block's
-own definition mentions the parameter (`{{ key }}` in its url, goal or prompt), and inside
-longer text only as a whole word. Ties go to the mentioned source, then to the first key in
-sorted order; inside a text, longer matches go first. A text with several matches becomes an
+own definition mentions the parameter (`{{ key }}` in its url, goal or prompt). Inside longer
+text a value binds only at word boundaries, whatever its length: "EUR" does not bind in
+"EUROPE", "100" not in "1000", "dev" not in "devops@acme.example". A selector binds only the
+loop's value and the sources the block's definition mentions (`Binder.for_selector`): the
+`refund` of `//button[@id='refund-btn']` is the page's, not a parameter's. Ties go to the
+mentioned source, then to the first key in sorted order; inside a text, longer matches go
+first. A text with several matches becomes an
 f-string (or, when Python 3.11 cannot write that f-string, a concatenation).
 
 Recorded text only ever enters the tree through `literal()`: it is split at the matches, never
@@ -96,9 +100,8 @@ class Binder:
         """`raw` (a recorded value) as an expression: a reference, a template, or literal."""
         if not isinstance(raw, str) or not raw or not self.sources:
             return Bound(literal(raw))
-        for src in sorted(self.sources, key=_tie_order):
-            if src.text == raw and src.may_bind(whole=True):
-                return Bound(src.whole(), (src,))
+        if (src := self.whole(raw)) is not None:
+            return Bound(src.whole(), (src,))
         parts: list[str | Source] = [raw]
         for src in sorted(self.sources, key=_inside_order):
             if src.text and src.may_bind(whole=False):
@@ -107,6 +110,21 @@ class Binder:
         if not used:
             return Bound(literal(raw))
         return Bound(_template(parts), used)
+
+    def whole(self, raw: str) -> Source | None:
+        """The source a whole recorded text is, by the rules of binding (length, mention,
+        ties); None when it is none of them."""
+        for src in sorted(self.sources, key=_tie_order):
+            if src.text == raw and src.may_bind(whole=True):
+                return src
+        return None
+
+    def for_selector(self) -> Binder:
+        """A binder for a selector: the loop's value and the sources the block's definition
+        mentions. A selector names the page's elements, whose words are the site's: a
+        parameter's value that happens to be one of them is not where the selector comes
+        from."""
+        return self.within(lambda src: src.group in (CREDENTIAL, LOOP) or src.mentioned)
 
     def named(self, key: str) -> tuple[Source, ...]:
         """The sources of parameter `key`'s whole value."""
@@ -136,7 +154,7 @@ def _inside_order(src: Source) -> tuple[int, int, bool, str]:
 
 
 def _split(part: str | Source, src: Source) -> Iterator[str | Source]:
-    """A literal piece cut at each occurrence of `src` (whole words only for short values)."""
+    """A literal piece cut at each occurrence of `src` that stands at word boundaries."""
     if isinstance(part, Source):
         yield part
         return
@@ -144,7 +162,7 @@ def _split(part: str | Source, src: Source) -> Iterator[str | Source]:
     at = text.find(needle)
     while at >= 0:
         end = at + len(needle)
-        if len(needle) >= MIN_CONTAINED_CHARS or _whole_word(text, at, end):
+        if _whole_word(text, at, end):
             if at > start:
                 yield text[start:at]
             yield src
@@ -155,9 +173,17 @@ def _split(part: str | Source, src: Source) -> Iterator[str | Source]:
 
 
 def _whole_word(text: str, start: int, end: int) -> bool:
-    before = start > 0 and _WORD.match(text[start - 1]) is not None
-    after = end < len(text) and _WORD.match(text[end]) is not None
-    return not before and not after
+    """`text[start:end]` is not part of a longer word: no word character joins it on either
+    side (an edge of the value that is not a word character joins nothing)."""
+    return not (_joins(text, start - 1, start) or _joins(text, end, end - 1))
+
+
+def _joins(text: str, outside: int, inside: int) -> bool:
+    return (
+        0 <= outside < len(text)
+        and _WORD.match(text[outside]) is not None
+        and _WORD.match(text[inside]) is not None
+    )
 
 
 def _template(parts: Sequence[str | Source]) -> ast.expr:
