@@ -28,7 +28,10 @@ def integer_parameters() -> Iterator[tuple[tuple[str, ...], click.Command, click
         path: tuple[str, ...], command: click.Command
     ) -> Iterator[tuple[tuple[str, ...], click.Command, click.Parameter]]:
         if isinstance(command, click.Group):
-            for name, sub in sorted(command.commands.items()):
+            ctx = click.Context(command)
+            for name in sorted(command.list_commands(ctx)):  # lazily imported ones too
+                sub = command.get_command(ctx, name)
+                assert sub is not None, name
                 yield from walk((*path, name), sub)
             return
         for param in command.params:

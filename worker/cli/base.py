@@ -42,15 +42,10 @@ class Context:
         if self._services is None:
             from worker.app.bootstrap import build
 
+            # (closed with the command's context, registered in __init__: this may run in a
+            # thread of the command, which has no click context)
             self._services = build(self.settings)
-            # Closed with the command's context: its connections do not outlive it.
-            click.get_current_context().call_on_close(self._close)
         return self._services
-
-    def _close(self) -> None:
-        if self._services is not None:
-            self._services.close()
-            self._services = None
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
