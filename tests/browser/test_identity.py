@@ -135,7 +135,11 @@ def test_the_descriptor_records_what_finds_the_element_again(chromium: str) -> N
         "index": 0,
         "near": ["Order 7", "Note:"],
     }
-    assert open_["near"] == ["A-1001", "Order 7"] and open_["landmark"] == "main#content"
+    assert (open_["row"], open_["near"], open_["landmark"]) == (
+        "A-1001",
+        ["Order 7"],
+        "main#content",
+    )
     assert body["editable"] is True and body["role"] == "textbox"
 
 

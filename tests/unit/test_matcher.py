@@ -279,7 +279,20 @@ def test_the_previous_actions_element_never_counts_unless_the_recording_reused_i
 
     assert match(step2, only_step1).xpath is None
     assert match(step2, only_step1).reason == "no candidate in the recorded landmark and form"
-    assert match(step2, only_step1, previous_allowed=True).xpath == "/form/div[1]/button"
+    # allowed, it is still judged: none of the texts beside it is step 2's
+    assert match(step2, only_step1, previous_allowed=True).xpath is None
+    step1 = {**only_step1[0], "landmark": "form#wizard"}
+    assert match(step1, only_step1, previous_allowed=True).xpath == "/form/div[1]/button"
+
+
+def test_a_row_is_told_from_another_row_by_its_name() -> None:
+    ada = el("input", "rowid", name="rowid", type="checkbox", row="Ada Lovelace", index=0)
+    grace = {**ada, "row": "Grace Hopper", "index": 1, "xpath": "/table/tr[2]/td/input"}
+
+    assert match(ada, [grace]).xpath is None  # the row of Ada is gone: not Grace's
+    assert match(ada, [grace, {**ada, "xpath": "/table/tr[1]/td/input"}]).xpath == (
+        "/table/tr[1]/td/input"
+    )
 
 
 def test_texts_are_compared_whole_not_cut_to_80_characters() -> None:
@@ -315,5 +328,5 @@ def test_a_refusal_names_the_best_candidates_with_their_scores() -> None:
     assert refused.xpath is None
     assert refused.describe() == (
         "no candidate scores 0.6 or more (best candidates: "
-        "<a 'Request refund'> 0.25 at /m/section/a)"
+        "<a 'Request refund'> 0.00 at /m/section/a)"
     )

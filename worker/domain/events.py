@@ -76,6 +76,7 @@ class Element(_Model):
     editable: StrictBool | None = None  # a rich-text editor (contenteditable)
     form: ElementForm | None = None
     landmark: str | None = None  # "form#login-form", 'nav[aria-label="Breadcrumbs"]', "main"
+    row: str | None = None  # in a table: its row's name (the first cell with a text)
     near: list[str] | None = Field(default=None, max_length=3)  # short texts beside it
     index: StrictInt | None = Field(
         default=None, ge=0, le=INT32_MAX

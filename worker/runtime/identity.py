@@ -24,9 +24,9 @@ The same function records the rest of the element (ARCHITECTURE.md §11, all opt
 `name`, `type`, `role`, `aria_label`, `placeholder`, `label` (its label's text), `title`,
 `alt`, `href` (path and query; the whole url for another origin), `value` (of a button),
 `editable` (a rich-text editor), `form` (`{"action": path, "fields": [names]}`), `landmark`
-(LANDMARK_JS), `near` (up to 3 short texts beside it: its table row's first cell with a text, the heading
-or legend before it, the text just before it) and `index` (among the elements of its tag in
-its landmark). When a selector no longer designates the recorded element, the runtime
+(LANDMARK_JS), `row` (in a table: its row's first cell with a text, the row's name), `near`
+(up to 3 short texts beside it: the heading or legend before it, the text just before it)
+and `index` (among the elements of its tag in its landmark). When a selector no longer designates the recorded element, the runtime
 gathers the page's visible candidates with CANDIDATES_JS and worker/runtime/matcher.py
 decides which one, if any, is the recorded element.
 """
@@ -137,13 +137,14 @@ DESCRIBE_JS = (
   const near = [];
   const add = s => {
     const v = cut(squash(s), NEAR_CHARS);
-    if (v && v !== out.text && v !== label && !near.includes(v) && near.length < 3) near.push(v);
+    if (v && v !== out.text && v !== label && v !== out.row && !near.includes(v)
+        && near.length < 3) near.push(v);
   };
   const row = el.closest('tr');
   if (row) {  // the row's name: its first cell with a text, other than the element's own
     const cell = Array.from(row.querySelectorAll('th, td'))
       .find(c => !c.contains(el) && squash(c.innerText));
-    if (cell) add(cell.innerText);
+    if (cell) out.row = cut(squash(cell.innerText), NEAR_CHARS);
   }
   const heading = el.ownerDocument.evaluate(
     'preceding::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6' +
@@ -275,6 +276,7 @@ ATTRIBUTES = (
     "editable",
     "form",
     "landmark",
+    "row",
     "near",
     "index",
 )

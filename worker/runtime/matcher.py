@@ -12,8 +12,9 @@ alone decides which one, if any, the recorded element is now:
    count; and the element the run acted on in its previous action never counts (a page that
    has not moved on yet is waited for, never clicked twice).
 3. Score (after Similo): for each attribute the record has, its weight times the similarity
-   of the candidate's value (0 when the candidate has none), less the weight of each stable
-   attribute the candidate contradicts (another id, name, address or form), divided by the
+   of the candidate's value (0 when the candidate has none), less twice the weight of each stable
+   attribute the candidate contradicts (another kind of element, id, name, address, form or
+   table row, or none of the texts beside it), divided by the
    record's total weight: 1.0 is a candidate that agrees on everything. Stable attributes
    weigh most.
 4. The best candidate is the element when its score is at least THRESHOLD and beats the
@@ -43,6 +44,7 @@ WEIGHTS: Mapping[str, float] = {
     "placeholder": 1.5,
     "value": 1.5,
     "near": 1.5,
+    "row": 1.5,
     "title": 1.0,
     "alt": 1.0,
     "type": 1.0,
@@ -54,7 +56,16 @@ THRESHOLD = 0.6
 MARGIN = 0.15
 # Stable attributes that, when the candidate has another value (similarity below this), count
 # against it: another kind of element, id, field name, address or form is another element.
-CONTRADICTING: Mapping[str, float] = {"tag": 0.5, "id": 1.0, "name": 1.0, "href": 0.7, "form": 0.75}
+CONTRADICTING: Mapping[str, float] = {
+    "tag": 0.5,
+    "id": 1.0,
+    "name": 1.0,
+    "href": 0.7,
+    "form": 0.75,
+    "row": 0.8,  # another row of a table
+    "near": 0.01,  # none of the texts beside it
+}
+PENALTY = 2.0  # times its weight, what a contradicted attribute takes off
 # Attributes a record needs besides tag and text before it may be relocated at all.
 IDENTIFYING = frozenset(WEIGHTS) - {"tag", "text"}
 SHOWN_CANDIDATES = 3
@@ -203,6 +214,7 @@ _SIMILARITY: Mapping[str, Similarity] = {
     "title": lambda r, c: text_similarity(r.get("title"), c.get("title")),
     "alt": lambda r, c: text_similarity(r.get("alt"), c.get("alt")),
     "value": lambda r, c: text_similarity(r.get("value"), c.get("value")),
+    "row": lambda r, c: text_similarity(r.get("row"), c.get("row")),
     "href": lambda r, c: href_similarity(r.get("href"), c.get("href")),
     "form": lambda r, c: form_similarity(r.get("form"), c.get("form")),
     "near": lambda r, c: near_similarity(r.get("near"), c.get("near")),
@@ -236,7 +248,7 @@ def score(record: Mapping[str, Any], candidate: Mapping[str, Any]) -> float:
         similarity = _SIMILARITY[a](record, candidate)
         agreed += WEIGHTS[a] * similarity
         if a in CONTRADICTING and candidate.get(a) and similarity < CONTRADICTING[a]:
-            agreed -= WEIGHTS[a]
+            agreed -= PENALTY * WEIGHTS[a]
     return max(0.0, agreed / total)
 
 
