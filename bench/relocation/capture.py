@@ -32,22 +32,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.relocation.venvs import venv_python  # noqa: E402
 from worker.browser.chromium import open_page  # noqa: E402
 
 SNAPSHOTS = ROOT / "tests" / "relocation" / "snapshots"
-VAR = ROOT / "var"
-VENVS = {
-    "venv-dj42": ["Django>=4.2,<4.3"],
-    "venv-dj52": ["Django>=5.2,<5.3"],
-    "venv-fa": [
-        "flask-admin==1.6.1",
-        "flask<3",
-        "werkzeug<3",
-        "wtforms<3.1",
-        "sqlalchemy<2",
-        "flask-sqlalchemy<3.1",
-    ],
-}
 PASSWORD = "corpus-admin-pw"  # a throwaway admin of a loopback capture
 DJANGO_PAGES = {
     "login": "/admin/login/?next=/admin/",
@@ -63,14 +51,6 @@ FLASK_PAGES = {
     "edit": "/admin/order/edit/?id=1",
     "customers": "/admin/customer/",
 }
-
-
-def venv_python(name: str) -> Path:
-    python = VAR / name / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VAR / name)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *VENVS[name]], check=True)
-    return python
 
 
 def free_port() -> int:

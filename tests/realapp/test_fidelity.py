@@ -33,7 +33,7 @@ def test_after_each_site_change_one_run_with_the_agent_repairs_the_script(
     ticket = Ticket("SO-1004", "grace@cobol.test", "Refund request for order SO-1004", "clerk")
     effect = ({}, (ticket,), [("clerk", "ticket", ticket.subject, "added")])
     code = cache.live()[0]["blocks/file_ticket.py"].decode()
-    assert "expect=('input', 'Save')" in code
+    assert "expect=('input', 'Save', {" in code
 
     before, served = desk.state(), len(desk.requests())
     first = replay(chromium, cache, inputs, "replay_v1", agent=DeskAgent())
@@ -69,4 +69,4 @@ def test_after_each_site_change_one_run_with_the_agent_repairs_the_script(
         assert (after.fallbacks, after.agent_calls) == (0, 0), (change, after.outcomes())
         assert changes(before, desk.state()) == effect, change
         assert landing(desk, served) == LIST, change
-    assert "expect=('button', 'Save changes')" in files["blocks/file_ticket.py"].decode()
+    assert "expect=('button', 'Save changes', {" in files["blocks/file_ticket.py"].decode()
