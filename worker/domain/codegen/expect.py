@@ -42,6 +42,7 @@ class Varying:
 
 
 NOTHING_VARIES = Varying()
+CONTEXT = frozenset({"row", "near"})  # texts beside the element, not of it
 
 
 def expectation(action: ActionRecord, binder: Binder, varying: Varying, index: int) -> Bound | None:
@@ -56,7 +57,10 @@ def expectation(action: ActionRecord, binder: Binder, varying: Varying, index: i
         if not (bound.literal and index in varying.texts):
             text = bound
     parts = [literal(element.tag.lower()), text.expr]
-    rest = attributes(element, binder, varying.attributes.get(index, frozenset()))
+    varies = varying.attributes.get(index, frozenset())
+    if text.used:  # an element named by the run's data: what stands beside it is data too
+        varies |= {"row", "near"}
+    rest = attributes(element, binder, varies)
     if rest is not None:
         parts.append(rest.expr)
     used = text.used + (rest.used if rest is not None else ())
@@ -75,7 +79,7 @@ def attributes(element: ElementRecord, binder: Binder, varies: frozenset[str]) -
         value = element.attributes[key]
         if REDACTED in repr(value):
             continue
-        bound = _bound_value(value, binder)
+        bound = _bound_value(value, binder, context=key in CONTEXT)
         if bound is None:
             continue
         keys.append(literal(key))
@@ -84,23 +88,42 @@ def attributes(element: ElementRecord, binder: Binder, varies: frozenset[str]) -
     return Bound(ast.Dict(keys, values), used) if keys else None
 
 
-def _bound_value(value: Any, binder: Binder) -> Bound | None:
+def _bound_value(value: Any, binder: Binder, *, context: bool) -> Bound | None:
     if isinstance(value, str):
-        return bound_text(value, binder) if value else None
+        return _bound_attribute(value, binder) if context else bound_text(value, binder)
     if isinstance(value, bool | int):
         return Bound(literal(value))
     if isinstance(value, list):
-        items = [bound_text(v, binder) for v in value if isinstance(v, str) and v]
+        bound = [_bound_attribute(v, binder) for v in value if isinstance(v, str)]
+        items = [b for b in bound if b is not None]
         used = tuple(u for b in items for u in b.used)
-        return Bound(ast.List([b.expr for b in items], ast.Load()), used)
+        return Bound(ast.List([b.expr for b in items], ast.Load()), used) if items else None
     if isinstance(value, Mapping):  # a form: its action bound, its field names as recorded
         action = value.get("action")
         fields = [f for f in value.get("fields") or () if isinstance(f, str)]
-        bound = bound_text(action, binder) if isinstance(action, str) else Bound(literal(None))
+        act = bound_text(action, binder) if isinstance(action, str) and action else None
         return Bound(
-            ast.Dict([literal("action"), literal("fields")], [bound.expr, literal(fields)]),
-            bound.used,
+            ast.Dict(
+                [literal("action"), literal("fields")],
+                [literal(None) if act is None else act.expr, literal(fields)],
+            ),
+            () if act is None else act.used,
         )
+    return None
+
+
+def _bound_attribute(text: str, binder: Binder) -> Bound | None:
+    """A text beside the element (`row`, an item of `near`) bound like the element's text;
+    None when it holds a value of the recorded run that cannot be bound safely (a heading
+    "Change order SO-1003" beside the button, when the order is a parameter the block does
+    not mention): such hints are dropped rather than kept stale. The element's own
+    attributes (id, name, href, form, ...) are bound like its text and otherwise kept: an
+    accidental match ("refund" in "/refunds") must not cost the matcher its best evidence."""
+    if not text:
+        return None
+    bound = bound_text(text, binder)
+    if not bound.literal or binder.bind(text).literal:
+        return bound
     return None
 
 
