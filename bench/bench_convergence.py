@@ -7,7 +7,7 @@ The policies run the same 20 runs on their own copy of the site and their own ca
 - scriptcache: run 1 is the stand-in agent's run (nothing cached); every later run replays
   the live revision with the agent plug-in and its emitted events go through the generation
   (`generate_now`), which repairs what fell back; the runtime finds a moved element again
-  by its tag and text before it calls the agent (relocation, worker/browser/page.py);
+  by what the recording says of it before it calls the agent (relocation, worker/runtime/matcher.py);
 - no repair (the reference policy): a cached block that fell back stays as it is
   (SCRIPTCACHE_REPAIRS_PER_DAY=0; other reasons to regenerate still apply), and every
   failed selector goes to the agent, as the reference implementation's runtime does

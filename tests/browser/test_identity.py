@@ -62,7 +62,7 @@ DESCRIBED = [
     ("button[type=submit]", {"tag": "button", "text": "Request refund"}),
     ("[aria-label='Close dialog']", {"tag": "button", "text": "Close dialog"}),
     ("a", {"tag": "a", "text": "SO-1001"}),
-    ("#long", {"tag": "p", "text": ("word " * 16).strip()}),  # cut to 80 characters
+    ("#long", {"tag": "p", "text": ("word " * 40).strip()}),  # whole, not cut to 80 (issue 27)
     ("#empty", {"tag": "div", "text": None}),
 ]
 
@@ -75,7 +75,73 @@ def test_the_descriptor_recorders_and_replay_share_reads_each_kind_of_element(
             await page.set_content(ELEMENTS)
             return [await page.locator(css).first.evaluate(DESCRIBE_JS) for css, _ in DESCRIBED]
 
-    assert run_async(describe()) == [expected for _, expected in DESCRIBED]
+    described = run_async(describe())
+    assert [{"tag": d["tag"], "text": d["text"]} for d in described] == [
+        expected for _, expected in DESCRIBED
+    ]
+
+
+def test_the_descriptor_records_what_finds_the_element_again(chromium: str) -> None:
+    """The rest of the record (ARCHITECTURE.md §11): attributes, label, form, landmark, the
+    texts beside it and its index among its tag's elements in its landmark."""
+    page_html = (
+        "<header><nav aria-label='Main'><a href='/home?tab=1' title='Home page'>Home</a>"
+        "<a href='https://elsewhere.test/x'>Out</a></nav></header>"
+        "<main id='content'><h2>Order 7</h2><form id='f' action='/orders/7'>"
+        "<label for='n'>Note:</label><input id='n' name='note' placeholder='Say why'>"
+        "<button type='submit' name='_save' value='go'>Save</button></form>"
+        "<table><tr><td>A-1001</td><td><a href='/o/1'>Open</a></td></tr></table>"
+        "<div role='textbox' contenteditable='true' aria-label='Body'></div></main>"
+    )
+
+    async def describe() -> list[Any]:
+        async with open_page(chromium) as page:
+            await page.set_content(page_html)
+            return [
+                await page.locator(css).first.evaluate(DESCRIBE_JS)
+                for css in ("nav a", "nav a >> nth=1", "#n", "button", "td a", "[role=textbox]")
+            ]
+
+    home, out, note, save, open_, body = run_async(describe())
+    assert home == {
+        "tag": "a",
+        "text": "Home",
+        "title": "Home page",
+        "href": "/home?tab=1",
+        "landmark": 'nav[aria-label="Main"]',
+        "index": 0,
+    }
+    assert out["href"] == "https://elsewhere.test/x"  # another origin stays in the address
+    form = {"action": "/orders/7", "fields": ["_save", "note"]}
+    assert note == {
+        "tag": "input",
+        "text": "Note:",
+        "id": "n",
+        "name": "note",
+        "placeholder": "Say why",
+        "label": "Note:",
+        "form": form,
+        "landmark": "form#f",
+        "index": 0,
+        "near": ["Order 7"],
+    }
+    assert save == {
+        "tag": "button",
+        "text": "Save",
+        "name": "_save",
+        "type": "submit",
+        "value": "go",
+        "form": form,
+        "landmark": "form#f",
+        "index": 0,
+        "near": ["Order 7", "Note:"],
+    }
+    assert (open_["row"], open_["near"], open_["landmark"]) == (
+        "A-1001",
+        ["Order 7"],
+        "main#content",
+    )
+    assert body["editable"] is True and body["role"] == "textbox"
 
 
 def posted(portal: Portal) -> list[str]:
@@ -121,7 +187,7 @@ def test_without_an_agent_the_decoy_is_never_clicked_and_the_refund_button_is_fo
 ) -> None:
     learn(chromium, portal, cache)
     code = cache.live(WPID)[0]["blocks/request_refund.py"].decode()
-    assert "expect=('button', 'Request refund')" in code
+    assert "expect=('button', 'Request refund', {" in code
     portal.site.decoy = True
 
     files, definition = cache.live(WPID)
@@ -158,7 +224,7 @@ def test_the_decoy_is_relocated_without_the_agent_and_the_next_replay_runs_from_
     assert repaired.regenerated and repaired.labels == ("request_refund",)
     code = cache.live(WPID)[0]["blocks/request_refund.py"].decode()
     assert "'/html/body/form/button[2]'" in code
-    assert "expect=('button', 'Request refund')" in code
+    assert "expect=('button', 'Request refund', {" in code
 
     fixed = replay(chromium, cache, "wr_decoy_fixed")
     assert (fixed.fallbacks, fixed.relocated, fixed.calls) == ([], [], [])

@@ -4,7 +4,7 @@ It works the way an agent does on a page it sees for the first time: it finds el
 what the intention names (a field's label, a button's or link's accessible name, the quoted
 words), clears a dialog that covers the page first (a precondition, reported before the
 action it enables), and records each element as an absolute positional xpath (Chromium's
-"Copy full XPath"), as real agents record them, with its descriptor (`element`: tag and text,
+"Copy full XPath"), as real agents record them, with its descriptor (`element`: tag, text, id, ...
 worker/runtime/identity.py) as seen before acting. Whole blocks (`run_block`) follow the
 block's plan: which fields, which buttons, in which order (what a model would decide from
 the goal); the page decides the rest. Every call is counted in `calls`.

@@ -50,9 +50,11 @@ class Users:
         return {"admin": self.admin_password, "clerk": self.clerk_password}[username]
 
 
-def _manage(args: Sequence[str], env: dict[str, str], timeout_s: float = 120) -> None:
+def _manage(
+    args: Sequence[str], env: dict[str, str], timeout_s: float = 120, python: str = sys.executable
+) -> None:
     done = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [python, "manage.py", *args],
         cwd=PROJECT,
         env=env,
         capture_output=True,
@@ -68,8 +70,9 @@ def _env(database: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "DESKAPP_DB": str(database), "PYTHONDONTWRITEBYTECODE": "1", **extra}
 
 
-def seeded_database(directory: Path) -> tuple[Path, Users]:
-    """Migrate a fresh SQLite database and seed it (users, customers, orders)."""
+def seeded_database(directory: Path, python: str = sys.executable) -> tuple[Path, Users]:
+    """Migrate a fresh SQLite database and seed it (users, customers, orders); `python`: an
+    interpreter with another Django (tests/realapp/test_upgrade.py)."""
     users = Users(f"adm-{secrets.token_urlsafe(9)}", f"clk-{secrets.token_urlsafe(9)}")
     database = directory / "desk-seeded.sqlite3"
     env = _env(
@@ -77,8 +80,8 @@ def seeded_database(directory: Path) -> tuple[Path, Users]:
         DESKAPP_ADMIN_PASSWORD=users.admin_password,
         DESKAPP_CLERK_PASSWORD=users.clerk_password,
     )
-    _manage(["migrate", "--no-input", "-v", "0"], env)
-    _manage(["seed"], env)
+    _manage(["migrate", "--no-input", "-v", "0"], env, python=python)
+    _manage(["seed"], env, python=python)
     return database, users
 
 
@@ -153,7 +156,14 @@ class DeskApp:
 
     @classmethod
     @contextmanager
-    def start(cls, seeded: Path, users: Users, directory: Path) -> Iterator[DeskApp]:
+    def start(
+        cls,
+        seeded: Path,
+        users: Users,
+        directory: Path,
+        python: str = sys.executable,
+        port: int | None = None,
+    ) -> Iterator[DeskApp]:
         database = directory / "desk.sqlite3"
         shutil.copyfile(seeded, database)
         app = cls(
@@ -161,7 +171,7 @@ class DeskApp:
             directory / "variant.txt",
             directory / "slow.txt",
             users,
-            free_port(),
+            free_port() if port is None else port,
             directory / "runserver.log",
         )
         app.variant_file.write_text("", encoding="utf-8")
@@ -174,7 +184,7 @@ class DeskApp:
         with app.log_path.open("wb") as log:
             app.process = subprocess.Popen(
                 [
-                    sys.executable,
+                    python,
                     "manage.py",
                     "runserver",
                     f"127.0.0.1:{app.port}",

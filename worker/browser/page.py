@@ -13,13 +13,17 @@ text), the selector counts as failed: the agent does the action (fallback "eleme
 optional action is skipped, and without an agent ElementMismatch names the block, the
 selector and both descriptors. The descriptor is recorded with the action (`element`).
 
-Before the agent, the runtime looks for the expected element elsewhere: a redesign that
-wrapped the content moves every absolute xpath, but the element is still there, the one
-visible element of its tag with its text. It acts on it at its new xpath, without the agent,
-and the block reports fallback "relocated" so that the run's events repair the cache. Once
-an element was relocated in a run, a later selector that designates nothing is looked for
-elsewhere at once instead of after the selector timeout (and waited for as usual when it is
-not found): the site has changed, and a redesign moves most elements.
+Before the agent, the runtime looks for the expected element elsewhere, when the recording
+says more of it than its tag and text (`expect=(tag, text, {attributes})`, ARCHITECTURE.md
+§11): while the selector designates nothing or another element, and once the page has
+settled (loaded, its DOM unchanged for QUIET_MS), it gathers the page's visible candidates
+(identity.py CANDIDATES_JS) and asks worker/runtime/matcher.py, which scores them, scopes
+them to the recorded landmark and form, never takes the element the previous action was
+performed on, and answers only when it is sure. It then acts there, without the agent, and
+the block reports fallback "relocated" so that the run's events repair the cache. A missing
+selector costs the full selector timeout only when the matcher is not sure (the element may
+still come); otherwise the agent gets the action, or without one the error names the best
+candidates with their scores.
 
 Every action performed is recorded in the journal's running block, in the shape of an
 event's actions item: the script's with `source: "code"`, the agent's with `source: "agent"`.
@@ -28,6 +32,8 @@ event's actions item: the script's with `source: "code"`, the agent's with `sour
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,17 +50,22 @@ from worker.domain.errors import PermanentError
 from worker.runtime.identity import (
     CANDIDATES_JS,
     DESCRIBE_JS,
+    FOUND_JS,
+    MARK_JS,
+    OBSERVE_JS,
+    QUIET_MS,
     TAG_NAME,
-    Descriptor,
     descriptor,
     matches,
-    relocated,
+    record,
     shown,
 )
+from worker.runtime.matcher import IDENTIFYING, Match, match
 from worker.runtime.page import Expected
 
 DEFAULT_SELECTOR_TIMEOUT_S = 5.0
 DEFAULT_OPTIONAL_TIMEOUT_S = 1.0
+POLL_S = 0.1  # how often a missing element is looked for again
 START_PAGE_INTENTION = "Open the block's start page"  # worker.domain.codegen.blocks: not an action
 # The runtime method → the action_type it is recorded as.
 ACTION_TYPES = {
@@ -194,6 +205,19 @@ async def click_once(locator: Locator, ms: float) -> None:
     await locator.click(force=True, timeout=max(ms, NAVIGATION_TIMEOUT_S * 1000))
 
 
+def scrubbed(element: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+    """A recorded element without the attributes that hold one of `secrets` (its text is
+    kept as null)."""
+    out: dict[str, Any] = {}
+    for key, value in element.items():
+        if any(secret in repr(value) for secret in secrets):
+            if key == "text":
+                out[key] = None
+            continue
+        out[key] = value
+    return out
+
+
 def action_item(
     method: str, selector: str | None, intention: str | None, value: Any = None, **fields: Any
 ) -> dict[str, Any]:
@@ -249,9 +273,14 @@ class BrowserPage:
         self._optional_ms = optional_timeout_s * 1000
         self._downloads_dir = downloads_dir
         self._relocation_on = relocate  # look for a moved element before the agent
-        self._moved = False  # an element was relocated in this run: the site has changed
+        self._previous_selector: str | None = None  # of the last action performed by code
+        self._previous_record: dict[str, Any] | None = None  # and its recorded element
+        self._watching = False  # OBSERVE_JS runs on every new document
 
     async def goto(self, url: str, *, intention: str | None) -> None:
+        if not self._watching and self._relocation_on:
+            self._watching = True
+            await self.page.add_init_script(f"({OBSERVE_JS})()")
         await self.page.goto(str(url), wait_until="load")
         if intention != START_PAGE_INTENTION:  # the block's own url is not an action
             self._record("goto", None, intention, str(url))
@@ -454,8 +483,8 @@ class BrowserPage:
         optional: bool = False,
         expect: Expected = None,
     ) -> None:
-        """Find the element, check it is the one expected, act; else the agent (an optional
-        action: skipped)."""
+        """Find the element, check it is the one expected, act; else find where it moved
+        (the matcher), else the agent (an optional action: skipped)."""
         if selector is None:
             await self._fall_back(
                 action,
@@ -469,36 +498,134 @@ class BrowserPage:
         if optional and not await self._present(locator):
             self._record(action, selector, intention, value, status="skipped")
             return
-        wanted = descriptor(expect)
-        if (
-            self._moved
-            and not optional
-            and await locator.count() == 0
-            and await self._relocate(action, selector, intention, perform, value, wanted)
-        ):
-            return  # the site moved elements already in this run: not waited for
-        located = False  # the selector designates the element expected
+        wanted, element = descriptor(expect), record(expect)
+        if not optional and element is not None and self._relocatable(element):
+            await self._act_or_relocate(action, selector, intention, perform, value, element)
+            return
         try:
             found = await self._describe(locator)
-            if wanted is not None and not matches(found, wanted):
+            seen = descriptor(found) or ("", None)
+            if wanted is not None and not matches(seen, wanted):
                 if optional:  # another element is there: the one expected is absent
                     self._record(action, selector, intention, value, status="skipped")
                     return
                 raise ElementMismatch(
-                    f"the element at {selector} is {shown(found)}, the "
+                    f"the element at {selector} is {shown(seen)}, the "
                     f"recording's was {shown(wanted)}"
                 )
-            located = True
-            await perform(locator, self._timeout_ms)
+            await self._perform(locator, selector, perform, record(expect))
         except (PlaywrightTimeoutError, ElementMismatch) as exc:
-            if (
-                located
-                or optional
-                or not await self._relocate(action, selector, intention, perform, value, wanted)
-            ):
-                await self._fall_back(action, selector, intention, exc, value)
+            await self._fall_back(action, selector, intention, exc, value)
             return
         self._record(action, selector, intention, value, element=found)
+
+    def _relocatable(self, element: dict[str, Any]) -> bool:
+        """Whether a moved element may be looked for: relocation on, and a recording that
+        says more of the element than its tag and text (a text is what a decoy copies)."""
+        return (
+            self._relocation_on
+            and bool(TAG_NAME.fullmatch(element["tag"]))
+            and any(element.get(a) is not None for a in IDENTIFYING)
+        )
+
+    async def _act_or_relocate(
+        self,
+        action: str,
+        selector: str,
+        intention: str | None,
+        perform: Perform,
+        value: Any,
+        element: dict[str, Any],
+    ) -> None:
+        """Act at the selector when it designates the recorded element; else where the
+        matcher finds it (worker/runtime/matcher.py), without the agent, reported as
+        "relocated"; else the agent, or without one a stop naming the best candidates."""
+        locator = self.page.locator(playwright_selector(selector)).first
+        found, moved, stale = await self._locate(locator, selector, element)
+        wanted = (element["tag"], element["text"])
+        if found is not None and not stale and matches(descriptor(found) or ("", None), wanted):
+            try:
+                await self._perform(locator, selector, perform, element)
+            except PlaywrightTimeoutError as exc:
+                await self._fall_back(action, selector, intention, exc, value)
+                return
+            self._record(action, selector, intention, value, element=found)
+            return
+        if (
+            moved is not None
+            and moved.xpath is not None
+            and await self._relocate(action, selector, intention, perform, value, moved, element)
+        ):
+            return
+        refused = "" if moved is None else f"; matcher: {moved.describe()}"
+        if stale:
+            error: Exception = PlaywrightTimeoutError(
+                "the page did not move on: the selector still designates the element the "
+                f"previous action was performed on{refused}"
+            )
+        elif found is not None:
+            error = ElementMismatch(
+                f"the element at {selector} is {shown(descriptor(found) or ('', None))}, the "
+                f"recording's was {shown(wanted)}{refused}"
+            )
+        else:
+            error = PlaywrightTimeoutError(
+                f"no element at the selector{refused or '; the page never settled'}"
+            )
+        await self._fall_back(action, selector, intention, error, value)
+
+    async def _locate(
+        self, locator: Locator, selector: str, element: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, Match | None, bool]:
+        """Wait, up to the selector timeout, until the selector designates the recorded
+        element (→ its description, None, False) or, on a page that has settled, the matcher
+        is sure where it moved (→ ..., the match, ...). At the timeout: what the selector
+        designates (or None), the matcher's last answer (None when the page never settled),
+        and whether the selector designated the previous action's element (`stale`). So a
+        missing selector costs the full timeout only when the matcher is not sure, and the
+        element of the previous action is never acted on again for another recorded one:
+        a page that has not moved on yet is waited for."""
+        wanted = (element["tag"], element["text"])
+        allowed = selector == self._previous_selector and element == self._previous_record
+        deadline = time.monotonic() + self._timeout_ms / 1000
+        found: dict[str, Any] | None = None
+        moved: Match | None = None
+        stale = False
+        while True:
+            found, stale = None, False
+            if await locator.count():
+                with contextlib.suppress(PlaywrightError):  # attached: answers at once
+                    seen = await locator.evaluate(FOUND_JS, timeout=self._timeout_ms)
+                    found, stale = seen["element"], bool(seen["previous"]) and not allowed
+                same = found is not None and matches(descriptor(found) or ("", None), wanted)
+                if same and not stale:
+                    return found, None, False
+            candidates = await self._candidates(element["tag"])
+            if candidates is not None:
+                moved = match(element, candidates, previous_allowed=allowed)
+                if moved.xpath is not None:
+                    return found, moved, stale
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(POLL_S)
+        # The full timeout was waited: the page had its time, settled or not.
+        candidates = await self._candidates(element["tag"], quiet_ms=0)
+        if candidates is not None:
+            moved = match(element, candidates, previous_allowed=allowed)
+        return found, moved, stale
+
+    async def _candidates(self, tag: str, quiet_ms: float = QUIET_MS) -> list[Any] | None:
+        """The page's visible candidates (CANDIDATES_JS), or None while it has not settled
+        (or navigates under the evaluate)."""
+        if not self._watching:  # from the next document on, its changes are watched from its start
+            self._watching = True
+            with contextlib.suppress(PlaywrightError):
+                await self.page.add_init_script(f"({OBSERVE_JS})()")
+        try:
+            found = await self.page.evaluate(CANDIDATES_JS, {"tag": tag, "quietMs": quiet_ms})
+        except PlaywrightError:
+            return None
+        return found if isinstance(found, list) else None
 
     async def _relocate(
         self,
@@ -507,47 +634,54 @@ class BrowserPage:
         intention: str | None,
         perform: Perform,
         value: Any,
-        wanted: Descriptor | None,
+        moved: Match,
+        element: dict[str, Any],
     ) -> bool:
-        """The recorded element moved (its selector designates nothing, or another element):
-        find it by its descriptor, the one visible element of its tag with its text
-        (worker/runtime/identity.py `relocated`), and act on it there, without the agent.
-        The block reports fallback "relocated": the failed attempt, then the action at the
-        new xpath, so that the run's events repair the cache. False when it is not found
-        exactly once, or acting on it failed too: the agent's turn."""
-        if not self._relocation_on or wanted is None or not TAG_NAME.fullmatch(wanted[0]):
-            return False
-        try:
-            candidates = await self.page.evaluate(CANDIDATES_JS, wanted[0])
-        except PlaywrightError:  # the page navigated away under the evaluate
-            return False
-        xpath = relocated(candidates, wanted)
-        if xpath is None:
-            return False
-        locator = self.page.locator(playwright_selector(xpath)).first
+        """Act on the element the matcher found, at its xpath, without the agent. The block
+        reports fallback "relocated": the failed attempt, then the action at the new xpath,
+        so that the run's events repair the cache. False when acting on it failed (or it
+        changed since it was scored): the agent's turn."""
+        assert moved.xpath is not None
+        chosen = moved.ranked[0].candidate
+        locator = self.page.locator(playwright_selector(moved.xpath)).first
         try:
             found = await self._describe(locator)
-            if not matches(found, wanted):
+            if descriptor(found) != descriptor(chosen):
                 return False
-            await perform(locator, self._timeout_ms)
+            await self._perform(locator, selector, perform, element)
         except PlaywrightTimeoutError:
             return False
-        self._moved = True
         self.journal.relocations.append(
-            Relocation(self.journal.current_label, action, selector, xpath, intention)
+            Relocation(self.journal.current_label, action, selector, moved.xpath, intention)
         )
-        record = self.journal.current
-        if record is not None and record.fallback == "none":
-            record.fallback = "relocated"
+        record_ = self.journal.current
+        if record_ is not None and record_.fallback == "none":
+            record_.fallback = "relocated"
         self._record(action, selector, intention, value, status="failed")
-        self._record(action, xpath, intention, value, element=found)
+        self._record(action, moved.xpath, intention, value, element=found)
         return True
 
-    async def _describe(self, locator: Locator) -> Descriptor:
-        """The element's descriptor (worker/runtime/identity.py), in one round trip; waits
-        up to the selector timeout for the element to be attached."""
-        raw = await locator.evaluate(DESCRIBE_JS, timeout=self._timeout_ms)
-        return descriptor(raw) or ("", None)
+    async def _perform(
+        self,
+        locator: Locator,
+        selector: str,
+        perform: Perform,
+        element: dict[str, Any] | None = None,
+    ) -> None:
+        """Remember the element as the one this action was performed on (the matcher never
+        takes it for the next action's), then act."""
+        with contextlib.suppress(PlaywrightError):
+            await locator.evaluate(MARK_JS, timeout=self._timeout_ms)
+        self._previous_selector, self._previous_record = selector, element
+        await perform(locator, self._timeout_ms)
+
+    async def _describe(self, locator: Locator, timeout_ms: float | None = None) -> dict[str, Any]:
+        """The element as DESCRIBE_JS records it (worker/runtime/identity.py), in one round
+        trip; waits up to the selector timeout for the element to be attached."""
+        raw = await locator.evaluate(
+            DESCRIBE_JS, timeout=self._timeout_ms if timeout_ms is None else timeout_ms
+        )
+        return raw if isinstance(raw, dict) and descriptor(raw) else {"tag": "", "text": None}
 
     async def _present(self, locator: Locator) -> bool:
         """An optional action's element, waited for briefly."""
@@ -566,25 +700,20 @@ class BrowserPage:
         *,
         status: str = "completed",
         source: str = "code",
-        element: Descriptor | None = None,
+        element: dict[str, Any] | None = None,
     ) -> None:
         fields: dict[str, Any] = {"status": status, "source": source}
         if element is not None:  # what the action was performed on (actions[].element)
-            fields["element"] = {"tag": element[0], "text": element[1]}
+            fields["element"] = element
         self.journal.action(self.keyed(action_item(method, selector, intention, value, **fields)))
 
     def keyed(self, item: dict[str, Any]) -> dict[str, Any]:
         """An action whose typed value is a credential's, recorded by the credential's key
         (whether or not the agent said so), never with the value."""
         element = item.get("element")
-        if (
-            isinstance(element, dict)
-            and isinstance(element.get("text"), str)
-            and any(
-                isinstance(s, str) and s and s in element["text"] for s in self.credentials.values()
-            )
-        ):
-            item = {**item, "element": {**element, "text": None}}  # never a secret's value
+        secrets = [s for s in self.credentials.values() if isinstance(s, str) and s]
+        if isinstance(element, dict) and secrets:  # never a secret's value in what it saw
+            item = {**item, "element": scrubbed(element, secrets)}
         for key, secret in sorted(self.credentials.items()):
             if (
                 isinstance(secret, str)

@@ -79,7 +79,7 @@ from worker.domain.definition import Definition, render_cache_key
     "--no-relocate",
     "no_relocate",
     is_flag=True,
-    help="Do not look for a moved element by its tag and text: its action goes to "
+    help="Do not look for a moved element (worker/runtime/matcher.py): its action goes to "
     "the agent (or fails).",
 )
 @pass_ctx

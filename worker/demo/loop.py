@@ -2,8 +2,9 @@
 
 The portal workflow (worker/demo/portal) on a site served on loopback, with the deterministic
 stand-in agent (no model): the agent's run is learned, a replay runs from code, the site is
-redesigned twice: a replay finds the moved elements again without the agent, then a replay
-falls back to the agent for renamed buttons; each time its emitted events repair the cache
+redesigned twice: a replay finds the moved elements again without the agent, then, after
+the buttons were renamed, finds them again by what else the recording says of them (id,
+form, landmark: worker/runtime/matcher.py); each time its emitted events repair the cache
 and the next replay runs from code again. The runs' events go where the sample's went: in-process
 (`--local`) or to the broker and the worker. Without Playwright or Chromium it says so and
 does nothing.
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
     from worker.demo.portal.workflow import Inputs
 
 WPID = "wpid_demo_portal"
-# The site's redesigns, in turn: the first moves every element (found again by tag and
-# text, without the agent), the second renames buttons (the agent finds them).
+# The site's redesigns, in turn: the first moves every element, the second renames buttons;
+# the matcher finds them again each time, without the agent.
 REDESIGNS = (
     ("v2", "a banner on top, each page's content in a wrapper"),
     ("v3", "other button texts, each button in its own wrapper"),
@@ -282,7 +283,7 @@ def _outcome(run: Run, same_effects: bool) -> str:
         labels = _counted(label for label, _ in run.relocated)
         parts.append(
             f"{len(run.relocated)} blocks relocated (their elements moved and were "
-            f"found again\n{INDENT}by tag and text, without the agent: {labels})"
+            f"found again\n{INDENT}by the matcher, without the agent: {labels})"
         )
     if run.fallbacks:
         labels = _counted(label for label, _, _ in run.fallbacks)

@@ -5,7 +5,7 @@ what the intention names in quotes (a field's label or placeholder, a button's o
 accessible name), clears a dialog that covers the page first (a precondition, reported
 before the action it enables), and records each element as an absolute positional xpath
 (Chromium's "Copy full XPath"), as real agents record them, so a redesign breaks them, with
-the element's descriptor (`element`: tag and text, worker/runtime/identity.py).
+the element as DESCRIBE_JS records it (`element`: tag, text, id, name, form, ..., worker/runtime/identity.py).
 A button it cannot find by name is the submit button of the form it is working in.
 
 What a model would decide from a block's goal (which fields, which buttons, in which order)

@@ -47,12 +47,40 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
+class ElementForm(_Model):
+    """The form an element belongs to: its action's path and query, and its fields' names."""
+
+    action: str | None = None
+    fields: list[str] = Field(default_factory=list)
+
+
 class Element(_Model):
     """The element an action was performed on, as its recorder saw it (worker/runtime/
-    identity.py defines `text`): a replay checks that its selector still designates it."""
+    identity.py's DESCRIBE_JS defines every field): a replay checks that its selector still
+    designates it, and finds it again by these attributes when it moved (ARCHITECTURE.md
+    §11). Everything but `tag` is optional."""
 
     tag: str = Field(min_length=1, max_length=64)  # the lower-case tag name: "input", "a"
     text: str | None = None  # its text by identity.py's rule, or null when it has none
+    id: str | None = None
+    name: str | None = None
+    type: str | None = None
+    role: str | None = None
+    aria_label: str | None = None
+    placeholder: str | None = None
+    label: str | None = None  # the text of its label
+    title: str | None = None
+    alt: str | None = None
+    href: str | None = None  # path and query (the whole url for another origin)
+    value: str | None = None  # of a button
+    editable: StrictBool | None = None  # a rich-text editor (contenteditable)
+    form: ElementForm | None = None
+    landmark: str | None = None  # "form#login-form", 'nav[aria-label="Breadcrumbs"]', "main"
+    row: str | None = None  # in a table: its row's name (the first cell with a text)
+    near: list[str] | None = Field(default=None, max_length=3)  # short texts beside it
+    index: StrictInt | None = Field(
+        default=None, ge=0, le=INT32_MAX
+    )  # among its tag's in its landmark
 
     @field_validator("tag")
     @classmethod

@@ -14,19 +14,26 @@ FAILED_RUN_STATUSES = frozenset({"failed", "terminated", "canceled", "timed_out"
 
 @dataclass(frozen=True)
 class ElementRecord:
-    """The element an action was performed on (actions[].element): its lower-case tag name
-    and its text as worker/runtime/identity.py defines it."""
+    """The element an action was performed on (actions[].element): its lower-case tag name,
+    its text as worker/runtime/identity.py defines it, and the rest of what its recorder saw
+    (`attributes`: id, name, label, form, landmark, near, index, ...; ARCHITECTURE.md §11)."""
 
     tag: str
     text: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     @classmethod
     def of(cls, stored: Any) -> ElementRecord | None:
-        """From its JSON form ({"tag", "text"}); None when absent or not of that shape."""
+        """From its JSON form ({"tag", "text", ...}); None when absent or not of that shape."""
         if not isinstance(stored, Mapping) or not isinstance(stored.get("tag"), str):
             return None
         text = stored.get("text")
-        return cls(stored["tag"], text if isinstance(text, str) else None)
+        attributes = {k: v for k, v in stored.items() if k not in ("tag", "text") and v is not None}
+        return cls(stored["tag"], text if isinstance(text, str) else None, attributes)
+
+    def stored(self) -> dict[str, Any]:
+        """Its JSON form."""
+        return {"tag": self.tag, "text": self.text, **self.attributes}
 
 
 @dataclass(frozen=True)

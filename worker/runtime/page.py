@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
-# What an action expects of its element: (lower-case tag, text or None), from the recording's
-# actions[].element (worker/runtime/identity.py); None: no expectation.
-Expected = tuple[str, Any] | None
+# What an action expects of its element: (lower-case tag, text or None), or (tag, text,
+# {attributes}) when the recording has more of it (id, name, label, form, landmark, ...), from
+# the recording's actions[].element (worker/runtime/identity.py); None: no expectation.
+Expected = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]] | None
 
 
 class Page(Protocol):

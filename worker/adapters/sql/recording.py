@@ -237,7 +237,7 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
             "source": a.source,
             "element": None
             if a.element is None
-            else {"tag": a.element.tag, "text": a.element.text},
+            else a.element.model_dump(mode="json", exclude_none=True) | {"text": a.element.text},
         }
         for i, a in enumerate(event.actions)
     ]
