@@ -178,6 +178,7 @@ def learn_portal(tmp: Path, chromium: str, base_url: str) -> tuple[str, dict[str
     from worker.demo.portal.site import ACCOUNTS
     from worker.demo.portal.workflow import Inputs
     from worker.domain.events import parse_event
+    from worker.secrets.seals import SealKey
 
     user = "alice@shop.test"
     inputs = Inputs(user, ACCOUNTS[user].password, ("A-1001", "A-1002", "A-1003"), "refund")
@@ -187,7 +188,7 @@ def learn_portal(tmp: Path, chromium: str, base_url: str) -> tuple[str, dict[str
         upgrade(engine)
         sessions, store = make_sessionmaker(engine), open_store(f"file://{tmp / 'blobs'}")
         run = asyncio.run(agent_run(chromium, base_url, inputs, "wr_bench_cli_agent", wpid=WPID))
-        (run_id,) = record_only(sessions, [parse_event(e) for e in run.events])
+        (run_id,) = record_only(sessions, [parse_event(e) for e in run.events], SealKey.fresh())
         result = generate_now(sessions, store, run_id)
         if result.script_id is None:
             raise SystemExit(f"the agent's run produced no script: {result.reason}")
