@@ -50,7 +50,12 @@ def test_a_replay_with_other_parameters_refunds_only_the_order_they_name_as_the_
     assert read_values(run, "read_contact") == [{"email": "alan@bletchley.test"}]
     files, _, _ = cache.live()
     for recorded_value in ("'clerk'", "Grace Hopper", "SO-1003", "grace@cobol.test"):
-        assert all(recorded_value.encode() not in data for data in files.values())
+        assert all(recorded_value.encode() not in data for data in files.values()), [
+            line
+            for data in files.values()
+            for line in data.decode().splitlines()
+            if recorded_value in line
+        ]
 
 
 def test_a_replay_with_other_parameters_files_the_ticket_with_the_email_it_read(

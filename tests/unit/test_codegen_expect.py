@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from worker.domain.codegen.actions import ActionScope, statements
-from worker.domain.codegen.expect import varying
+from worker.domain.codegen.expect import varying, without_run_query
 from worker.domain.codegen.nodes import source
 from worker.domain.codegen.values import RunValues
 from worker.domain.events import PermanentError, parse_event
@@ -288,3 +288,36 @@ def test_attributes_holding_the_recorded_runs_data_are_bound_or_left_out() -> No
     assert "'near': [f'Change order {ctx.current_value}', 'Note']" in in_loop
     assert "grace@cobol.test" not in row_link and "near" not in row_link
     assert "expect=('a', ctx.current_value, {'index': 1})" in row_link
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        # the query holds the run's order (percent-encoded: no word boundary to bind at)
+        (
+            "/admin/shop/order/3/change/?_changelist_filters=q%3DSO-1003",
+            "/admin/shop/order/3/change/",
+        ),
+        ("/orders?number=SO-1003&page=2", "/orders"),
+        ("/orders?page=2", "/orders?page=2"),  # nothing of the run: kept whole
+        ("/orders/", "/orders/"),
+    ],
+)
+def test_an_address_keeps_no_query_holding_the_recorded_runs_values(url: str, kept: str) -> None:
+    binder = RunValues({"order": "SO-1003"}).binder(None, False, frozenset(), {})
+    assert without_run_query(url, binder) == kept
+
+
+def test_a_link_whose_query_held_the_runs_value_is_generated_without_it() -> None:
+    link = ActionRecord(
+        action_id="a",
+        action_type="click",
+        xpath="//a[1]",
+        intention="Open the order",
+        status="completed",
+        element=ElementRecord(
+            "a", "Open", attributes={"href": "/o/3/change/?_changelist_filters=q%3DSO-1003"}
+        ),
+    )
+    [line] = code(run(link), parameters={"order": "SO-1003"})
+    assert "SO-1003" not in line and "'href': '/o/3/change/'" in line

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from worker.runtime.matcher import MARGIN, THRESHOLD, match, score, text_similarity
+from worker.runtime.matcher import (
+    MARGIN,
+    THRESHOLD,
+    form_similarity,
+    match,
+    score,
+    text_similarity,
+)
 
 LOGIN_FORM = {
     "action": "/admin/login/",
@@ -330,3 +337,16 @@ def test_a_refusal_names_the_best_candidates_with_their_scores() -> None:
         "no candidate scores 0.6 or more (best candidates: "
         "<a 'Request refund'> 0.00 at /m/section/a)"
     )
+
+
+def test_a_recorded_form_address_without_a_query_matches_by_path() -> None:
+    recorded = {"action": "/admin/order/3/change/", "fields": ["status", "_save"]}
+    found = {
+        "action": "/admin/order/3/change/?_changelist_filters=q%3DSO-1006",
+        "fields": ["status", "_save"],
+    }
+    other = {"action": "/admin/order/4/change/", "fields": ["status", "_save"]}
+    assert form_similarity(recorded, found) == 1.0
+    assert form_similarity(recorded, other) == 0.5
+    with_query = {"action": "/a/?q=1", "fields": []}
+    assert form_similarity(with_query, {"action": "/a/?q=2", "fields": []}) == 0.5

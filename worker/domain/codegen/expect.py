@@ -19,9 +19,11 @@ recorded without `element` are generated exactly as before.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 from worker.domain.codegen.nodes import literal
 from worker.domain.codegen.optional import iteration_key
@@ -79,7 +81,7 @@ def attributes(element: ElementRecord, binder: Binder, varies: frozenset[str]) -
         value = element.attributes[key]
         if REDACTED in repr(value):
             continue
-        bound = _bound_value(value, binder, context=key in CONTEXT)
+        bound = _bound_value(value, binder, context=key in CONTEXT, url=key == "href")
         if bound is None:
             continue
         keys.append(literal(key))
@@ -88,8 +90,10 @@ def attributes(element: ElementRecord, binder: Binder, varies: frozenset[str]) -
     return Bound(ast.Dict(keys, values), used) if keys else None
 
 
-def _bound_value(value: Any, binder: Binder, *, context: bool) -> Bound | None:
+def _bound_value(value: Any, binder: Binder, *, context: bool, url: bool = False) -> Bound | None:
     if isinstance(value, str):
+        if url:
+            value = without_run_query(value, binder)
         return _bound_attribute(value, binder) if context else bound_text(value, binder)
     if isinstance(value, bool | int):
         return Bound(literal(value))
@@ -101,6 +105,8 @@ def _bound_value(value: Any, binder: Binder, *, context: bool) -> Bound | None:
     if isinstance(value, Mapping):  # a form: its action bound, its field names as recorded
         action = value.get("action")
         fields = [f for f in value.get("fields") or () if isinstance(f, str)]
+        if isinstance(action, str):
+            action = without_run_query(action, binder)
         act = bound_text(action, binder) if isinstance(action, str) and action else None
         return Bound(
             ast.Dict(
@@ -110,6 +116,22 @@ def _bound_value(value: Any, binder: Binder, *, context: bool) -> Bound | None:
             () if act is None else act.used,
         )
     return None
+
+
+def without_run_query(url: str, binder: Binder) -> str:
+    """An address (`href`, a form's `action`) without its query string when the query, decoded,
+    holds a value of the recorded run (a search filter `?q=SO-1003`, percent-encoded where no
+    word boundary lets it bind): the script keeps the path, which the matcher compares alone
+    when the record has no query (worker/runtime/matcher.py), rather than the recorded run's
+    data."""
+    path, sep, query = url.partition("?")
+    if not sep:
+        return url
+    decoded = unquote_plus(query)
+    for part in re.split(r"[&=]", decoded):
+        if part and not binder.bind(part).literal:
+            return path
+    return url
 
 
 def _bound_attribute(text: str, binder: Binder) -> Bound | None:
