@@ -24,7 +24,7 @@ from worker.adapters.publisher import publish_events, publish_wake_up
 from worker.adapters.sql import debounce
 from worker.adapters.sql import models as m
 from worker.domain.errors import GaveUp
-from worker.domain.events import text_field
+from worker.domain.events import storable_text, text_field
 from worker.secrets.credentials import redact_text, run_secrets
 from worker.secrets.redaction import redact_raw
 from worker.secrets.seals import SealKey
@@ -275,7 +275,7 @@ def _storable(value: Any) -> Any:
     """What the database can store of a rejected payload: the very values the validator
     refuses (NUL characters, lone surrogates, NaN and infinities) are escaped, not lost."""
     if isinstance(value, str):
-        return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
+        return storable_text(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):

@@ -251,6 +251,12 @@ def _check_text(value: str, where: str) -> None:
         raise PermanentError(f"{where}: contains an unpaired surrogate (invalid UTF-8)") from None
 
 
+def storable_text(text: str) -> str:
+    """A text as the database can store it: NUL characters and lone surrogates (which the
+    validator refuses, so a dead letter may hold them) escaped, not lost."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
+
+
 def text_field(payload: Any, name: str) -> str | None:
     """A string field of a payload that may not be an object (None otherwise), capped."""
     value = payload.get(name) if isinstance(payload, dict) else None

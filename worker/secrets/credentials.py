@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from worker.adapters.sql import models as m
-from worker.domain.events import Event, RunStarted, text_field
+from worker.domain.events import Event, RunStarted, storable_text, text_field
 from worker.secrets.redaction import payload_secrets, redact_raw
 from worker.secrets.seals import Seal, SealKey, Secrets, protect_action
 
@@ -180,7 +180,7 @@ def run_secrets(session: Session | None, payload: Any, seal_key: SealKey) -> Sec
         events = payload if isinstance(payload, list) else [payload]
         for event in events:
             # As the entry stores it: a run id with a NUL cannot even be looked up.
-            run_id = _as_stored(text_field(event, "workflow_run_id"))
+            run_id = _stored_run_id(event)
             found = found.merge(load(session, run_id, seal_key))
     return found
 
@@ -190,8 +190,7 @@ def redact_text(text: str, payload: Any, seal_key: SealKey, session: Session | N
     return run_secrets(session, payload, seal_key).scrub(text)
 
 
-def _as_stored(run_id: str | None) -> str | None:
-    """A run id as the dead-letter table stores it (NULs and lone surrogates escaped)."""
-    if run_id is None:
-        return None
-    return run_id.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
+def _stored_run_id(event: Any) -> str | None:
+    """An event's run id as the dead-letter table stores it."""
+    run_id = text_field(event, "workflow_run_id")
+    return None if run_id is None else storable_text(run_id)
