@@ -73,9 +73,8 @@ class Group(click.Group):
         limit = formatter.width - 6 - max(map(len, self.list_commands(ctx)))
         for name in self.list_commands(ctx):
             if name in LAZY_COMMANDS and name not in self.commands:
-                stand_in = click.Command(
-                    name, help=LAZY_COMMANDS[name][1]
-                )  # click's own shortening
+                # click's own shortening of the help, without importing the command
+                stand_in = click.Command(name, help=LAZY_COMMANDS[name][1])
                 rows.append((name, stand_in.get_short_help_str(limit)))
             elif (command := self.get_command(ctx, name)) is not None and not command.hidden:
                 rows.append((name, command.get_short_help_str(limit)))
