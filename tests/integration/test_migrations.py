@@ -41,6 +41,7 @@ CHAIN = [
     "0009",  # scriptcache_block_guard(run_id), PostgreSQL only
     "0010",  # action element
     "0011",  # repair held
+    "0012",  # block page
 ]
 
 

@@ -160,6 +160,7 @@ class BrowserRunContext(InMemoryRunContext):
             self.journal.extracted.append((label, self.current_index, result["extracted"]))
         if result.get("status", "completed") != "completed":
             raise AgentFailed(f"block {label!r}: the agent reports {result.get('status')!r}")
+        record.page = await self.page.state()
 
 
 def loop_items(label: str, values: Iterable[Any]) -> list[Any]:

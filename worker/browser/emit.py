@@ -231,6 +231,8 @@ def _block(
     }
     if record.extracted and "output" in BlockCompleted.model_fields:  # issue 14's field
         fields["output"] = record.extracted[-1]
+    if record.page is not None and task is not None and record.status == "completed":
+        fields["page"] = record.page
     return fields
 
 

@@ -85,6 +85,7 @@ class BlockRecord:
     # None for a block of the definition (its type is the definition's).
     block_type: str | None = None
     extraction: tuple[Any, Any] | None = None  # (goal, schema) of its last page.extract
+    page: dict[str, Any] | None = None  # the page when it completed: {url, title, fields}
 
 
 @dataclass(frozen=True)

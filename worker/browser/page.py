@@ -61,6 +61,7 @@ from worker.runtime.identity import (
     shown,
 )
 from worker.runtime.matcher import IDENTIFYING, Match, match
+from worker.runtime.outcome import outcome_problem
 from worker.runtime.page import Expected
 
 DEFAULT_SELECTOR_TIMEOUT_S = 5.0
@@ -113,6 +114,15 @@ class ExtractorMissing(ReplayError):
 class ElementMismatch(ReplayError):
     """The recorded selector found another element than the recording's (another tag, or
     another text): acting on it would click or type into the wrong element."""
+
+
+class OutcomeFailed(ReplayError):
+    """A block's actions ran but the page is not where its recorded run ended (its outcome
+    check, ARCHITECTURE.md §12): a rejected login, an error page. The block failed."""
+
+    def __init__(self, message: str, path: str | None, title: str | None) -> None:
+        super().__init__(message)
+        self.path, self.title = path, title  # the check, to hold the agent's run to it too
 
 
 class ActionFailed(ReplayError):
@@ -429,6 +439,30 @@ class BrowserPage:
         else:
             await asyncio.sleep(seconds)
         self._record("wait", None, intention, None if seconds is None else str(seconds))
+
+    async def expect_outcome(self, *, path: str | None = None, title: str | None = None) -> None:
+        """Wait up to the selector timeout for the page to be at `path` with `title`
+        (worker/runtime/outcome.py); OutcomeFailed names the block and what differs."""
+        deadline = time.monotonic() + self._timeout_ms / 1000
+        while True:
+            problem = outcome_problem(path, title, self.page.url, await self.title())
+            if problem is None:
+                return
+            if time.monotonic() >= deadline:
+                label = self.journal.current_label
+                raise OutcomeFailed(f"block {label!r} did not do its job: {problem}", path, title)
+            await asyncio.sleep(POLL_S)
+
+    async def title(self) -> str | None:
+        """The page's title; None while a navigation replaces its document."""
+        try:
+            return await self.page.title()
+        except PlaywrightError:
+            return None
+
+    async def state(self) -> dict[str, Any]:
+        """The page as a block leaves it (block_completed.page): url and title."""
+        return {"url": self.page.url, "title": await self.title()}
 
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any:
         label = self.journal.current_label

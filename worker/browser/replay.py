@@ -36,6 +36,7 @@ from worker.browser.page import (
     BrowserPage,
     ExtractorHook,
     FallbackHook,
+    OutcomeFailed,
     ReplayError,
 )
 from worker.domain.definition import Definition
@@ -103,9 +104,12 @@ def _child_observed(
         fallbacks = len(journal.fallbacks)
         outcome: Outcome = "failed"
         detail = None
+        record = journal.current
         try:
             await fn(page, ctx, *args, **kwargs)
             outcome = "fallback" if len(journal.fallbacks) > fallbacks else "code"
+            if record is not None and isinstance(page, BrowserPage):
+                record.page = await page.state()
         except Exception as exc:
             detail = first_line(exc)
             raise
@@ -137,6 +141,8 @@ def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
         try:
             try:
                 await fn(page, ctx, *args, **kwargs)
+                if record is not None and isinstance(page, BrowserPage):
+                    record.page = await page.state()
             except Exception as exc:
                 if not (
                     isinstance(ctx, BrowserRunContext)
@@ -145,7 +151,13 @@ def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
                 ):
                     raise
                 record.fallback = "block"
-                await ctx.hand_to_agent(label, f"its cached code raised: {first_line(exc)}", record)
+                if isinstance(exc, OutcomeFailed):  # the agent's run is held to the same check
+                    reason = f"its outcome check failed: {first_line(exc)}"
+                    await ctx.hand_to_agent(label, reason, record)
+                    await ctx.page.expect_outcome(path=exc.path, title=exc.title)
+                else:
+                    reason = f"its cached code raised: {first_line(exc)}"
+                    await ctx.hand_to_agent(label, reason, record)
             outcome = (
                 "fallback"
                 if len(journal.fallbacks) > fallbacks

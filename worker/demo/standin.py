@@ -54,6 +54,7 @@ class StandInAgent:
     extractor: Extractor | None = None  # (page, goal, schema, intention) -> data
     calls: list[tuple[str, str | None]] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)  # what it extracted in this run
+    reasons: list[tuple[str, str]] = field(default_factory=list)  # (label, why) per run_block
 
     async def act(self, page: PlaywrightPage, request: ActRequest) -> list[dict[str, Any]]:
         self.calls.append(("act", request.get("label")))
@@ -63,6 +64,7 @@ class StandInAgent:
     async def run_block(self, page: PlaywrightPage, request: BlockRequest) -> BlockResult:
         label = request["label"]
         self.calls.append(("run_block", label))
+        self.reasons.append((label, request.get("reason", "")))
         plan = self.plans.get(label)
         if plan is None:
             raise AgentFailed(f"the stand-in agent has no plan for block {label!r}")

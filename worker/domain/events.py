@@ -113,6 +113,28 @@ class TaskInfo(_Model):
     extracted_information_schema: Any = None
 
 
+class FieldPlace(_Model):
+    """Where one scalar of a block's `output` was on the page when the block completed: its
+    path in the output (keys and list indices), the element that showed it (§11
+    descriptor, with the xpath it was at) and `attribute` when the value was an attribute of
+    that element rather than its text."""
+
+    path: list[str | StrictInt] = Field(min_length=1, max_length=8)
+    xpath: str | None = Field(default=None, max_length=2000)
+    element: Element
+    attribute: str | None = Field(default=None, max_length=64)
+
+
+class PageState(_Model):
+    """The page when a block completed (ARCHITECTURE.md §12): the generator derives the
+    block's outcome check from `url` (its path) and `title`, and an extraction's readers from
+    `fields`."""
+
+    url: str | None = Field(default=None, max_length=4000)
+    title: str | None = Field(default=None, max_length=1000)
+    fields: list[FieldPlace] = Field(default_factory=list, max_length=256)
+
+
 class _Event(_Model):
     event_id: Id
     occurred_at: datetime
@@ -155,6 +177,9 @@ class BlockCompleted(_Event):
     # The block's output, such as an extraction's result: later blocks' typed values bind to
     # it (ctx.outputs[label]) and definition templates read it as {{ label.output }}.
     output: Any = None
+    # The page when the block completed (url, title, where the output's scalars were shown):
+    # the block's outcome check and its extraction's readers are generated from it.
+    page: PageState | None = None
 
     @field_validator("label")
     @classmethod

@@ -37,6 +37,54 @@ class ElementRecord:
 
 
 @dataclass(frozen=True)
+class FieldRecord:
+    """Where one scalar of a block's output was on the page (block_completed.page.fields):
+    its path in the output, the element that showed it, and the attribute that held it
+    (None: the element's text)."""
+
+    path: tuple[str | int, ...]
+    element: ElementRecord
+    xpath: str | None = None
+    attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """The page when a block completed (block_completed.page)."""
+
+    url: str | None = None
+    title: str | None = None
+    fields: tuple[FieldRecord, ...] = ()
+
+    @classmethod
+    def of(cls, stored: Any) -> PageRecord | None:
+        """From its JSON form; None when absent or not an object."""
+        if not isinstance(stored, Mapping):
+            return None
+        url, title = stored.get("url"), stored.get("title")
+        fields = []
+        for item in stored.get("fields") or ():
+            element = ElementRecord.of(item.get("element")) if isinstance(item, Mapping) else None
+            path = item.get("path") if element is not None else None
+            if element is None or not isinstance(path, list) or not path:
+                continue
+            xpath, attribute = item.get("xpath"), item.get("attribute")
+            fields.append(
+                FieldRecord(
+                    tuple(path),
+                    element,
+                    xpath if isinstance(xpath, str) else None,
+                    attribute if isinstance(attribute, str) else None,
+                )
+            )
+        return cls(
+            url if isinstance(url, str) else None,
+            title if isinstance(title, str) else None,
+            tuple(fields),
+        )
+
+
+@dataclass(frozen=True)
 class ActionRecord:
     action_id: str
     action_type: str
@@ -82,6 +130,7 @@ class BlockRun:
     children: tuple[BlockRun, ...] = ()
     fallback: str = "none"  # "none" | "element" | "block" (ARCHITECTURE.md §8)
     output: Any = None  # block_completed.output: what the block extracted, or None
+    page: PageRecord | None = None  # block_completed.page: the page when it completed
 
     @property
     def fell_back(self) -> bool:

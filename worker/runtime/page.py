@@ -84,6 +84,10 @@ class Page(Protocol):
         expect: Expected = None,
     ) -> None: ...
     async def wait(self, seconds: float | None, *, intention: str | None) -> None: ...
+    async def expect_outcome(self, *, path: str | None = None, title: str | None = None) -> None:
+        """The block did its job: wait briefly for the page to be at `path` with `title`
+        (worker/runtime/outcome.py patterns), else fail the block by name."""
+
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any: ...
     async def download(
         self,
@@ -213,6 +217,9 @@ class RecordingPage:
 
     async def wait(self, seconds: float | None, *, intention: str | None) -> None:
         self._record("wait", seconds, intention=intention)
+
+    async def expect_outcome(self, *, path: str | None = None, title: str | None = None) -> None:
+        self._record("expect_outcome", path, title, intention=None)
 
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any:
         self._record("extract", goal, schema, intention=intention)

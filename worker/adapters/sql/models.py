@@ -92,6 +92,8 @@ class WorkflowRunBlock(Base):
     fallback: Mapped[str | None] = mapped_column(String(16))
     # block_completed.output: what the block extracted (credentials redacted), or null.
     output: Mapped[Any] = mapped_column(JSONValue, nullable=True)
+    # block_completed.page: the page when the block completed ({url, title, fields}), or null.
+    page: Mapped[Any] = mapped_column(JSONValue, nullable=True)
 
 
 class Task(Base):

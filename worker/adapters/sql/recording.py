@@ -16,7 +16,14 @@ from worker.adapters.sql import models as m
 from worker.domain.definition import Definition
 from worker.domain.errors import RunNotStarted
 from worker.domain.events import BlockCompleted, Event, RunStarted
-from worker.domain.run import ActionRecord, BlockRun, ElementRecord, RunRecord, TaskRecord
+from worker.domain.run import (
+    ActionRecord,
+    BlockRun,
+    ElementRecord,
+    PageRecord,
+    RunRecord,
+    TaskRecord,
+)
 from worker.secrets.redaction import redact_event
 
 PENDING, RUNNING = "pending", "running"  # known from blocks only / run_started seen
@@ -205,6 +212,7 @@ def block_rows(event: BlockCompleted) -> tuple[Row, Row | None, list[Row]]:
         "occurred_at": event.occurred_at,
         "fallback": None if event.fallback == "none" else event.fallback,
         "output": event.output,
+        "page": None if event.page is None else event.page.model_dump(mode="json"),
     }
     task_row = (
         None
@@ -338,6 +346,7 @@ def _tree(
             children=tuple(build(k, depth + 1) for k in kids),
             fallback=row.fallback or "none",
             output=row.output,
+            page=PageRecord.of(row.page),
         )
 
     return tuple(build(row, 0) for row in children.get(None, []))

@@ -29,6 +29,7 @@ from worker.domain.codegen.nodes import (
     name,
 )
 from worker.domain.codegen.optional import optional_actions
+from worker.domain.codegen.outcome import outcome_check
 from worker.domain.codegen.values import RunValues, mentions
 from worker.domain.definition import Block, BlockKind, kind_of
 from worker.domain.inputs import InputRecord
@@ -154,6 +155,9 @@ def task_like(block: Block, runs: Sequence[BlockRun], gen: Generation) -> BlockC
     function = identifier(block.label)
     scope = gen.scope(run, _loop_value(run, NO_LOOP), block)
     body = task_body(run, block.url, scope, gen, others=runs)
+    others = [(o, gen.scope(o, _loop_value(o, NO_LOOP), block)) for o in runs if o is not run]
+    if (check := outcome_check(run, scope, others)) is not None:
+        body.append(check)
     return BlockCode((block_function(function, body, block.label),), call_block(function), run)
 
 
@@ -190,6 +194,8 @@ def _children(
             url = child.task.url if child.task else None
             scope = gen.scope(child, value, owner)
             body = task_body(child, url, scope, gen, recorded_url=True)
+            if (check := outcome_check(child, scope)) is not None:
+                body.append(check)
         elif kind is BlockKind.TASK_V2:
             body = _children(owner, f"{key}/{index}/{child.label}", child, gen, value, helpers)
         else:

@@ -102,14 +102,30 @@ class Binder:
             return Bound(literal(raw))
         if (src := self.whole(raw)) is not None:
             return Bound(src.whole(), (src,))
-        parts: list[str | Source] = [raw]
-        for src in sorted(self.sources, key=_inside_order):
-            if src.text and src.may_bind(whole=False):
-                parts = [p for part in parts for p in _split(part, src)]
+        parts = self._parts(raw)
         used = tuple(dict.fromkeys(p for p in parts if isinstance(p, Source)))
         if not used:
             return Bound(literal(raw))
         return Bound(_template(parts), used)
+
+    def pattern(self, raw: str, rest: Callable[[str], str]) -> Bound:
+        """`raw` bound as `bind` binds it, every piece left literal passed through `rest` (an
+        outcome check's pattern: what no run repeats becomes a wildcard)."""
+        src = self.whole(raw) if raw else None
+        if src is not None:
+            return Bound(src.whole(), (src,))
+        parts = [p if isinstance(p, Source) else rest(p) for p in self._parts(raw)]
+        used = tuple(dict.fromkeys(p for p in parts if isinstance(p, Source)))
+        if not used:
+            return Bound(literal("".join(p for p in parts if isinstance(p, str))))
+        return Bound(_template(parts), used)
+
+    def _parts(self, raw: str) -> list[str | Source]:
+        parts: list[str | Source] = [raw]
+        for src in sorted(self.sources, key=_inside_order):
+            if src.text and src.may_bind(whole=False):
+                parts = [p for part in parts for p in _split(part, src)]
+        return parts
 
     def whole(self, raw: str) -> Source | None:
         """The source a whole recorded text is, by the rules of binding (length, mention,
