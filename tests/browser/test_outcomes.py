@@ -116,3 +116,27 @@ def test_the_agent_gets_the_failed_check_and_is_held_to_it(
     assert result.exit_status == 1
     assert [(b.label, b.outcome) for b in result.blocks] == [("sign_in", "failed")]
     assert portal.site.views == []
+
+
+def test_the_extraction_reads_the_same_fields_off_other_orders_without_an_extractor(
+    chromium: str, portal: Portal, cache: Cache
+) -> None:
+    files, definition = learn(chromium, portal, cache)
+    assert "await page.read(" in files["blocks/each_order.py"].decode()
+    portal.site.clear()
+    result = run_async(
+        replay_revision(
+            files,
+            definition,
+            BOB.parameters(),
+            BOB.credentials(),
+            chromium_path=chromium,
+            selector_timeout_s=2.0,
+        )
+    )
+    assert result.error is None, result.error
+    order = ACCOUNTS["bob@shop.test"].order("B-2002")
+    assert order is not None
+    read = [value for label, _, value in result.extracted if label == "read_order"]
+    assert read == [{"status": order.status, "total": float(order.total)}]
+    assert result.unread == () and result.fallback_count() == 0

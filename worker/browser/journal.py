@@ -86,6 +86,7 @@ class BlockRecord:
     block_type: str | None = None
     extraction: tuple[Any, Any] | None = None  # (goal, schema) of its last page.extract
     page: dict[str, Any] | None = None  # the page when it completed: {url, title, fields}
+    unread: tuple[str, ...] = ()  # fields of its reader neither the page nor an extractor gave
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class ReplayResult:
     started_at: datetime | None = field(default=None, compare=False)
     finished_at: datetime | None = field(default=None, compare=False)
     relocations: tuple[Relocation, ...] = ()
+    unread: tuple[tuple[str | None, int | None, tuple[str, ...]], ...] = ()
 
     def fallback_count(self) -> int:
         """Blocks whose cached code needed the agent (element or block level)."""
@@ -190,6 +192,10 @@ class ReplayResult:
                 for label, index, value in self.extracted
             ],
             "outputs": self.outputs,
+            "unread": [
+                {"label": label, "loop_index": index, "fields": list(keys)}
+                for label, index, keys in self.unread
+            ],
         }
 
 
@@ -209,6 +215,8 @@ class Journal:
     fallbacks: list[FallbackRecord] = field(default_factory=list)
     relocations: list[Relocation] = field(default_factory=list)
     extracted: list[tuple[str | None, int | None, Any]] = field(default_factory=list)
+    # (label, loop index, keys): fields a reader could not read and no extractor gave
+    unread: list[tuple[str | None, int | None, tuple[str, ...]]] = field(default_factory=list)
     records: list[BlockRecord] = field(default_factory=list)  # in the order they finished
     _running: list[BlockRecord] = field(default_factory=list)
 
@@ -295,6 +303,7 @@ class Journal:
             started_at,
             self.wall_clock(),
             tuple(self.relocations),
+            tuple(self.unread),
         )
 
     def _close(self, record: BlockRecord, outcome: Outcome, detail: str | None) -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,6 +63,7 @@ from worker.runtime.identity import (
 from worker.runtime.matcher import IDENTIFYING, Match, match
 from worker.runtime.outcome import outcome_problem
 from worker.runtime.page import Expected
+from worker.runtime.reader import PLACES_JS, value_of, wanted
 
 DEFAULT_SELECTOR_TIMEOUT_S = 5.0
 DEFAULT_OPTIONAL_TIMEOUT_S = 1.0
@@ -460,9 +461,84 @@ class BrowserPage:
         except PlaywrightError:
             return None
 
-    async def state(self) -> dict[str, Any]:
-        """The page as a block leaves it (block_completed.page): url and title."""
-        return {"url": self.page.url, "title": await self.title()}
+    async def state(self, places: bool = True) -> dict[str, Any]:
+        """The page as a block leaves it (block_completed.page): url and title, and with
+        `places`, where the page shows each scalar of what the block extracted last
+        (worker/runtime/reader.py PLACES_JS): what the next generation's reader reads."""
+        state: dict[str, Any] = {"url": self.page.url, "title": await self.title()}
+        record = self.journal.current
+        values = wanted(record.extracted[-1]) if places and record and record.extracted else []
+        if values:
+            try:
+                found = await self.page.evaluate(PLACES_JS, {"values": values})
+            except PlaywrightError:
+                found = []
+            state["fields"] = [
+                {
+                    "path": [place["key"]],
+                    "xpath": place["xpath"],
+                    "element": place["element"],
+                    "before": place["before"] or None,
+                    "after": place["after"] or None,
+                }
+                for place in found
+            ]
+        return state
+
+    async def read(
+        self, fields: Mapping[str, Any], goal: str | None, schema: Any, *, intention: str | None
+    ) -> dict[str, Any]:
+        """The block's output read off today's page by its reader (worker/runtime/reader.py):
+        each field's element found by the matcher (worker/runtime/matcher.py; never by its
+        position alone), its text turned into the value. Fields it cannot read go to the
+        extractor hook (the agent's extractor; the block then reports fallback "element") or,
+        without one, are null and reported in the result (`unread`)."""
+        out: dict[str, Any] = {}
+        unread: list[str] = []
+        candidates: dict[str, list[Any] | None] = {}
+        for key, spec in fields.items():
+            value = await self._read_field(spec, candidates) if isinstance(spec, Mapping) else None
+            out[key] = value
+            if value is None:
+                unread.append(key)
+        record = self.journal.current
+        if unread and self._extractor is not None:
+            extracted = await self._extractor(self.page, goal, schema, intention)
+            if isinstance(extracted, Mapping):
+                out.update({k: extracted.get(k) for k in unread})
+            if record is not None:
+                record.fallback = (
+                    "element" if record.fallback in ("none", "relocated") else record.fallback
+                )
+                record.agent_calls += 1
+            unread = [k for k in unread if out[k] is None]
+        label = self.journal.current_label
+        self.journal.extracted.append((label, self.journal.loop_index, out))
+        if unread:
+            self.journal.unread.append((label, self.journal.loop_index, tuple(unread)))
+        if record is not None:
+            record.extracted.append(out)
+            record.extraction = (goal, schema)
+            record.unread = tuple(unread)
+        self._record("extract", None, intention)
+        return out
+
+    async def _read_field(
+        self, spec: Mapping[str, Any], candidates: dict[str, list[Any] | None]
+    ) -> Any:
+        element = record(spec.get("expect"))
+        if element is None:
+            return None
+        tag = element["tag"]
+        if tag not in candidates:
+            candidates[tag] = await self._candidates(tag, quiet_ms=0)
+        found = candidates[tag]
+        if not found:
+            return None
+        chosen = match(element, found, previous_allowed=True)
+        if chosen.xpath is None:
+            return None
+        return value_of(chosen.ranked[0].candidate.get("text"), spec)
 
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any:
         label = self.journal.current_label

@@ -29,7 +29,14 @@ from worker.browser.agent import Agent
 from worker.browser.chromium import open_page
 from worker.browser.context import BlockHook, BrowserRunContext
 from worker.browser.emit import RunInfo, emit_events
-from worker.browser.journal import Journal, Observer, Outcome, ReplayResult, first_line
+from worker.browser.journal import (
+    BlockRecord,
+    Journal,
+    Observer,
+    Outcome,
+    ReplayResult,
+    first_line,
+)
 from worker.browser.page import (
     DEFAULT_OPTIONAL_TIMEOUT_S,
     DEFAULT_SELECTOR_TIMEOUT_S,
@@ -109,7 +116,7 @@ def _child_observed(
             await fn(page, ctx, *args, **kwargs)
             outcome = "fallback" if len(journal.fallbacks) > fallbacks else "code"
             if record is not None and isinstance(page, BrowserPage):
-                record.page = await page.state()
+                record.page = await page.state(places=_relearn(record))
         except Exception as exc:
             detail = first_line(exc)
             raise
@@ -142,7 +149,7 @@ def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
             try:
                 await fn(page, ctx, *args, **kwargs)
                 if record is not None and isinstance(page, BrowserPage):
-                    record.page = await page.state()
+                    record.page = await page.state(places=_relearn(record))
             except Exception as exc:
                 if not (
                     isinstance(ctx, BrowserRunContext)
@@ -172,6 +179,12 @@ def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
 
     setattr(run, _OBSERVED, True)
     return run
+
+
+def _relearn(record: BlockRecord) -> bool:
+    """Whether a block that ran from code records where its output was on the page: only
+    when its events will repair it (it fell back, or its reader left fields unread)."""
+    return record.fallback != "none" or bool(record.unread)
 
 
 async def run_script(module: ModuleType, ctx: BrowserRunContext) -> ReplayResult:

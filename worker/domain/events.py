@@ -123,6 +123,8 @@ class FieldPlace(_Model):
     xpath: str | None = Field(default=None, max_length=2000)
     element: Element
     attribute: str | None = Field(default=None, max_length=64)
+    before: str | None = Field(default=None, max_length=300)  # the element's text before it
+    after: str | None = Field(default=None, max_length=300)  # and after it
 
 
 class PageState(_Model):

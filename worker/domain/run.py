@@ -46,6 +46,8 @@ class FieldRecord:
     element: ElementRecord
     xpath: str | None = None
     attribute: str | None = None
+    before: str | None = None  # the element's text around the value
+    after: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,13 +70,10 @@ class PageRecord:
             path = item.get("path") if element is not None else None
             if element is None or not isinstance(path, list) or not path:
                 continue
-            xpath, attribute = item.get("xpath"), item.get("attribute")
+            text = {k: item.get(k) for k in ("xpath", "attribute", "before", "after")}
             fields.append(
                 FieldRecord(
-                    tuple(path),
-                    element,
-                    xpath if isinstance(xpath, str) else None,
-                    attribute if isinstance(attribute, str) else None,
+                    tuple(path), element, **{k: v for k, v in text.items() if isinstance(v, str)}
                 )
             )
         return cls(

@@ -89,6 +89,12 @@ class Page(Protocol):
         (worker/runtime/outcome.py patterns), else fail the block by name."""
 
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any: ...
+    async def read(
+        self, fields: Mapping[str, Any], goal: str | None, schema: Any, *, intention: str | None
+    ) -> Any:
+        """An extraction's reader: each field read off the element the agent's run showed it
+        in (worker/runtime/reader.py); what it cannot read goes to the agent's extractor."""
+
     async def download(
         self,
         selector: str | None,
@@ -220,6 +226,12 @@ class RecordingPage:
 
     async def expect_outcome(self, *, path: str | None = None, title: str | None = None) -> None:
         self._record("expect_outcome", path, title, intention=None)
+
+    async def read(
+        self, fields: Mapping[str, Any], goal: str | None, schema: Any, *, intention: str | None
+    ) -> Any:
+        self._record("read", fields, goal, schema, intention=intention)
+        return self._extracted.get(goal or "")
 
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any:
         self._record("extract", goal, schema, intention=intention)

@@ -12,6 +12,7 @@ from typing import Any
 
 from worker.domain.codegen.expect import NOTHING_VARIES, Varying, expectation
 from worker.domain.codegen.nodes import LINENO, attr, awaited, call, ctx_call, literal
+from worker.domain.codegen.reader import Reads, reader_fields
 from worker.domain.codegen.values import Binder, Bound, RunValues, Source
 from worker.domain.inputs import InputRecord
 from worker.domain.run import ActionRecord, TaskRecord
@@ -39,6 +40,11 @@ class ActionScope:
     inputs: list[InputRecord] = field(default_factory=list, compare=False)
     mentioned: frozenset[str] = frozenset()  # names the block's definition templates use
     expect: Bound | None = None  # what the action being generated expects of its element
+    # The block's output and where its run showed each scalar (worker/domain/codegen/reader.py),
+    # and the action_id of the extract that becomes the reader (the block's last).
+    reads: Reads = ()
+    output: Any = None
+    reader: str | None = None
 
     def bind(self, raw: Any) -> Bound:
         return self._binder().bind(raw)
@@ -286,7 +292,11 @@ def _extract(a: ActionRecord, s: ActionScope) -> ast.stmt:
     goal = None if goal is not None and REDACTED in goal else goal  # the agent's own goal
     schema = s.task.extracted_information_schema if s.task else None
     bound_goal = s.prose(()).bind(goal) if s.binder is None else s.binder.mentioned().bind(goal)
-    statement = page_action("extract", a, s, bound_goal, Bound(literal(schema)))
+    if s.reads and a.action_id == s.reader:
+        fields = reader_fields(s.reads, s.output, s.values())
+        statement = page_action("read", a, s, fields, bound_goal, Bound(literal(schema)))
+    else:
+        statement = page_action("extract", a, s, bound_goal, Bound(literal(schema)))
     assert isinstance(statement, ast.Expr)
     target = ast.Subscript(attr("ctx", "outputs"), literal(s.label), ast.Store())
     return ast.Assign([target], statement.value, lineno=LINENO)

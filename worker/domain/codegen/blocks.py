@@ -30,6 +30,7 @@ from worker.domain.codegen.nodes import (
 )
 from worker.domain.codegen.optional import optional_actions
 from worker.domain.codegen.outcome import outcome_check
+from worker.domain.codegen.reader import reads_of
 from worker.domain.codegen.values import RunValues, mentions
 from worker.domain.definition import Block, BlockKind, kind_of
 from worker.domain.inputs import InputRecord
@@ -62,6 +63,7 @@ class Generation:
         binder = self.values.binder(
             loop_value, in_loop, names, self.outputs.get(run.workflow_run_block_id, {})
         )
+        extracts = [a.action_id for a in run.actions if a.action_type == "extract"]
         return ActionScope(
             self.credential_keys,
             run.task,
@@ -71,6 +73,9 @@ class Generation:
             self.totp_keys,
             self.entered,
             names,
+            reads=reads_of(run),
+            output=run.output,
+            reader=extracts[-1] if extracts else None,
         )
 
 
