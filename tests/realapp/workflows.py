@@ -27,6 +27,7 @@ import jinja2
 from playwright.async_api import Page
 
 from tests.realapp.agent import CONTACT_SCHEMA, ORDER_SCHEMA, DeskAgent
+from worker.browser.page import page_state
 
 WPID = "wpid_realapp_helpdesk"
 STEP_S = 3.0  # one agent (LLM) step
@@ -208,7 +209,7 @@ class _Recorder:
         """One block run by the agent (`run_block`), as its event."""
         label = block["label"]
         block_id = f"wrb_{self.run_id}_{len(self.events)}"
-        started = time.monotonic()
+        started, start_url = time.monotonic(), self.page.url
         result = await self.agent.run_block(
             self.page,
             {
@@ -235,6 +236,7 @@ class _Recorder:
             "extracted_information_schema": block.get("data_schema"),
         }
         extra = {} if result.get("extracted") is None else {"output": result["extracted"]}
+        extra["page"] = await page_state(self.page, result.get("extracted"), start_url)
         self.completed(
             label,
             block["block_type"],

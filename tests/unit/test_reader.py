@@ -30,7 +30,9 @@ from worker.runtime.reader import value_of, wanted
         (None, {}, None),
     ],
 )
-def test_a_text_becomes_the_fields_value(text: str | None, spec: dict[str, Any], value: Any) -> None:
+def test_a_text_becomes_the_fields_value(
+    text: str | None, spec: dict[str, Any], value: Any
+) -> None:
     assert value_of(text, spec) == value
 
 

@@ -127,9 +127,12 @@ class BrowserRunContext(InMemoryRunContext):
             raise
         self.journal.finished(label, self.current_index, mode, started_at)
 
-    async def hand_to_agent(self, label: str, reason: str, record: BlockRecord) -> None:
-        """The agent's run_block runs the whole block; its actions replace the record's.
-        Raises AgentFailed when it reports anything but completed."""
+    async def hand_to_agent(
+        self, label: str, reason: str, record: BlockRecord, *, keep: bool = False
+    ) -> None:
+        """The agent's run_block runs the whole block; its actions replace the record's (with
+        `keep`, an agent that did nothing, judging the block done, leaves the script's, which
+        all ran). Raises AgentFailed when it reports anything but completed."""
         agent = self.page.agent
         assert agent is not None
         block = self.definition.block(label)
@@ -150,10 +153,11 @@ class BrowserRunContext(InMemoryRunContext):
             raise AgentFailed(f"block {label!r}: the agent failed: {first_line(exc)}") from exc
         if not isinstance(result, dict):
             raise AgentFailed(f"block {label!r}: run_block returned {type(result).__name__}")
-        record.actions = [
+        done = [
             self.page.keyed(a)
             for a in agent_actions(result.get("actions", []), what=f"run_block({label!r})")
         ]
+        record.actions = done or (record.actions if keep else [])
         if "extracted" in result and result["extracted"] is not None:
             self.outputs[label] = result["extracted"]  # later blocks read ctx.outputs[label]
             record.extracted.append(result["extracted"])

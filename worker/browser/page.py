@@ -63,7 +63,7 @@ from worker.runtime.identity import (
 from worker.runtime.matcher import IDENTIFYING, Match, match
 from worker.runtime.outcome import outcome_problem
 from worker.runtime.page import Expected
-from worker.runtime.reader import PLACES_JS, value_of, wanted
+from worker.runtime.reader import PLACES_JS, READ_JS, same_element, value_of, wanted
 
 DEFAULT_SELECTOR_TIMEOUT_S = 5.0
 DEFAULT_OPTIONAL_TIMEOUT_S = 1.0
@@ -121,10 +121,6 @@ class OutcomeFailed(ReplayError):
     """A block's actions ran but the page is not where its recorded run ended (its outcome
     check, ARCHITECTURE.md §12): a rejected login, an error page. The block failed."""
 
-    def __init__(self, message: str, path: str | None, title: str | None) -> None:
-        super().__init__(message)
-        self.path, self.title = path, title  # the check, to hold the agent's run to it too
-
 
 class ActionFailed(ReplayError):
     """The agent could not do an action the script's selector could not: the block is handed
@@ -160,6 +156,36 @@ async def page_text(
     """An extractor without a model: the page's url and visible text, for the operator."""
     text = await page.locator("body").inner_text()
     return {"url": page.url, "text": text[:PAGE_TEXT_CHARS]}
+
+
+async def page_state(
+    page: PlaywrightPage, output: Any = None, start_url: str | None = None
+) -> dict[str, Any]:
+    """The page as a block leaves it (block_completed.page): its url and title, and where it
+    shows each top-level scalar of `output` (worker/runtime/reader.py PLACES_JS), what the next
+    generation's reader reads. For producers too (tests/realapp's recorder)."""
+    try:
+        title: str | None = await page.title()
+    except PlaywrightError:
+        title = None
+    state: dict[str, Any] = {"url": page.url, "title": title, "start_url": start_url}
+    if values := wanted(output):
+        try:
+            found = await page.evaluate(PLACES_JS, {"values": values})
+        except PlaywrightError:
+            found = []
+        state["fields"] = [
+            {
+                "path": [place["key"]],
+                "xpath": place["xpath"],
+                "element": place["element"],
+                "attribute": place.get("attribute"),
+                "before": place["before"] or None,
+                "after": place["after"] or None,
+            }
+            for place in found
+        ]
+    return state
 
 
 def playwright_selector(selector: str) -> str:
@@ -451,7 +477,7 @@ class BrowserPage:
                 return
             if time.monotonic() >= deadline:
                 label = self.journal.current_label
-                raise OutcomeFailed(f"block {label!r} did not do its job: {problem}", path, title)
+                raise OutcomeFailed(f"block {label!r} did not do its job: {problem}")
             await asyncio.sleep(POLL_S)
 
     async def title(self) -> str | None:
@@ -462,28 +488,11 @@ class BrowserPage:
             return None
 
     async def state(self, places: bool = True) -> dict[str, Any]:
-        """The page as a block leaves it (block_completed.page): url and title, and with
-        `places`, where the page shows each scalar of what the block extracted last
-        (worker/runtime/reader.py PLACES_JS): what the next generation's reader reads."""
-        state: dict[str, Any] = {"url": self.page.url, "title": await self.title()}
+        """The page as the running block leaves it (block_completed.page, `page_state`); with
+        `places`, where the page shows what the block extracted last."""
         record = self.journal.current
-        values = wanted(record.extracted[-1]) if places and record and record.extracted else []
-        if values:
-            try:
-                found = await self.page.evaluate(PLACES_JS, {"values": values})
-            except PlaywrightError:
-                found = []
-            state["fields"] = [
-                {
-                    "path": [place["key"]],
-                    "xpath": place["xpath"],
-                    "element": place["element"],
-                    "before": place["before"] or None,
-                    "after": place["after"] or None,
-                }
-                for place in found
-            ]
-        return state
+        output = record.extracted[-1] if places and record and record.extracted else None
+        return await page_state(self.page, output, None if record is None else record.url)
 
     async def read(
         self, fields: Mapping[str, Any], goal: str | None, schema: Any, *, intention: str | None
@@ -496,12 +505,19 @@ class BrowserPage:
         out: dict[str, Any] = {}
         unread: list[str] = []
         candidates: dict[str, list[Any] | None] = {}
+        moved = False
         for key, spec in fields.items():
-            value = await self._read_field(spec, candidates) if isinstance(spec, Mapping) else None
-            out[key] = value
+            value, found_elsewhere = (
+                await self._read_field(spec, candidates)
+                if isinstance(spec, Mapping)
+                else (None, False)
+            )
+            out[key], moved = value, moved or found_elsewhere
             if value is None:
                 unread.append(key)
         record = self.journal.current
+        if moved and record is not None and record.fallback == "none":
+            record.fallback = "relocated"  # the run's events teach the reader the new place
         if unread and self._extractor is not None:
             extracted = await self._extractor(self.page, goal, schema, intention)
             if isinstance(extracted, Mapping):
@@ -525,20 +541,40 @@ class BrowserPage:
 
     async def _read_field(
         self, spec: Mapping[str, Any], candidates: dict[str, list[Any] | None]
-    ) -> Any:
+    ) -> tuple[Any, bool]:
+        """One field and whether it was found elsewhere than at its selector: the element at
+        the recorded selector when it is the recorded one (`same_element`), else where the
+        matcher is sure it is; None when neither."""
         element = record(spec.get("expect"))
         if element is None:
+            return None, False
+        seen = None
+        selector = spec.get("selector")
+        if isinstance(selector, str) and selector:
+            seen = await self._read_at(selector)
+            if seen is not None and not same_element(element, seen["element"]):
+                seen = None
+        moved = seen is None
+        if seen is None:
+            tag = element["tag"]
+            if tag not in candidates:
+                candidates[tag] = await self._candidates(tag, quiet_ms=0)
+            chosen = match(element, candidates[tag] or [], previous_allowed=True)
+            seen = None if chosen.xpath is None else await self._read_at(chosen.xpath)
+        if seen is None:
+            return None, False
+        text = seen["value"] if spec.get("attribute") == "value" else seen["element"].get("text")
+        return value_of(text, spec), moved
+
+    async def _read_at(self, selector: str) -> dict[str, Any] | None:
+        locator = self.page.locator(playwright_selector(selector)).first
+        try:
+            if not await locator.count():
+                return None
+            seen = await locator.evaluate(READ_JS, timeout=self._timeout_ms)
+        except PlaywrightError:
             return None
-        tag = element["tag"]
-        if tag not in candidates:
-            candidates[tag] = await self._candidates(tag, quiet_ms=0)
-        found = candidates[tag]
-        if not found:
-            return None
-        chosen = match(element, found, previous_allowed=True)
-        if chosen.xpath is None:
-            return None
-        return value_of(chosen.ranked[0].candidate.get("text"), spec)
+        return seen if isinstance(seen, dict) and isinstance(seen.get("element"), dict) else None
 
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any:
         label = self.journal.current_label

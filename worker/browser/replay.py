@@ -158,13 +158,14 @@ def _observed(label: str, fn: BlockFunction, journal: Journal) -> BlockFunction:
                 ):
                     raise
                 record.fallback = "block"
-                if isinstance(exc, OutcomeFailed):  # the agent's run is held to the same check
-                    reason = f"its outcome check failed: {first_line(exc)}"
-                    await ctx.hand_to_agent(label, reason, record)
-                    await ctx.page.expect_outcome(path=exc.path, title=exc.title)
-                else:
-                    reason = f"its cached code raised: {first_line(exc)}"
-                    await ctx.hand_to_agent(label, reason, record)
+                # The agent sees the page as the block left it and judges it: a site that
+                # changed its titles is one to learn from (its run is recorded), a rejected
+                # login one to report as failed (docs/RUNTIME.md "When a check fails").
+                # After a failed check the script's actions all ran: they stay in the record
+                # when the agent does nothing more (it judges the block done on today's site).
+                failed = isinstance(exc, OutcomeFailed)
+                reason = "its outcome check failed" if failed else "its cached code raised"
+                await ctx.hand_to_agent(label, f"{reason}: {first_line(exc)}", record, keep=failed)
             outcome = (
                 "fallback"
                 if len(journal.fallbacks) > fallbacks

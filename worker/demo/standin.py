@@ -69,6 +69,11 @@ class StandInAgent:
         if plan is None:
             raise AgentFailed(f"the stand-in agent has no plan for block {label!r}")
         block = request.get("block") or {}
+        if request.get("reason", "").startswith("its outcome check failed"):
+            # The script's actions ran; the page is not the one recorded. Judge it as a model
+            # would: an error shown is a failure, anything else the site's new way (done).
+            failed = await shows_an_error(page)
+            return {"status": "failed" if failed else "completed", "actions": [], "extracted": None}
         steps = plan(request, self.memory)
         url = block.get("url")
         if url:
@@ -91,6 +96,8 @@ class StandInAgent:
                 actions.append(item("complete", None, step))
             else:
                 actions.extend(await self.perform(page, step))
+        if await shows_an_error(page):  # as a model reads it: the site refused the block
+            return {"status": "failed", "actions": actions, "extracted": None}
         return {"status": "completed", "actions": actions, "extracted": extracted}
 
     async def perform(self, page: PlaywrightPage, step: Step) -> list[dict[str, Any]]:
@@ -116,6 +123,15 @@ class StandInAgent:
         else:
             raise AgentFailed(f"the stand-in agent cannot {step.action}")
         return [*done, item(ACTION_TYPES[step.action], xpath, step, seen)]
+
+
+ERRORS = "#error, .errornote, [role=alert]"  # how the portal and Django's admin say "refused"
+
+
+async def shows_an_error(page: PlaywrightPage) -> bool:
+    """The page shows an error message (a rejected login, an invalid form)."""
+    shown = page.locator(ERRORS)
+    return any([await shown.nth(i).is_visible() for i in range(await shown.count())])
 
 
 def render_url(url: str, request: BlockRequest) -> str:

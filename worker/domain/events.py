@@ -134,6 +134,9 @@ class PageState(_Model):
 
     url: str | None = Field(default=None, max_length=4000)
     title: str | None = Field(default=None, max_length=1000)
+    # The page's url when the block started: a block that ended where it started is checked
+    # by its title too (its path cannot tell whether it did anything).
+    start_url: str | None = Field(default=None, max_length=4000)
     fields: list[FieldPlace] = Field(default_factory=list, max_length=256)
 
 

@@ -57,6 +57,7 @@ class PageRecord:
     url: str | None = None
     title: str | None = None
     fields: tuple[FieldRecord, ...] = ()
+    start_url: str | None = None  # the page's url when the block started
 
     @classmethod
     def of(cls, stored: Any) -> PageRecord | None:
@@ -76,10 +77,12 @@ class PageRecord:
                     tuple(path), element, **{k: v for k, v in text.items() if isinstance(v, str)}
                 )
             )
+        start = stored.get("start_url")
         return cls(
             url if isinstance(url, str) else None,
             title if isinstance(title, str) else None,
             tuple(fields),
+            start if isinstance(start, str) else None,
         )
 
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from worker.runtime.identity import DESCRIBE_JS, FULL_XPATH_JS
+from worker.runtime.identity import DESCRIBE_JS, FULL_XPATH_JS, normalized
 
 MAX_FIELDS = 64  # scalars looked for in one output
 MAX_ELEMENTS = 5000  # elements of a page looked through
@@ -58,8 +58,18 @@ PLACES_JS = (
     }
     return null;
   };
+  const controls = Array.from(document.querySelectorAll('input, select, textarea'))
+    .filter(el => !['hidden', 'password'].includes((el.type || '').toLowerCase()));
   const out = [];
   for (const v of args.values) {
+    const control = controls.find(el => el.checkVisibility() && find(squash(el.value), v)
+                                        && squash(el.value).length <= v.text.length + 40);
+    if (control) {
+      const t = squash(control.value), at = find(t, v);
+      out.push({key: v.key, xpath: xpath(control), element: describe(control),
+                attribute: 'value', before: t.slice(0, at[0]), after: t.slice(at[0] + at[1])});
+      continue;
+    }
     let best = null;
     for (const el of all) {
       const t = text(el);
@@ -71,7 +81,7 @@ PLACES_JS = (
     }
     if (best) {
       out.push({key: v.key, xpath: xpath(best.el), element: describe(best.el),
-                before: best.before, after: best.after});
+                attribute: null, before: best.before, after: best.after});
     }
   }
   return out;
@@ -79,6 +89,32 @@ PLACES_JS = (
     .replace("XPATH", FULL_XPATH_JS)
     .replace("MAX_ELEMENTS", str(MAX_ELEMENTS))
 )
+
+
+# What the runtime reads off the element a reader found: its descriptor, and a form control's
+# current value.
+READ_JS = (
+    """el => ({element: (DESCRIBE)(el),
+  value: ['input', 'select', 'textarea'].includes(el.localName) ? el.value : null})"""
+).replace("DESCRIBE", DESCRIBE_JS)
+# The attributes that, when the recording has them, the element at a reader's selector must
+# share to be read without the matcher.
+STABLE = ("id", "name", "label", "aria_label", "row")
+
+
+def same_element(recorded: Mapping[str, Any], found: Mapping[str, Any]) -> bool:
+    """Whether the element at a reader's recorded selector is the recorded one: the same tag,
+    the same stable attributes (STABLE) where the recording has them, and at least one of them
+    or one of its texts beside it (`near`) to go by. Anything less goes to the matcher."""
+    if str(found.get("tag", "")).lower() != str(recorded.get("tag", "")).lower():
+        return False
+    keys = [k for k in STABLE if recorded.get(k)]
+    if any(normalized(recorded[k]) != normalized(found.get(k)) for k in keys):
+        return False
+    if keys:
+        return True
+    near = {normalized(t) for t in recorded.get("near") or ()}
+    return bool(near & {normalized(t) for t in found.get("near") or ()})
 
 
 def wanted(output: Any) -> list[dict[str, Any]]:

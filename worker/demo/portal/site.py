@@ -10,7 +10,10 @@ so their recorded selectors stop matching.
 
 Redesigns for the closed loop (`variant`): "v1" as above; "v2" puts an announcement banner
 at the top of every page and the content in an extra wrapper, so absolute positional xpaths
-recorded on v1 fail; "v3" is v2 with other button texts, each button in its own wrapper.
+recorded on v1 fail; "v3" is v2 with other button texts, each button in its own wrapper;
+"v4" is v2 where signing in lands on a welcome page (/home) and an order's page is a table
+with other ids and labels ("Order status", "Amount 129.90 EUR"): every outcome check of
+sign_in and every reader of read_order must be learned again.
 `welcome_once` shows a welcome dialog over the order list the first time a session opens it
 (not on the redirect after signing in; the search form appears once it is closed): a one-off
 obstacle in the first loop iteration.
@@ -153,6 +156,8 @@ class Site:
             if welcome:
                 session["welcomed"] = "1"
             return ok(page(req, "Your orders", orders_page(account, welcome, req.variant)))
+        if req.path == "/home":
+            return ok(page(req, "Welcome", "<p><a href='/orders'>Your orders</a></p>"))
         if req.path == "/orders/search":
             number = req.query.get("q", "").strip()
             if account.order(number) is None:
@@ -164,7 +169,7 @@ class Site:
                 return "404 Not Found", [], page(req, "Not found", "<p>No such order.</p>")
             session["last_order"] = order.number
             self.views.append((session["user"], order.number))
-            return ok(page(req, f"Order {order.number}", order_page(order)))
+            return ok(page(req, f"Order {order.number}", order_page(order, req.variant)))
         last = session.get("last_order", "")
         if req.path == "/refunds/new":
             return ok(page(req, "Request a refund", refund_form(last, req.variant, self.decoy)))
@@ -186,7 +191,8 @@ class Site:
             if account is not None and password == account.password:
                 sid = secrets.token_hex(8)
                 self._sessions[sid] = {"user": user}
-                return redirect("/orders", cookie=f"sid={sid}; Path=/; HttpOnly")
+                home = "/home" if self.variant == "v4" else "/orders"
+                return redirect(home, cookie=f"sid={sid}; Path=/; HttpOnly")
             body = "<p id='error'>Wrong username or password.</p>" + login_form(self)
             return "401 Unauthorized", [], page(req, "Sign in", body)
         self.login_views += 1
@@ -344,7 +350,14 @@ def orders_page(account: Account, welcome: bool = False, variant: str = "v1") ->
  <table id="orders"><tr><th>Order</th><th>Status</th></tr>{rows}</table>"""
 
 
-def order_page(order: Order) -> str:
+def order_page(order: Order, variant: str = "v1") -> str:
+    if variant == "v4":  # the redesign's order card: a table, other ids
+        return (
+            "<table class='order-card'>"
+            f"<tr><th>Order status</th><td id='order-status'>{html.escape(order.status)}</td></tr>"
+            f"<tr><th>Amount</th><td id='order-amount'>{html.escape(order.total)} EUR</td></tr>"
+            "</table><p><a href='/orders'>Back to orders</a></p>"
+        )
     return (
         f"<dl><dt>Status</dt><dd id='status'>{html.escape(order.status)}</dd>"
         f"<dt>Total</dt><dd id='total'>EUR {html.escape(order.total)}</dd></dl>"

@@ -114,8 +114,8 @@ def definition(base_url: str) -> dict[str, Any]:
     }
 
 
-_STATUS = re.compile(r"Status\s+(\S+)")
-_TOTAL = re.compile(r"Total\s+EUR\s+([0-9.]+)")
+_STATUS = re.compile(r"Status\s+(\S+)", re.IGNORECASE)  # v4: "Order status"
+_TOTAL = re.compile(r"Total\s+EUR\s+([0-9.]+)|Amount\s+([0-9.]+)\s+EUR")  # v1 | v4
 
 
 async def read_status_total(
@@ -126,4 +126,4 @@ async def read_status_total(
     status, total = _STATUS.search(text), _TOTAL.search(text)
     if status is None or total is None:
         raise AssertionError(f"no status/total on {page.url}: {text[:200]!r}")
-    return {"status": status.group(1), "total": float(total.group(1))}
+    return {"status": status.group(1), "total": float(total.group(1) or total.group(2))}

@@ -128,6 +128,10 @@ def without_run_query(url: str, binder: Binder) -> str:
     if not sep:
         return url
     decoded = unquote_plus(query)
+    for _ in range(2):  # a query inside a query (`?_changelist_filters=q%3DGrace%2BHopper`)
+        decoded, previous = unquote_plus(decoded), decoded
+        if decoded == previous:
+            break
     for part in re.split(r"[&=]", decoded):
         if part and not binder.bind(part).literal:
             return path

@@ -2,7 +2,12 @@
 
 A task block whose recorded run completed on a known page ends with
 `await page.expect_outcome(path=..., title=...)`. The path is the recorded url's path with the
-run's values bound as typed values are (worker/domain/codegen/values.py); the title is bound as
+run's values bound as typed values are (worker/domain/codegen/values.py). The title is checked
+only when the block ended at the path it started at (`page.start_url`; a search that reloads its
+page, a form that posts to itself, a single-page application), where the path cannot tell
+whether the block did anything: a title names the user's permissions ("View customer", "Change
+customer") and the site's data as often as the outcome, so it is not checked where the path
+suffices. It is bound as
 an element's text is (worker/domain/codegen/expect.py `bound_text`: a whole value, or the loop's
 or a mentioned one inside it), because a title is the site's prose. What no other run repeats
 becomes the wildcard `*` (worker/runtime/outcome.py): digits (ids the site assigns, counts),
@@ -42,7 +47,8 @@ def _parts(run: BlockRun, binder: Binder) -> tuple[Bound | None, Bound | None]:
         return None, None
     path = binder.pattern(path_of(page.url), volatile) if page.url else None
     title = None
-    if page.title and page.title.strip():
+    same_page = page.url and page.start_url and path_of(page.start_url) == path_of(page.url)
+    if same_page and page.title and page.title.strip():
         text = normalized_title(page.title)
         bound = binder.bind(text)
         if not (bound.literal or (len(bound.used) == 1 and bound.used[0].text == text)):

@@ -6,7 +6,9 @@ The block's last `extract` becomes
 one spec per top-level key of the recorded output, in its order. A spec is the element
 expected to show the value, `(tag, None, {attributes})` (its text is the value itself, so it
 is not expected; the attributes are bound like an action's, worker/domain/codegen/expect.py),
-the text recorded around the value (`before`, `after`) and `number` ("int" or "float") when
+its recorded `selector` (used only when the element there is the recorded one,
+worker/runtime/reader.py `same_element`; else the matcher finds it), `attribute` "value" for a
+form control's value, the text recorded around the value (`before`, `after`) and `number` ("int" or "float") when
 the value was a number. A key the page did not show is None: the runtime asks the agent's
 extractor for it. An output that is not an object, or none of whose scalars was found, keeps
 `page.extract`.
@@ -54,8 +56,14 @@ def reader_fields(reads: Reads, output: Any, binder: Binder) -> Bound:
             used += bound.used
         spec_keys: list[ast.expr | None] = [literal("expect")]
         spec_values: list[ast.expr] = [ast.Tuple(expect, ast.Load())]
+        if place.xpath:
+            selector = binder.for_selector().bind(place.xpath)
+            spec_keys.append(literal("selector"))
+            spec_values.append(selector.expr)
+            used += selector.used
         value = output.get(key) if isinstance(output, Mapping) else None
         extra: dict[str, Any] = {
+            "attribute": place.attribute,
             "before": place.before or None,
             "after": place.after or None,
             "number": _number_kind(value),
