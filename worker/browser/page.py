@@ -472,7 +472,8 @@ class BrowserPage:
         (worker/runtime/outcome.py); OutcomeFailed names the block and what differs."""
         deadline = time.monotonic() + self._timeout_ms / 1000
         while True:
-            problem = outcome_problem(path, title, self.page.url, await self.title())
+            seen = await self.title() if title is not None else None  # the url is at hand
+            problem = outcome_problem(path, title, self.page.url, seen)
             if problem is None:
                 return
             if time.monotonic() >= deadline:
@@ -505,13 +506,14 @@ class BrowserPage:
         out: dict[str, Any] = {}
         unread: list[str] = []
         candidates: dict[str, list[Any] | None] = {}
+        specs = {k: v for k, v in fields.items() if isinstance(v, Mapping)}
+        xpaths = [s["selector"] for s in specs.values() if isinstance(s.get("selector"), str)]
+        at = dict(zip(xpaths, await self._read_at(xpaths), strict=True))
         moved = False
-        for key, spec in fields.items():
-            value, found_elsewhere = (
-                await self._read_field(spec, candidates)
-                if isinstance(spec, Mapping)
-                else (None, False)
-            )
+        for key in fields:
+            value, found_elsewhere = None, False
+            if key in specs:
+                value, found_elsewhere = await self._read_field(specs[key], at, candidates)
             out[key], moved = value, moved or found_elsewhere
             if value is None:
                 unread.append(key)
@@ -540,41 +542,43 @@ class BrowserPage:
         return out
 
     async def _read_field(
-        self, spec: Mapping[str, Any], candidates: dict[str, list[Any] | None]
+        self,
+        spec: Mapping[str, Any],
+        at: Mapping[str, Any],
+        candidates: dict[str, list[Any] | None],
     ) -> tuple[Any, bool]:
         """One field and whether it was found elsewhere than at its selector: the element at
-        the recorded selector when it is the recorded one (`same_element`), else where the
-        matcher is sure it is; None when neither."""
+        the recorded selector (`at`: what READ_JS saw there) when it is the recorded one
+        (`same_element`), else where the matcher is sure it is; None when neither."""
         element = record(spec.get("expect"))
         if element is None:
             return None, False
-        seen = None
-        selector = spec.get("selector")
-        if isinstance(selector, str) and selector:
-            seen = await self._read_at(selector)
-            if seen is not None and not same_element(element, seen["element"]):
-                seen = None
+        seen = at.get(spec.get("selector") or "")
+        if seen is not None and not same_element(element, seen["element"]):
+            seen = None
         moved = seen is None
         if seen is None:
             tag = element["tag"]
             if tag not in candidates:
                 candidates[tag] = await self._candidates(tag, quiet_ms=0)
             chosen = match(element, candidates[tag] or [], previous_allowed=True)
-            seen = None if chosen.xpath is None else await self._read_at(chosen.xpath)
+            seen = None if chosen.xpath is None else (await self._read_at([chosen.xpath]))[0]
         if seen is None:
             return None, False
         text = seen["value"] if spec.get("attribute") == "value" else seen["element"].get("text")
         return value_of(text, spec), moved
 
-    async def _read_at(self, selector: str) -> dict[str, Any] | None:
-        locator = self.page.locator(playwright_selector(selector)).first
+    async def _read_at(self, xpaths: list[str]) -> list[dict[str, Any] | None]:
+        """What READ_JS sees at each xpath (None: nothing there), in one round trip."""
+        if not xpaths:
+            return []
         try:
-            if not await locator.count():
-                return None
-            seen = await locator.evaluate(READ_JS, timeout=self._timeout_ms)
+            seen = await self.page.evaluate(READ_JS, xpaths)
         except PlaywrightError:
-            return None
-        return seen if isinstance(seen, dict) and isinstance(seen.get("element"), dict) else None
+            return [None] * len(xpaths)
+        return [
+            s if isinstance(s, dict) and isinstance(s.get("element"), dict) else None for s in seen
+        ]
 
     async def extract(self, goal: str | None, schema: Any, *, intention: str | None) -> Any:
         label = self.journal.current_label

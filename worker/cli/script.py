@@ -13,6 +13,7 @@ from rich.table import Table
 from worker.adapters.sql import cache
 from worker.adapters.sql import scripts as read
 from worker.cli.base import REVISION, Context, pass_ctx
+from worker.domain.codegen.checks import block_checks
 
 cache_key_option = click.option(
     "--cache-key", default=None, help="The script's cache key (needed when there are several)."
@@ -83,6 +84,12 @@ def history(obj: Context, wpid: str, cache_key: str | None, as_json: bool) -> No
     is_flag=True,
     help="List what each block enters: bound to the run, or literal as recorded.",
 )
+@click.option(
+    "--checks",
+    "list_checks",
+    is_flag=True,
+    help="Each block's outcome check and what its extractions read.",
+)
 @click.option("--json", "as_json", is_flag=True, help="With --inputs: machine-readable.")
 @pass_ctx
 def show(
@@ -92,9 +99,11 @@ def show(
     version: int | None,
     path: str,
     list_inputs: bool,
+    list_checks: bool,
     as_json: bool,
 ) -> None:
-    """Print one file of a revision (hash-checked), or with --inputs its blocks' inputs."""
+    """Print one file of a revision (hash-checked), with --inputs its blocks' inputs, or with
+    --checks each block's outcome check and what its extractions read."""
     services = obj.services
     with services.sessions() as session:
         target = read.resolve_script(session, wpid, cache_key)
@@ -107,6 +116,10 @@ def show(
         click.echo(f"live v{revision.version}; candidates: {listed}", err=True)
     if list_inputs:
         show_inputs(wpid, revision, as_json)
+        return
+    if list_checks:
+        main = services.store.get(revision.files["main.py"]).decode("utf-8")
+        show_checks(wpid, revision, main)
         return
     if path not in revision.files:
         listing = ", ".join(sorted(revision.files))
@@ -160,6 +173,22 @@ def export(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     click.echo(f"wrote {len(revision.files)} files of version {revision.version} to {directory}")
+
+
+def show_checks(wpid: str, revision: cache.LiveRevision, main_py: str) -> None:
+    title = f"{wpid} script {revision.script_id} v{revision.version}: checks and readers"
+    table = Table(title=escape(title))
+    for column in ("block", "outcome check", "reads"):
+        table.add_column(column)
+    for found in block_checks(main_py):
+        reads = [f"{r.key} \u2190 {r.element} {r.part}" for r in found.reads]
+        reads += ["the extractor (page.extract)"] * found.extracts
+        table.add_row(
+            escape(found.label),
+            escape(found.outcome or "none"),
+            escape("\n".join(reads) or "-"),
+        )
+    Console(width=160).print(table)
 
 
 def show_inputs(wpid: str, revision: cache.LiveRevision, as_json: bool) -> None:

@@ -91,11 +91,19 @@ PLACES_JS = (
 )
 
 
-# What the runtime reads off the element a reader found: its descriptor, and a form control's
-# current value.
+# What the runtime reads off the elements at a reader's xpaths, in one round trip: for each,
+# its descriptor and a form control's current value (null where the xpath finds nothing).
 READ_JS = (
-    """el => ({element: (DESCRIBE)(el),
-  value: ['input', 'select', 'textarea'].includes(el.localName) ? el.value : null})"""
+    """xpaths => xpaths.map(xpath => {
+  let el = null;
+  try {
+    el = document.evaluate(xpath, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null)
+      .singleNodeValue;
+  } catch (e) { return null; }
+  if (!el || el.nodeType !== 1) return null;
+  return {element: (DESCRIBE)(el),
+          value: ['input', 'select', 'textarea'].includes(el.localName) ? el.value : null};
+})"""
 ).replace("DESCRIBE", DESCRIBE_JS)
 # The attributes that, when the recording has them, the element at a reader's selector must
 # share to be read without the matcher.
