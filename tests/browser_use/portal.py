@@ -31,6 +31,8 @@ class Inputs:
 
 ALICE = Inputs("alice@shop.test", "alice-pw-7Qx!", "A-1002", "Arrived damaged")
 BOB = Inputs("bob@shop.test", "bob-pw-Zk2#", "B-2001", "Arrived late")
+# The task as a workflow definition writes it: its values as the parameters' templates.
+TEMPLATES = Inputs("{{ username }}", "", "{{ order_number }}", "{{ reason }}")
 
 
 def task(base_url: str, inputs: Inputs) -> str:
