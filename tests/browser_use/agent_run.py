@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,7 @@ async def run_agent(
     model: ScriptedChatModel,
     sensitive_data: Mapping[str, str] | None = None,
     max_steps: int = 20,
+    on_step_end: Callable[[Agent], Awaitable[None]] | None = None,
 ) -> AgentRun:
     """browser-use's Agent on `task`; its history as browser-use saves it (secret values
     replaced by their placeholders, as `save_to_file(sensitive_data=...)` does)."""
@@ -73,7 +74,7 @@ async def run_agent(
             **QUIET_AGENT,
         )
         try:
-            history = await agent.run(max_steps=max_steps)
+            history = await agent.run(max_steps=max_steps, on_step_end=on_step_end)
         finally:
             await session.kill()
     dumped = history.model_dump(sensitive_data=dict(sensitive_data) if sensitive_data else None)

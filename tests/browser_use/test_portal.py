@@ -25,7 +25,7 @@ from worker.adapters.store import MemoryStore
 from worker.cli.main import main
 from worker.demo.portal.site import Post, Site, serve
 from worker.demo.portal.workflow import read_status_total
-from worker.producers.browser_use import TaskRun, import_runs
+from worker.producers.browser_use import Imported, TaskRun, from_agent, import_runs
 
 pytestmark = [pytest.mark.browser_use, pytest.mark.browser, pytest.mark.slow]
 
@@ -42,20 +42,44 @@ def cache(sqlite_engine: Engine) -> Cache:
     return Cache(make_sessionmaker(sqlite_engine), MemoryStore())
 
 
-def agent_run(base_url: str, inputs: portal.Inputs) -> tuple[dict[str, Any], float]:
+def agent_run(base_url: str, inputs: portal.Inputs) -> tuple[dict[str, Any], float, list[Imported]]:
+    """A run by browser-use's Agent: its history as saved, its wall time, and what
+    `from_agent` gave in its on_step_end hook (the run still going) and once it was done."""
     from tests.browser_use.agent_run import run_agent
 
     model = portal.model(base_url, inputs)
-    run = asyncio.run(run_agent(portal.task(base_url, inputs), model, inputs.sensitive_data()))
-    return run.history, run.wall_s
+    agents: list[Any] = []
+    hooked: list[Imported] = []
+
+    async def on_step_end(agent: Any) -> None:
+        agents.append(agent)
+        hooked.append(from_agent(agent, workflow_permanent_id=portal.WPID, finished=False))
+
+    task = portal.task(base_url, inputs)
+    run = asyncio.run(run_agent(task, model, inputs.sensitive_data(), on_step_end=on_step_end))
+    done = from_agent(agents[-1], workflow_permanent_id=portal.WPID, parameters=inputs.parameters())
+    return run.history, run.wall_s, [*hooked, done]
 
 
 def test_a_browser_use_run_replays_as_another_user_without_the_agent(
     site: tuple[Site, str], cache: Cache, tmp_path: Path
 ) -> None:
     shop, base_url = site
-    history, agent_s = agent_run(base_url, portal.ALICE)
+    history, agent_s, hooked = agent_run(base_url, portal.ALICE)
     assert shop.posts[-1] == Post("/refunds", {"order": "A-1002", "reason": "damaged"})
+    *going, done = hooked
+    assert len(going) == 8 and all(len(g.events) == 1 for g in going)  # run_started alone
+    assert going[0].events[0]["workflow_run_id"] == done.events[0]["workflow_run_id"]
+    assert (
+        done.events
+        == import_runs(
+            [TaskRun(history)],
+            workflow_permanent_id=portal.WPID,
+            parameters=portal.ALICE.parameters(),
+            sensitive_data=portal.ALICE.sensitive_data(),
+            workflow_run_id=done.events[0]["workflow_run_id"],
+        ).events
+    )
     path = tmp_path / "history.json"
     path.write_text(json.dumps(history), encoding="utf-8")
 

@@ -63,7 +63,9 @@ def test_one_agent_run_is_one_task_block_whose_goal_and_url_are_templates() -> N
     goal = block["navigation_goal"]
     assert "{{ username }}" in goal and "{{ order_number }}" in goal and "{{ reason }}" in goal
     assert "{{ portal_password }}" in goal and "alice" not in goal and "A-1002" not in goal
-    assert block["data_extraction_goal"] == "the order status and total"
+    assert "data_extraction_goal" not in block  # the run's, not the workflow's: below
+    task = block_event(imported().events)["task"]
+    assert task["data_extraction_goal"] == "the order status and total"
 
 
 def test_the_sensitive_data_key_is_a_credential_parameter_and_the_rest_are_workflow_ones() -> None:
@@ -178,6 +180,21 @@ def test_a_run_that_did_not_finish_is_a_failed_block_and_run() -> None:
 
 def test_the_same_history_imports_as_the_same_run() -> None:
     assert imported().events == imported().events
+
+
+def test_a_run_still_going_is_its_run_started_with_the_definition_of_the_finished_run() -> None:
+    first_steps = {"history": HISTORY["history"][:2]}
+    going = import_runs(
+        [TaskRun(first_steps)],
+        workflow_permanent_id="w",
+        parameters=ALICE,
+        workflow_run_id="r",
+        finished=False,
+    )
+    done = import_runs(
+        [TaskRun(HISTORY)], workflow_permanent_id="w", parameters=ALICE, workflow_run_id="r"
+    )
+    assert going.events == done.events[:1]
 
 
 def test_an_unknown_browser_use_action_is_recorded_under_its_own_name() -> None:

@@ -100,6 +100,34 @@ class Imported:
     events: list[dict[str, Any]]
 
 
+def from_agent(
+    agent: Any,
+    *,
+    workflow_permanent_id: str,
+    parameters: Mapping[str, Any] | None = None,
+    label: str = DEFAULT_LABEL,
+    finished: bool = True,
+    **options: Any,
+) -> Imported:
+    """`import_runs` of a live browser-use Agent, from its `on_step_end` hook
+    (`finished=False`: the run's `run_started`) or once it is done: its history so far, its
+    task, its `sensitive_data` (whose values only scrub), and a run id from the Agent's id,
+    so the calls of one Agent name one run. Duck-typed: browser_use is not imported."""
+    secrets = getattr(agent, "sensitive_data", None)
+    history = agent.history.model_dump(sensitive_data=secrets)
+    agent_id = getattr(agent, "id", None)
+    if agent_id is not None:
+        options.setdefault("workflow_run_id", f"wr_bu_{agent_id}")
+    return import_runs(
+        [TaskRun(history, getattr(agent, "task", None), label)],
+        workflow_permanent_id=workflow_permanent_id,
+        parameters=parameters,
+        sensitive_data=secrets,
+        finished=finished,
+        **options,
+    )
+
+
 def secret_values(sensitive_data: Mapping[str, Any] | None) -> dict[str, str]:
     """browser-use's `sensitive_data` (key → value, or domain → {key → value}) flattened."""
     out: dict[str, str] = {}
@@ -121,11 +149,13 @@ def import_runs(
     workflow_version: int = 1,
     workflow_run_id: str | None = None,
     title: str | None = None,
+    finished: bool = True,
 ) -> Imported:
     """The definition and events of browser-use runs. `parameters`: the run's workflow
     parameter values (typed values equal to one are recorded with its key); `sensitive_data`:
     the Agent's, whose keys become credential parameters and whose values never appear in
-    what is returned (they only scrub it)."""
+    what is returned (they only scrub it). `finished=False` (a run still going): its
+    `run_started` alone, since a block event is sent once the block reached a final status."""
     if not runs:
         raise ValueError("no browser-use run to import")
     params = dict(parameters or {})
@@ -145,7 +175,7 @@ def import_runs(
         "blocks": blocks,
     }
     steps = [s for run in runs for s in run.history.get("history") or []]
-    started, finished = _time(steps, "step_start_time", 0), _time(steps, "step_end_time", -1)
+    started, ended = _time(steps, "step_start_time", 0), _time(steps, "step_end_time", -1)
     events: list[dict[str, Any]] = []
 
     def event(kind: str, at: str, **fields: Any) -> None:
@@ -171,12 +201,13 @@ def import_runs(
         code_gen=False,
     )
     statuses = []
-    for n, (run, block) in enumerate(zip(runs, blocks, strict=True)):
+    for n, (run, block) in enumerate(zip(runs, blocks, strict=True) if finished else []):
         completed = _block_event(run, block, f"{run_id}_{n}", params, set(keys))
         statuses.append(completed["status"])
-        event("block_completed", completed.pop("at") or finished, **completed)
-    ok = all(s == "completed" for s in statuses)
-    event("run_finished", finished, status="completed" if ok else "failed")
+        event("block_completed", completed.pop("at") or ended, **completed)
+    if finished:
+        ok = all(s == "completed" for s in statuses)
+        event("run_finished", ended, status="completed" if ok else "failed")
     scrub = Secrets.of_parameters(secrets, secrets.keys(), SealKey.fresh())
     if scrub:
         events = [redact_raw(e, scrub) for e in events]
@@ -193,10 +224,16 @@ def _block(run: TaskRun, params: Mapping[str, Any]) -> dict[str, Any]:
         block["url"] = templated(url, params)
     goal = run.task or task_of(run.history) or "; ".join(g for g in _goals(run.history) if g)
     block["navigation_goal"] = templated(_secret_free(goal), params)
-    queries = [p.get("query") for name, p, *_ in _actions(run.history) if name.startswith("extr")]
-    if queries and isinstance(queries[0], str):
-        block["data_extraction_goal"] = templated(queries[0], params)
     return block
+
+
+def extraction_goal(history: Mapping[str, Any], params: Mapping[str, Any]) -> str | None:
+    """The first extraction's query: the recorded task's extraction goal (not the
+    definition's: the definition depends on the task alone, whatever the run did)."""
+    for name, action_params, *_ in _actions(history):
+        if ACTION_TYPES.get(name) == "extract" and isinstance(action_params.get("query"), str):
+            return templated(str(action_params["query"]), params)
+    return None
 
 
 def _block_event(
@@ -235,7 +272,7 @@ def _block_event(
             "task_id": f"tsk_{prefix}",
             "url": block.get("url"),
             "navigation_goal": block.get("navigation_goal"),
-            "data_extraction_goal": block.get("data_extraction_goal"),
+            "data_extraction_goal": extraction_goal(run.history, params),
             "extracted_information_schema": None,
         },
         "actions": actions,
