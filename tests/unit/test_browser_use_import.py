@@ -29,6 +29,8 @@ from worker.producers.browser_use import (
 
 HISTORY_FILE = ROOT / "tests" / "browser_use" / "histories" / "portal.json"
 HISTORY: dict[str, Any] = json.loads(HISTORY_FILE.read_text(encoding="utf-8"))
+# browser-use 0.13.14 on Django's admin (tests/browser_use/desk.py's task, the clerk's run).
+DESK: dict[str, Any] = json.loads((HISTORY_FILE.parent / "desk.json").read_text(encoding="utf-8"))
 ALICE = {"username": "alice@shop.test", "order_number": "A-1002", "reason": "Arrived damaged"}
 PASSWORD = "alice-pw-7Qx!"  # what the Agent typed for <secret>portal_password</secret>
 
@@ -110,13 +112,43 @@ def test_elements_are_described_as_the_runtime_describes_them() -> None:
     }
     assert actions[1]["element"] == {
         "tag": "input",
-        "text": "Username",  # its label's text
+        "text": None,  # its accessible name may not be its label's text: not expected
         "name": "username",
         "type": "text",
         "label": "Username",
     }
-    assert actions[8]["element"]["text"] is None  # a select: no text is expected of it
-    assert actions[8]["element"]["id"] == "reason"
+    assert actions[4]["element"]["text"] == "Order number"  # its name is its placeholder
+    assert actions[8]["element"]["text"] is None and actions[8]["element"]["id"] == "reason"
+    submit = {"node_name": "INPUT", "attributes": {"type": "submit", "value": "Log in"}}
+    assert descriptor({**submit, "ax_name": "Log in"}) == {
+        "tag": "input",
+        "text": "Log in",
+        "type": "submit",
+        "value": "Log in",
+    }
+
+
+def test_on_django_admin_the_fields_are_expected_by_attributes_and_links_by_their_text() -> None:
+    clerk = {"username": "clerk", "order_number": "SO-1002", "status": "Refunded"}
+    done = import_runs([TaskRun(DESK)], workflow_permanent_id="w", parameters=clerk)
+    actions = block_event(done.events)["actions"]
+    kinds = [(a["action_type"], a["parameter_key"]) for a in actions]
+    assert kinds == [
+        ("input_text", "username"),
+        ("input_text", "desk_password"),
+        ("click", None),
+        ("goto_url", None),
+        ("input_text", "order_number"),
+        ("click", None),
+        ("click", None),
+        ("select_option", "status"),
+        ("click", None),
+        ("complete", None),
+    ]
+    search = actions[4]["element"]  # its label holds an image whose alt names it
+    assert search["text"] is None and search["id"] == "searchbar" and search["name"] == "q"
+    assert actions[6]["element"]["tag"] == "a" and actions[6]["element"]["text"] == "SO-1002"
+    assert actions[8]["element"]["text"] == "Save" and actions[8]["element"]["name"] == "_save"
 
 
 def test_the_page_and_the_extracted_output_are_recorded() -> None:

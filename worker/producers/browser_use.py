@@ -358,31 +358,34 @@ def typed_value(
 
 def descriptor(element: Mapping[str, Any]) -> dict[str, Any]:
     """What browser-use recorded of an element as a DESCRIBE_JS record (worker/runtime/
-    identity.py): its tag, its text by that function's rule where browser-use's accessible
-    name gives it (a field's label, a button's or link's name), and the attributes both
-    record. A select's accessible name holds its chosen option: no text is expected of it."""
+    identity.py): its tag, its text by that function's rule where what browser-use recorded
+    gives it for certain, and the attributes both record. A button's or link's accessible
+    name is its text; a field's is not always its label's text (an image's alt in the label
+    counts for one, not for the other), so a field's text is expected only from its
+    aria-label or, when its accessible name is its placeholder, from that; its accessible
+    name is kept as its `label`, which only helps to find it again when it moved."""
     attrs = {str(k): str(v) for k, v in (element.get("attributes") or {}).items()}
     tag = str(element.get("node_name") or "").lower() or "unknown"
     kind = attrs.get("type", "").lower()
     name = " ".join(str(element.get("ax_name") or "").split()) or None
     aria = " ".join(attrs.get("aria-label", "").split()) or None
-    if tag == "input" and kind in ("submit", "button", "reset"):
+    button = tag == "button" or (tag == "input" and kind in ("submit", "button", "reset"))
+    placeholder = attrs.get("placeholder")
+    if tag == "input" and button:
         text = attrs.get("value") or name
-    elif tag == "select":
-        text = aria
     elif tag in _FIELDS:
-        text = aria or name or attrs.get("placeholder") or attrs.get("name")
+        text = aria or (placeholder if name == placeholder else None)
     else:
         text = aria or name
     out: dict[str, Any] = {"tag": tag, "text": text}
     out.update({ours: attrs[theirs] for theirs, ours in _ATTRIBUTES.items() if attrs.get(theirs)})
     if kind:
         out["type"] = kind
-    if tag in _FIELDS and name and not aria and name != attrs.get("placeholder"):
+    if tag in _FIELDS and not button and name and not aria and name != placeholder:
         out["label"] = name
     if "href" in attrs:
         out["href"] = attrs["href"]
-    if (tag == "button" or kind in ("submit", "button", "reset")) and attrs.get("value"):
+    if button and attrs.get("value"):
         out["value"] = attrs["value"]
     return out
 
