@@ -40,6 +40,15 @@ def import_group() -> None:
     help="A key of the Agent's sensitive_data (credential parameter); placeholders "
     "<secret>key</secret> in the history add theirs. Values are never read.",
 )
+@click.option(
+    "--sensitive-data",
+    "sensitive_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A JSON file of the Agent's sensitive_data (key: value, or domain: {key: value}): "
+    "its keys are credential parameters, its values are scrubbed from everything written "
+    "and never shown.",
+)
 @click.option("--workflow-version", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--run-id", default=None, help="The workflow_run_id (default: from the content).")
 @click.option("--title", default=None, help="The definition's title (default: the first task).")
@@ -54,6 +63,7 @@ def browser_use_command(
     labels: tuple[str, ...],
     params: str,
     sensitive_keys: tuple[str, ...],
+    sensitive_file: str | None,
     workflow_version: int,
     run_id: str | None,
     title: str | None,
@@ -82,6 +92,7 @@ def browser_use_command(
             runs,
             workflow_permanent_id=wpid,
             parameters=json_object(params, "--params"),
+            sensitive_data=_sensitive_data(sensitive_file),
             credential_keys=sensitive_keys,
             workflow_version=workflow_version,
             workflow_run_id=run_id,
@@ -102,6 +113,20 @@ def browser_use_command(
         sent = publish_events(producer_app(obj.settings.broker_url), imported.events)
         safe = maybe_sanitize_url(obj.settings.broker_url, mask="***")
         click.echo(f"published {sent} events to {safe}", err=emit_to == "-")
+
+
+def _sensitive_data(path: str | None) -> dict[str, Any] | None:
+    """The file's object, checked; an error never quotes the file's content."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else type(exc).__name__
+        raise click.ClickException(f"--sensitive-data {path}: unreadable ({reason})") from None
+    if not isinstance(data, dict):
+        raise click.ClickException(f"--sensitive-data {path}: not a JSON object")
+    return data
 
 
 def _history(path: str) -> dict[str, Any]:
