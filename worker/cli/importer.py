@@ -24,7 +24,8 @@ def import_group() -> None:
     "--task",
     "tasks",
     multiple=True,
-    help="The task each history's Agent was given (its history does not hold it), in order.",
+    help="The task each history's Agent was given, in order (default: the task browser-use "
+    "0.13 keeps in the history's first state message).",
 )
 @click.option("--label", "labels", multiple=True, help="Each history's block label (task_N).")
 @click.option(
