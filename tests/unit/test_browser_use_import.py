@@ -273,3 +273,29 @@ def test_importing_the_mapping_imports_neither_browser_use_nor_a_database() -> N
     ).stdout
     loaded = {name.split(".")[0] for name in out.split()}
     assert loaded.isdisjoint({"browser_use", "sqlalchemy", "celery", "playwright"})
+
+
+def test_several_agent_runs_are_blocks_in_order_of_one_run(tmp_path: Path) -> None:
+    second = tmp_path / "second.json"
+    second.write_text(json.dumps(DESK), encoding="utf-8")
+    out = tmp_path / "events.jsonl"
+    result = CliRunner().invoke(
+        main,
+        [
+            "import", "browser-use", str(HISTORY_FILE), str(second), "--workflow-id", "w",
+            "--label", "refund", "--emit", str(out),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [e["type"] for e in events] == [
+        "run_started",
+        "block_completed",
+        "block_completed",
+        "run_finished",
+    ]
+    labels = [b["label"] for b in events[0]["definition"]["blocks"]]
+    assert labels == ["refund", "task_2"] == [e["label"] for e in events[1:3]]
+    assert events[1]["workflow_run_block_id"] != events[2]["workflow_run_block_id"]
+    keys = {p["key"] for p in events[0]["definition"]["parameters"]}
+    assert {"portal_password", "desk_password"} <= keys  # each history's placeholders
