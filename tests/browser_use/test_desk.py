@@ -72,5 +72,4 @@ def test_a_browser_use_run_on_the_admin_replays_for_another_user_and_order(
         ("admin", "SO-1005", "changed")
     ]
     assert final.tickets_since(after) == ()
-    assert replayed.wall_s < run.wall_s
     print(f"\nhelp desk: agent run {run.wall_s:.2f} s, replay {replayed.wall_s:.2f} s")

@@ -127,5 +127,4 @@ def test_a_browser_use_run_replays_as_another_user_without_the_agent(
     assert shop.views == [("bob@shop.test", "B-2001")]
     extracted = [value for _label, _index, value in replayed.result.extracted]
     assert extracted == [{"status": "delivered", "total": 75.25}]
-    assert replayed.wall_s < agent_s
     print(f"\nportal: agent run {agent_s:.2f} s, replay {replayed.wall_s:.2f} s")
