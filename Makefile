@@ -9,7 +9,12 @@ export SCRIPTCACHE_STORE_URL ?= file://./var/blobs
 # Test processes for pytest-xdist: the suite is I/O- and subprocess-bound, two fit 2 cores.
 TEST_WORKERS ?= 2
 
-.PHONY: install services run test test-fast lint bench demo clean
+# The browser-use extra lives in a venv of its own: its exact pins would move pydantic, click,
+# rich and pyotp below the versions the main venv runs (docs/PRODUCERS.md, "browser-use").
+BU_VENV ?= .venv-browser-use
+BU_PY := $(BU_VENV)/bin/python
+
+.PHONY: install install-browser-use services run test test-browser-use test-fast lint bench demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +23,15 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+$(BU_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BU_VENV)
+	$(BU_PY) -m pip install --quiet --upgrade pip
+	$(BU_PY) -m pip install --quiet -e '.[test,browser,browser-use]'
+	touch $@
+
+## install-browser-use: the browser-use extra (scriptcache import browser-use's plug-in and tests)
+install-browser-use: $(BU_VENV)/.installed
 
 ## services: what the suite needs: Chromium and redis-server (apt-get when missing), PostgreSQL
 ## on localhost:5432 started when installed but down (deploy/ensure-services.sh)
@@ -33,7 +47,12 @@ run: install
 ## test: the whole suite, after `make services`, on $(TEST_WORKERS) processes (tests that share a
 ## session fixture run in one: --dist loadgroup)
 test: install services
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not browser_use"
+
+## test-browser-use: the tests that run the real browser-use Agent, in the extra's venv (under
+## CI a missing browser-use fails them)
+test-browser-use: install-browser-use services
+	$(BU_PY) -m pytest -m browser_use tests/browser_use
 
 ## test-fast: the pure tests only (no service, process or browser): under a minute
 test-fast: install
@@ -54,4 +73,4 @@ demo: install
 	$(BIN)/scriptcache demo
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BU_VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -76,3 +76,31 @@ def test_a_page_outside_a_warm_block_starts_its_own_chromium(chromium: str, port
             await warm.close()
 
     assert asyncio.run(scenario())
+
+
+def test_a_page_opened_for_a_cdp_agent_has_a_devtools_port_and_no_other_page_has(
+    chromium: str, portal: Portal
+) -> None:
+    import json
+    import urllib.request
+
+    from worker.browser.chromium import devtools_url
+
+    async def scenario() -> tuple[str | None, str, str | None, str | None]:
+        async with warm_chromium(chromium):
+            async with open_page(chromium) as page:
+                plain = devtools_url()
+                assert page is not None
+            async with open_page(chromium, devtools=True) as page:
+                await page.goto(f"{portal.base_url}/login")
+                address = devtools_url()
+                assert address is not None
+                with urllib.request.urlopen(f"{address}/json/list", timeout=5) as answer:
+                    urls = [t["url"] for t in json.load(answer) if t["type"] == "page"]
+                    listed = " ".join(urls)
+        return plain, listed, address, devtools_url()
+
+    plain, listed, address, after = asyncio.run(scenario())
+    assert plain is None and after is None
+    assert address is not None and address.startswith("http://127.0.0.1:")
+    assert f"{portal.base_url}/login" in listed  # the replay's own page, on that port

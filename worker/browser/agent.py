@@ -9,6 +9,10 @@ An agent is any object with two async methods; `page` is the Playwright page:
 - `run_block(page, request) -> dict` runs one whole block (not cached yet, or its cached
   code raised) and returns `{"status": "completed"|"failed", "actions": [...],
   "extracted": <any>}`.
+
+An agent that drives the browser over CDP itself (worker/browser/browser_use_agent.py) says so
+with a true `needs_devtools` attribute: its replay's Chromium then listens on a loopback
+DevTools port, `worker.browser.chromium.devtools_url()` while the replay runs.
 """
 
 from __future__ import annotations

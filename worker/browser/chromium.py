@@ -7,6 +7,7 @@ Playwright's own browser download is not used: the browser is the system's
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -28,6 +29,9 @@ CHROMIUM_ARGS = (
     "--no-first-run",
 )
 NAVIGATION_TIMEOUT_S = 30.0
+# The address of the DevTools (CDP) port of the Chromium the current replay runs in, when it was
+# opened with one (`open_page(devtools=True)`); see `devtools_url`.
+_DEVTOOLS: ContextVar[str | None] = ContextVar("scriptcache_devtools_url", default=None)
 
 
 class ChromiumMissing(PermanentError):
@@ -129,32 +133,59 @@ async def using(browser: WarmChromium) -> AsyncIterator[None]:
         _WARM.reset(token)
 
 
+def devtools_url() -> str | None:
+    """The DevTools (CDP) address of the Chromium this replay runs in, when it was opened with
+    one (`open_page(devtools=True)`: an agent plug-in with `needs_devtools`), so that an agent
+    that speaks CDP itself drives the same browser and page as the script; else None."""
+    return _DEVTOOLS.get()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 @asynccontextmanager
 async def open_page(
     executable_path: str,
     *,
     headless: bool = True,
     navigation_timeout_s: float = NAVIGATION_TIMEOUT_S,
+    devtools: bool = False,
 ) -> AsyncIterator[PlaywrightPage]:
     """A fresh page in a fresh browser context; everything is closed on the way out. Inside
     `warm_chromium` (or `using`) of the same executable and headless mode, the context is
-    opened in that warm Chromium; otherwise a Chromium is started for this page alone."""
+    opened in that warm Chromium; otherwise a Chromium is started for this page alone.
+    `devtools`: that Chromium also listens for CDP on a loopback port (`devtools_url`), never
+    a warm one, which has none."""
     warm = _WARM.get()
-    if warm is not None and (warm.executable_path, warm.headless) == (executable_path, headless):
+    if (
+        warm is not None
+        and not devtools
+        and (warm.executable_path, warm.headless) == (executable_path, headless)
+    ):
         async with warm.page(navigation_timeout_s=navigation_timeout_s) as page:
             yield page
         return
     check_chromium(executable_path)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable_path,
-            headless=headless,
-            args=list(CHROMIUM_ARGS),
-        )
-        try:
-            context = await browser.new_context(accept_downloads=True)
-            context.set_default_navigation_timeout(navigation_timeout_s * 1000)
-            yield await context.new_page()
-            await context.close()
-        finally:
-            await browser.close()
+    port = _free_port() if devtools else None
+    extra = [f"--remote-debugging-port={port}"] if port is not None else []
+    token = _DEVTOOLS.set(f"http://127.0.0.1:{port}" if port is not None else None)
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable_path,
+                headless=headless,
+                args=[*CHROMIUM_ARGS, *extra],
+            )
+            try:
+                context = await browser.new_context(accept_downloads=True)
+                context.set_default_navigation_timeout(navigation_timeout_s * 1000)
+                yield await context.new_page()
+                await context.close()
+            finally:
+                await browser.close()
+    finally:
+        _DEVTOOLS.reset(token)

@@ -230,7 +230,8 @@ async def replay_revision(
     is not looked for elsewhere (worker/browser/page.py), its action goes to the agent."""
     with tempfile.TemporaryDirectory(prefix="scriptcache-replay-") as tmp:
         module = load_script(files, Path(tmp))
-        async with open_page(chromium_path, headless=headless) as browser_page:
+        devtools = bool(getattr(agent, "needs_devtools", False))
+        async with open_page(chromium_path, headless=headless, devtools=devtools) as browser_page:
             page = BrowserPage(
                 browser_page,
                 Journal(hooks.observer),

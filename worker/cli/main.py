@@ -36,6 +36,10 @@ LAZY_COMMANDS = {
         "worker.cli.publish:publish",
         "Send a JSON Lines file of events (or - for stdin) to the broker.",
     ),
+    "import": (
+        "worker.cli.importer:import_group",
+        "Turn another agent's saved run into a definition and events (browser-use).",
+    ),
     "dlq": ("worker.cli.ops:dlq", "The dead-letter queue: list, show, replay and purge entries."),
     "replay": (
         "worker.cli.replay:replay_command",
