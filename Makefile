@@ -14,7 +14,7 @@ TEST_WORKERS ?= 2
 BU_VENV ?= .venv-browser-use
 BU_PY := $(BU_VENV)/bin/python
 
-.PHONY: install install-browser-use services run test test-browser-use test-fast lint bench demo clean
+.PHONY: install install-browser-use services run test test-campaigns test-browser-use test-fast lint bench demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,12 @@ run: install
 ## test: the whole suite, after `make services`, on $(TEST_WORKERS) processes (tests that share a
 ## session fixture run in one: --dist loadgroup)
 test: install services
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not browser_use"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not browser_use and not campaign"
+
+## test-campaigns: the long campaigns make test leaves out (fuzzing, 10,000 blocks, worker
+## kills at random moments, fidelity across site changes); CI runs them after make test
+test-campaigns: install services
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "campaign and not browser_use"
 
 ## test-browser-use: the tests that run the real browser-use Agent, in the extra's venv (under
 ## CI a missing browser-use fails them)

@@ -23,6 +23,7 @@ from tests.support.stack import FAULT_ENV, Stack, local_store, wait_ready
 RESTART_AFTER_S = float(FAULT_ENV["SCRIPTCACHE_VISIBILITY_TIMEOUT_S"]) + 0.5
 
 
+@pytest.mark.campaign  # make test-campaigns (CI), not make test: see the Makefile
 def test_sigkill_of_the_worker_at_random_moments_loses_nothing(
     fault_stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

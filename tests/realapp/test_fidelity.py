@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.realapp.agent import DeskAgent
 from tests.realapp.app import DeskApp, Ticket
 from tests.realapp.fidelity import Cache, as_clerk, changes, landing, record, replay
@@ -25,6 +27,7 @@ SITE_CHANGES = (("banner",), ("banner", "relabel"))
 LIST = "/admin/shop/ticket/"  # where "Save" lands; "Save and add another" lands on the form
 
 
+@pytest.mark.campaign  # make test-campaigns (CI), not make test: see the Makefile
 def test_after_each_site_change_one_run_with_the_agent_repairs_the_script(
     chromium: str, desk: DeskApp, cache: Cache
 ) -> None:

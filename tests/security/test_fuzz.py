@@ -172,6 +172,7 @@ def strange_but_valid_runs() -> tuple[list[Event], dict[str, set[str]]]:
     return [e for run in [events, *runs] for e in run], expected
 
 
+@pytest.mark.campaign  # make test-campaigns (CI), not make test: see the Makefile
 def test_fuzzed_events_are_dead_lettered_and_never_crash_the_worker(
     sec_stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -39,6 +39,7 @@ def test_an_event_over_the_size_limit_is_dead_lettered_with_the_reason(sec_stack
     assert live_labels(sec_stack, "wf_big_event") == set(), "the oversized block was recorded"
 
 
+@pytest.mark.campaign  # make test-campaigns (CI), not make test: see the Makefile
 def test_a_run_of_ten_thousand_blocks_is_generated_within_the_time_limit(
     sec_stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
