@@ -34,7 +34,10 @@ def test_a_replay_with_other_parameters_refunds_only_the_order_they_name_as_the_
     run = replay(chromium, cache, other, "replay_admin")
 
     run.result.raise_for_error()
-    assert run.fallbacks == 0
+    # The admin may change a customer: the page the clerk's run read the email off as text is
+    # a form for the admin, so read_contact's reader finds no such element and the extractor
+    # reads it (fallback "element", which repairs the reader); nothing else needs the agent.
+    assert [r.label for r in run.result.records if r.fallback != "none"] == ["read_contact"]
     after = desk.state()
     order = before.orders["SO-1006"]
     assert changes(before, after) == (
@@ -72,7 +75,10 @@ def test_a_replay_with_other_parameters_files_the_ticket_with_the_email_it_read(
     run = replay(chromium, cache, other, "replay_admin_ticket")
 
     run.result.raise_for_error()
-    assert run.fallbacks == 0
+    # The admin may change a customer: the page the clerk's run read the email off as text is
+    # a form for the admin, so read_contact's reader finds no such element and the extractor
+    # reads it (fallback "element", which repairs the reader); nothing else needs the agent.
+    assert [r.label for r in run.result.records if r.fallback != "none"] == ["read_contact"]
     assert changes(before, desk.state()) == (
         {},
         (Ticket("SO-1008", "edsger@goto.test", "Refund request for order SO-1008", "admin"),),
