@@ -42,7 +42,6 @@ from common import Result, Row, children, machine, tree_cpu
 from playwright.async_api import Page, async_playwright
 
 from tests.realapp import fidelity
-from tests.realapp import workflows as desk_workflow
 from tests.realapp.agent import read_form
 from tests.realapp.app import DeskApp, seeded_database
 from tests.support.portal import Cache as PortalCache
