@@ -311,27 +311,30 @@ def overhead_table(flows: list[Workflow]) -> str:
     return "\n".join(lines)
 
 
+def run(runs: int = 7, only: str = "portal,realapp") -> Result:
+    """Learn each workflow's script, time both ways of running it, print the overhead table."""
+    chromium = chromium_path(os.environ)
+    flows = []
+    with tempfile.TemporaryDirectory(prefix="bench-replay-speed-") as tmp_name:
+        tmp = Path(tmp_name)
+        with ExitStack() as stack:
+            for key in only.split(","):
+                (tmp / key).mkdir()
+                flows.append(stack.enter_context(LEARN[key](chromium, tmp / key)))
+            asyncio.run(measure(flows, chromium, runs))
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n{runs} runs of each after 1 warm-up, interleaved; load average at the end {load}")
+    print(overhead_table(flows))
+    return result(flows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="measured runs of each, per mode")
     parser.add_argument("--only", default="portal,realapp", help="portal, realapp or both")
     args = parser.parse_args()
-    chromium = chromium_path(os.environ)
     print(f"machine: {machine()}")
-    flows = []
-    with tempfile.TemporaryDirectory(prefix="bench-replay-speed-") as tmp_name:
-        tmp = Path(tmp_name)
-        with ExitStack() as stack:
-            for key in args.only.split(","):
-                (tmp / key).mkdir()
-                flows.append(stack.enter_context(LEARN[key](chromium, tmp / key)))
-            asyncio.run(measure(flows, chromium, args.runs))
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(
-        f"\n{args.runs} runs of each after 1 warm-up, interleaved; load average at the end {load}"
-    )
-    print(overhead_table(flows))
-    print(*result(flows).notes, sep="\n")
+    print(*run(args.runs, args.only).notes, sep="\n")
 
 
 if __name__ == "__main__":
