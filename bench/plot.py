@@ -213,7 +213,7 @@ def _concurrency(ax: Any, data: dict[str, list[tuple[int, float, float]]]) -> No
     memory.set_ylim(bottom=0)
     lines = ax.get_legend_handles_labels()
     more = memory.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="upper left")
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="lower left")
     ax.set_title("Portal replays on 2 cores: one process vs CLI processes")
 
 
