@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, machine, redis_server
+from common import ROOT, children, machine, redis_server, tree_cpu
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 SCRIPTCACHE = str(ROOT / ".venv" / "bin" / "scriptcache")
@@ -68,32 +68,6 @@ class Sample:
     cpu_s: float
     first_s: float | None = None  # spawn → the first block_started line (replays)
     first_cpu_s: float | None = None  # CPU of the process tree until then
-
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        tasks = Path(f"/proc/{pid}/task").iterdir()
-        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
-    except (FileNotFoundError, ProcessLookupError):
-        return []
-
-
-def tree_cpu(pids: list[int]) -> float:
-    """user + sys CPU of these processes and all their descendants alive now (with what they
-    reaped), in seconds: a running process's CPU so far."""
-    total, todo = 0, list(pids)
-    while todo:
-        pid = todo.pop()
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-        todo.extend(_children(pid))
-    return total / TICKS
 
 
 def _children_cpu() -> float:
@@ -140,7 +114,7 @@ async def _chromium_start(executable: str) -> float:
 
     from worker.browser.chromium import CHROMIUM_ARGS
 
-    ours = set(_children(os.getpid()))  # redis-server: not part of the start
+    ours = set(children(os.getpid()))  # redis-server: not part of the start
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     playwright = await async_playwright().start()
@@ -150,7 +124,7 @@ async def _chromium_start(executable: str) -> float:
         )
         elapsed = time.perf_counter() - t0
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
-        started = [pid for pid in _children(os.getpid()) if pid not in ours]
+        started = [pid for pid in children(os.getpid()) if pid not in ours]
         cpu = tree_cpu(started) + sum(
             getattr(cpu1, f) - getattr(cpu0, f) for f in ("ru_utime", "ru_stime")
         )

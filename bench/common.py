@@ -107,6 +107,35 @@ def fmt(value: float | None) -> str:
     return f"{value:.3g}"
 
 
+# --- processes: CPU of a tree of them, from /proc ----------------------------------------
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        tasks = Path(f"/proc/{pid}/task").iterdir()
+        return [int(c) for t in tasks for c in (t / "children").read_text().split()]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+def tree_cpu(pids: list[int]) -> float:
+    """user + sys CPU of these processes and all their descendants alive now (with what they
+    reaped), in seconds: a running process's CPU so far."""
+    total, todo = 0, list(pids)
+    while todo:
+        pid = todo.pop()
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        todo.extend(children(pid))
+    return total / TICKS
+
+
 # --- PostgreSQL: a migrated template, fresh databases from it, all dropped at the end --------
 
 

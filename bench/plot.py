@@ -185,6 +185,38 @@ def _convergence(ax: Any, data: dict[str, list[tuple[int, int, int, int]]]) -> N
     ax.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 0.86))
 
 
+def _concurrency(ax: Any, data: dict[str, list[tuple[int, float, float]]]) -> None:
+    ours, cli = data["in_process"], data["cli"]
+    at_once = [n for n, _, _ in ours]
+    ax.plot(
+        at_once, [r for _, r, _ in ours], "o-", color="tab:blue", label="one process, warm Chromium"
+    )
+    for n, rate, _ in cli:
+        ax.plot([n], [rate], "s", color="tab:red", label=f"CLI processes, {n} at a time")
+    ax.set_xlabel("replays at once")
+    ax.set_ylabel("replays per minute")
+    ax.set_xticks(sorted({*at_once, *(n for n, _, _ in cli)}))
+    ax.set_ylim(bottom=0)
+    memory = ax.twinx()
+    memory.plot(
+        at_once,
+        [m for _, _, m in ours],
+        "o--",
+        color="tab:green",
+        label="RSS per replay, one process",
+    )
+    for n, _, mib in cli:
+        memory.plot(
+            [n], [mib], "x", color="tab:orange", markersize=9, label=f"RSS per replay, CLI ({n})"
+        )
+    memory.set_ylabel("peak RSS MiB per concurrent replay")
+    memory.set_ylim(bottom=0)
+    lines = ax.get_legend_handles_labels()
+    more = memory.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="lower left")
+    ax.set_title("Portal replays on 2 cores: one process vs CLI processes")
+
+
 PANELS = {
     "scheduling": _scheduling,
     "intake": _intake,
@@ -196,6 +228,7 @@ PANELS = {
     "convergence": _convergence,
     "realistic": _realistic,
     "recovery": _recovery,
+    "concurrency": _concurrency,
 }
 
 

@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import bench_concurrency
 import bench_convergence
 import bench_generator
 import bench_intake
@@ -27,6 +28,7 @@ import bench_memory
 import bench_realapp
 import bench_realistic
 import bench_recovery
+import bench_replay_speed
 import bench_scheduling
 import bench_statements
 from common import ROOT, Databases, Result, fmt, machine, redis_server
@@ -42,6 +44,8 @@ FULL = {
     "realistic_runs": 100,
     "realistic_scale": 20.0,
     "recovery_trials": 10,
+    "speed_runs": 7,
+    "concurrency_per_level": 2,
 }
 QUICK = {
     "runs": 20,
@@ -54,6 +58,8 @@ QUICK = {
     "realistic_runs": 20,
     "realistic_scale": 40.0,
     "recovery_trials": 3,
+    "speed_runs": 3,
+    "concurrency_per_level": 1,
 }
 
 BASELINES = """\
@@ -93,6 +99,11 @@ BASELINES = """\
   the same stream; scriptcache's side twice: in-process on a simulated clock (unscaled,
   default timings) and as a real worker + beat with every duration divided by the scale.
 - **10 recovery** — the bound the design promises: one lease plus one sweep interval.
+- **11 replay speed** — *the same actions written by hand in Playwright* (bench/handwritten.py:
+  the same pages and selectors, no scriptcache), in the same rounds as the replay of the cached
+  script, with Chromium warm and started per run.
+- **12 concurrency** — *separate `scriptcache replay` processes* (16 of them, all at once and
+  8 at a time) against N replays at once in one process on one warm Chromium.
 
 Ratio: baseline ÷ scriptcache for lower-is-better figures, scriptcache ÷ baseline for
 higher-is-better ones; above 1 means scriptcache is ahead of its baseline."""
@@ -125,6 +136,8 @@ def run(only: set[str], s: dict[str, object]) -> list[Result]:
                     dbs, int(s["realistic_runs"]), float(s["realistic_scale"])
                 ),
                 "10": lambda: bench_recovery.run(dbs, int(s["recovery_trials"])),
+                "11": lambda: bench_replay_speed.run(int(s["speed_runs"])),
+                "12": lambda: bench_concurrency.run(per_level=int(s["concurrency_per_level"])),
             }
             for key, step in steps.items():
                 if key in only:
@@ -207,7 +220,7 @@ def main() -> None:
         "--quick", action="store_true", default=os.environ.get("SCRIPTCACHE_BENCH_QUICK") == "1"
     )
     parser.add_argument(
-        "--only", default="1,2,3,4,5,6,7,8,9,10", help="benchmarks to run, e.g. 1,3"
+        "--only", default="1,2,3,4,5,6,7,8,9,10,11,12", help="benchmarks to run, e.g. 1,3"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     for key, value in FULL.items():

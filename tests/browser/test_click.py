@@ -4,6 +4,7 @@ and exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.support.browser import run_async
 from worker.browser.chromium import open_page
-from worker.browser.page import CLICKABLE_NOW_JS, click_once
+from worker.browser.page import CLICKABLE_NOW_JS, click_once, on_first
 
 PAGE = """<body style="margin:0">
 <script>window.clicks = {};
@@ -59,6 +60,21 @@ def test_whether_an_element_can_be_clicked_now_is_read_in_one_evaluate(chromium:
         "#below": False,
         "iframe": False,
     }
+
+
+def test_on_first_reads_the_first_element_now_or_answers_empty_at_once(chromium: str) -> None:
+    async def check(page: Page) -> tuple[list[Any], list[Any], list[Any], float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        missing = await on_first(page.locator("#nowhere"), "el => el.id")
+        waited = loop.time() - started
+        first = await on_first(page.locator("button").first, "el => el.id")
+        clickable = await on_first(page.locator("#plain"), CLICKABLE_NOW_JS)
+        return missing, first, clickable, waited
+
+    missing, first, clickable, waited = run_async(on_page(chromium, check))
+    assert (missing, first, clickable) == ([], ["plain"], [True])
+    assert waited < 1.0  # no wait for an element that is not there
 
 
 def test_a_clickable_element_is_clicked_once_and_a_covered_one_never(chromium: str) -> None:

@@ -211,6 +211,15 @@ def key_name(key: Any) -> str:
 Perform = Callable[[Locator, float], Awaitable[None]]
 
 
+async def on_first(locator: Locator, js: str) -> list[Any]:
+    """`js` (a function of one element) evaluated on the element the locator designates now:
+    `[its result]`, or `[]` when it designates none. One round trip, without waiting;
+    `Locator.evaluate` waits for the element and costs three (wait, evaluate on a handle,
+    dispose of the handle)."""
+    found = await locator.evaluate_all(f"els => els.slice(0, 1).map(el => ({js})(el))")
+    return found if isinstance(found, list) else []
+
+
 # Playwright's checks before a click, read at once: the element is visible and enabled, its
 # click point (the centre of its first box, as Playwright computes it) lies in the viewport,
 # and a click there hits the element itself or something inside it (nothing covers it). In a
@@ -237,7 +246,7 @@ async def click_once(locator: Locator, ms: float) -> None:
     Actionable is Playwright's trial click (its checks alone, waiting up to `ms`), unless
     CLICKABLE_NOW_JS says at once that the element can be clicked: one evaluate instead of
     the trial's waits for animation frames (about 50 ms a click on the real-app replay)."""
-    if not await locator.evaluate(CLICKABLE_NOW_JS, timeout=ms):
+    if await on_first(locator, CLICKABLE_NOW_JS) != [True]:
         await locator.click(trial=True, timeout=ms)
     await locator.click(force=True, timeout=max(ms, NAVIGATION_TIMEOUT_S * 1000))
 
@@ -743,13 +752,12 @@ class BrowserPage:
         stale = False
         while True:
             found, stale = None, False
-            if await locator.count():
-                with contextlib.suppress(PlaywrightError):  # attached: answers at once
-                    seen = await locator.evaluate(FOUND_JS, timeout=self._timeout_ms)
+            with contextlib.suppress(PlaywrightError):  # a navigation under the evaluate
+                for seen in await on_first(locator, FOUND_JS):
                     found, stale = seen["element"], bool(seen["previous"]) and not allowed
-                same = found is not None and matches(descriptor(found) or ("", None), wanted)
-                if same and not stale:
-                    return found, None, False
+            same = found is not None and matches(descriptor(found) or ("", None), wanted)
+            if same and not stale:
+                return found, None, False
             candidates = await self._candidates(element["tag"])
             if candidates is not None:
                 moved = match(element, candidates, previous_allowed=allowed)
@@ -821,15 +829,20 @@ class BrowserPage:
         """Remember the element as the one this action was performed on (the matcher never
         takes it for the next action's), then act."""
         with contextlib.suppress(PlaywrightError):
-            await locator.evaluate(MARK_JS, timeout=self._timeout_ms)
+            await on_first(locator, MARK_JS)
         self._previous_selector, self._previous_record = selector, element
         await perform(locator, self._timeout_ms)
 
     async def _describe(self, locator: Locator, timeout_ms: float | None = None) -> dict[str, Any]:
         """The element as DESCRIBE_JS records it (worker/runtime/identity.py), in one round
-        trip; waits up to the selector timeout for the element to be attached."""
-        raw = await locator.evaluate(
-            DESCRIBE_JS, timeout=self._timeout_ms if timeout_ms is None else timeout_ms
+        trip when it is attached; else waits up to the selector timeout for it."""
+        now = await on_first(locator, DESCRIBE_JS)
+        raw = (
+            now[0]
+            if now
+            else await locator.evaluate(
+                DESCRIBE_JS, timeout=self._timeout_ms if timeout_ms is None else timeout_ms
+            )
         )
         return raw if isinstance(raw, dict) and descriptor(raw) else {"tag": "", "text": None}
 
