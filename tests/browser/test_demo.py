@@ -86,10 +86,10 @@ def test_the_demo_shows_the_closed_loop_and_leaves_the_repaired_revision_live(
     ]
     assert "2. replay of revision 1 from code: 0 fallbacks, 0 agent calls" in steps
     at = steps.index(
-        "replay of revision 1: 5 blocks relocated (their elements moved and were found again"
+        "replay of revision 1: 8 blocks relocated (their elements moved and were found again"
     )
     assert steps[at + 1 : at + 5] == [
-        "by the matcher, without the agent: sign_in, open_order x3, request_refund)",
+        "by the matcher, without the agent: sign_in, open_order x3, read_order x3, request_refund)",
         "0 agent calls",
         "the same form posts and order views as the agent's run",
         "its 13 events → revision 2 (a repair, live): 3 cached blocks",

@@ -284,8 +284,9 @@ def test_the_replays_own_events_teach_the_same_script_back(
     assert (code["parameter_key"], code["text"]) == ("otp", None)
     assert blocks[("read_code", 2)]["output"] == result.outputs["read_code"]
     assert SECRETS[BOB] not in repr(emitted) and ACCOUNTS[BOB].password not in repr(emitted)
-    # What the replay found at each selector (actions[].element) is new to the recording,
-    # which had none: without it, the script generated back is the same script.
+    # What the replay found at each selector (actions[].element) and the page each block left
+    # (page: its outcome check) are new to the recording, which had neither: without them,
+    # the script generated back is the same script.
     found = [
         a
         for e in emitted
@@ -293,8 +294,12 @@ def test_the_replays_own_events_teach_the_same_script_back(
         if a["xpath"] and a["status"] == "completed"
     ]
     assert found and all(a["element"]["tag"] for a in found)
+    assert all(e["page"]["url"] for e in emitted if e.get("task"))
     bare = [
-        {**e, "actions": [{k: v for k, v in a.items() if k != "element"} for a in e["actions"]]}
+        {
+            **{k: v for k, v in e.items() if k != "page"},
+            "actions": [{k: v for k, v in a.items() if k != "element"} for a in e["actions"]],
+        }
         if "actions" in e
         else e
         for e in emitted
