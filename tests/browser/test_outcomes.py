@@ -177,3 +177,17 @@ def test_after_a_redesign_one_run_with_the_agent_repairs_checks_and_readers(
         if o is not None
     ]
     assert [p.path for p in portal.site.posts] == ["/login", "/refunds"]
+
+
+def test_a_branch_the_recorded_run_did_not_take_is_left_undone_and_the_exit_status_says_so(
+    chromium: str, portal: Portal, cache: Cache
+) -> None:
+    files, definition = learn(chromium, portal, cache)  # the agent's run took "refund"
+    portal.site.clear()
+    support = Inputs(BOB.username, BOB.password, BOB.order_numbers, "support")
+    result = replay(chromium, files, definition, support, support.credentials())
+    assert result.error is None, result.error
+    assert result.exit_status == 3 and not result.done
+    assert result.undone == ("contact_support", "settle")  # not cached; a wait runs live
+    assert result.as_json()["undone"] == ["contact_support", "settle"]
+    assert [p.path for p in portal.site.posts] == ["/login"]  # no ticket sent by nobody
