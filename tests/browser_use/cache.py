@@ -1,46 +1,22 @@
-"""scriptcache on a SQLite database and a blob store, as `ingest --generate` runs it: record
-imported events, generate, read the live revision, replay it in Chromium."""
+"""scriptcache on a SQLite database and a blob store, as `ingest --generate` runs it (the
+browser tests' Cache: record imported events, generate, read the live revision), and a replay
+of it in Chromium."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from tests.keys import SEAL_KEY
-from worker.adapters.sql import scripts as read
-from worker.adapters.store import BlobStore
-from worker.app.generation import GenerateResult, generate_now
-from worker.app.intake import record_only
+from tests.support.portal import Cache
 from worker.browser.agent import Agent
 from worker.browser.journal import ReplayResult
 from worker.browser.page import ExtractorHook
 from worker.browser.replay import Hooks, replay_revision
-from worker.domain.definition import Definition
-from worker.domain.events import parse_event
 
 CHROMIUM = "/usr/bin/chromium"
-
-
-@dataclass
-class Cache:
-    sessions: sessionmaker[Session]
-    store: BlobStore
-
-    def record(self, events: Sequence[dict[str, Any]]) -> list[GenerateResult]:
-        runs = record_only(self.sessions, [parse_event(e) for e in events], SEAL_KEY)
-        return [generate_now(self.sessions, self.store, run_id) for run_id in runs]
-
-    def live(self, wpid: str) -> tuple[dict[str, bytes], Definition]:
-        with self.sessions() as session:
-            script = read.resolve_script(session, wpid, None)
-            revision = read.select_revision(session, script, None)
-            _version, definition = read.workflow_definition(session, wpid, None)
-        return read.read_files(self.store, revision), definition
 
 
 @dataclass(frozen=True)
