@@ -10,6 +10,10 @@ import pytest
 
 from tests.relocation.corpus import Outcome, run, tally
 
+# 425 pages judged in Chromium (about 80 s of a 2-core machine): make test-campaigns, which CI
+# runs after make test; the matcher's rules are also table-tested in tests/unit/test_matcher.py.
+pytestmark = pytest.mark.campaign
+
 
 @pytest.fixture(scope="module")
 def outcomes(chromium: str) -> list[Outcome]:

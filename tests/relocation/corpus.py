@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.relocation.serve import manifest, serve_snapshots
-from worker.browser.chromium import open_page
+from worker.browser.chromium import open_page, warm_chromium
 from worker.runtime.identity import (
     CANDIDATES_JS,
     DESCRIBE_JS,
@@ -279,32 +279,45 @@ async def _judge(
 RULES = ("tag+text", "matcher")
 
 
+PAGES = 3  # pairs judged at once, each in a browser context of one Chromium
+
+
 async def evaluate(
     chromium: str, pairs: Sequence[Pair], decoys: Sequence[str] = DECOYS
 ) -> list[Outcome]:
-    """Every pair under every decoy, judged by both rules, in real Chromium."""
+    """Every pair under every decoy, judged by both rules, in real Chromium: the pairs in
+    PAGES shares, each share in a browser context of its own (the pages are served by
+    threads, and a page load waits on them as much as on Chromium)."""
     apps = sorted({p.old for p in pairs} | {p.new for p in pairs})
-    outcomes: list[Outcome] = []
     with ExitStack() as stack:
         bases = {app: stack.enter_context(serve_snapshots(app)) for app in apps}
-        async with open_page(chromium) as page:
-            for pair in pairs:
-                await page.goto(bases[pair.old] + manifest(pair.old)[pair.page]["path"])
-                old = page.locator(pair.old_css)
-                if await old.count() != 1:
-                    raise AssertionError(f"{pair}: the old selector designates {await old.count()}")
-                record: dict[str, Any] = await old.evaluate(DESCRIBE_JS)
-                selector: str = await old.evaluate(FULL_XPATH_JS)
-                for decoy in decoys:
-                    if decoy == "comment" and not (record.get("text") or record.get("value")):
-                        continue
-                    await page.goto(bases[pair.new] + manifest(pair.new)[pair.page]["path"])
-                    new = page.locator(pair.new_css)
-                    if await new.count() != 1:
-                        raise AssertionError(
-                            f"{pair}: the new selector designates {await new.count()}"
-                        )
-                    outcomes += await _judge(page, pair, decoy, record, selector)
+        async with warm_chromium(chromium):
+            shares = await asyncio.gather(
+                *(_evaluate_share(chromium, pairs[i::PAGES], decoys, bases) for i in range(PAGES))
+            )
+    return [outcome for share in shares for outcome in share]
+
+
+async def _evaluate_share(
+    chromium: str, pairs: Sequence[Pair], decoys: Sequence[str], bases: dict[str, str]
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    async with open_page(chromium) as page:
+        for pair in pairs:
+            await page.goto(bases[pair.old] + manifest(pair.old)[pair.page]["path"])
+            old = page.locator(pair.old_css)
+            if await old.count() != 1:
+                raise AssertionError(f"{pair}: the old selector designates {await old.count()}")
+            record: dict[str, Any] = await old.evaluate(DESCRIBE_JS)
+            selector: str = await old.evaluate(FULL_XPATH_JS)
+            for decoy in decoys:
+                if decoy == "comment" and not (record.get("text") or record.get("value")):
+                    continue
+                await page.goto(bases[pair.new] + manifest(pair.new)[pair.page]["path"])
+                new = page.locator(pair.new_css)
+                if await new.count() != 1:
+                    raise AssertionError(f"{pair}: the new selector designates {await new.count()}")
+                outcomes += await _judge(page, pair, decoy, record, selector)
     return outcomes
 
 

@@ -4,6 +4,7 @@ Django 5.2, and Flask-Admin 1.6.1 with what it runs on."""
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +25,30 @@ VENVS = {
 
 
 def venv_python(name: str) -> Path:
-    """The interpreter of var/<name>, made and filled (VENVS) when missing."""
-    python = VAR / name / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VAR / name)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *VENVS[name]], check=True)
+    """The interpreter of var/<name>, made and filled (VENVS) when missing: one process makes
+    it while the others (pytest-xdist's) wait on a lock, without pip of its own (this venv's
+    pip installs into it: seconds, not a minute)."""
+    home = VAR / name
+    python, done = home / "bin" / "python", home / ".filled"
+    VAR.mkdir(parents=True, exist_ok=True)
+    with open(VAR / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            subprocess.run(
+                [sys.executable, "-m", "venv", "--clear", "--without-pip", str(home)], check=True
+            )
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "--python",
+                    str(python),
+                    "install",
+                    "-q",
+                    *VENVS[name],
+                ],
+                check=True,
+            )
+            done.touch()
     return python

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from worker.cli.base import Context, json_object, pass_ctx
+from worker.cli.base import WORKFLOW_VERSION, Context, json_object, pass_ctx
 
 
 @click.group("import")
@@ -50,7 +50,7 @@ def import_group() -> None:
     "its keys are credential parameters, its values are scrubbed from everything written "
     "and never shown.",
 )
-@click.option("--workflow-version", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--workflow-version", type=WORKFLOW_VERSION, default=1, show_default=True)
 @click.option("--run-id", default=None, help="The workflow_run_id (default: from the content).")
 @click.option("--title", default=None, help="The definition's title (default: the first task).")
 @click.option("--emit", "emit_to", default=None, help="Write the events as JSON Lines (- stdout).")
