@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 export SCRIPTCACHE_DATABASE_URL ?= sqlite:///./var/scriptcache.db
 export SCRIPTCACHE_STORE_URL ?= file://./var/blobs
 
-# Test processes for pytest-xdist: the suite is I/O- and subprocess-bound, two fit 2 cores.
-TEST_WORKERS ?= 2
+# Test processes for pytest-xdist: the suite waits on browsers, workers and servers as much as
+# it computes; three on 2 cores took make test from 9 to 7 minutes (README, Tests).
+TEST_WORKERS ?= 3
 
 # The browser-use extra lives in a venv of its own: its exact pins would move pydantic, click,
 # rich and pyotp below the versions the main venv runs (docs/PRODUCERS.md, "browser-use").
@@ -50,7 +51,8 @@ test: install services
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not browser_use and not campaign"
 
 ## test-campaigns: the long campaigns make test leaves out (fuzzing, 10,000 blocks, worker
-## kills at random moments, fidelity across site changes); CI runs them after make test
+## kills at random moments, fidelity across site changes, the relocation corpus); CI runs
+## them after make test
 test-campaigns: install services
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "campaign and not browser_use"
 

@@ -9,6 +9,7 @@ import math
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from tests.e2e.test_operations import flower_get, running_flower
@@ -68,6 +69,7 @@ def test_a_slow_agent_is_generated_once_at_run_finished_not_after_each_block(
     assert stack.settled("wr_agent")
 
 
+@pytest.mark.campaign  # waits out the default lease (45 s): make test-campaigns (CI)
 def test_a_worker_killed_mid_generation_is_recovered_within_the_default_lease_and_a_sweep(
     stack: Stack,
 ) -> None:
