@@ -9,6 +9,9 @@ export SCRIPTCACHE_STORE_URL ?= file://./var/blobs
 # Test processes for pytest-xdist: the suite waits on browsers, workers and servers as much as
 # it computes; three on 2 cores took make test from 9 to 7 minutes (README, Tests).
 TEST_WORKERS ?= 3
+# The campaigns load the machine on their own (a worker killed at random, 10,000 blocks, the
+# fuzzer): two at a time, so that their time limits measure scriptcache, not the crowd.
+CAMPAIGN_WORKERS ?= 2
 
 # The browser-use extra lives in a venv of its own: its exact pins would move pydantic, click,
 # rich and pyotp below the versions the main venv runs (docs/PRODUCERS.md, "browser-use").
@@ -54,7 +57,7 @@ test: install services
 ## kills at random moments, fidelity across site changes, the relocation corpus); CI runs
 ## them after make test
 test-campaigns: install services
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "campaign and not browser_use"
+	$(PY) -m pytest -n $(CAMPAIGN_WORKERS) --dist loadgroup -m "campaign and not browser_use"
 
 ## test-browser-use: the tests that run the real browser-use Agent, in the extra's venv (under
 ## CI a missing browser-use fails them)
