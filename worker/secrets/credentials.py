@@ -177,12 +177,20 @@ def run_secrets(session: Session | None, payload: Any, seal_key: SealKey) -> Sec
     what must be scrubbed from anything written about it."""
     found = payload_secrets(payload, seal_key)
     if session is not None:
+        postgres = session.get_bind().dialect.name == "postgresql"
         events = payload if isinstance(payload, list) else [payload]
         for event in events:
             # As the entry stores it: a run id with a NUL cannot even be looked up.
             run_id = _stored_run_id(event)
+            if postgres and run_id:
+                # As a block event does (`serialize`): a run_started committing now either
+                # stored its seals before this reads them, or scrubs what this writes after.
+                session.execute(_SHARED_LOCK, {"run_id": run_id})
             found = found.merge(load(session, run_id, seal_key))
     return found
+
+
+_SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:run_id, 0))")
 
 
 def redact_text(text: str, payload: Any, seal_key: SealKey, session: Session | None = None) -> str:
