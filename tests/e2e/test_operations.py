@@ -17,11 +17,10 @@ from typing import Any
 import boto3
 from sqlalchemy import select
 
-from tests.e2e.test_worker import live_labels
 from tests.factory import linear_run
 from tests.support.cli import Ran, run_cli
 from tests.support.services import ROOT, free_port, stop, wait_for_port
-from tests.support.stack import Stack, wait_until
+from tests.support.stack import Stack, live_labels, wait_until
 from worker.adapters.sql import models as m
 
 AUTH = "ops:s3cret-flower"

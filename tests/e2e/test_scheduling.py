@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from tests.e2e.test_operations import flower_get, running_flower
-from tests.e2e.test_worker import live_labels, lock_script_row, waiting_on_lock
+from tests.e2e.test_worker import lock_script_row, waiting_on_lock
 from tests.factory import RunBuilder, definition, linear_run, task_block
-from tests.support.stack import Stack, wait_until
+from tests.support.stack import Stack, live_labels, wait_until
 
 
 def steady_run(run_id: str, blocks: int) -> RunBuilder:

@@ -9,24 +9,8 @@ import redis
 from sqlalchemy import select, text
 
 from tests.factory import RunBuilder, definition, linear_run, task_block
-from tests.support.stack import Stack, wait_until
+from tests.support.stack import Stack, live_labels, wait_until
 from worker.adapters.sql import models as m
-
-
-def live_labels(stack: Stack, wpid: str) -> set[str]:
-    with stack.sessions() as session:
-        script = session.scalars(
-            select(m.Script).where(m.Script.workflow_permanent_id == wpid)
-        ).one_or_none()
-        if script is None or script.current_revision_id is None:
-            return set()
-        rows = session.scalars(
-            select(m.ScriptBlock.label).where(
-                m.ScriptBlock.script_revision_id == script.current_revision_id,
-                m.ScriptBlock.run_signature.is_not(None),
-            )
-        )
-        return set(rows)
 
 
 def test_a_burst_of_thirty_blocks_within_one_quiet_period_is_generated_once(stack: Stack) -> None:
