@@ -158,17 +158,21 @@ async def page_text(
     return {"url": page.url, "text": text[:PAGE_TEXT_CHARS]}
 
 
+async def title_of(page: PlaywrightPage) -> str | None:
+    """The page's title; None while a navigation replaces its document."""
+    try:
+        return await page.title()
+    except PlaywrightError:
+        return None
+
+
 async def page_state(
     page: PlaywrightPage, output: Any = None, start_url: str | None = None
 ) -> dict[str, Any]:
     """The page as a block leaves it (block_completed.page): its url and title, and where it
     shows each top-level scalar of `output` (worker/runtime/reader.py PLACES_JS), what the next
     generation's reader reads. For producers too (tests/realapp's recorder)."""
-    try:
-        title: str | None = await page.title()
-    except PlaywrightError:
-        title = None
-    state: dict[str, Any] = {"url": page.url, "title": title, "start_url": start_url}
+    state: dict[str, Any] = {"url": page.url, "title": await title_of(page), "start_url": start_url}
     if values := wanted(output):
         try:
             found = await page.evaluate(PLACES_JS, {"values": values})
@@ -491,11 +495,7 @@ class BrowserPage:
             await asyncio.sleep(POLL_S)
 
     async def title(self) -> str | None:
-        """The page's title; None while a navigation replaces its document."""
-        try:
-            return await self.page.title()
-        except PlaywrightError:
-            return None
+        return await title_of(self.page)
 
     async def state(self, places: bool = True) -> dict[str, Any]:
         """The page as the running block leaves it (block_completed.page, `page_state`); with
