@@ -30,7 +30,25 @@ done
 export FLOWER_BASIC_AUTH
 CELERY="$(command -v celery || echo "$(dirname "$0")/../.venv/bin/celery")"
 mkdir -p "${SCRIPTCACHE_VAR_DIR:-./var}"
-exec "$CELERY" -A tasks.app flower \
+# Flower 2.0 can miss a SIGTERM that comes while it starts (its handler raises SystemExit
+# before its loop runs, and its inspector threads keep the process alive): the signal is
+# passed on, and what is still running FLOWER_STOP_GRACE_S (10) seconds later is killed, so
+# that a stop always stops.
+"$CELERY" -A tasks.app flower \
   --port="${FLOWER_PORT:-5555}" --address="${FLOWER_ADDRESS:-127.0.0.1}" \
   --persistent=True --db="${SCRIPTCACHE_VAR_DIR:-./var}/flower.db" \
-  --purge_offline_workers=600
+  --purge_offline_workers=600 &
+flower=$!
+grace_s="${FLOWER_STOP_GRACE_S:-10}"
+stop() {
+  kill -TERM "$flower" 2>/dev/null || true
+  for _ in $(seq $((grace_s * 10))); do
+    kill -0 "$flower" 2>/dev/null || exit 0
+    sleep 0.1
+  done
+  echo "Flower did not stop within ${grace_s} s of SIGTERM: killed" >&2
+  kill -KILL "$flower" 2>/dev/null || true
+  exit 0
+}
+trap stop TERM INT
+wait "$flower"
