@@ -54,10 +54,12 @@ test: install services
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not browser_use and not campaign"
 
 ## test-campaigns: the long campaigns make test leaves out (fuzzing, 10,000 blocks, worker
-## kills at random moments, fidelity across site changes, the relocation corpus); CI runs
-## them after make test
+## kills at random moments, fidelity across site changes, the relocation corpus), and every
+## property test again at its full example count (make test draws a fifth); CI runs them
+## after make test
 test-campaigns: install services
-	$(PY) -m pytest -n $(CAMPAIGN_WORKERS) --dist loadgroup -m "campaign and not browser_use"
+	SCRIPTCACHE_TEST_EXAMPLES=full $(PY) -m pytest -n $(CAMPAIGN_WORKERS) --dist loadgroup \
+		-m "(campaign or property) and not browser_use"
 
 ## test-browser-use: the tests that run the real browser-use Agent, in the extra's venv (under
 ## CI a missing browser-use fails them)

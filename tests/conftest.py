@@ -43,7 +43,9 @@ _SERVICES = {"pg_url", "pg_template", "redis_server", "s3_endpoint"}
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`browser`, `worker` and `services` marks, so that `make test-fast` (-m "not browser and
-    not worker and not services and not slow") can leave out what starts processes."""
+    not worker and not services and not slow") can leave out what starts processes; and
+    `property` on every Hypothesis test, which `make test-campaigns` runs again at the full
+    example counts (tests/support/examples.py)."""
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         parts = Path(str(item.path)).parts
@@ -53,6 +55,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.worker)
         if fixtures & (_SERVICES | _WORKER):
             item.add_marker(pytest.mark.services)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.property)
 
 
 # --- PostgreSQL: a template database migrated once, a fresh copy per test -------------------

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.examples import examples
 from worker.domain.codegen.nodes import RESERVED, identifier
 
 CASES = [
@@ -58,7 +59,7 @@ def test_long_labels_are_shortened_but_stay_distinct() -> None:
     assert one != two and len(one) < 60
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(st.lists(st.text(max_size=30), min_size=2, max_size=8, unique=True))
 def test_distinct_labels_always_give_distinct_valid_names(labels: list[str]) -> None:
     names = [identifier(label) for label in labels]

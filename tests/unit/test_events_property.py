@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.examples import examples
 from worker.domain.errors import PermanentError
 from worker.domain.events import BlockCompleted, RunFinished, RunStarted, parse_event, parse_line
 
@@ -56,7 +57,7 @@ def outcome(raw: Any) -> None:
         assert isinstance(event, EVENT_TYPES)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(json_values | event_like)
 def test_any_json_value_parses_or_is_a_permanent_error(raw: Any) -> None:
     outcome(raw)
@@ -92,7 +93,7 @@ def mutated_events(draw: st.DrawFn) -> dict[str, Any]:
     return raw
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_events())
 def test_sample_events_with_fields_dropped_or_replaced_parse_or_fail_cleanly(
     raw: dict[str, Any],
@@ -100,7 +101,7 @@ def test_sample_events_with_fields_dropped_or_replaced_parse_or_fail_cleanly(
     outcome(raw)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=64) | st.text(max_size=64))
 def test_any_line_of_bytes_or_text_parses_or_is_a_permanent_error(line: bytes | str) -> None:
     try:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.recordings import Recorder, act, defn, param, runs_from_jsonl, sample_runs
+from tests.support.examples import examples
 from worker.domain.codegen import GeneratedScript, generate_script
 from worker.domain.codegen.actions import ActionScope, _selector
 from worker.domain.decision import executed_labels
@@ -149,7 +150,7 @@ def test_the_iteration_value_inside_a_recorded_selector_follows_the_loop() -> No
     assert "A-1002" not in main
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     before=st.text(max_size=30), after=st.text(max_size=30), value=st.text(min_size=3, max_size=12)
 )
