@@ -48,6 +48,8 @@ from typing import Any
 
 from common import ROOT, children, machine, redis_server, tree_cpu
 
+from config.settings import default_chromium_path
+
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 SCRIPTCACHE = str(ROOT / ".venv" / "bin" / "scriptcache")
 SAMPLE = ROOT / "worker" / "samples" / "order-portal.jsonl"
@@ -230,7 +232,7 @@ def main() -> None:
     )
     parser.add_argument("--chromium", default=os.environ.get("SCRIPTCACHE_CHROMIUM_PATH"))
     args = parser.parse_args()
-    chromium = args.chromium or "/usr/bin/chromium"
+    chromium = args.chromium or default_chromium_path()
     if shutil.which(chromium) is None:
         raise SystemExit(f"no Chromium at {chromium}")
 

@@ -18,6 +18,19 @@ BROKER_SCHEMES = ("redis", "rediss")
 STORE_SCHEMES = ("file", "s3")
 MIN_SEAL_KEY_CHARS = 32  # worker/secrets/seals.py: MIN_SEAL_KEY_BYTES
 SEAL_KEY_FILE = "seal.key"  # beside the SQLite database of the embedded defaults
+# The browsers a replay may start by default, from Debian's packages: the headless shell
+# (chromium-headless-shell: Chromium's "old" headless mode, a browser without a browser UI)
+# when it is installed, else the full browser (chromium). The shell does the same page work
+# for about half the CPU (docs/BENCHMARKS.md, "The browser"); a headed replay needs the full one.
+HEADLESS_SHELL_PATH = "/usr/bin/chromium-headless-shell"
+FULL_CHROMIUM_PATH = "/usr/bin/chromium"
+
+
+def default_chromium_path() -> str:
+    """Debian's headless shell when it is installed, else Debian's Chromium."""
+    if os.path.isfile(HEADLESS_SHELL_PATH) and os.access(HEADLESS_SHELL_PATH, os.X_OK):
+        return HEADLESS_SHELL_PATH
+    return FULL_CHROMIUM_PATH
 
 
 class SettingsError(ValueError):
@@ -52,7 +65,8 @@ class Settings:
     log_format: str = "console"
     log_level: str = "INFO"
     flower_basic_auth: str | None = None
-    chromium_path: str = "/usr/bin/chromium"  # for `scriptcache replay` (the browser extra)
+    # For `scriptcache replay` and the demo (the browser extra): see default_chromium_path.
+    chromium_path: str = field(default_factory=default_chromium_path)
     # The closed loop (ARCHITECTURE.md §8): repair revisions per script in any 24 hours, and
     # how long a replay waits for an optional action's element before going on without it.
     repairs_per_day: int = 10

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make services` (and so `make test`): bring what the test suite needs on this machine.
 #
-#   - Chromium at ${SCRIPTCACHE_CHROMIUM_PATH:-/usr/bin/chromium}: installed with apt-get when
-#     missing (the browser tests replay scripts in it; Playwright's own download is not used).
+#   - Chromium, installed with apt-get when missing (the browser tests replay scripts in it;
+#     Playwright's own download is not used): Debian's headless shell
+#     (/usr/bin/chromium-headless-shell, the default browser of a replay) and Debian's full
+#     Chromium (/usr/bin/chromium: the browser-use tests, and the replays that check the full
+#     browser still works); or only the one SCRIPTCACHE_CHROMIUM_PATH names, when it is set.
 #   - redis-server on PATH: installed with apt-get when missing. The tests start private
 #     redis-servers on free ports; none needs a Redis on :6379 (`make run` starts its own).
 #   - PostgreSQL on localhost:5432 (or $SCRIPTCACHE_TEST_PG_URL, left alone): started when the
@@ -15,7 +18,8 @@ set -euo pipefail
 
 DRY_RUN=0
 [ "${1:-}" = "--dry-run" ] && DRY_RUN=1
-CHROMIUM="${SCRIPTCACHE_CHROMIUM_PATH:-/usr/bin/chromium}"
+# Where Debian's packages put the browsers (a test points this at a folder of its own).
+DEBIAN_BIN="${SCRIPTCACHE_SERVICES_DEBIAN_BIN:-/usr/bin}"
 PG_HOST=localhost
 PG_PORT=5432
 
@@ -49,10 +53,18 @@ apt_install() {  # apt_install WHAT PACKAGE
 }
 
 # --- Chromium -------------------------------------------------------------------------------
-if [ ! -x "$CHROMIUM" ]; then
-  apt_install "Chromium ($CHROMIUM)" chromium
-  [ "$DRY_RUN" = 1 ] || [ -x "$CHROMIUM" ] || fail "Chromium is installed at /usr/bin/chromium,
+if [ -n "${SCRIPTCACHE_CHROMIUM_PATH:-}" ]; then
+  CHROMIUM="$SCRIPTCACHE_CHROMIUM_PATH"
+  if [ ! -x "$CHROMIUM" ]; then
+    apt_install "Chromium ($CHROMIUM)" chromium
+    [ "$DRY_RUN" = 1 ] || [ -x "$CHROMIUM" ] || fail "Chromium is installed at /usr/bin/chromium,
   not at SCRIPTCACHE_CHROMIUM_PATH=$CHROMIUM: unset it or point it there"
+  fi
+else
+  [ -x "$DEBIAN_BIN/chromium-headless-shell" ] \
+    || apt_install "Chromium's headless shell ($DEBIAN_BIN/chromium-headless-shell)" \
+      chromium-headless-shell
+  [ -x "$DEBIAN_BIN/chromium" ] || apt_install "Chromium ($DEBIAN_BIN/chromium)" chromium
 fi
 
 # --- redis-server ---------------------------------------------------------------------------

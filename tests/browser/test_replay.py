@@ -13,14 +13,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.async_api import Page as PlaywrightPage
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
+from config.settings import FULL_CHROMIUM_PATH
 from tests.browser import recordings as rec
 from tests.browser.recordings import Inputs
 from tests.support.browser import run_async
 from tests.support.portal import Cache, Portal
-from worker.browser.chromium import open_page
+from worker.browser.chromium import check_chromium, open_page
 from worker.browser.context import BrowserRunContext
 from worker.browser.journal import Journal, ReplayResult
 from worker.browser.page import BrowserPage, ExtractorHook, FallbackHook
@@ -129,9 +131,14 @@ def expected_outcomes(inputs: Inputs, sign_in: str = "code") -> list[tuple[str, 
     ]
 
 
+# The configured browser (Debian's headless shell where installed) and Debian's full Chromium,
+# which a platform may configure instead (and a headed replay needs): both record and replay.
+@pytest.mark.parametrize("browser", ["configured", "full Chromium"])
 def test_replay_makes_the_recorded_runs_form_posts_with_the_password_from_the_context(
-    chromium: str, portal: Portal, cache: Cache
+    chromium: str, portal: Portal, cache: Cache, browser: str
 ) -> None:
+    if browser == "full Chromium":
+        chromium = str(check_chromium(FULL_CHROMIUM_PATH))  # fails, never skips, when missing
     events = rec.agent_run("run_alice", portal.base_url, ALICE)
     posts, views = recorded_effects(chromium, portal, events)
     assert [r.regenerated for r in cache.record(events)] == [True]

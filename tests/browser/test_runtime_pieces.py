@@ -8,7 +8,8 @@ from typing import Any
 import jinja2
 import pytest
 
-from worker.browser.chromium import DEFAULT_CHROMIUM_PATH, chromium_path
+from config.settings import FULL_CHROMIUM_PATH, HEADLESS_SHELL_PATH, default_chromium_path
+from worker.browser.chromium import ChromiumMissing, check_chromium, chromium_path
 from worker.browser.context import choose_branch, loop_items, truth
 from worker.browser.page import ReplayError, key_name, playwright_selector
 from worker.browser.replay import load_script
@@ -46,8 +47,8 @@ def test_recorded_keys_become_playwright_key_names(key: str, expected: str) -> N
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [
-        ({}, DEFAULT_CHROMIUM_PATH),
-        ({"SCRIPTCACHE_CHROMIUM_PATH": " "}, DEFAULT_CHROMIUM_PATH),
+        ({}, default_chromium_path()),
+        ({"SCRIPTCACHE_CHROMIUM_PATH": " "}, default_chromium_path()),
         ({"SCRIPTCACHE_CHROMIUM_PATH": "/opt/chromium/chrome"}, "/opt/chromium/chrome"),
     ],
 )
@@ -55,6 +56,24 @@ def test_the_chromium_path_comes_from_the_environment(
     environ: dict[str, str], expected: str
 ) -> None:
     assert chromium_path(environ) == expected
+
+
+def test_the_default_is_the_headless_shell_when_it_is_installed_else_chromium() -> None:
+    installed = Path(HEADLESS_SHELL_PATH).is_file()
+    assert default_chromium_path() == (HEADLESS_SHELL_PATH if installed else FULL_CHROMIUM_PATH)
+
+
+def test_a_headed_replay_in_the_headless_shell_is_refused_with_the_way_out(
+    tmp_path: Path,
+) -> None:
+    shell = tmp_path / "chromium-headless-shell"
+    shell.write_text("#!/bin/sh\n")
+    shell.chmod(0o755)
+    assert check_chromium(str(shell)) == shell
+    with pytest.raises(ChromiumMissing, match=r"has no window.*SCRIPTCACHE_CHROMIUM_PATH"):
+        check_chromium(str(shell), headless=False)
+    with pytest.raises(ChromiumMissing, match="no Chromium executable at /nowhere"):
+        check_chromium("/nowhere")
 
 
 ROUTE = Block.model_validate(

@@ -218,6 +218,13 @@ def test_the_readme_configuration_table_is_what_settings_reads() -> None:
         if variable.startswith("SCRIPTCACHE_SEAL_KEY"):  # keys: never a default to show
             assert "seal.key" in shown or "unset" in shown, variable
             continue
+        if variable == "SCRIPTCACHE_CHROMIUM_PATH":  # the default depends on what is installed
+            from config.settings import FULL_CHROMIUM_PATH, HEADLESS_SHELL_PATH
+
+            shell, full = f"`{HEADLESS_SHELL_PATH}` when installed", f"else `{FULL_CHROMIUM_PATH}`"
+            assert shown.strip() == f"{shell}, {full}", variable
+            assert defaults.chromium_path in (HEADLESS_SHELL_PATH, FULL_CHROMIUM_PATH)
+            continue
         value = getattr(defaults, variable.removeprefix("SCRIPTCACHE_").lower())
         expected = (
             "unset"

@@ -1,7 +1,9 @@
 """Headless Debian Chromium under Playwright: where it lives, how it starts.
 
-Playwright's own browser download is not used: the browser is the system's
-(`apt-get install chromium`), found at SCRIPTCACHE_CHROMIUM_PATH.
+Playwright's own browser download is not used: the browser is the system's, found at
+SCRIPTCACHE_CHROMIUM_PATH, by default Debian's headless shell when it is installed
+(`apt-get install chromium-headless-shell`), else Debian's Chromium (`apt-get install
+chromium`): config/settings.py, `default_chromium_path`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from pathlib import Path
 from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Page as PlaywrightPage
 
+from config.settings import HEADLESS_SHELL_PATH, default_chromium_path
 from worker.domain.errors import PermanentError
 
 CHROMIUM_PATH_ENV = "SCRIPTCACHE_CHROMIUM_PATH"
-DEFAULT_CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
@@ -40,15 +42,20 @@ class ChromiumMissing(PermanentError):
 
 def chromium_path(environ: Mapping[str, str]) -> str:
     """The configured Chromium executable: SCRIPTCACHE_CHROMIUM_PATH or the Debian default."""
-    return environ.get(CHROMIUM_PATH_ENV, "").strip() or DEFAULT_CHROMIUM_PATH
+    return environ.get(CHROMIUM_PATH_ENV, "").strip() or default_chromium_path()
 
 
-def check_chromium(executable_path: str) -> Path:
+def check_chromium(executable_path: str, *, headless: bool = True) -> Path:
     path = Path(executable_path)
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise ChromiumMissing(
             f"no Chromium executable at {executable_path} (set {CHROMIUM_PATH_ENV}, "
-            "or apt-get install -y chromium)"
+            "or apt-get install -y chromium-headless-shell chromium)"
+        )
+    if not headless and path.name == Path(HEADLESS_SHELL_PATH).name:
+        raise ChromiumMissing(
+            f"{executable_path} is Chromium's headless shell, which has no window: a headed "
+            f"replay needs the full browser (set {CHROMIUM_PATH_ENV}=/usr/bin/chromium)"
         )
     return path
 
@@ -65,7 +72,7 @@ class WarmChromium:
         self._browser: Browser | None = None
 
     async def start(self) -> WarmChromium:
-        check_chromium(self.executable_path)
+        check_chromium(self.executable_path, headless=self.headless)
         self._playwright = await async_playwright().start()
         try:
             self._browser = await self._playwright.chromium.launch(
@@ -169,7 +176,7 @@ async def open_page(
         async with warm.page(navigation_timeout_s=navigation_timeout_s) as page:
             yield page
         return
-    check_chromium(executable_path)
+    check_chromium(executable_path, headless=headless)
     port = _free_port() if devtools else None
     extra = [f"--remote-debugging-port={port}"] if port is not None else []
     token = _DEVTOOLS.set(f"http://127.0.0.1:{port}" if port is not None else None)

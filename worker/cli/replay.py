@@ -1,7 +1,7 @@
 """`scriptcache replay`: run a cached script in headless Chromium, block by block.
 
 Needs the `browser` extra (Playwright) and a Chromium executable (SCRIPTCACHE_CHROMIUM_PATH,
-default /usr/bin/chromium). Blocks the script hands to the agent or runs live cannot run
+default /usr/bin/chromium-headless-shell when installed, else /usr/bin/chromium). Blocks the script hands to the agent or runs live cannot run
 here without an agent: they are reported as skipped, and the replay goes on with the next
 block. With no agent to fall back to, a recorded selector that is not found ends the replay
 with an error naming the block, the action and the selector.
@@ -51,7 +51,10 @@ from worker.domain.definition import Definition, render_cache_key
     "--chromium",
     "executable",
     default=None,
-    help="Chromium executable (default: $SCRIPTCACHE_CHROMIUM_PATH, else /usr/bin/chromium).",
+    help=(
+        "Chromium executable (default: $SCRIPTCACHE_CHROMIUM_PATH, else "
+        "/usr/bin/chromium-headless-shell when installed, else /usr/bin/chromium)."
+    ),
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per event and summary.")
 @click.option(
