@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import handwritten
 from common import ROOT, Result, Row, children, machine
 
 from worker.adapters.sql import scripts as read
@@ -58,6 +59,7 @@ NAME = "12 concurrency"
 LEVELS = (1, 4, 8, 16)
 CLI_REPLAYS = 16
 GOAL = 4.0  # replays per minute at 8 concurrent ≥ 4x those of separate processes
+HAND_AT_ONCE = 8  # the hand-written level: the same workflow without scriptcache
 SAMPLE_S = 0.2
 SCRIPTCACHE = str(Path(sys.executable).with_name("scriptcache"))
 
@@ -207,8 +209,17 @@ async def one_replay(revision: Revision, job: Inputs, chromium: str) -> None:
         raise RuntimeError(f"{job.username}: {done.result.error or done.result.fallbacks}")
 
 
+async def one_by_hand(warm: WarmChromium, job: Inputs, base_url: str) -> None:
+    """The same workflow written by hand in Playwright (bench/handwritten.py), in a context of
+    the same warm Chromium: the browser work a replay drives, with nothing of scriptcache."""
+    async with warm.page() as page:
+        await handwritten.portal(
+            page, base_url, job.username, job.password, job.order_numbers, job.refund_reason
+        )
+
+
 async def in_process(
-    warm: WarmChromium, revision: Revision, jobs: list[Inputs], at_once: int, chromium: str
+    warm: WarmChromium, jobs: list[Inputs], at_once: int, one: Callable[[Inputs], Awaitable[None]]
 ) -> tuple[float, Peak, list[str]]:
     queue = list(jobs)
     failed: list[str] = []
@@ -217,7 +228,7 @@ async def in_process(
         while queue:
             job = queue.pop(0)
             try:
-                await one_replay(revision, job, chromium)
+                await one(job)
             except Exception as exc:  # one replay's failure is its own
                 failed.append(f"{job.username}: {str(exc).splitlines()[0]}")
 
@@ -279,6 +290,7 @@ async def cli_processes(
 
 async def measure(
     site: Site,
+    base_url: str,
     revision: Revision,
     users: list[tuple[str, Account]],
     levels: tuple[int, ...],
@@ -308,17 +320,29 @@ async def measure(
         for problem in [*failed, *level.wrong][:5]:
             print(f"  {problem}", flush=True)
 
+    def replay(job: Inputs) -> Awaitable[None]:
+        return one_replay(revision, job, chromium)
+
+    def by_hand(job: Inputs) -> Awaitable[None]:
+        return one_by_hand(warm, job, base_url)
+
     warm = await WarmChromium(chromium).start()
     try:
-        await in_process(warm, revision, take(1), 1, chromium)  # warm-up, not counted
+        await in_process(warm, take(1), 1, replay)  # warm-ups, not counted
+        await in_process(warm, take(1), 1, by_hand)
         for at_once in levels:
             jobs = take(max(4, per_level * at_once))
             await run(
-                "one process, warm Chromium",
-                at_once,
-                jobs,
-                in_process(warm, revision, jobs, at_once, chromium),
+                "one process, warm Chromium", at_once, jobs, in_process(warm, jobs, at_once, replay)
             )
+        # The ceiling of the pool: the same browser work with no scriptcache at all.
+        jobs = take(max(4, per_level * HAND_AT_ONCE))
+        await run(
+            "hand-written Playwright, one process, warm Chromium",
+            HAND_AT_ONCE,
+            jobs,
+            in_process(warm, jobs, HAND_AT_ONCE, by_hand),
+        )
     finally:
         await warm.close()
     for at_once in (cli_replays, min(8, cli_replays)):
@@ -396,7 +420,7 @@ def run(
     from bench_cli import learn_portal
 
     chromium = chromium_path(os.environ)
-    needed = 1 + sum(max(4, per_level * n) for n in levels) + 2 * cli_replays
+    needed = 2 + sum(max(4, per_level * n) for n in (*levels, HAND_AT_ONCE)) + 2 * cli_replays
     users = accounts(needed)
     site = Site(accounts={**ACCOUNTS, **users})
     with tempfile.TemporaryDirectory(prefix="bench-concurrency-") as tmp_name, serve(site) as url:
@@ -408,6 +432,7 @@ def run(
         done = asyncio.run(
             measure(
                 site,
+                url,
                 revision,
                 list(users.items()),
                 levels,
@@ -423,11 +448,18 @@ def run(
     print(concurrency_table(done))
     outcome = result(done)
     ours8 = [lv for lv in done if lv.at_once == 8 and lv.name.startswith("one")]
+    hand = [lv for lv in done if lv.name.startswith("hand")]
     for lv in done:
         if lv.name.startswith("`") and ours8:
             print(
                 f"at 8 at once in one process: x{ours8[0].per_minute / lv.per_minute:.2f} the "
                 f"replays per minute of {lv.replays} CLI processes {lv.at_once} at a time"
+                + (
+                    f" (hand-written Playwright, 8 at once in one process: "
+                    f"x{hand[0].per_minute / lv.per_minute:.2f})"
+                    if hand
+                    else ""
+                )
             )
     return outcome
 
