@@ -208,18 +208,21 @@ def stopped_on_sigterm(script: subprocess.Popen[bytes], whom: str) -> float:
 def test_flower_stops_on_sigterm_right_after_it_starts_listening(
     redis_server: str, tmp_path: Path, whom: str
 ) -> None:
+    """The real Flower, signalled as soon as it listens: it stops by itself, or (the race
+    above, seen here under CI's load) it is killed at the end of the grace period; either way
+    nothing of it is left soon after the grace."""
     port = free_port()
     script = subprocess.Popen(
         ["bash", "deploy/flower.sh"],
         cwd=ROOT,
-        env=flower_env(redis_server, tmp_path, port),
+        env={**flower_env(redis_server, tmp_path, port), "FLOWER_STOP_GRACE_S": "3"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
         wait_for_port(port, timeout_s=60)
-        assert stopped_on_sigterm(script, whom) < 10
+        assert stopped_on_sigterm(script, whom) < 3 + 5  # the grace, and the load's slack
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(script.pid, signal.SIGKILL)
@@ -257,7 +260,7 @@ def test_a_flower_that_misses_its_sigterm_is_killed_after_the_grace_period(
     try:
         time.sleep(0.5)  # the stand-in is running and has set its trap
         waited = stopped_on_sigterm(script, whom)
-        assert 1 <= waited < 5
+        assert 1 <= waited < 6
         assert script.stderr is not None
         assert "did not stop within 1 s of SIGTERM: killed" in script.stderr.read().decode()
     finally:
