@@ -157,11 +157,17 @@ class _Loop:
         self.workflow_version = (latest or 0) + 1
 
     def run(self) -> None:
+        asyncio.run(self._run())
+
+    async def _run(self) -> None:
+        """The loop in one event loop, every run in a browser context of one Chromium started
+        here (worker/browser/chromium.py, `warm_chromium`): not a Chromium per run."""
+        from worker.browser.chromium import warm_chromium
         from worker.demo.portal.closed_loop import agent_run
 
         v = self.workflow_version
-        learned = asyncio.run(
-            agent_run(
+        async with warm_chromium(self.chromium):
+            learned = await agent_run(
                 self.chromium,
                 self.base_url,
                 self.inputs,
@@ -169,29 +175,29 @@ class _Loop:
                 wpid=WPID,
                 workflow_version=v,
             )
-        )
-        agent_effects = self.effects()
-        click.echo(f"  1. the agent runs it, nothing cached: {_calls(learned)}")
-        first = self.generate(learned)
-        clean = self.replay(f"wr_demo_{v}_code", first)
-        same = self.effects() == agent_effects
-        click.echo(f"  2. replay of revision {first} from code: {_outcome(clean, same)}")
-        live, step = first, 3
-        for variant, what in REDESIGNS:
-            self.site.variant = variant
-            click.echo(f"  {step}. the site is redesigned ({variant}: {what})")
-            broken = self.replay(f"wr_demo_{v}_{variant}", live)
+            agent_effects = self.effects()
+            click.echo(f"  1. the agent runs it, nothing cached: {_calls(learned)}")
+            first = self.generate(learned)
+            clean = await self.replay(f"wr_demo_{v}_code", first)
             same = self.effects() == agent_effects
-            click.echo(f"     replay of revision {live}: {_outcome(broken, same)}")
-            repaired = self.generate(broken)
-            if repaired == live:
-                return
-            fixed = self.replay(f"wr_demo_{v}_{variant}_repaired", repaired)
-            same = self.effects() == agent_effects
-            click.echo(
-                f"  {step + 1}. replay of revision {repaired} from code: {_outcome(fixed, same)}"
-            )
-            live, step = repaired, step + 2
+            click.echo(f"  2. replay of revision {first} from code: {_outcome(clean, same)}")
+            live, step = first, 3
+            for variant, what in REDESIGNS:
+                self.site.variant = variant
+                click.echo(f"  {step}. the site is redesigned ({variant}: {what})")
+                broken = await self.replay(f"wr_demo_{v}_{variant}", live)
+                same = self.effects() == agent_effects
+                click.echo(f"     replay of revision {live}: {_outcome(broken, same)}")
+                repaired = self.generate(broken)
+                if repaired == live:
+                    return
+                fixed = await self.replay(f"wr_demo_{v}_{variant}_repaired", repaired)
+                same = self.effects() == agent_effects
+                click.echo(
+                    f"  {step + 1}. replay of revision {repaired} from code: "
+                    f"{_outcome(fixed, same)}"
+                )
+                live, step = repaired, step + 2
         self.show_diff(live - 1, live)
 
     def generate(self, run: Run) -> int:
@@ -219,7 +225,7 @@ class _Loop:
             )
         return int(live["version"])
 
-    def replay(self, run_id: str, version: int) -> Run:
+    async def replay(self, run_id: str, version: int) -> Run:
         from worker.demo.portal.closed_loop import replay_with_agent
 
         with self.services.sessions() as session:
@@ -228,18 +234,16 @@ class _Loop:
             )
             _, definition = read.workflow_definition(session, WPID, self.workflow_version)
         files = read.read_files(self.services.store, revision)
-        return asyncio.run(
-            replay_with_agent(
-                self.chromium,
-                files,
-                definition,
-                self.inputs,
-                script_id=revision.script_id,
-                version=version,
-                run_id=run_id,
-                wpid=WPID,
-                workflow_version=self.workflow_version,
-            )
+        return await replay_with_agent(
+            self.chromium,
+            files,
+            definition,
+            self.inputs,
+            script_id=revision.script_id,
+            version=version,
+            run_id=run_id,
+            wpid=WPID,
+            workflow_version=self.workflow_version,
         )
 
     def effects(self) -> tuple[list[Any], list[Any]]:
