@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from worker.adapters.sql import models as m
@@ -37,7 +37,7 @@ def protect(session: Session, event: Event, seal_key: SealKey) -> Event:
 
 # A block event's one read: its run's seals and its run's workflow version (if run_started
 # was recorded), in one round trip. On PostgreSQL the function of migration 0009 takes the
-# run's shared lock first (see `serialize`) and then reads, in the same round trip.
+# run's shared lock first (see `lock_run`) and then reads, in the same round trip.
 _LOOKUP = text(
     "SELECT r.workflow_permanent_id, r.workflow_version, s.parameter_key, s.length, s.salt, "
     "s.digest FROM (SELECT CAST(:run_id AS VARCHAR(256)) AS id) AS q "
@@ -66,16 +66,19 @@ def lookup(
 
 def serialize(session: Session, event: RunStarted) -> None:
     """run_started and the run's block events must not pass each other unseen: without this,
-    a block committed while run_started scrubs would keep its secret. On PostgreSQL a
-    transaction-level advisory lock per run, exclusive for run_started (block events take it
-    shared in `lookup`, so they do not wait for each other); SQLite runs one writer at a time
-    anyway."""
+    a block committed while run_started scrubs would keep its secret."""
+    lock_run(session, event.workflow_run_id, exclusive=True)
+
+
+def lock_run(session: Session, run_id: str, *, exclusive: bool) -> None:
+    """Hold the run's advisory lock until commit (PostgreSQL; SQLite runs one writer at a
+    time anyway): exclusive for run_started (`serialize`), shared for what reads the run's
+    seals (block events, in the block guard of migration 0009; a dead letter, `run_secrets`),
+    which so do not wait for each other."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    session.execute(_EXCLUSIVE_LOCK, {"run_id": event.workflow_run_id})
-
-
-_EXCLUSIVE_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:run_id, 0))")
+    lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+    session.execute(select(lock(func.hashtextextended(run_id, 0))))
 
 
 def save(session: Session, run_id: str, secrets: Secrets) -> None:
@@ -177,20 +180,16 @@ def run_secrets(session: Session | None, payload: Any, seal_key: SealKey) -> Sec
     what must be scrubbed from anything written about it."""
     found = payload_secrets(payload, seal_key)
     if session is not None:
-        postgres = session.get_bind().dialect.name == "postgresql"
         events = payload if isinstance(payload, list) else [payload]
         for event in events:
             # As the entry stores it: a run id with a NUL cannot even be looked up.
             run_id = _stored_run_id(event)
-            if postgres and run_id:
-                # As a block event does (`serialize`): a run_started committing now either
-                # stored its seals before this reads them, or scrubs what this writes after.
-                session.execute(_SHARED_LOCK, {"run_id": run_id})
+            if run_id:
+                # As a block event does: a run_started committing now either stored its
+                # seals before this reads them, or scrubs what this writes after.
+                lock_run(session, run_id, exclusive=False)
             found = found.merge(load(session, run_id, seal_key))
     return found
-
-
-_SHARED_LOCK = text("SELECT pg_advisory_xact_lock_shared(hashtextextended(:run_id, 0))")
 
 
 def redact_text(text: str, payload: Any, seal_key: SealKey, session: Session | None = None) -> str:
