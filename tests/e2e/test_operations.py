@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from tests.factory import linear_run
 from tests.support.cli import Ran, run_cli
-from tests.support.services import ROOT, free_port, stop, wait_for_port
+from tests.support.services import ROOT, free_port, start_flower, stop, wait_for_port
 from tests.support.stack import Stack, live_labels, wait_until
 from worker.adapters.sql import models as m
 
@@ -43,21 +43,7 @@ def flower_get(port: int, path: str) -> Any:
 def running_flower(stack: Stack, tmp_path: Path) -> Iterator[int]:
     """deploy/flower.sh on a free port, with the stack's broker; yields the port."""
     port = free_port()
-    env = {
-        **os.environ,
-        **stack.env,
-        "FLOWER_BASIC_AUTH": AUTH,
-        "FLOWER_PORT": str(port),
-        "SCRIPTCACHE_VAR_DIR": str(tmp_path),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-    }
-    flower = subprocess.Popen(
-        ["bash", "deploy/flower.sh"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    flower = start_flower(port, tmp_path, AUTH, stack.env)
     try:
         wait_for_port(port, timeout_s=60)
         yield port
@@ -173,17 +159,6 @@ def test_scriptcache_demo_shows_both_branches_cached_and_the_plan(
     assert "not-a-real-secret" not in done.stdout + stack.worker_log()
 
 
-def flower_env(redis_server: str, tmp_path: Path, port: int) -> dict[str, str]:
-    return {
-        **os.environ,
-        "SCRIPTCACHE_BROKER_URL": redis_server,
-        "FLOWER_BASIC_AUTH": AUTH,
-        "FLOWER_PORT": str(port),
-        "SCRIPTCACHE_VAR_DIR": str(tmp_path),
-        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-    }
-
-
 def stopped_on_sigterm(script: subprocess.Popen[bytes], whom: str) -> float:
     """SIGTERM to the script or its process group (as honcho and systemd send it); the
     seconds until the script exited, once nothing of its group is left running."""
@@ -212,14 +187,8 @@ def test_flower_stops_on_sigterm_right_after_it_starts_listening(
     above, seen here under CI's load) it is killed at the end of the grace period; either way
     nothing of it is left soon after the grace."""
     port = free_port()
-    script = subprocess.Popen(
-        ["bash", "deploy/flower.sh"],
-        cwd=ROOT,
-        env={**flower_env(redis_server, tmp_path, port), "FLOWER_STOP_GRACE_S": "3"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    env = {"SCRIPTCACHE_BROKER_URL": redis_server, "FLOWER_STOP_GRACE_S": "3"}
+    script = start_flower(port, tmp_path, AUTH, env)
     try:
         wait_for_port(port, timeout_s=60)
         assert stopped_on_sigterm(script, whom) < 3 + 5  # the grace, and the load's slack
@@ -247,16 +216,12 @@ def test_a_flower_that_misses_its_sigterm_is_killed_after_the_grace_period(
     fake.mkdir()
     (fake / "celery").write_text(HUNG_FLOWER)
     (fake / "celery").chmod(0o755)
-    env = flower_env(redis_server, tmp_path, free_port())
-    env.update(PATH=f"{fake}:{env['PATH']}", FLOWER_STOP_GRACE_S="1")
-    script = subprocess.Popen(
-        ["bash", "deploy/flower.sh"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    env = {
+        "SCRIPTCACHE_BROKER_URL": redis_server,
+        "FLOWER_STOP_GRACE_S": "1",
+        "PATH": f"{fake}:{os.environ.get('PATH', '')}",
+    }
+    script = start_flower(free_port(), tmp_path, AUTH, env, stderr=subprocess.PIPE)
     try:
         time.sleep(0.5)  # the stand-in is running and has set its trap
         waited = stopped_on_sigterm(script, whom)

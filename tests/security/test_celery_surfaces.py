@@ -10,8 +10,6 @@ import base64
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -25,7 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from tests.factory import RunBuilder, definition, task_block
-from tests.support.services import PG_ADMIN_URL, ROOT, free_port, wait_for_port
+from tests.support.services import PG_ADMIN_URL, free_port, start_flower, wait_for_port
 from tests.support.stack import (
     Stack,
     all_logs,
@@ -179,21 +177,7 @@ def test_a_credential_stays_out_of_everything_celery_shows_through_retries(
     sec_stack.env.update(SCRIPTCACHE_MAX_RETRIES="30")  # more than the outage needs
     port = free_port()
     var = tmp_path / "flower-var"
-    flower = subprocess.Popen(
-        ["bash", "deploy/flower.sh"],
-        cwd=ROOT,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={
-            **os.environ,
-            **sec_stack.env,
-            "FLOWER_BASIC_AUTH": AUTH,
-            "FLOWER_PORT": str(port),
-            "SCRIPTCACHE_VAR_DIR": str(var),
-            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
-        },
-    )
+    flower = start_flower(port, var, AUTH, sec_stack.env)
     receiver = Receiver(broker)
     try:
         wait_for_port(port, timeout_s=60)

@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,35 @@ def wait_for_port(port: int, timeout_s: float = 15.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
+
+
+def start_flower(
+    port: int,
+    var_dir: Path,
+    auth: str,
+    env: dict[str, str] | None = None,
+    *,
+    stderr: int = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """deploy/flower.sh on `port` with the login `auth`, its state in `var_dir`, the venv's
+    `celery` first on PATH; `env` on top (a stack's broker, another PATH). In a session of its
+    own, so that its process group can be signalled as honcho and systemd do."""
+    environ = {
+        **os.environ,
+        "FLOWER_BASIC_AUTH": auth,
+        "FLOWER_PORT": str(port),
+        "SCRIPTCACHE_VAR_DIR": str(var_dir),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+        **(env or {}),
+    }
+    return subprocess.Popen(
+        ["bash", "deploy/flower.sh"],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

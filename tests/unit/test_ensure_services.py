@@ -33,40 +33,31 @@ def test_a_missing_chromium_is_installed_from_the_debian_package() -> None:
 
 def test_without_a_configured_path_both_debian_browsers_are_installed(tmp_path: Path) -> None:
     environ = {k: v for k, v in os.environ.items() if k != "SCRIPTCACHE_CHROMIUM_PATH"}
-    done = subprocess.run(
-        ["bash", str(SCRIPT), "--dry-run"],
-        env={
-            **environ,
-            "SCRIPTCACHE_TEST_PG_URL": "postgresql://elsewhere/postgres",
-            "SCRIPTCACHE_SERVICES_DEBIAN_BIN": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    assert f"Chromium's headless shell ({tmp_path}/chromium-headless-shell) is missing" in (
-        done.stdout
-    )
-    assert "apt-get install -y -q chromium-headless-shell" in done.stdout
-    assert f"Chromium ({tmp_path}/chromium) is missing" in done.stdout
-    assert "apt-get install -y -q chromium\n" in done.stdout
+
+    def dry_run_in_this_folder() -> str:
+        done = subprocess.run(
+            ["bash", str(SCRIPT), "--dry-run"],
+            env={
+                **environ,
+                "SCRIPTCACHE_TEST_PG_URL": "postgresql://elsewhere/postgres",
+                "SCRIPTCACHE_SERVICES_DEBIAN_BIN": str(tmp_path),
+            },
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return done.stdout
+
+    out = dry_run_in_this_folder()
+    assert f"Chromium's headless shell ({tmp_path}/chromium-headless-shell) is missing" in out
+    assert "apt-get install -y -q chromium-headless-shell" in out
+    assert f"Chromium ({tmp_path}/chromium) is missing" in out
+    assert "apt-get install -y -q chromium\n" in out
     for name in ("chromium", "chromium-headless-shell"):
         (tmp_path / name).write_text("#!/bin/sh\n")
         (tmp_path / name).chmod(0o755)
-    again = subprocess.run(
-        ["bash", str(SCRIPT), "--dry-run"],
-        env={
-            **environ,
-            "SCRIPTCACHE_TEST_PG_URL": "postgresql://elsewhere/postgres",
-            "SCRIPTCACHE_SERVICES_DEBIAN_BIN": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    assert "would run" not in again.stdout
+    assert "would run" not in dry_run_in_this_folder()
 
 
 def test_a_present_chromium_installs_nothing() -> None:

@@ -1,10 +1,11 @@
 """`scriptcache replay`: run a cached script in headless Chromium, block by block.
 
 Needs the `browser` extra (Playwright) and a Chromium executable (SCRIPTCACHE_CHROMIUM_PATH,
-default /usr/bin/chromium-headless-shell when installed, else /usr/bin/chromium). Blocks the script hands to the agent or runs live cannot run
-here without an agent: they are reported as skipped, and the replay goes on with the next
-block. With no agent to fall back to, a recorded selector that is not found ends the replay
-with an error naming the block, the action and the selector.
+default /usr/bin/chromium-headless-shell when installed, else /usr/bin/chromium). Blocks the
+script hands to the agent or runs live cannot run here without an agent: they are reported
+as skipped, and the replay goes on with the next block. With no agent to fall back to, a
+recorded selector that is not found ends the replay with an error naming the block, the
+action and the selector.
 
 `--agent MODULE:NAME` plugs the platform's agent in (ARCHITECTURE.md §8); `--emit FILE|-`
 writes the replayed run's events as JSON Lines and `--publish` sends them to the broker, so
