@@ -139,3 +139,58 @@ def test_the_previous_steps_next_button_is_never_clicked_twice(
         "/html/body/main/div/form/fieldset[1]/button",
         "/html/body/main/div/form/fieldset[2]/button",
     ]
+
+
+# One "Next" that the page swaps for a new one 800 ms after step 1 posted: until then the
+# step-2 selector designates step 1's button, the element the previous action was
+# performed on.
+REUSED = """<script>
+async function advance(step) {
+  await fetch('/wizard/step' + step, {method: 'POST', body: 'x'});
+  if (step === 1) setTimeout(() => {
+    document.getElementById('legend').textContent = 'Step 2: Address';
+    document.getElementById('slot').innerHTML =
+      '<button type="button" name="next" onclick="advance(2)">Next</button>';
+  }, 800);
+}
+</script>
+<form id="wizard"><fieldset><legend id="legend">STEP</legend><input name="field">
+<div id="slot"><button type="button" name="next" onclick="advance(1)">Next</button></div>
+</fieldset></form>"""
+NEXT = "/html/body/form/fieldset/div/button"
+
+
+def test_a_next_button_at_the_same_selector_is_waited_for_until_the_page_replaces_it(
+    chromium: str,
+) -> None:
+    """Both steps' "Next" recorded at one xpath, each with its own step: the second click
+    waits until the page has replaced the button it just clicked (the mark of the element
+    acted on, made by the read after the action), and each step is posted once."""
+    pages = {
+        "/recorded1": REUSED.replace("STEP", "Step 1: Name"),
+        "/recorded2": REUSED.replace("STEP", "Step 2: Address"),
+        "/today": REUSED.replace("STEP", "Step 1: Name"),
+    }
+    with serve_pages(pages) as (base, log):
+
+        async def run() -> Journal:
+            async with open_page(chromium) as page:
+                await page.goto(f"{base}/recorded1")
+                one = await described(page, "button")
+                await page.goto(f"{base}/recorded2")
+                two = await described(page, "button")
+                assert one != two  # the step's legend is beside each
+                journal = Journal()
+                journal.started("wizard", None)
+                runtime = BrowserPage(page, journal, selector_timeout_s=5.0)
+                await runtime.goto(f"{base}/today", intention="Open the block's start page")
+                await runtime.click(NEXT, intention="Click 'Next'", expect=one)
+                await runtime.click(NEXT, intention="Click 'Next'", expect=two)
+                await page.wait_for_timeout(300)  # the last fetch reaches the server
+                return journal
+
+        journal = run_async(run())
+        posts = [path for method, path in log if method == "POST"]
+
+    assert posts == ["/wizard/step1", "/wizard/step2"]
+    assert journal.relocations == []

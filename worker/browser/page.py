@@ -49,7 +49,7 @@ from worker.browser.journal import FallbackRecord, Journal, Relocation, first_li
 from worker.domain.errors import PermanentError
 from worker.runtime.identity import (
     CANDIDATES_JS,
-    DESCRIBE_JS,
+    DESCRIBED_JS,
     FOUND_JS,
     MARK_JS,
     OBSERVE_JS,
@@ -167,12 +167,17 @@ async def title_of(page: PlaywrightPage) -> str | None:
 
 
 async def page_state(
-    page: PlaywrightPage, output: Any = None, start_url: str | None = None
+    page: PlaywrightPage,
+    output: Any = None,
+    start_url: str | None = None,
+    seen: tuple[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """The page as a block leaves it (block_completed.page): its url and title, and where it
     shows each top-level scalar of `output` (worker/runtime/reader.py PLACES_JS), what the next
-    generation's reader reads. For producers too (tests/realapp's recorder)."""
-    state: dict[str, Any] = {"url": page.url, "title": await title_of(page), "start_url": start_url}
+    generation's reader reads. For producers too (tests/realapp's recorder). `seen`: a url and
+    the title just read at it, used while the page is still there."""
+    title = seen[1] if seen is not None and seen[0] == page.url else await title_of(page)
+    state: dict[str, Any] = {"url": page.url, "title": title, "start_url": start_url}
     if values := wanted(output):
         try:
             found = await page.evaluate(PLACES_JS, {"values": values})
@@ -215,12 +220,16 @@ def key_name(key: Any) -> str:
 Perform = Callable[[Locator, float], Awaitable[None]]
 
 
-async def on_first(locator: Locator, js: str) -> list[Any]:
+async def on_first(locator: Locator, js: str, *, mark: bool = False) -> list[Any]:
     """`js` (a function of one element) evaluated on the element the locator designates now:
     `[its result]`, or `[]` when it designates none. One round trip, without waiting;
     `Locator.evaluate` waits for the element and costs three (wait, evaluate on a handle,
-    dispose of the handle)."""
-    found = await locator.evaluate_all(f"els => els.slice(0, 1).map(el => ({js})(el))")
+    dispose of the handle). With `mark`, first marks the element noted before the last action
+    as the one it was performed on (identity.py MARK_JS)."""
+    found = await locator.evaluate_all(
+        f"(els, mark) => {{ ({MARK_JS})(mark); return els.slice(0, 1).map(el => ({js})(el)); }}",
+        mark,
+    )
     return found if isinstance(found, list) else []
 
 
@@ -326,6 +335,12 @@ class BrowserPage:
         self._previous_selector: str | None = None  # of the last action performed by code
         self._previous_record: dict[str, Any] | None = None  # and its recorded element
         self._watching = False  # OBSERVE_JS runs on every new document
+        # An action was performed since the page was last read: the next read marks the
+        # element noted before it as the one acted on (identity.py MARK_JS).
+        self._acted = False
+        # The url and title the block's outcome check just read (nothing done since): the
+        # block's page state takes them instead of reading the title again.
+        self._checked: tuple[str, str | None] | None = None
 
     async def goto(self, url: str, *, intention: str | None) -> None:
         if not self._watching and self._relocation_on:
@@ -488,6 +503,7 @@ class BrowserPage:
             seen = await self.title() if title is not None else None  # the url is at hand
             problem = outcome_problem(path, title, self.page.url, seen)
             if problem is None:
+                self._checked = None if title is None else (self.page.url, seen)
                 return
             if time.monotonic() >= deadline:
                 label = self.journal.current_label
@@ -502,7 +518,8 @@ class BrowserPage:
         `places`, where the page shows what the block extracted last."""
         record = self.journal.current
         output = record.extracted[-1] if places and record and record.extracted else None
-        return await page_state(self.page, output, None if record is None else record.url)
+        checked, self._checked = self._checked, None
+        return await page_state(self.page, output, None if record is None else record.url, checked)
 
     async def read(
         self, fields: Mapping[str, Any], goal: str | None, schema: Any, *, intention: str | None
@@ -753,7 +770,7 @@ class BrowserPage:
         while True:
             found, stale = None, False
             with contextlib.suppress(PlaywrightError):  # a navigation under the evaluate
-                for seen in await on_first(locator, FOUND_JS):
+                for seen in await self._first(locator, FOUND_JS):
                     found, stale = seen["element"], bool(seen["previous"]) and not allowed
             same = found is not None and matches(descriptor(found) or ("", None), wanted)
             if same and not stale:
@@ -780,9 +797,12 @@ class BrowserPage:
             with contextlib.suppress(PlaywrightError):
                 await self.page.add_init_script(f"({OBSERVE_JS})()")
         try:
-            found = await self.page.evaluate(CANDIDATES_JS, {"tag": tag, "quietMs": quiet_ms})
+            found = await self.page.evaluate(
+                CANDIDATES_JS, {"tag": tag, "quietMs": quiet_ms, "mark": self._acted}
+            )
         except PlaywrightError:
             return None
+        self._acted = False
         return found if isinstance(found, list) else None
 
     async def _relocate(
@@ -826,25 +846,33 @@ class BrowserPage:
         perform: Perform,
         element: dict[str, Any] | None = None,
     ) -> None:
-        """Remember the element as the one this action was performed on (the matcher never
-        takes it for the next action's), then act."""
-        with contextlib.suppress(PlaywrightError):
-            await on_first(locator, MARK_JS)
+        """Act on the element the last read noted; the next read marks it as the one this
+        action was performed on (the matcher never takes it for the next action's)."""
+        self._acted = True
         self._previous_selector, self._previous_record = selector, element
         await perform(locator, self._timeout_ms)
 
     async def _describe(self, locator: Locator, timeout_ms: float | None = None) -> dict[str, Any]:
         """The element as DESCRIBE_JS records it (worker/runtime/identity.py), in one round
         trip when it is attached; else waits up to the selector timeout for it."""
-        now = await on_first(locator, DESCRIBE_JS)
-        raw = (
-            now[0]
-            if now
-            else await locator.evaluate(
-                DESCRIBE_JS, timeout=self._timeout_ms if timeout_ms is None else timeout_ms
+        now = await self._first(locator, DESCRIBED_JS)
+        if now:
+            raw = now[0]
+        else:
+            raw = await locator.evaluate(
+                f"(el, mark) => {{ ({MARK_JS})(mark); return ({DESCRIBED_JS})(el); }}",
+                self._acted,
+                timeout=self._timeout_ms if timeout_ms is None else timeout_ms,
             )
-        )
+            self._acted = False
         return raw if isinstance(raw, dict) and descriptor(raw) else {"tag": "", "text": None}
+
+    async def _first(self, locator: Locator, js: str) -> list[Any]:
+        """`on_first`, marking the last action's element first when one was performed since
+        the last read."""
+        found = await on_first(locator, js, mark=self._acted)
+        self._acted = False
+        return found
 
     async def _present(self, locator: Locator) -> bool:
         """An optional action's element, waited for briefly."""
@@ -865,6 +893,7 @@ class BrowserPage:
         source: str = "code",
         element: dict[str, Any] | None = None,
     ) -> None:
+        self._checked = None  # an action since the outcome check
         fields: dict[str, Any] = {"status": status, "source": source}
         if element is not None:  # what the action was performed on (actions[].element)
             fields["element"] = element

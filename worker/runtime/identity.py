@@ -195,13 +195,21 @@ _QUIET_JS = """quietMs => {
     && performance.now() - window.__scriptcacheQuiet.last >= quietMs;
 }""".replace("OBSERVE", OBSERVE_JS)
 
-# The element at a selector as DESCRIBE_JS records it, and whether the previous action was
-# performed on it (MARK_JS).
-FOUND_JS = "el => ({element: (DESCRIBE)(el), previous: el === window.__scriptcacheActed})"
+# The element an action is performed on is remembered in its document, and the matcher never
+# takes it for the next action's element (worker/runtime/matcher.py): FOUND_JS says whether a
+# selector designates it, CANDIDATES_JS marks it among the candidates. The mark costs no round
+# trip of its own. The read of an element before an action notes it (NOTE_JS, by DESCRIBED_JS
+# and FOUND_JS: `__scriptcacheFound`); once the action was performed, the runtime's next read
+# of the page makes the noted element the acted-on one (MARK_JS, `__scriptcacheActed`) before
+# it reads anything (`mark`: an action was performed since the last read).
+MARK_JS = "mark => { if (mark) window.__scriptcacheActed = window.__scriptcacheFound; }"
+NOTE_JS = "el => { window.__scriptcacheFound = el; return el; }"
 
-# The element an action is about to be performed on, remembered in its document: the
-# matcher never takes it for the next action's element (worker/runtime/matcher.py).
-MARK_JS = "el => { window.__scriptcacheActed = el; }"
+# The element at a selector as DESCRIBE_JS records it, noted (NOTE_JS).
+DESCRIBED_JS = "el => (DESCRIBE)((NOTE)(el))"
+
+# The same, with whether the previous action was performed on it.
+FOUND_JS = "el => ({element: (DESCRIBE)((NOTE)(el)), previous: el === window.__scriptcacheActed})"
 
 # Where the runtime looks for a recorded element its selector no longer designates: when the
 # page has settled (else null), its visible elements that can be acted on (links, buttons,
@@ -210,6 +218,7 @@ MARK_JS = "el => { window.__scriptcacheActed = el; }"
 # whether the previous action was performed on it (`previous`). Visible: rendered, not
 # `visibility: hidden`, not transparent (`opacity: 0` here or above), with an area.
 CANDIDATES_JS = """args => {
+  (MARK)(args.mark);
   const settled = QUIET;
   if (!settled(args.quietMs)) return null;
   const describe = DESCRIBE;
@@ -241,14 +250,16 @@ CANDIDATES_JS = """args => {
   if (args.tag) pick(document.getElementsByTagName(args.tag));
   return found;
 }"""
-FOUND_JS = FOUND_JS.replace("DESCRIBE", DESCRIBE_JS)
+FOUND_JS = FOUND_JS.replace("(NOTE)", f"({NOTE_JS})").replace("DESCRIBE", DESCRIBE_JS)
+DESCRIBED_JS = DESCRIBED_JS.replace("(NOTE)", f"({NOTE_JS})").replace("DESCRIBE", DESCRIBE_JS)
 INTERACTIVE = (
     "a[href], button, input:not([type=hidden]), select, textarea, summary, label, [role], "
     "[contenteditable]:not([contenteditable=false]), [tabindex], [onclick]"
 )
 MAX_CANDIDATES = 2000
 CANDIDATES_JS = (
-    CANDIDATES_JS.replace("QUIET", _QUIET_JS)
+    CANDIDATES_JS.replace("(MARK)", f"({MARK_JS})")
+    .replace("QUIET", _QUIET_JS)
     .replace("XPATH", FULL_XPATH_JS)
     .replace("LANDMARK_OF", LANDMARK_JS)
     .replace("INTERACTIVE", repr(INTERACTIVE))
