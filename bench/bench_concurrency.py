@@ -19,11 +19,15 @@ into a SQLite database and a blob directory, which the CLI processes read too.
   once, and again with at most 8 running at a time.
 
 Replays per minute are the replays finished over the wall time from the first start to the
-last end. RSS is sampled every 0.2 s over this process and all its descendants (the
-Playwright driver, Chromium and its renderers; for the CLI, each process tree), summed from
-/proc (VmRSS counts pages shared between processes once per process; Pss shares them out,
-from smaps_rollup); the peak of each is divided by the replays running at once. Prints
-figures and writes docs/concurrency.png; asserts nothing about timing.
+last end, in a pass that reads nothing else. Memory is read in a pass of its own at each level
+(`at_once` more replays, one wave): reading Pss costs about 2 ms of CPU per Chromium process
+(smaps_rollup walks its page tables), 40 ms a sample of the pool and several times that of 16
+CLI process trees, which would tax the replays it measures, the CLI's most. There RSS is
+sampled every 0.2 s over this process and all its descendants (the Playwright driver, Chromium
+and its renderers; for the CLI, each process tree), summed from /proc (VmRSS counts pages
+shared between processes once per process; Pss shares them out, from smaps_rollup); the peak
+of each is divided by the replays running at once. Every replay of both passes has its
+effects checked. Prints figures and writes docs/concurrency.png; asserts nothing about timing.
 """
 
 from __future__ import annotations
@@ -138,8 +142,10 @@ class Peak:
         self.rss_kib, self.pss_kib = max(self.rss_kib, rss), max(self.pss_kib, pss)
 
 
-async def sampled(peak: Peak, roots: Callable[[], list[int]], work: Awaitable[Any]) -> Any:
-    """Await `work` while sampling the memory of `roots()` every SAMPLE_S."""
+async def sampled(peak: Peak | None, roots: Callable[[], list[int]], work: Awaitable[Any]) -> Any:
+    """Await `work` while sampling the memory of `roots()` every SAMPLE_S (None: not)."""
+    if peak is None:
+        return await work
     task = asyncio.ensure_future(work)
     while not task.done():
         await asyncio.to_thread(peak.see, roots())
@@ -154,12 +160,19 @@ class Level:
     replays: int
     wall_s: float
     peak: Peak
-    wrong: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)  # of either pass
+    failed: list[str] = field(default_factory=list)  # of the timed pass
+    memory_replays: int = 0  # the pass that read memory
 
     @property
     def per_minute(self) -> float:
         return (self.replays - len(self.failed)) / self.wall_s * 60
+
+    @property
+    def effects(self) -> str:
+        """Replays of both passes whose effects the site's records show right."""
+        checked = self.replays + self.memory_replays
+        return f"{checked - len(self.failed) - len(self.wrong)}/{checked}"
 
     def row(self) -> str:
         return (
@@ -167,7 +180,7 @@ class Level:
             f"**{self.per_minute:.1f}** | {self.peak.rss_kib / 1024:.0f} | "
             f"{self.peak.rss_kib / 1024 / self.at_once:.0f} | "
             f"{self.peak.pss_kib / 1024 / self.at_once:.0f} | "
-            f"{self.replays - len(self.failed) - len(self.wrong)}/{self.replays} |"
+            f"{self.effects} |"
         )
 
 
@@ -219,8 +232,12 @@ async def one_by_hand(warm: WarmChromium, job: Inputs, base_url: str) -> None:
 
 
 async def in_process(
-    warm: WarmChromium, jobs: list[Inputs], at_once: int, one: Callable[[Inputs], Awaitable[None]]
-) -> tuple[float, Peak, list[str]]:
+    warm: WarmChromium,
+    jobs: list[Inputs],
+    at_once: int,
+    one: Callable[[Inputs], Awaitable[None]],
+    peak: Peak | None = None,
+) -> tuple[float, list[str]]:
     queue = list(jobs)
     failed: list[str] = []
 
@@ -232,7 +249,6 @@ async def in_process(
             except Exception as exc:  # one replay's failure is its own
                 failed.append(f"{job.username}: {str(exc).splitlines()[0]}")
 
-    peak = Peak()
     async with using(warm):
         t0 = time.perf_counter()
         await sampled(
@@ -241,15 +257,15 @@ async def in_process(
             asyncio.gather(*(worker() for _ in range(at_once))),
         )
         wall = time.perf_counter() - t0
-    return wall, peak, failed
+    return wall, failed
 
 
 # --- separate processes -----------------------------------------------------------------------
 
 
 async def cli_processes(
-    jobs: list[Inputs], at_once: int, env: dict[str, str], tmp: Path
-) -> tuple[float, Peak, list[str]]:
+    jobs: list[Inputs], at_once: int, env: dict[str, str], tmp: Path, peak: Peak | None = None
+) -> tuple[float, list[str]]:
     queue = list(jobs)
     running: list[int] = []
     failed: list[str] = []
@@ -279,10 +295,9 @@ async def cli_processes(
             if proc.returncode not in (0, 3):
                 failed.append(f"{job.username}: exit {proc.returncode}: {err.decode()[-300:]}")
 
-    peak = Peak()
     t0 = time.perf_counter()
     await sampled(peak, lambda: list(running), asyncio.gather(*(worker() for _ in range(at_once))))
-    return time.perf_counter() - t0, peak, failed
+    return time.perf_counter() - t0, failed
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -307,9 +322,18 @@ async def measure(
         taken, users[:] = users[:count], users[count:]
         return [inputs_of(user, account, n) for n, (user, account) in enumerate(taken)]
 
-    async def run(name: str, at_once: int, jobs: list[Inputs], go: Any) -> None:
-        wall, peak, failed = await go
-        level = Level(name, at_once, len(jobs), wall, peak, effects_wrong(site, jobs), failed)
+    async def run(
+        name: str,
+        at_once: int,
+        count: int,
+        go: Callable[[list[Inputs], int, Peak | None], Awaitable[tuple[float, list[str]]]],
+    ) -> None:
+        """`count` replays timed, then one wave of `at_once` with their memory read."""
+        jobs, memory_jobs, peak = take(count), take(at_once), Peak()
+        wall, failed = await go(jobs, at_once, None)
+        _, memory_failed = await go(memory_jobs, at_once, peak)
+        wrong = effects_wrong(site, jobs + memory_jobs) + memory_failed
+        level = Level(name, at_once, len(jobs), wall, peak, wrong, failed, len(memory_jobs))
         results.append(level)
         print(
             f"{name}, {at_once} at once: {len(jobs)} replays in {wall:.1f} s, "
@@ -326,29 +350,43 @@ async def measure(
     def by_hand(job: Inputs) -> Awaitable[None]:
         return one_by_hand(warm, job, base_url)
 
+    async def pool(jobs: list[Inputs], at_once: int, peak: Peak | None) -> tuple[float, list[str]]:
+        return await in_process(warm, jobs, at_once, replay, peak)
+
+    async def pool_by_hand(
+        jobs: list[Inputs], at_once: int, peak: Peak | None
+    ) -> tuple[float, list[str]]:
+        return await in_process(warm, jobs, at_once, by_hand, peak)
+
+    async def cli(jobs: list[Inputs], at_once: int, peak: Peak | None) -> tuple[float, list[str]]:
+        return await cli_processes(jobs, at_once, env, tmp, peak)
+
     warm = await WarmChromium(chromium).start()
     try:
         await in_process(warm, take(1), 1, replay)  # warm-ups, not counted
         await in_process(warm, take(1), 1, by_hand)
         for at_once in levels:
-            jobs = take(max(4, per_level * at_once))
             await run(
-                "one process, warm Chromium", at_once, jobs, in_process(warm, jobs, at_once, replay)
+                "one process, warm Chromium",
+                at_once,
+                max(4, per_level * at_once),
+                pool,
             )
         # The ceiling of the pool: the same browser work with no scriptcache at all.
-        jobs = take(max(4, per_level * HAND_AT_ONCE))
         await run(
             "hand-written Playwright, one process, warm Chromium",
             HAND_AT_ONCE,
-            jobs,
-            in_process(warm, jobs, HAND_AT_ONCE, by_hand),
+            max(4, per_level * HAND_AT_ONCE),
+            pool_by_hand,
         )
     finally:
         await warm.close()
     for at_once in (cli_replays, min(8, cli_replays)):
-        jobs = take(cli_replays)
         await run(
-            "`scriptcache replay` processes", at_once, jobs, cli_processes(jobs, at_once, env, tmp)
+            "`scriptcache replay` processes",
+            at_once,
+            cli_replays,
+            cli,
         )
     return results
 
@@ -375,7 +413,7 @@ def result(levels: list[Level]) -> Result:
     notes = [
         f"{lv.name}, {lv.at_once} at once: {lv.replays} replays, {lv.wall_s:.1f} s, peak RSS "
         f"{lv.peak.rss_kib / 1024:.0f} MiB (Pss {lv.peak.pss_kib / 1024:.0f} MiB), effects "
-        f"right {lv.replays - len(lv.failed) - len(lv.wrong)}/{lv.replays}"
+        f"right {lv.effects}"
         for lv in levels
     ]
     series = {
@@ -420,7 +458,13 @@ def run(
     from bench_cli import learn_portal
 
     chromium = chromium_path(os.environ)
-    needed = 2 + sum(max(4, per_level * n) for n in (*levels, HAND_AT_ONCE)) + 2 * cli_replays
+    needed = (
+        2
+        + sum(max(4, per_level * n) + n for n in (*levels, HAND_AT_ONCE))
+        + 2 * cli_replays
+        + cli_replays
+        + min(8, cli_replays)
+    )
     users = accounts(needed)
     site = Site(accounts={**ACCOUNTS, **users})
     with tempfile.TemporaryDirectory(prefix="bench-concurrency-") as tmp_name, serve(site) as url:
