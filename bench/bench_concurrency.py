@@ -3,6 +3,7 @@ process on one warm Chromium, against separate `scriptcache replay` processes.
 
     .venv/bin/python bench/bench_concurrency.py                  # 1, 4, 8, 16 at once
     .venv/bin/python bench/bench_concurrency.py --levels 1,8 --per-level 2
+    .venv/bin/python bench/bench_concurrency.py --per-level 4 --pairs 6   # and 6 paired rounds
 
 The portal (worker/demo/portal) serves one account per replay: every replay signs in as its
 own user, reads that user's three orders and requests a refund for the last one with its own
@@ -14,6 +15,9 @@ into a SQLite database and a blob directory, which the CLI processes read too.
 - **in one process**: at N concurrent replays, a pool of N asyncio tasks runs `per_level x N`
   replays (at least 4) through `worker.browser.replay.replay_and_emit`, each in its own browser
   context of one `WarmChromium` (started once, before the levels: its start is not in them);
+- **paired** (`--pairs N`): N rounds of 16 replays against 16 runs of the hand-written
+  script (bench/handwritten.py), 8 at once in the same warm Chromium, alternating which goes
+  first: the replay's share of the pool's ceiling, measured under the same load;
 - **separate processes**: 16 `scriptcache replay WPID --params ... --credentials @FILE --json`
   processes (each starts its own Python, Playwright driver and Chromium), all 16 started at
   once, and again with at most 8 running at a time.
@@ -36,6 +40,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -314,6 +319,7 @@ async def measure(
     chromium: str,
     env: dict[str, str],
     tmp: Path,
+    pairs: int = 0,
 ) -> list[Level]:
     results: list[Level] = []
     users = list(users)
@@ -379,6 +385,7 @@ async def measure(
             max(4, per_level * HAND_AT_ONCE),
             pool_by_hand,
         )
+        await paired(pairs, take, pool, pool_by_hand, site)
     finally:
         await warm.close()
     for at_once in (cli_replays, min(8, cli_replays)):
@@ -389,6 +396,46 @@ async def measure(
             cli,
         )
     return results
+
+
+PAIRED = 16  # replays of each side in a round of `paired`
+
+
+async def paired(
+    rounds: int,
+    take: Callable[[int], list[Inputs]],
+    pool: Callable[[list[Inputs], int, Peak | None], Awaitable[tuple[float, list[str]]]],
+    by_hand: Callable[[list[Inputs], int, Peak | None], Awaitable[tuple[float, list[str]]]],
+    site: Site,
+) -> None:
+    """The replay against the hand-written script at HAND_AT_ONCE, in rounds that alternate
+    which goes first: the ratio of the two under the same load, which the levels above
+    (each run once, one after the other) cannot give."""
+    if rounds <= 0:
+        return
+    ratios = []
+    for n in range(rounds):
+        rates: dict[str, float] = {}
+        sides = [("replay", pool), ("by hand", by_hand)]
+        for name, go in sides if n % 2 == 0 else sides[::-1]:
+            jobs = take(PAIRED)
+            wall, failed = await go(jobs, HAND_AT_ONCE, None)
+            wrong = effects_wrong(site, jobs)
+            if failed or wrong:
+                print(f"  round {n + 1} {name}: {[*failed, *wrong][:3]}", flush=True)
+            rates[name] = (len(jobs) - len(failed)) / wall * 60
+        ratios.append(rates["replay"] / rates["by hand"])
+        print(
+            f"round {n + 1}, {HAND_AT_ONCE} at once: replay {rates['replay']:.1f}/min, by hand "
+            f"{rates['by hand']:.1f}/min, replay / by hand {ratios[-1]:.2f} "
+            f"(load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
+    print(
+        f"replay / by hand at {HAND_AT_ONCE} at once, median of {rounds}: "
+        f"{statistics.median(ratios):.2f}",
+        flush=True,
+    )
 
 
 def result(levels: list[Level]) -> Result:
@@ -453,7 +500,10 @@ def cli_env(database_url: str, store_url: str, chromium: str) -> dict[str, str]:
 
 
 def run(
-    levels: tuple[int, ...] = LEVELS, per_level: int = 2, cli_replays: int = CLI_REPLAYS
+    levels: tuple[int, ...] = LEVELS,
+    per_level: int = 2,
+    cli_replays: int = CLI_REPLAYS,
+    pairs: int = 0,
 ) -> Result:
     from bench_cli import learn_portal
 
@@ -464,6 +514,7 @@ def run(
         + 2 * cli_replays
         + cli_replays
         + min(8, cli_replays)
+        + 2 * PAIRED * pairs
     )
     users = accounts(needed)
     site = Site(accounts={**ACCOUNTS, **users})
@@ -485,6 +536,7 @@ def run(
                 chromium,
                 env,
                 tmp,
+                pairs,
             )
         )
     print()
@@ -524,6 +576,9 @@ def main() -> None:
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
     parser.add_argument("--per-level", type=int, default=2, help="replays per concurrent slot")
     parser.add_argument("--cli-replays", type=int, default=CLI_REPLAYS)
+    parser.add_argument(
+        "--pairs", type=int, default=0, help="rounds of the replay against the hand-written script"
+    )
     parser.add_argument("--png", type=Path, default=ROOT / "docs" / "concurrency.png")
     parser.add_argument(
         "--replot", type=Path, default=None, help="plot the series a run printed (JSON), only"
@@ -534,7 +589,9 @@ def main() -> None:
         print(f"wrote {args.png}")
         return
     print(f"machine: {machine()}")
-    outcome = run(tuple(int(x) for x in args.levels.split(",")), args.per_level, args.cli_replays)
+    outcome = run(
+        tuple(int(x) for x in args.levels.split(",")), args.per_level, args.cli_replays, args.pairs
+    )
     print(*outcome.notes, sep="\n")
     print(f"series: {json.dumps(outcome.series['concurrency'])}")
     try:
