@@ -265,6 +265,11 @@ async def in_process(
     return wall, failed
 
 
+# The replays of one pass: (jobs, at once, the memory peak to sample or None) -> (wall
+# seconds, failures).
+Go = Callable[[list[Inputs], int, Peak | None], Awaitable[tuple[float, list[str]]]]
+
+
 # --- separate processes -----------------------------------------------------------------------
 
 
@@ -332,7 +337,7 @@ async def measure(
         name: str,
         at_once: int,
         count: int,
-        go: Callable[[list[Inputs], int, Peak | None], Awaitable[tuple[float, list[str]]]],
+        go: Go,
     ) -> None:
         """`count` replays timed, then one wave of `at_once` with their memory read."""
         jobs, memory_jobs, peak = take(count), take(at_once), Peak()
@@ -356,13 +361,15 @@ async def measure(
     def by_hand(job: Inputs) -> Awaitable[None]:
         return one_by_hand(warm, job, base_url)
 
-    async def pool(jobs: list[Inputs], at_once: int, peak: Peak | None) -> tuple[float, list[str]]:
-        return await in_process(warm, jobs, at_once, replay, peak)
+    def in_pool(one: Callable[[Inputs], Awaitable[None]]) -> Go:
+        async def go(
+            jobs: list[Inputs], at_once: int, peak: Peak | None
+        ) -> tuple[float, list[str]]:
+            return await in_process(warm, jobs, at_once, one, peak)
 
-    async def pool_by_hand(
-        jobs: list[Inputs], at_once: int, peak: Peak | None
-    ) -> tuple[float, list[str]]:
-        return await in_process(warm, jobs, at_once, by_hand, peak)
+        return go
+
+    pool, pool_by_hand = in_pool(replay), in_pool(by_hand)
 
     async def cli(jobs: list[Inputs], at_once: int, peak: Peak | None) -> tuple[float, list[str]]:
         return await cli_processes(jobs, at_once, env, tmp, peak)
@@ -404,8 +411,8 @@ PAIRED = 16  # replays of each side in a round of `paired`
 async def paired(
     rounds: int,
     take: Callable[[int], list[Inputs]],
-    pool: Callable[[list[Inputs], int, Peak | None], Awaitable[tuple[float, list[str]]]],
-    by_hand: Callable[[list[Inputs], int, Peak | None], Awaitable[tuple[float, list[str]]]],
+    pool: Go,
+    by_hand: Go,
     site: Site,
 ) -> None:
     """The replay against the hand-written script at HAND_AT_ONCE, in rounds that alternate
@@ -511,9 +518,7 @@ def run(
     needed = (
         2
         + sum(max(4, per_level * n) + n for n in (*levels, HAND_AT_ONCE))
-        + 2 * cli_replays
-        + cli_replays
-        + min(8, cli_replays)
+        + sum(cli_replays + n for n in (cli_replays, min(8, cli_replays)))
         + 2 * PAIRED * pairs
     )
     users = accounts(needed)

@@ -36,7 +36,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Locator
@@ -218,6 +218,7 @@ def key_name(key: Any) -> str:
 
 
 Perform = Callable[[Locator, float], Awaitable[None]]
+T = TypeVar("T")
 
 
 async def on_first(locator: Locator, js: str, *, mark: bool = False) -> list[Any]:
@@ -796,13 +797,13 @@ class BrowserPage:
             self._watching = True
             with contextlib.suppress(PlaywrightError):
                 await self.page.add_init_script(f"({OBSERVE_JS})()")
+        args = {"tag": tag, "quietMs": quiet_ms}
         try:
-            found = await self.page.evaluate(
-                CANDIDATES_JS, {"tag": tag, "quietMs": quiet_ms, "mark": self._acted}
+            found = await self._marking(
+                lambda mark: self.page.evaluate(CANDIDATES_JS, {**args, "mark": mark})
             )
         except PlaywrightError:
             return None
-        self._acted = False
         return found if isinstance(found, list) else None
 
     async def _relocate(
@@ -856,21 +857,27 @@ class BrowserPage:
         """The element as DESCRIBE_JS records it (worker/runtime/identity.py), in one round
         trip when it is attached; else waits up to the selector timeout for it."""
         now = await self._first(locator, DESCRIBED_JS)
-        if now:
-            raw = now[0]
-        else:
-            raw = await locator.evaluate(
-                f"(el, mark) => {{ ({MARK_JS})(mark); return ({DESCRIBED_JS})(el); }}",
-                self._acted,
-                timeout=self._timeout_ms if timeout_ms is None else timeout_ms,
+        raw = (
+            now[0]
+            if now
+            else await self._marking(
+                lambda mark: locator.evaluate(
+                    f"(el, mark) => {{ ({MARK_JS})(mark); return ({DESCRIBED_JS})(el); }}",
+                    mark,
+                    timeout=self._timeout_ms if timeout_ms is None else timeout_ms,
+                )
             )
-            self._acted = False
+        )
         return raw if isinstance(raw, dict) and descriptor(raw) else {"tag": "", "text": None}
 
     async def _first(self, locator: Locator, js: str) -> list[Any]:
-        """`on_first`, marking the last action's element first when one was performed since
-        the last read."""
-        found = await on_first(locator, js, mark=self._acted)
+        """`on_first`, through `_marking`."""
+        return await self._marking(lambda mark: on_first(locator, js, mark=mark))
+
+    async def _marking(self, read: Callable[[bool], Awaitable[T]]) -> T:
+        """A read of the page that first marks the last action's element (MARK_JS) when an
+        action was performed since the last read; the mark is made once the read returned."""
+        found = await read(self._acted)
         self._acted = False
         return found
 
